@@ -1,0 +1,79 @@
+"""Result objects shared by detectors, the stream and the sinks.
+
+They are frozen dataclasses: a detector returns them, the stream routes them,
+a sink writes them. Nothing here does I/O. Times are epoch milliseconds (int).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+__all__ = ["ConceptDriftEvent", "DriftResult", "MetricValue", "WindowReport"]
+
+
+@dataclass(frozen=True, slots=True)
+class DriftResult:
+    """One drift test of one feature (or ``prediction``/``score``) in one window.
+
+    ``drifted`` is the final verdict after correction and persistence;
+    ``raw_drifted`` is the verdict of the test alone. ``corrected`` names the
+    multiple-testing correction that was applied (``"none"`` when raw).
+    """
+
+    feature: str
+    test: str
+    statistic: float
+    threshold: float
+    drifted: bool
+    p_value: float | None = None
+    raw_drifted: bool | None = None
+    corrected: str = "none"
+    importance: float | None = None
+    adjusted_p_value: float | None = None  # p-value after ``corrected``; the verdict uses it
+
+
+@dataclass(frozen=True, slots=True)
+class MetricValue:
+    """A window metric such as ``accuracy``, ``mae`` or ``latency_p95_ms``."""
+
+    name: str
+    value: float
+    n: int
+
+
+@dataclass(frozen=True, slots=True)
+class ConceptDriftEvent:
+    """A state change of a concept-drift detector on the error stream."""
+
+    detector: str
+    state: str  # "warning" | "drift"
+    ts_ms: int
+    index: int  # position in the detector's error stream (0-based)
+
+
+@dataclass(frozen=True, slots=True)
+class WindowReport:
+    """Everything computed for one closed event-time window of one model/version."""
+
+    model: str
+    version: str
+    window_start_ms: int
+    window_end_ms: int
+    n_predictions: int
+    n_labels: int
+    drift: tuple[DriftResult, ...] = ()
+    metrics: tuple[MetricValue, ...] = ()
+    concept: tuple[ConceptDriftEvent, ...] = field(default_factory=tuple)
+
+    @property
+    def drifted_features(self) -> tuple[DriftResult, ...]:
+        """Drifted results, worst first (by statistic / threshold ratio)."""
+        hits = [r for r in self.drift if r.drifted]
+        return tuple(sorted(hits, key=_severity_ratio, reverse=True))
+
+
+def _severity_ratio(result: DriftResult) -> float:
+    if result.p_value is not None:
+        # Smaller p-values are worse; map to a ratio that grows as p shrinks.
+        return result.threshold / max(result.p_value, 1e-300)
+    return result.statistic / result.threshold if result.threshold else result.statistic

@@ -1,0 +1,100 @@
+"""Buffered, columnar writes of events and results to a :class:`~sinks.store.Store`.
+
+``add_*`` only appends to in-memory column lists; :meth:`EventWriter.flush`
+does one insert per table. Delivery guarantee: at-least-once. A failed flush
+keeps the buffer (so nothing is lost) and raises; the caller retries and does
+not commit offsets until a flush succeeded. Every table is a
+ReplacingMergeTree keyed on the row's identity, so a retried or replayed
+batch leaves no duplicate visible through ``FINAL``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from detectors import WindowReport
+from detectors.alerting import Alert
+
+from .store import Store
+
+__all__ = ["EventWriter"]
+
+_TABLE_ORDER = ("predictions", "feedback", "dead_letters", "window_metrics", "drift_results", "alerts")
+
+
+class EventWriter:
+    def __init__(self, store: Store, *, clock: Callable[[], float], on_insert=None) -> None:
+        self.store = store
+        self.clock = clock
+        self.on_insert = on_insert  # callback(table, rows, seconds, error)
+        self._buffers: dict[str, dict[str, list]] = {}
+
+    @property
+    def buffered_rows(self) -> int:
+        return sum(_rows(cols) for cols in self._buffers.values())
+
+    def add_columns(self, table: str, columns: Mapping[str, Sequence[Any]]) -> None:
+        buffer = self._buffers.setdefault(table, defaultdict(list))
+        for name, values in columns.items():
+            buffer[name].extend(values)
+
+    def add_report(self, report: WindowReport) -> None:
+        now = int(self.clock())
+        start, end = report.window_start_ms // 1000, report.window_end_ms // 1000
+        metrics = self._buffers.setdefault("window_metrics", defaultdict(list))
+        for m in report.metrics:
+            for name, value in (("model", report.model), ("version", report.version), ("window_start", start),
+                                ("window_end", end), ("metric", m.name), ("value", m.value), ("n", m.n),
+                                ("computed_at", now)):
+                metrics[name].append(value)
+        drift = self._buffers.setdefault("drift_results", defaultdict(list))
+        for r in report.drift:
+            for name, value in (("model", report.model), ("version", report.version), ("window_start", start),
+                                ("window_end", end), ("feature", r.feature), ("test", r.test),
+                                ("statistic", float(r.statistic)), ("p_value", r.p_value),
+                                ("threshold", float(r.threshold)), ("drifted", int(r.drifted)),
+                                ("raw_drifted", int(r.drifted if r.raw_drifted is None else r.raw_drifted)),
+                                ("corrected", r.corrected), ("computed_at", now)):
+                drift[name].append(value)
+
+    def add_alert(self, alert: Alert) -> None:
+        payload = alert.to_dict()
+        row = {
+            "alert_id": alert.alert_id, "dedup_key": alert.dedup_key, "status": alert.status,
+            "kind": alert.kind, "severity": alert.severity, "action": alert.action,
+            "model": alert.model, "version": alert.version,
+            "feature": alert.features[0].name if alert.features else "",
+            "features": json.dumps([f.name for f in alert.features]),
+            "window_start": alert.window_start_ms // 1000, "window_end": alert.window_end_ms // 1000,
+            "summary": alert.summary, "payload": json.dumps(payload, default=str),
+            "ts": alert.ts_ms // 1000,
+        }
+        self.add_columns("alerts", {k: [v] for k, v in row.items()})
+
+    def flush(self) -> int:
+        """Insert every buffered table. On failure the unwritten tables stay buffered."""
+        written = 0
+        for table in sorted(self._buffers, key=lambda t: _TABLE_ORDER.index(t) if t in _TABLE_ORDER else 99):
+            columns = self._buffers[table]
+            rows = _rows(columns)
+            if not rows:
+                continue
+            started = self.clock()
+            try:
+                self.store.insert(table, columns)
+            except Exception as exc:
+                if self.on_insert:
+                    self.on_insert(table, rows, self.clock() - started, exc)
+                raise
+            if self.on_insert:
+                self.on_insert(table, rows, self.clock() - started, None)
+            self._buffers[table] = defaultdict(list)
+            written += rows
+        return written
+
+
+def _rows(columns: Mapping[str, list]) -> int:
+    return len(next(iter(columns.values()))) if columns else 0

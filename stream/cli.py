@@ -1,0 +1,101 @@
+"""``driftline`` command line: run, check-config, migrate, baseline, demo."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+import click
+
+from .config import load_settings
+from .errors import ConfigError, DriftlineError
+
+__all__ = ["main"]
+
+EXIT_CONFIG = 2
+
+
+def _settings_or_exit(path: str):
+    try:
+        return load_settings(path)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            click.echo(str(problem), err=True)
+        sys.exit(EXIT_CONFIG)
+
+
+@click.group()
+@click.version_option(package_name="driftline")
+def main() -> None:
+    """driftline: drift, performance and alerts for models in production."""
+
+
+@main.command("check-config")
+@click.argument("config", type=click.Path(dir_okay=False))
+def check_config(config: str) -> None:
+    """Validate CONFIG; exit 0, or 2 with one line per problem."""
+    settings = _settings_or_exit(config)
+    click.echo(f"{config}: ok ({len(settings.models)} model(s), {len(settings.alert_channels)} alert channel(s))")
+
+
+@main.command()
+@click.option("--config", "config", required=True, type=click.Path(dir_okay=False), help="YAML config file.")
+@click.option("--datadir", default=".driftline/faust", show_default=True, help="Faust data directory.")
+@click.option("--loglevel", default="info", show_default=True)
+def run(config: str, datadir: str, loglevel: str) -> None:
+    """Run the worker: consume predictions and feedback, detect drift, alert."""
+    import faust
+
+    from .app import create_app
+
+    settings = _settings_or_exit(config)
+    app, _runtime = create_app(settings, datadir=datadir)
+    worker = faust.Worker(app, loglevel=loglevel, redirect_stdouts=False)
+    worker.execute_from_commandline()
+
+
+@main.command()
+@click.option("--config", "config", required=True, type=click.Path(dir_okay=False))
+def migrate(config: str) -> None:
+    """Apply pending ClickHouse schema migrations."""
+    from sinks.migrations import migrate as apply
+
+    from .wiring import build_store
+
+    settings = _settings_or_exit(config)
+    try:
+        applied = apply(build_store(settings.clickhouse.url))
+    except Exception as exc:  # noqa: BLE001 - report any store error as one line
+        raise click.ClickException(str(exc)) from exc
+    click.echo("applied: " + (", ".join(f"{m.version:04d}_{m.name}" for m in applied) or "nothing (up to date)"))
+
+
+@main.command()
+@click.option("--data", required=True, type=click.Path(exists=True, dir_okay=False), help="CSV, Parquet or JSONL.")
+@click.option("--model", required=True, help="Model name in the config.")
+@click.option("--config", "config", required=True, type=click.Path(dir_okay=False))
+@click.option("--out", required=True, type=click.Path(dir_okay=False), help="Profile JSON to write.")
+def baseline(data: str, model: str, config: str, out: str) -> None:
+    """Build a reference profile from a dataset for `reference: {profile: ...}`."""
+    from .reference import profile_from_file
+
+    settings = _settings_or_exit(config)
+    spec = settings.model(model)
+    if spec is None:
+        raise click.BadParameter(f"{model!r} is not in {config} (models: {', '.join(m.name for m in settings.models)})")
+    profile = profile_from_file(data, dict(spec.features))
+    profile.save(out)
+    click.echo(f"wrote {out}: {profile.n} rows, {len(profile.features)} features")
+
+
+def _configure_logging(level: str) -> None:
+    logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    try:
+        main()
+    except DriftlineError as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(1)

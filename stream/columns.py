@@ -1,0 +1,89 @@
+"""Turn a group of decoded prediction events into numpy columns, one per feature.
+
+This is the only per-event Python loop of the hot path after decoding; the
+detectors then work on whole arrays.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["FeatureColumns", "build_columns", "label_key"]
+
+_NAN = float("nan")
+
+
+@dataclass(slots=True)
+class FeatureColumns:
+    columns: dict[str, np.ndarray]
+    type_errors: dict[str, int]
+    ts_ms: np.ndarray
+    latency_ms: np.ndarray  # NaN where absent
+    score: np.ndarray  # NaN where absent
+    prediction: list  # as sent: float or str
+
+
+def build_columns(events: Sequence, ts_ms: Sequence[int], kinds: Mapping[str, str]) -> FeatureColumns:
+    """Numeric columns are float64 with NaN for missing; categorical are object arrays of str/None.
+
+    A value of the wrong kind (a string for a numeric feature) counts as a type error and as missing.
+    """
+    columns: dict[str, np.ndarray] = {}
+    type_errors: dict[str, int] = {}
+    feature_maps = [e.features for e in events]
+    for name, kind in kinds.items():
+        raw = [f.get(name) for f in feature_maps]
+        if kind == "numeric":
+            values, errors = _numeric(raw)
+        else:
+            values, errors = _categorical(raw)
+        columns[name] = values
+        if errors:
+            type_errors[name] = errors
+    return FeatureColumns(
+        columns=columns,
+        type_errors=type_errors,
+        ts_ms=np.asarray(ts_ms, dtype=np.int64),
+        latency_ms=np.array([_NAN if e.latency_ms is None else e.latency_ms for e in events], dtype=np.float64),
+        score=np.array([_NAN if e.score is None else e.score for e in events], dtype=np.float64),
+        prediction=[e.prediction for e in events],
+    )
+
+
+def _numeric(raw: list) -> tuple[np.ndarray, int]:
+    try:
+        # Fast path: floats, bools and None only.
+        return np.array(raw, dtype=np.float64), 0
+    except (TypeError, ValueError):
+        pass
+    errors = 0
+    out = np.empty(len(raw), dtype=np.float64)
+    for i, value in enumerate(raw):
+        if value is None:
+            out[i] = _NAN
+        elif isinstance(value, str):
+            out[i] = _NAN
+            errors += 1
+        else:
+            out[i] = float(value)
+    return out, errors
+
+
+def _categorical(raw: list) -> tuple[np.ndarray, int]:
+    out = np.empty(len(raw), dtype=object)
+    out[:] = [v if v is None or isinstance(v, str) else label_key(v) for v in raw]
+    return out, 0
+
+
+def label_key(value) -> str:
+    """Canonical string of a class label or categorical value: 1, 1.0 and True all give ``"1"``."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)

@@ -1,0 +1,228 @@
+"""Settings: YAML read once with ``yaml.safe_load`` into frozen, validated objects.
+
+``${VAR}`` and ``${VAR:-default}`` are expanded from the environment before
+validation. Every problem is collected and reported together as a
+:class:`ConfigError`, one line each naming the key path, the bad value and what
+was expected. Values under secret-looking keys are never echoed.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from detectors import DetectorConfigError, DriftSettings
+from detectors.alerting import AlertRule, parse_rules
+
+from .errors import ConfigError, ConfigProblem
+from .parsing import Reader, parse_duration_ms
+
+__all__ = [
+    "ClickHouseSettings",
+    "ConfigError",
+    "KafkaSettings",
+    "MetricsSettings",
+    "ModelSettings",
+    "Settings",
+    "WorkerSettings",
+    "load_settings",
+    "parse_settings",
+]
+
+TASKS = ("binary_classification", "multiclass_classification", "regression")
+FEATURE_KINDS = ("numeric", "categorical")
+_ENV_PATTERN = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+@dataclass(frozen=True)
+class KafkaSettings:
+    bootstrap_servers: str = "127.0.0.1:9092"
+    group_id: str = "driftline"
+    predictions_topic: str = "driftline.predictions"
+    feedback_topic: str = "driftline.feedback"
+    alerts_topic: str = "driftline.alerts"
+    dead_letter_topic: str = "driftline.dead-letter"
+    batch_size: int = 10_000
+    poll_timeout_s: float = 0.05
+    session_timeout_ms: int = 10_000
+    max_message_bytes: int = 1_048_576
+    # Passed verbatim to librdkafka (security.protocol, sasl.*, ssl.*): see README "Security".
+    client_options: Mapping[str, str] = field(default_factory=dict, repr=False)
+
+
+@dataclass(frozen=True)
+class ClickHouseSettings:
+    url: str = "chdb://./.driftline/store"
+    flush_rows: int = 50_000
+    flush_interval_s: float = 1.0
+
+
+@dataclass(frozen=True)
+class MetricsSettings:
+    port: int = 9108
+    host: str = "127.0.0.1"
+    token: str | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
+class WorkerSettings:
+    checkpoint_interval_s: float = 5.0
+    join_max_delay_ms: int = 3_600_000
+    join_max_pending: int = 200_000
+    max_features: int = 500
+
+
+@dataclass(frozen=True)
+class ModelSettings:
+    name: str
+    task: str
+    features: Mapping[str, str]
+    warmup_events: int | None = 5000
+    reference_path: str | None = None
+    reference_profile: str | None = None
+    window_ms: int = 60_000
+    allowed_lateness_ms: int = 0
+    idle_close_ms: int = 10_000
+    drift: DriftSettings = field(default_factory=DriftSettings)
+    concept_detector: str = "adwin"
+    concept_params: Mapping[str, Any] = field(default_factory=dict)
+    positive_label: Any = 1
+
+
+@dataclass(frozen=True)
+class Settings:
+    kafka: KafkaSettings
+    clickhouse: ClickHouseSettings
+    metrics: MetricsSettings
+    worker: WorkerSettings
+    models: tuple[ModelSettings, ...]
+    alert_rules: tuple[AlertRule, ...]
+    alert_channels: tuple[Mapping[str, Any], ...] = ()
+
+    def model(self, name: str) -> ModelSettings | None:
+        return self._by_name.get(name)
+
+    @property
+    def _by_name(self) -> dict[str, ModelSettings]:
+        return {m.name: m for m in self.models}
+
+
+def expand_env(text: str, environ: Mapping[str, str]) -> str:
+    """Expand ``${VAR}`` and ``${VAR:-default}``; an unset ``${VAR}`` becomes ''."""
+    return _ENV_PATTERN.sub(lambda m: environ.get(m.group(1)) or (m.group(2) or ""), text)
+
+
+def load_settings(path: str | Path, environ: Mapping[str, str] | None = None) -> Settings:
+    """Read a YAML config file. Raises :class:`ConfigError` listing every problem."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError([ConfigProblem("<file>", str(path), f"a readable file ({exc.strerror})")]) from exc
+    text = expand_env(text, os.environ if environ is None else environ)
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError([ConfigProblem("<file>", str(path), f"valid YAML ({exc})")]) from exc
+    return parse_settings(raw if raw is not None else {})
+
+
+def parse_settings(raw: Any) -> Settings:
+    r = Reader(raw)
+    root = r.mapping("", raw)
+    kafka_raw = r.section(root, "kafka")
+    topics = r.section(kafka_raw, "topics", "kafka")
+    kafka = KafkaSettings(
+        bootstrap_servers=r.string(kafka_raw, "bootstrap_servers", "kafka", KafkaSettings.bootstrap_servers),
+        group_id=r.string(kafka_raw, "group_id", "kafka", KafkaSettings.group_id),
+        predictions_topic=r.string(topics, "predictions", "kafka.topics", KafkaSettings.predictions_topic),
+        feedback_topic=r.string(topics, "feedback", "kafka.topics", KafkaSettings.feedback_topic),
+        alerts_topic=r.string(topics, "alerts", "kafka.topics", KafkaSettings.alerts_topic),
+        dead_letter_topic=r.string(topics, "dead_letter", "kafka.topics", KafkaSettings.dead_letter_topic),
+        batch_size=r.integer(kafka_raw, "batch_size", "kafka", KafkaSettings.batch_size, low=1, high=1_000_000),
+        poll_timeout_s=r.duration(kafka_raw, "poll_timeout", "kafka", 50) / 1000,
+        session_timeout_ms=r.duration(kafka_raw, "session_timeout", "kafka", KafkaSettings.session_timeout_ms),
+        max_message_bytes=r.integer(kafka_raw, "max_message_bytes", "kafka", KafkaSettings.max_message_bytes, low=1024),
+        client_options=r.string_map(kafka_raw, "options", "kafka"),
+    )
+    ch_raw = r.section(root, "clickhouse")
+    clickhouse = ClickHouseSettings(
+        url=r.url(ch_raw, "url", "clickhouse", ClickHouseSettings.url, schemes=("clickhouse", "clickhouses", "chdb")),
+        flush_rows=r.integer(ch_raw, "flush_rows", "clickhouse", ClickHouseSettings.flush_rows, low=1),
+        flush_interval_s=r.duration(ch_raw, "flush_interval", "clickhouse", 1000) / 1000,
+    )
+    m_raw = r.section(root, "metrics")
+    metrics = MetricsSettings(
+        port=r.integer(m_raw, "port", "metrics", MetricsSettings.port, low=0, high=65535),
+        host=r.string(m_raw, "host", "metrics", MetricsSettings.host),
+        token=r.string(m_raw, "token", "metrics", None) or None,
+    )
+    w_raw = r.section(root, "worker")
+    join_raw = r.section(w_raw, "join", "worker")
+    worker = WorkerSettings(
+        checkpoint_interval_s=r.duration(w_raw, "checkpoint_interval", "worker", 5000) / 1000,
+        join_max_delay_ms=r.duration(join_raw, "max_delay", "worker.join", WorkerSettings.join_max_delay_ms),
+        join_max_pending=r.integer(join_raw, "max_pending", "worker.join", WorkerSettings.join_max_pending, low=1),
+        max_features=r.integer(w_raw, "max_features", "worker", WorkerSettings.max_features, low=1),
+    )
+    models = tuple(_parse_model(r, m, f"models[{i}]") for i, m in enumerate(r.sequence(root, "models", "")))
+    names = [m.name for m in models]
+    for name in {n for n in names if names.count(n) > 1}:
+        r.problem("models", name, "unique model names")
+    if not models:
+        r.problem("models", [], "at least one model")
+    alerts_raw = r.section(root, "alerts")
+    rules: tuple[AlertRule, ...] = ()
+    try:
+        rules = parse_rules(alerts_raw.get("rules"), path="alerts.rules")
+    except ValueError as exc:
+        r.detector_problem(exc, "alerts.rules")
+    channels = tuple(r.sequence(alerts_raw, "channels", "alerts"))
+    r.raise_if_problems()
+    return Settings(kafka, clickhouse, metrics, worker, models, rules, channels)
+
+
+def _parse_model(r: Reader, raw: Any, path: str) -> ModelSettings:
+    m = r.mapping(path, raw)
+    name = r.string(m, "name", path, None)
+    if not name:
+        r.problem(f"{path}.name", m.get("name"), "a non-empty string")
+    task = r.choice(m, "task", path, "binary_classification", TASKS)
+    features = r.mapping(f"{path}.features", m.get("features", {}))
+    for fname, kind in features.items():
+        if kind not in FEATURE_KINDS:
+            r.problem(f"{path}.features.{fname}", kind, "one of: " + ", ".join(FEATURE_KINDS))
+    ref = r.section(m, "reference", path)
+    ref_keys = [k for k in ("warmup_events", "path", "profile") if k in ref]
+    if len(ref_keys) > 1:
+        r.problem(f"{path}.reference", dict(ref), "exactly one of warmup_events, path, profile")
+    window = r.section(m, "window", path)
+    drift = DriftSettings()
+    try:
+        drift = DriftSettings.from_dict(m.get("drift") or {}, path=f"{path}.drift")
+    except (DetectorConfigError, ValueError) as exc:
+        r.detector_problem(exc, f"{path}.drift")
+    concept = r.section(m, "concept", path)
+    return ModelSettings(
+        name=name or "",
+        task=task,
+        features={str(k): str(v) for k, v in features.items()},
+        warmup_events=r.integer(ref, "warmup_events", f"{path}.reference", 5000 if not ref_keys else None, low=10, high=1_000_000),
+        reference_path=r.string(ref, "path", f"{path}.reference", None),
+        reference_profile=r.string(ref, "profile", f"{path}.reference", None),
+        window_ms=r.duration(window, "size", f"{path}.window", 60_000, low=1000),
+        allowed_lateness_ms=r.duration(window, "allowed_lateness", f"{path}.window", 0),
+        idle_close_ms=r.duration(window, "idle_close", f"{path}.window", 10_000, low=100),
+        drift=drift,
+        concept_detector=r.string(concept, "detector", f"{path}.concept", "adwin"),
+        concept_params=r.mapping(f"{path}.concept.params", concept.get("params", {})),
+        positive_label=m.get("positive_label", 1),
+    )
+
+
+__all__ += ["expand_env", "parse_duration_ms"]  # noqa: PLE0605

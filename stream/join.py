@@ -1,0 +1,107 @@
+"""Label join: feedback meets its prediction by ``event_id``, in either order.
+
+State is two insertion-ordered maps (pending predictions, pending feedback),
+each capped at ``max_pending`` entries and expired ``max_delay_ms`` of event
+time after the entry's timestamp. The join lives inside a partition's state,
+so it is checkpointed with it and survives a restart.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass
+
+__all__ = ["JoinedLabel", "LabelJoin"]
+
+
+@dataclass(frozen=True, slots=True)
+class JoinedLabel:
+    model: str
+    version: str
+    event_id: str
+    prediction: object
+    score: float | None
+    label: object
+    prediction_ts_ms: int
+    label_ts_ms: int
+
+    @property
+    def ts_ms(self) -> int:
+        """Event time of the join: the later of the two events."""
+        return max(self.prediction_ts_ms, self.label_ts_ms)
+
+
+class LabelJoin:
+    """Bounded two-sided join.
+
+    >>> join = LabelJoin(max_delay_ms=60_000, max_pending=10)
+    >>> join.add_feedback("e1", "m", "1", 1_000)   # label first
+    []
+    >>> [j.label for j in join.add_prediction("e1", "m", "v1", "1", 0.9, 500)]
+    ['1']
+    >>> join.pending
+    (0, 0)
+    """
+
+    def __init__(self, *, max_delay_ms: int, max_pending: int) -> None:
+        if max_delay_ms <= 0:
+            raise ValueError(f"max_delay_ms must be > 0, got {max_delay_ms}")
+        if max_pending <= 0:
+            raise ValueError(f"max_pending must be > 0, got {max_pending}")
+        self.max_delay_ms = max_delay_ms
+        self.max_pending = max_pending
+        # event_id -> (model, version, prediction, score, ts_ms)
+        self._predictions: OrderedDict[str, tuple] = OrderedDict()
+        # event_id -> (model, label, ts_ms)
+        self._feedback: OrderedDict[str, tuple] = OrderedDict()
+        self.expired_predictions = 0
+        self.expired_feedback = 0
+        self.evicted = 0
+
+    @property
+    def pending(self) -> tuple[int, int]:
+        return len(self._predictions), len(self._feedback)
+
+    def add_prediction(self, event_id, model, version, prediction, score, ts_ms) -> list[JoinedLabel]:
+        waiting = self._feedback.pop(event_id, None)
+        if waiting is not None and waiting[0] == model:
+            return [JoinedLabel(model, version, event_id, prediction, score, waiting[1], ts_ms, waiting[2])]
+        if waiting is not None:  # same id, other model: not a match, keep waiting
+            self._feedback[event_id] = waiting
+        self._predictions[event_id] = (model, version, prediction, score, ts_ms)
+        self._bound(self._predictions)
+        return []
+
+    def add_feedback(self, event_id, model, label, ts_ms) -> list[JoinedLabel]:
+        waiting = self._predictions.get(event_id)
+        if waiting is not None and waiting[0] == model:
+            del self._predictions[event_id]
+            m, version, prediction, score, pred_ts = waiting
+            return [JoinedLabel(m, version, event_id, prediction, score, label, pred_ts, ts_ms)]
+        self._feedback[event_id] = (model, label, ts_ms)
+        self._bound(self._feedback)
+        return []
+
+    def expire(self, watermark_ms: int) -> None:
+        """Drop entries older than ``watermark_ms - max_delay_ms`` (event time)."""
+        horizon = watermark_ms - self.max_delay_ms
+        self.expired_predictions += _expire(self._predictions, horizon, ts_index=4)
+        self.expired_feedback += _expire(self._feedback, horizon, ts_index=2)
+
+    def _bound(self, pending: OrderedDict) -> None:
+        while len(pending) > self.max_pending:
+            pending.popitem(last=False)
+            self.evicted += 1
+
+
+def _expire(pending: OrderedDict, horizon: int, ts_index: int) -> int:
+    # Insertion order is close to event-time order; stop at the first young entry
+    # so that expiry costs O(expired), not O(pending).
+    dropped = 0
+    while pending:
+        key, value = next(iter(pending.items()))
+        if value[ts_index] >= horizon:
+            break
+        del pending[key]
+        dropped += 1
+    return dropped

@@ -1,0 +1,180 @@
+"""Window state of one model version: reference, open event-time windows, concept detector.
+
+A :class:`ModelMonitor` is fed numpy columns and joined labels and, when the
+watermark passes a window's end (or the model has been idle for
+``idle_close``), closes the window into a :class:`~detectors.WindowReport`.
+It does no I/O and reads no clock: processing time comes in as ``now_ms``.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from detectors import (
+    ConceptDriftMonitor,
+    DriftSuite,
+    MetricValue,
+    PerformanceWindow,
+    QuantileSketch,
+    ReferenceBuilder,
+    ReferenceProfile,
+    WindowReport,
+    WindowSketch,
+)
+
+from .columns import FeatureColumns, label_key
+from .config import ModelSettings
+from .join import JoinedLabel
+
+__all__ = ["ModelMonitor"]
+
+MAX_OPEN_WINDOWS = 32
+
+
+@dataclass
+class _OpenWindow:
+    start_ms: int
+    end_ms: int
+    n: int = 0
+    sketch: WindowSketch | None = None
+    performance: PerformanceWindow | None = None
+    latency: QuantileSketch = field(default_factory=QuantileSketch)
+    missing: dict[str, int] = field(default_factory=dict)
+    type_errors: dict[str, int] = field(default_factory=dict)
+    labels: int = 0
+
+
+class ModelMonitor:
+    def __init__(self, settings: ModelSettings, version: str, reference: ReferenceProfile | None = None) -> None:
+        self.settings = settings
+        self.model = settings.name
+        self.version = version
+        self.kinds = dict(settings.features)
+        self.reference = reference
+        self.builder = None if reference else ReferenceBuilder(self.kinds, warmup_events=settings.warmup_events or 5000)
+        self.suite = DriftSuite(reference, settings.drift) if reference else None
+        self.concept = ConceptDriftMonitor(settings.concept_detector, **dict(settings.concept_params))
+        self.windows: dict[int, _OpenWindow] = {}
+        self.watermark_ms = -(2**62)
+        self.closed_through_ms = -(2**62)
+        self.last_event_at_ms = 0  # processing time of the last prediction
+        self.late_events = 0
+        self.late_labels = 0
+        self.pending_concept: deque = deque(maxlen=64)
+
+    # -- input ---------------------------------------------------------------------------------
+    def add_predictions(self, cols: FeatureColumns, now_ms: int) -> None:
+        self.last_event_at_ms = now_ms
+        ts = cols.ts_ms
+        self.watermark_ms = max(self.watermark_ms, int(ts.max()) - self.settings.allowed_lateness_ms)
+        offset = 0
+        if self.builder is not None:
+            offset = self.builder.update(cols.columns)
+            if self.builder.ready:
+                self._reference_ready(self.builder.build())
+        size = self.settings.window_ms
+        starts = ts - ts % size
+        late = starts < self.closed_through_ms
+        self.late_events += int(late.sum())
+        for start in np.unique(starts[~late]).tolist():
+            mask = starts == start
+            window = self._window(int(start))
+            window.n += int(mask.sum())
+            latency = cols.latency_ms[mask]
+            latency = latency[~np.isnan(latency)]
+            if latency.size:
+                window.latency.update(latency)
+            sub = {name: col[mask] for name, col in cols.columns.items()}
+            for name, col in sub.items():
+                missing = int(np.count_nonzero(np.isnan(col))) if col.dtype.kind == "f" else sum(v is None for v in col)
+                if missing:
+                    window.missing[name] = window.missing.get(name, 0) + missing
+            for name, count in cols.type_errors.items():
+                window.type_errors[name] = window.type_errors.get(name, 0) + count
+            if self.reference is not None:
+                # Rows consumed by the reference warm-up are not monitored against themselves.
+                keep = mask.copy()
+                keep[:offset] = False
+                if keep.any():
+                    window.sketch = window.sketch or self.reference.new_window()
+                    window.sketch.update({name: col[keep] for name, col in cols.columns.items()})
+
+    def add_labels(self, joined: list[JoinedLabel]) -> None:
+        if not joined:
+            return
+        task = self.settings.task
+        size = self.settings.window_ms
+        if task == "regression":
+            y_true = np.array([float(j.label) for j in joined])
+            y_pred = np.array([float(j.prediction) for j in joined])
+            errors = np.abs(y_true - y_pred)
+        else:
+            y_true = np.array([label_key(j.label) for j in joined], dtype=object)
+            y_pred = np.array([label_key(j.prediction) for j in joined], dtype=object)
+            errors = (y_true != y_pred).astype(np.float64)
+        scores = np.array([np.nan if j.score is None else j.score for j in joined])
+        ts = np.array([j.ts_ms for j in joined], dtype=np.int64)
+        self.pending_concept.extend(self.concept.update(errors, ts))
+        starts = ts - ts % size
+        for start in np.unique(starts).tolist():
+            if start < self.closed_through_ms:
+                self.late_labels += int((starts == start).sum())
+                continue
+            mask = starts == start
+            window = self._window(int(start))
+            window.labels += int(mask.sum())
+            if window.performance is None:
+                window.performance = PerformanceWindow(task, positive_label=label_key(self.settings.positive_label))
+            score = scores[mask] if task == "binary_classification" and not np.isnan(scores[mask]).any() else None
+            window.performance.update(y_true[mask], y_pred[mask], score)
+
+    # -- output --------------------------------------------------------------------------------
+    def close_ready(self, now_ms: int) -> list[WindowReport]:
+        """Close windows the watermark has passed, or all of them after ``idle_close``."""
+        idle = now_ms - self.last_event_at_ms >= self.settings.idle_close_ms
+        ready = sorted(s for s, w in self.windows.items() if idle or w.end_ms <= self.watermark_ms)
+        while len(self.windows) - len(ready) > MAX_OPEN_WINDOWS:  # bound memory: force the oldest out
+            ready.append(min(s for s in self.windows if s not in ready))
+        return [self._close(self.windows.pop(start)) for start in sorted(ready)]
+
+    def _close(self, window: _OpenWindow) -> WindowReport:
+        self.closed_through_ms = max(self.closed_through_ms, window.end_ms)
+        seconds = (window.end_ms - window.start_ms) / 1000
+        metrics = [
+            MetricValue("predictions", float(window.n), window.n),
+            MetricValue("throughput_per_s", window.n / seconds, window.n),
+            MetricValue("labels", float(window.labels), window.labels),
+        ]
+        if window.n:
+            metrics.append(MetricValue("label_coverage", min(1.0, window.labels / window.n), window.n))
+        if window.performance is not None and window.performance.n:
+            metrics.extend(window.performance.compute())
+        if window.latency.n:
+            for q, name in ((0.5, "latency_p50_ms"), (0.95, "latency_p95_ms"), (0.99, "latency_p99_ms")):
+                metrics.append(MetricValue(name, float(window.latency.quantile(q)), window.latency.n))
+        for name in self.kinds:
+            if window.n:
+                metrics.append(MetricValue(f"missing_rate:{name}", window.missing.get(name, 0) / window.n, window.n))
+            if window.type_errors.get(name):
+                metrics.append(MetricValue(f"type_errors:{name}", float(window.type_errors[name]), window.n))
+        drift = tuple(self.suite.evaluate(window.sketch)) if self.suite and window.sketch and window.sketch.n else ()
+        concept = tuple(self.pending_concept)
+        self.pending_concept.clear()
+        return WindowReport(self.model, self.version, window.start_ms, window.end_ms, window.n,
+                            window.labels, drift, tuple(metrics), concept)
+
+    def _window(self, start: int) -> _OpenWindow:
+        window = self.windows.get(start)
+        if window is None:
+            window = self.windows[start] = _OpenWindow(start, start + self.settings.window_ms)
+            if self.reference is not None:
+                window.sketch = self.reference.new_window()
+        return window
+
+    def _reference_ready(self, profile: ReferenceProfile) -> None:
+        self.reference = profile
+        self.builder = None
+        self.suite = DriftSuite(profile, self.settings.drift)

@@ -1,0 +1,152 @@
+"""The hot path without I/O: decoded batches in, rows, window reports and alerts out.
+
+State is partition-local (Kafka Streams style): producers key predictions and
+feedback by model, so partition ``p`` of both topics holds every event of the
+models it carries, and a :class:`PartitionState` holds their monitors, the
+label join and the alert engine. The whole state of a partition is
+checkpointed as one blob together with its offsets; after a crash the worker
+restores it and replays from those offsets, so every window is computed from
+exactly the events it would have seen without the crash.
+"""
+
+from __future__ import annotations
+
+import pickle
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+import msgspec
+
+from detectors import ReferenceProfile, WindowReport
+from detectors.alerting import Alert, AlertEngine
+
+from .columns import build_columns, label_key
+from .config import Settings
+from .events import DeadLetter, decode_feedback, decode_predictions
+from .join import LabelJoin
+from .monitor import ModelMonitor
+
+__all__ = ["BatchOutput", "PartitionState", "Processor"]
+
+_json = msgspec.json.Encoder()
+
+
+@dataclass
+class PartitionState:
+    partition: int
+    monitors: dict[tuple[str, str], ModelMonitor]
+    join: LabelJoin
+    engines: dict[tuple[str, str], AlertEngine]
+    offsets: dict[str, int] = field(default_factory=dict)  # topic -> next offset to read
+
+    def snapshot(self) -> bytes:
+        return pickle.dumps(self, protocol=pickle.HIGHEST_PROTOCOL)
+
+    @staticmethod
+    def restore(blob: bytes) -> PartitionState:
+        return pickle.loads(blob)
+
+
+@dataclass
+class BatchOutput:
+    predictions: dict[str, list] = field(default_factory=lambda: defaultdict(list))
+    feedback: dict[str, list] = field(default_factory=lambda: defaultdict(list))
+    dead: list[DeadLetter] = field(default_factory=list)
+    reports: list[WindowReport] = field(default_factory=list)
+    alerts: list[Alert] = field(default_factory=list)
+    counts: dict[tuple[str, str, str], int] = field(default_factory=lambda: defaultdict(int))
+
+
+class Processor:
+    def __init__(self, settings: Settings, references: dict[str, ReferenceProfile] | None = None) -> None:
+        self.settings = settings
+        self.models = {m.name: m for m in settings.models}
+        self.references = references or {}
+        self.known = frozenset(self.models)
+
+    def new_partition(self, partition: int) -> PartitionState:
+        w = self.settings.worker
+        return PartitionState(partition, {}, LabelJoin(max_delay_ms=w.join_max_delay_ms, max_pending=w.join_max_pending), {})
+
+    def process(self, state: PartitionState, predictions: list, feedback: list, now_ms: int, out: BatchOutput) -> None:
+        """``predictions``/``feedback`` are ``(partition, offset, value, broker_ts)`` tuples of one partition."""
+        k = self.settings.kafka
+        limits = dict(max_bytes=k.max_message_bytes, max_features=self.settings.worker.max_features)
+        if predictions:
+            batch = decode_predictions(predictions, k.predictions_topic, self.known, **limits)
+            out.dead.extend(batch.dead)
+            self._predictions(state, batch, now_ms, out)
+            state.offsets[k.predictions_topic] = predictions[-1][1] + 1
+        if feedback:
+            batch = decode_feedback(feedback, k.feedback_topic, self.known, **limits)
+            out.dead.extend(batch.dead)
+            self._feedback(state, batch, out)
+            state.offsets[k.feedback_topic] = feedback[-1][1] + 1
+
+    def close_windows(self, state: PartitionState, now_ms: int, out: BatchOutput) -> None:
+        watermark = max((m.watermark_ms for m in state.monitors.values()), default=None)
+        if watermark is not None:
+            state.join.expire(watermark)
+        for key, monitor in state.monitors.items():
+            for report in monitor.close_ready(now_ms):
+                out.reports.append(report)
+                engine = state.engines.get(key)
+                if engine is None:
+                    engine = state.engines[key] = AlertEngine(self.settings.alert_rules)
+                out.alerts.extend(engine.evaluate(report, now_ms))
+
+    def _monitor(self, state: PartitionState, model: str, version: str) -> ModelMonitor:
+        monitor = state.monitors.get((model, version))
+        if monitor is None:
+            monitor = ModelMonitor(self.models[model], version, self.references.get(model))
+            state.monitors[(model, version)] = monitor
+        return monitor
+
+    def _predictions(self, state: PartitionState, batch, now_ms: int, out: BatchOutput) -> None:
+        groups: dict[tuple[str, str], list[int]] = defaultdict(list)
+        for i, event in enumerate(batch.events):
+            groups[(event.model, event.version)].append(i)
+        rows = out.predictions
+        for (model, version), idx in groups.items():
+            events = [batch.events[i] for i in idx]
+            ts = [batch.ts_ms[i] for i in idx]
+            monitor = self._monitor(state, model, version)
+            monitor.add_predictions(build_columns(events, ts, monitor.kinds), now_ms)
+            joined = []
+            for e, t, i in zip(events, ts, idx, strict=True):
+                joined.extend(state.join.add_prediction(e.event_id, model, version, e.prediction, e.score, t))
+                partition, offset = batch.origins[i]
+                rows["event_id"].append(e.event_id)
+                rows["model"].append(model)
+                rows["version"].append(version)
+                rows["ts"].append(t // 1000)
+                rows["ts_ms"].append(t)
+                rows["features"].append(_json.encode(e.features).decode())
+                rows["prediction"].append(label_key(e.prediction))
+                rows["prediction_num"].append(e.prediction if isinstance(e.prediction, float) else float("nan"))
+                rows["score"].append(e.score)
+                rows["latency_ms"].append(e.latency_ms)
+                rows["variant"].append(e.variant or "")
+                rows["segment"].append(_json.encode(e.segment).decode() if e.segment else "{}")
+                rows["partition"].append(partition)
+                rows["offset"].append(offset)
+            monitor.add_labels(joined)
+            out.counts[("predictions", model, version)] += len(idx)
+
+    def _feedback(self, state: PartitionState, batch, out: BatchOutput) -> None:
+        rows = out.feedback
+        joined_by_model: dict[tuple[str, str], list] = defaultdict(list)
+        for e, t, (partition, offset) in zip(batch.events, batch.ts_ms, batch.origins, strict=True):
+            for j in state.join.add_feedback(e.event_id, e.model, e.label, t):
+                joined_by_model[(j.model, j.version)].append(j)
+            rows["event_id"].append(e.event_id)
+            rows["model"].append(e.model)
+            rows["ts"].append(t // 1000)
+            rows["ts_ms"].append(t)
+            rows["label"].append(label_key(e.label))
+            rows["label_num"].append(e.label if isinstance(e.label, float) else float("nan"))
+            rows["partition"].append(partition)
+            rows["offset"].append(offset)
+            out.counts[("feedback", e.model, e.version or "")] += 1
+        for (model, version), joined in joined_by_model.items():
+            self._monitor(state, model, version).add_labels(joined)

@@ -1,0 +1,79 @@
+"""The one place that builds concrete clients and sinks from settings."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Mapping
+from typing import Any
+
+from confluent_kafka import Consumer, Producer
+from prometheus_client import CollectorRegistry
+
+from detectors import ReferenceProfile
+from sinks.metrics import WorkerMetrics
+from sinks.store import ClickHouseStore, Store
+
+from .config import Settings
+from .reference import load_reference
+
+__all__ = ["build_consumer", "build_producer", "build_references", "build_store", "consumer_config", "producer_config"]
+
+
+def build_store(url: str) -> Store:
+    if url.startswith("chdb://"):
+        from sinks.embedded import EmbeddedStore
+
+        return EmbeddedStore(url)
+    return ClickHouseStore(url)
+
+
+def _security(settings: Settings) -> dict[str, Any]:
+    return dict(settings.kafka.client_options)
+
+
+def consumer_config(settings: Settings) -> dict[str, Any]:
+    k = settings.kafka
+    return {
+        "bootstrap.servers": k.bootstrap_servers,
+        "group.id": k.group_id,
+        "client.id": f"driftline-{socket.gethostname()}",
+        "enable.auto.commit": False,
+        "auto.offset.reset": "earliest",
+        # Range assignment gives one worker the same partition number of both topics,
+        # which keeps a model's predictions, feedback and state together.
+        "partition.assignment.strategy": "range",
+        "session.timeout.ms": k.session_timeout_ms,
+        "heartbeat.interval.ms": max(100, k.session_timeout_ms // 8),
+        "max.poll.interval.ms": 300_000,
+        "fetch.max.bytes": 52_428_800,
+        "queued.max.messages.kbytes": 65_536,
+        "enable.partition.eof": False,
+        **_security(settings),
+    }
+
+
+def producer_config(settings: Settings) -> dict[str, Any]:
+    return {
+        "bootstrap.servers": settings.kafka.bootstrap_servers,
+        "linger.ms": 20,
+        "acks": "all",
+        "message.max.bytes": max(settings.kafka.max_message_bytes + 65_536, 1_000_000),
+        **_security(settings),
+    }
+
+
+def build_consumer(settings: Settings) -> Consumer:
+    return Consumer(consumer_config(settings))
+
+
+def build_producer(settings: Settings) -> Producer:
+    return Producer(producer_config(settings))
+
+
+def build_metrics(registry: CollectorRegistry | None = None) -> WorkerMetrics:
+    return WorkerMetrics(registry or CollectorRegistry())
+
+
+def build_references(settings: Settings) -> Mapping[str, ReferenceProfile]:
+    """Reference profiles given as files in the config (warm-up models are built in the stream)."""
+    return {m.name: p for m in settings.models if (p := load_reference(m)) is not None}

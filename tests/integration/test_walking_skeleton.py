@@ -1,0 +1,169 @@
+"""Issue 2 end to end on real parts: Tansu broker -> driftline worker -> ClickHouse 18.16 -> webhook."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+import pytest
+from confluent_kafka import Producer
+
+from tests.integration.traffic import START_MS, make_traffic
+from tests.support.servers import free_port
+
+pytestmark = pytest.mark.integration
+
+SECRET = "s3cret-for-tests"
+
+
+def write_config(path: Path, *, bootstrap: str, topics: dict, ch_url: str, metrics_port: int,
+                 webhook_url: str, group: str) -> None:
+    path.write_text(f"""
+kafka:
+  bootstrap_servers: "{bootstrap}"
+  group_id: {group}
+  session_timeout: 4s
+  topics: {json.dumps(topics)}
+clickhouse:
+  url: "{ch_url}"
+metrics:
+  port: {metrics_port}
+worker:
+  checkpoint_interval: 2s
+models:
+  - name: credit
+    task: binary_classification
+    features: {{income: numeric, age: numeric, country: categorical}}
+    reference: {{warmup_events: 2000}}
+    window: {{size: 10s, idle_close: 3s}}
+  - name: price
+    task: regression
+    features: {{sqft: numeric, rooms: numeric}}
+    reference: {{warmup_events: 2000}}
+    window: {{size: 10s, idle_close: 3s}}
+alerts:
+  channels:
+    - {{type: webhook, name: retrain, url: "${{RETRAIN_WEBHOOK_URL}}", secret: "${{RETRAIN_WEBHOOK_SECRET:-}}"}}
+""")
+
+
+def produce(bootstrap: str, topic: str, records) -> None:
+    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 20})
+    for key, value in records:
+        producer.produce(topic, key=key.encode() if key else None, value=value)
+        producer.poll(0)
+    assert producer.flush(30) == 0
+
+
+def wait_until(predicate, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = predicate()
+        if last:
+            return last
+        time.sleep(0.5)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
+
+
+def test_prediction_travels_to_clickhouse_and_alert(broker, clickhouse, webhook_receiver, tmp_path):
+    run = uuid.uuid4().hex[:8]
+    topics = {"predictions": f"p-{run}", "feedback": f"f-{run}", "alerts": f"a-{run}", "dead_letter": f"d-{run}"}
+    broker.create_topics(list(topics.values()), partitions=4)
+    traffic = make_traffic()
+    db = f"dl_{run}"
+    metrics_port = free_port()
+    config = tmp_path / "driftline.yaml"
+    write_config(config, bootstrap=broker.bootstrap_servers, topics=topics,
+                 ch_url=f"clickhouse://default:@127.0.0.1:{clickhouse.tcp_port}/{db}",
+                 metrics_port=metrics_port, webhook_url=webhook_receiver.url, group=f"g-{run}")
+
+    produce(broker.bootstrap_servers, topics["feedback"], traffic.feedback_early)
+    produce(broker.bootstrap_servers, topics["predictions"], traffic.predictions)
+    produce(broker.bootstrap_servers, topics["predictions"], [("credit", m) for m in traffic.malformed])
+    produce(broker.bootstrap_servers, topics["feedback"], traffic.feedback_late)
+
+    env = {**os.environ, "RETRAIN_WEBHOOK_URL": webhook_receiver.url, "RETRAIN_WEBHOOK_SECRET": SECRET}
+    log = (tmp_path / "worker.log").open("wb")
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "stream.cli", "run", "--config", str(config), "--datadir", str(tmp_path / "faust")],
+        stdout=log, stderr=subprocess.STDOUT, env=env, cwd=Path(__file__).resolve().parents[2])
+    client = clickhouse.client(database=None)
+    try:
+        def count(sql):
+            try:
+                return client.execute(sql.replace("{db}", db))[0][0]
+            except Exception:  # database not created yet
+                return None
+
+        wait_until(lambda: count("SELECT count() FROM {db}.predictions FINAL") == traffic.n_predictions, 120,
+                   "all predictions stored")
+        wait_until(lambda: count("SELECT count() FROM {db}.feedback FINAL") == traffic.n_feedback, 60,
+                   "all feedback stored")
+        assert count("SELECT uniqExact(event_id) FROM {db}.predictions") == traffic.n_predictions
+        assert count("SELECT uniqExact(event_id) FROM {db}.feedback") == traffic.n_feedback
+        wait_until(lambda: count("SELECT count() FROM {db}.dead_letters FINAL") == len(traffic.malformed), 30,
+                   "all malformed messages dead-lettered")
+        reasons = client.execute(f"SELECT reason, count() FROM {db}.dead_letters FINAL GROUP BY reason")
+        assert sum(n for _, n in reasons) == 50 and all(r for r, _ in reasons)
+        no_reason = count("SELECT countIf(detail = '') FROM {db}.dead_letters FINAL")
+        assert no_reason == 0
+
+        # 100 s of event time per model in 10 s windows: wait for the last window (idle close).
+        last_window = (START_MS // 1000 // 10 * 10) + 90
+        wait_until(lambda: count(f"SELECT count() FROM {{db}}.drift_results FINAL WHERE model = 'credit'"
+                                 f" AND toUnixTimestamp(window_start) >= {last_window}"), 60, "last window closed")
+        rows = client.execute(
+            f"SELECT toUnixTimestamp(window_start) AS w, feature, max(drifted) FROM {db}.drift_results FINAL "
+            "WHERE model = 'credit' GROUP BY w, feature ORDER BY w, feature")
+        shift_s = traffic.shift_ms // 1000
+        before = [(w, f) for w, f, d in rows if w + 10 <= shift_s and d]
+        after = {w for w, f, d in rows if w >= shift_s and f == "income" and d}
+        windows_after = {w for w, f, d in rows if w >= shift_s}
+        assert before == [], f"drift flagged before the shift: {before}"
+        assert windows_after and after == windows_after, (after, windows_after)
+        assert not [r for r in rows if r[0] >= shift_s and r[1] != "income" and r[2]]
+        price_drift = count("SELECT sum(drifted) FROM {db}.drift_results FINAL WHERE model = 'price'")
+        assert price_drift == 0
+
+        accuracy = count("SELECT avg(value) FROM {db}.window_metrics FINAL WHERE model='credit' AND metric='accuracy'")
+        assert 0.8 < accuracy < 0.97
+        mae = count("SELECT avg(value) FROM {db}.window_metrics FINAL WHERE model='price' AND metric='mae'")
+        assert 2_000 < mae < 6_000
+
+        alert = wait_until(lambda: next((r for r in webhook_receiver.requests
+                                         if json.loads(r.body).get("kind") == "data_drift"), None), 30,
+                           "a data_drift alert at the webhook")
+        body = json.loads(alert.body)
+        assert body["status"] == "firing" and body["model"] == "credit"
+        assert body["features"][0]["name"] == "income" if isinstance(body["features"][0], dict) else body["features"][0] == "income"
+        for key in ("alert_id", "dedup_key", "severity", "version", "window_start", "window_end", "summary"):
+            assert body[key], key
+        timestamp = alert.headers.get("X-Driftline-Timestamp")
+        expected = hmac.new(SECRET.encode(), f"{timestamp}.".encode() + alert.body, hashlib.sha256).hexdigest()
+        assert alert.headers["X-Driftline-Signature"] == f"sha256={expected}"
+        assert count("SELECT count() FROM {db}.alerts FINAL WHERE kind = 'data_drift' AND status = 'firing'") >= 1
+
+        text = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5).text
+        assert f'driftline_events_total{{model="credit",stream="predictions",version="v1"}} {float(10_000)}' in text
+        dead = sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+                   if line.startswith("driftline_dead_letters_total{"))
+        assert dead == 50.0
+        assert 'driftline_drift_detected{feature="income",model="credit",version="v1"}' in text
+        assert 'driftline_drift_statistic{feature="income",model="credit",test="psi",version="v1"}' in text
+    finally:
+        worker.terminate()
+        try:
+            worker.wait(30)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+        log.close()
+        print((tmp_path / "worker.log").read_text()[-5000:])
