@@ -18,7 +18,7 @@ from typing import Any
 import yaml
 
 from detectors import DetectorConfigError, DriftSettings
-from detectors.alerting import AlertRule, parse_rules
+from detectors.alert_rules import DEFAULT_RULES, AlertRule, parse_rules
 
 from .errors import ConfigError, ConfigProblem
 from .parsing import Reader, parse_duration_ms
@@ -177,9 +177,10 @@ def parse_settings(raw: Any) -> Settings:
     if not models:
         r.problem("models", [], "at least one model")
     alerts_raw = r.section(root, "alerts")
-    rules: tuple[AlertRule, ...] = ()
+    rules: tuple[AlertRule, ...] = DEFAULT_RULES
     try:
-        rules = parse_rules(alerts_raw.get("rules"), path="alerts.rules")
+        if alerts_raw.get("rules") is not None:
+            rules = parse_rules(alerts_raw.get("rules"), path="alerts.rules")
     except ValueError as exc:
         r.detector_problem(exc, "alerts.rules")
     channels = tuple(r.sequence(alerts_raw, "channels", "alerts"))

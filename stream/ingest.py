@@ -217,7 +217,7 @@ class IngestLoop:
         )
         if not rows:
             return None
-        return PartitionState.restore(base64.b64decode(rows[0][0]))
+        return self.processor.restore_partition(base64.b64decode(rows[0][0]))
 
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         for p in sorted({tp.partition for tp in partitions}):

@@ -174,6 +174,19 @@ class ModelMonitor:
                 window.sketch = self.reference.new_window()
         return window
 
+    # -- checkpoints: settings are not state; they come back from the config on restore ----------
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        state["settings"] = None
+        state["suite"] = self.suite.snapshot() if self.suite is not None else None
+        return state
+
+    def attach(self, settings: ModelSettings) -> None:
+        """Re-bind settings after unpickling a checkpoint."""
+        self.settings = settings
+        if isinstance(self.suite, dict):
+            self.suite = DriftSuite.restore(self.reference, settings.drift, self.suite)
+
     def _reference_ready(self, profile: ReferenceProfile) -> None:
         self.reference = profile
         self.builder = None

@@ -40,11 +40,11 @@ class PartitionState:
     offsets: dict[str, int] = field(default_factory=dict)  # topic -> next offset to read
 
     def snapshot(self) -> bytes:
-        return pickle.dumps(self, protocol=pickle.HIGHEST_PROTOCOL)
-
-    @staticmethod
-    def restore(blob: bytes) -> PartitionState:
-        return pickle.loads(blob)
+        state = {
+            "partition": self.partition, "monitors": self.monitors, "join": self.join, "offsets": self.offsets,
+            "engines": {key: engine.snapshot() for key, engine in self.engines.items()},
+        }
+        return pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL)
 
 
 @dataclass
@@ -82,6 +82,17 @@ class Processor:
             out.dead.extend(batch.dead)
             self._feedback(state, batch, out)
             state.offsets[k.feedback_topic] = feedback[-1][1] + 1
+
+    def restore_partition(self, blob: bytes) -> PartitionState:
+        """Rebuild a partition's state from :meth:`PartitionState.snapshot` with the current settings."""
+        raw = pickle.loads(blob)
+        for (model, _version), monitor in raw["monitors"].items():
+            monitor.attach(self.models[model])
+        engines = {}
+        for key, snap in raw["engines"].items():
+            engines[key] = AlertEngine(self.settings.alert_rules)
+            engines[key].restore(snap)
+        return PartitionState(raw["partition"], raw["monitors"], raw["join"], engines, raw["offsets"])
 
     def close_windows(self, state: PartitionState, now_ms: int, out: BatchOutput) -> None:
         watermark = max((m.watermark_ms for m in state.monitors.values()), default=None)
@@ -128,8 +139,8 @@ class Processor:
                 rows["latency_ms"].append(e.latency_ms)
                 rows["variant"].append(e.variant or "")
                 rows["segment"].append(_json.encode(e.segment).decode() if e.segment else "{}")
-                rows["partition"].append(partition)
-                rows["offset"].append(offset)
+                rows["kafka_partition"].append(partition)
+                rows["kafka_offset"].append(offset)
             monitor.add_labels(joined)
             out.counts[("predictions", model, version)] += len(idx)
 
@@ -145,8 +156,8 @@ class Processor:
             rows["ts_ms"].append(t)
             rows["label"].append(label_key(e.label))
             rows["label_num"].append(e.label if isinstance(e.label, float) else float("nan"))
-            rows["partition"].append(partition)
-            rows["offset"].append(offset)
+            rows["kafka_partition"].append(partition)
+            rows["kafka_offset"].append(offset)
             out.counts[("feedback", e.model, e.version or "")] += 1
         for (model, version), joined in joined_by_model.items():
             self._monitor(state, model, version).add_labels(joined)
