@@ -132,7 +132,7 @@ def create_app(settings: Settings, *, datadir: str | Path = ".driftline/faust",
 
     @app.page("/metrics")
     async def metrics(web, request):
-        return web.bytes(generate_latest(runtime.registry), content_type=CONTENT_TYPE_LATEST)
+        return web.bytes(generate_latest(runtime.registry), content_type=CONTENT_TYPE_LATEST.split(";")[0] + "; version=0.0.4")
 
     @app.page("/healthz")
     async def healthz(web, request):

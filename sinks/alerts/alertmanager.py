@@ -1,0 +1,100 @@
+"""Prometheus Alertmanager API v2 (``type: alertmanager``).
+
+POSTs ``[{labels, annotations, startsAt, endsAt, generatorURL}]`` to
+``<url>/api/v2/alerts``. Firing alerts get ``endsAt = now + ttl`` (the engine
+re-sends every cooldown, so keep ``ttl`` longer than the cooldown); resolved
+ones ``endsAt = now``. An escalation also ends the warning-labelled twin so
+Alertmanager does not keep both.
+
+>>> AlertmanagerConfig.from_dict({"url": "http://alertmanager:9093"}, "alerts.channels[4]", "alertmanager")
+AlertmanagerConfig(name='alertmanager', url='http://alertmanager:9093', ttl_ms=3600000)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from detectors.alerting import Alert, rfc3339
+from sinks.alerts.base import ChannelFilter, ConfigReader, HttpRequest, format_template
+from sinks.alerts.webhook import USER_AGENT, json_bytes
+
+__all__ = ["AlertmanagerChannel", "AlertmanagerConfig", "alertmanager_alerts"]
+
+
+@dataclass(frozen=True, slots=True)
+class AlertmanagerConfig:
+    name: str
+    url: str
+    filter: ChannelFilter = ChannelFilter()
+    ttl_ms: int = 3_600_000
+    dashboard_url: str | None = None
+
+    @classmethod
+    def from_dict(cls, raw: object, path: str, default_name: str) -> AlertmanagerConfig:
+        r = ConfigReader(raw, path, {"url", "ttl", "dashboard_url"})
+        return cls(
+            name=r.string("name", default_name, required=True),  # type: ignore[arg-type]
+            url=r.url("url"),
+            filter=r.channel_filter(),
+            ttl_ms=r.duration_ms("ttl", "1h"),
+            dashboard_url=r.template("dashboard_url"),
+        )
+
+    def __repr__(self) -> str:
+        return f"AlertmanagerConfig(name={self.name!r}, url={self.url!r}, ttl_ms={self.ttl_ms})"
+
+
+def alertname(kind: str) -> str:
+    """``data_drift`` -> ``DriftlineDataDrift``."""
+    return "Driftline" + "".join(part.capitalize() for part in kind.split("_"))
+
+
+def _labels(alert: Alert, severity: str) -> dict[str, str]:
+    labels = {"alertname": alertname(alert.kind), "model": alert.model, "version": alert.version,
+              "kind": alert.kind, "severity": severity}
+    base = f"{alert.model}/{alert.version}/{alert.kind}"
+    if alert.dedup_key.startswith(base + "/"):
+        labels["feature"] = alert.dedup_key[len(base) + 1:]
+    return labels
+
+
+def alertmanager_alerts(alert: Alert, *, now_ms: int, ttl_ms: int, dashboard_url: str | None = None) -> list[dict]:
+    """The exact JSON list for ``POST /api/v2/alerts``."""
+    features = ", ".join(f"{f.name} {f.test}={f.statistic:.4g}" for f in alert.features[:10])
+    description = (f"{alert.summary}\nAction: {alert.action}. Window {rfc3339(alert.window_start_ms)} → "
+                   f"{rfc3339(alert.window_end_ms)}." + (f"\nFeatures: {features}" if features else ""))
+    annotations = {"summary": alert.summary, "description": description, "action": alert.action,
+                   "alert_id": alert.alert_id, "dedup_key": alert.dedup_key}
+    resolved = alert.status == "resolved"
+    since = alert.evidence.get("firing_since", alert.window_start_ms) if resolved else alert.window_start_ms
+    starts = min(int(since), now_ms)
+    item = {
+        "labels": _labels(alert, alert.severity),
+        "annotations": annotations,
+        "startsAt": rfc3339(starts),
+        "endsAt": rfc3339(now_ms if resolved else now_ms + ttl_ms),
+    }
+    if dashboard_url:
+        item["generatorURL"] = format_template(dashboard_url, alert)
+    out = [item]
+    if alert.reason == "escalation" and alert.severity == "critical":
+        out.append({"labels": _labels(alert, "warning"), "annotations": annotations,
+                    "startsAt": rfc3339(starts), "endsAt": rfc3339(now_ms)})
+    return out
+
+
+class AlertmanagerChannel:
+    config_class = AlertmanagerConfig
+
+    def __init__(self, config: AlertmanagerConfig):
+        self.config = config
+        self.name = config.name
+
+    def accepts(self, alert: Alert) -> bool:
+        return self.config.filter.accepts(alert)
+
+    def render(self, alert: Alert, *, now_s: float) -> HttpRequest:
+        body = json_bytes(alertmanager_alerts(alert, now_ms=int(now_s * 1000), ttl_ms=self.config.ttl_ms,
+                                              dashboard_url=self.config.dashboard_url))
+        headers = (("Content-Type", "application/json"), ("User-Agent", USER_AGENT))
+        return HttpRequest("POST", self.config.url.rstrip("/") + "/api/v2/alerts", headers, body)

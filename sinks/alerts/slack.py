@@ -1,0 +1,108 @@
+"""Slack incoming webhooks (``type: slack``): Block Kit plus a ``text`` fallback.
+
+The webhook URL *is* the secret, so it never appears in a repr or an error.
+
+>>> cfg = SlackConfig.from_dict({"url": "https://hooks.slack.com/services/T/B/X",
+...     "dashboard_url": "http://grafana:3000/d/driftline-model?var-model={model}&var-version={version}"},
+...     "alerts.channels[1]", "slack")
+>>> cfg
+SlackConfig(name='slack', url='https://hooks.slack.com/***', min_severity='warning')
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from detectors.alerting import Alert, rfc3339
+from sinks.alerts.base import ChannelFilter, ConfigReader, HttpRequest, format_template
+from sinks.alerts.webhook import USER_AGENT, json_bytes
+
+__all__ = ["SlackChannel", "SlackConfig"]
+
+KIND_LABELS = {
+    "data_drift": "Data drift", "prediction_drift": "Prediction drift", "concept_drift": "Concept drift",
+    "performance": "Performance", "data_quality": "Data quality", "latency": "Latency",
+}
+_ICONS = {("firing", "critical"): ":red_circle:", ("firing", "warning"): ":large_orange_circle:"}
+
+
+@dataclass(frozen=True, slots=True, repr=False)
+class SlackConfig:
+    name: str
+    url: str
+    filter: ChannelFilter = ChannelFilter()
+    dashboard_url: str | None = None
+    max_features: int = 5
+
+    @classmethod
+    def from_dict(cls, raw: object, path: str, default_name: str) -> SlackConfig:
+        r = ConfigReader(raw, path, {"url", "dashboard_url", "max_features"})
+        return cls(
+            name=r.string("name", default_name, required=True),  # type: ignore[arg-type]
+            url=r.url("url", secret=True),
+            filter=r.channel_filter(),
+            dashboard_url=r.template("dashboard_url"),
+            max_features=r.integer("max_features", 5, 1),
+        )
+
+    def __repr__(self) -> str:
+        return f"SlackConfig(name={self.name!r}, url='https://hooks.slack.com/***', " \
+               f"min_severity={self.filter.min_severity!r})"
+
+
+def escape(text: str) -> str:
+    """Slack mrkdwn control characters."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _feature_line(f) -> str:
+    line = f"• `{escape(f.name)}` {escape(f.test)} = {f.statistic:.4g} (threshold {f.threshold:.4g}"
+    return line + (f", p = {f.p_value:.3g})" if f.p_value is not None else ")")
+
+
+def slack_message(alert: Alert, *, dashboard_url: str | None = None, max_features: int = 5) -> dict:
+    """The exact JSON body posted to the incoming webhook."""
+    status = alert.status.upper()
+    label = KIND_LABELS.get(alert.kind, alert.kind)
+    icon = _ICONS.get((alert.status, alert.severity), ":large_green_circle:")
+    header = f"{icon} {status} {alert.severity}: {label} on {alert.model}/{alert.version}"
+    blocks: list[dict] = [
+        {"type": "header", "text": {"type": "plain_text", "text": header[:150], "emoji": True}},
+        {"type": "section", "fields": [
+            {"type": "mrkdwn", "text": f"*Model*\n{escape(alert.model)}"},
+            {"type": "mrkdwn", "text": f"*Version*\n{escape(alert.version)}"},
+            {"type": "mrkdwn", "text": f"*Kind*\n{alert.kind}"},
+            {"type": "mrkdwn", "text": f"*Severity*\n{alert.severity}"},
+            {"type": "mrkdwn", "text": f"*Window*\n{rfc3339(alert.window_start_ms)} → {rfc3339(alert.window_end_ms)}"},
+            {"type": "mrkdwn", "text": f"*Action*\n{alert.action}"},
+        ]},
+        {"type": "section", "text": {"type": "mrkdwn", "text": escape(alert.summary)[:3000]}},
+    ]
+    if alert.features:
+        lines = [_feature_line(f) for f in alert.features[:max_features]]
+        if len(alert.features) > max_features:
+            lines.append(f"… and {len(alert.features) - max_features} more")
+        blocks.append({"type": "section", "text": {"type": "mrkdwn",
+                                                   "text": "*Top features*\n" + "\n".join(lines)}})
+    context = f"alert `{alert.alert_id}` · `{escape(alert.dedup_key)}`"
+    if dashboard_url:
+        context = f"<{format_template(dashboard_url, alert)}|Open dashboard> · " + context
+    blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": context}]})
+    return {"text": f"[{status}] {alert.severity}: {alert.summary}", "blocks": blocks}
+
+
+class SlackChannel:
+    config_class = SlackConfig
+
+    def __init__(self, config: SlackConfig):
+        self.config = config
+        self.name = config.name
+
+    def accepts(self, alert: Alert) -> bool:
+        return self.config.filter.accepts(alert)
+
+    def render(self, alert: Alert, *, now_s: float) -> HttpRequest:
+        body = json_bytes(slack_message(alert, dashboard_url=self.config.dashboard_url,
+                                        max_features=self.config.max_features))
+        headers = (("Content-Type", "application/json"), ("User-Agent", USER_AGENT))
+        return HttpRequest("POST", self.config.url, headers, body)
