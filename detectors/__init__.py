@@ -1,0 +1,93 @@
+"""Pure computation: reference profiles, window sketches, drift tests, detectors and metrics.
+
+Imports only the standard library, numpy, scipy and river; no I/O except
+``ReferenceProfile.save``/``load``; time is always an argument.
+"""
+
+from .correction import Persistence, adjust_p_values
+from .distances import (
+    chi2_homogeneity,
+    hellinger,
+    jensen_shannon,
+    ks_two_sample,
+    l_infinity,
+    psi,
+    wasserstein,
+)
+from .drift_tests import (
+    ChiSquare,
+    DriftTest,
+    HellingerDistance,
+    JensenShannonDistance,
+    KolmogorovSmirnov,
+    LInfinityDistance,
+    PopulationStabilityIndex,
+    UnseenCategoryShare,
+    WassersteinDistance,
+)
+from .errors import DetectorConfigError, DetectorError
+from .explain import RankedFeature, rank_drifted, severity
+from .multivariate import PCAReconstructionDrift
+from .operational import label_coverage, throughput
+from .performance import PerformanceWindow
+from .profile import CategoricalProfile, NumericProfile, ReferenceProfile
+from .quality import DataQualityCheck, QualityResult
+from .quantiles import QuantileSketch
+from .reference import ReferenceBuilder
+from .registry import DETECTORS, make_detector
+from .reservoir import Reservoir
+from .results import ConceptDriftEvent, DriftResult, MetricValue, WindowReport
+from .river_detectors import ConceptDriftMonitor, StreamingFeatureDetector
+from .settings import DriftSettings, TestSpec
+from .suite import DriftSuite
+from .window import WindowSketch
+
+__all__ = [
+    "DETECTORS",
+    "CategoricalProfile",
+    "ChiSquare",
+    "ConceptDriftEvent",
+    "ConceptDriftMonitor",
+    "DataQualityCheck",
+    "DetectorConfigError",
+    "DetectorError",
+    "DriftResult",
+    "DriftSettings",
+    "DriftSuite",
+    "DriftTest",
+    "HellingerDistance",
+    "JensenShannonDistance",
+    "KolmogorovSmirnov",
+    "LInfinityDistance",
+    "MetricValue",
+    "NumericProfile",
+    "PCAReconstructionDrift",
+    "PerformanceWindow",
+    "Persistence",
+    "PopulationStabilityIndex",
+    "QualityResult",
+    "QuantileSketch",
+    "RankedFeature",
+    "ReferenceBuilder",
+    "ReferenceProfile",
+    "Reservoir",
+    "StreamingFeatureDetector",
+    "TestSpec",
+    "UnseenCategoryShare",
+    "WassersteinDistance",
+    "WindowReport",
+    "WindowSketch",
+    "adjust_p_values",
+    "chi2_homogeneity",
+    "hellinger",
+    "jensen_shannon",
+    "ks_two_sample",
+    "l_infinity",
+    "label_coverage",
+    "make_detector",
+    "psi",
+    "rank_drifted",
+    "severity",
+    "throughput",
+    "wasserstein",
+]

@@ -1,0 +1,137 @@
+"""Drift tests on binned distributions: reference bins/categories vs the window's counts."""
+
+from __future__ import annotations
+
+from . import distances
+from ._checks import check_float
+from .drift_test import DriftTest, Profile, Window, binned
+
+__all__ = ["ChiSquare", "HellingerDistance", "JensenShannonDistance", "LInfinityDistance", "PopulationStabilityIndex", "UnseenCategoryShare"]
+
+
+class PopulationStabilityIndex(DriftTest):
+    """PSI over the reference quantile bins (numeric) or categories; empty bins get share ``eps``.
+
+    >>> import numpy as np
+    >>> from detectors import ReferenceProfile
+    >>> rng = np.random.default_rng(0)
+    >>> ref = ReferenceProfile.from_columns({"x": "numeric"}, {"x": rng.normal(0, 1, 10_000)})
+    >>> w = ref.new_window(); w.update({"x": rng.normal(1, 1, 2_000)})
+    >>> test = PopulationStabilityIndex()
+    >>> stat, _ = test.compare(ref.features["x"], w.features["x"])
+    >>> round(stat, 2), test.is_drift(stat, None)
+    (0.92, True)
+    """
+
+    name = "psi"
+    kinds = frozenset({"numeric", "categorical"})
+    default_threshold = 0.2
+
+    def __init__(self, threshold: float | None = None, eps: float = 1e-4) -> None:
+        super().__init__(threshold)
+        self.eps = check_float("eps", eps, low=0.0, high=0.01, low_open=True)
+
+    def compare(self, reference: Profile, window: Window) -> tuple[float, float | None]:
+        ref, cur = binned(reference, window)
+        return distances.psi(ref, cur, self.eps), None
+
+
+class JensenShannonDistance(DriftTest):
+    """Jensen-Shannon distance (natural log) between binned reference and window shares.
+
+    >>> import numpy as np
+    >>> from detectors import ReferenceProfile
+    >>> ref = ReferenceProfile.from_columns({"c": "categorical"}, {"c": np.array(["a", "b"] * 50, dtype=object)})
+    >>> w = ref.new_window(); w.update({"c": np.array(["a"] * 90 + ["b"] * 10, dtype=object)})
+    >>> stat, _ = JensenShannonDistance().compare(ref.features["c"], w.features["c"])
+    >>> round(stat, 3)
+    0.319
+    """
+
+    name = "jensen_shannon"
+    kinds = frozenset({"numeric", "categorical"})
+    default_threshold = 0.1
+
+    def compare(self, reference: Profile, window: Window) -> tuple[float, float | None]:
+        return distances.jensen_shannon(*binned(reference, window)), None
+
+
+class HellingerDistance(DriftTest):
+    """Hellinger distance between binned reference and window shares, in [0, 1].
+
+    >>> import numpy as np
+    >>> from detectors import ReferenceProfile
+    >>> ref = ReferenceProfile.from_columns({"c": "categorical"}, {"c": np.array(["a", "b"] * 50, dtype=object)})
+    >>> w = ref.new_window(); w.update({"c": np.array(["a", "b"] * 5, dtype=object)})
+    >>> HellingerDistance().compare(ref.features["c"], w.features["c"])
+    (0.0, None)
+    """
+
+    name = "hellinger"
+    kinds = frozenset({"numeric", "categorical"})
+    default_threshold = 0.1
+
+    def compare(self, reference: Profile, window: Window) -> tuple[float, float | None]:
+        return distances.hellinger(*binned(reference, window)), None
+
+
+class LInfinityDistance(DriftTest):
+    """Largest change of any category's share (categorical).
+
+    >>> import numpy as np
+    >>> from detectors import ReferenceProfile
+    >>> ref = ReferenceProfile.from_columns({"c": "categorical"}, {"c": np.array(["a", "b"] * 50, dtype=object)})
+    >>> w = ref.new_window(); w.update({"c": np.array(["a"] * 7 + ["b"] * 3, dtype=object)})
+    >>> LInfinityDistance().compare(ref.features["c"], w.features["c"])
+    (0.2, None)
+    """
+
+    name = "l_infinity"
+    kinds = frozenset({"categorical"})
+    default_threshold = 0.1
+
+    def compare(self, reference: Profile, window: Window) -> tuple[float, float | None]:
+        return distances.l_infinity(*binned(reference, window)), None
+
+
+class UnseenCategoryShare(DriftTest):
+    """Share of window values outside the reference's kept categories.
+
+    When the reference had more than ``max_categories`` categories, values of its
+    ``other`` bucket also count as unseen.
+
+    >>> import numpy as np
+    >>> from detectors import ReferenceProfile
+    >>> ref = ReferenceProfile.from_columns({"c": "categorical"}, {"c": np.array(["a", "b"] * 50, dtype=object)})
+    >>> w = ref.new_window(); w.update({"c": np.array(["a", "zz", "b", None], dtype=object)})
+    >>> UnseenCategoryShare().compare(ref.features["c"], w.features["c"])
+    (0.3333333333333333, None)
+    """
+
+    name = "unseen_share"
+    kinds = frozenset({"categorical"})
+    default_threshold = 0.05
+
+    def compare(self, reference: Profile, window: Window) -> tuple[float, float | None]:
+        return (window.unseen / window.n if window.n else 0.0), None
+
+
+class ChiSquare(DriftTest):
+    """Chi-square homogeneity test of reference vs window category counts; threshold is alpha.
+
+    >>> import numpy as np
+    >>> from detectors import ReferenceProfile
+    >>> ref = ReferenceProfile.from_columns({"c": "categorical"}, {"c": np.array(["a", "b"] * 500, dtype=object)})
+    >>> w = ref.new_window(); w.update({"c": np.array(["a"] * 70 + ["b"] * 30, dtype=object)})
+    >>> stat, p = ChiSquare().compare(ref.features["c"], w.features["c"])
+    >>> round(stat, 2), p < 0.05
+    (14.56, True)
+    """
+
+    name = "chi2"
+    kinds = frozenset({"categorical"})
+    uses_p_value = True
+    default_threshold = 0.05
+
+    def compare(self, reference: Profile, window: Window) -> tuple[float, float | None]:
+        return distances.chi2_homogeneity(*binned(reference, window))

@@ -1,0 +1,40 @@
+"""All drift tests and their registry by YAML ``type`` name.
+
+A test compares one feature's window sketch with its reference profile; see
+:class:`detectors.drift_test.DriftTest` for the threshold convention.
+"""
+
+from __future__ import annotations
+
+from .binned_tests import (
+    ChiSquare,
+    HellingerDistance,
+    JensenShannonDistance,
+    LInfinityDistance,
+    PopulationStabilityIndex,
+    UnseenCategoryShare,
+)
+from .drift_test import DriftTest, binned
+from .sample_tests import KolmogorovSmirnov, WassersteinDistance
+
+__all__ = [
+    "DRIFT_TESTS",
+    "ChiSquare",
+    "DriftTest",
+    "HellingerDistance",
+    "JensenShannonDistance",
+    "KolmogorovSmirnov",
+    "LInfinityDistance",
+    "PopulationStabilityIndex",
+    "UnseenCategoryShare",
+    "WassersteinDistance",
+    "binned",
+]
+
+DRIFT_TESTS: dict[str, type[DriftTest]] = {
+    t.name: t
+    for t in (
+        ChiSquare, HellingerDistance, JensenShannonDistance, KolmogorovSmirnov, LInfinityDistance,
+        PopulationStabilityIndex, UnseenCategoryShare, WassersteinDistance,
+    )
+}

@@ -1,0 +1,28 @@
+"""Exceptions raised by :mod:`detectors`.
+
+Hierarchy::
+
+    DetectorError                    root of every error raised here
+    └── DetectorConfigError          bad hyperparameter or settings value (also a ValueError)
+
+None of them is retriable: they describe a programming or configuration mistake,
+so retrying the same call gives the same error.
+"""
+
+from __future__ import annotations
+
+__all__ = ["DetectorConfigError", "DetectorError"]
+
+
+class DetectorError(Exception):
+    """Root of every exception raised by the detectors package."""
+
+    retriable = False
+
+
+class DetectorConfigError(DetectorError, ValueError):
+    """A hyperparameter or a settings key has a bad value.
+
+    The message names the parameter (or the YAML key path), the bad value and
+    what was expected, e.g. ``bins: 1 is out of range (expected an int in [2, 1000])``.
+    """

@@ -1,0 +1,194 @@
+"""Model performance over a window, from bounded running state."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ._checks import check_choice, check_int
+from .results import MetricValue
+
+__all__ = ["PerformanceWindow", "TASKS"]
+
+TASKS = ("binary_classification", "multiclass_classification", "regression")
+_EPS = float(np.finfo(np.float64).eps)
+
+
+def _equals(values: np.ndarray, label: Any) -> np.ndarray:
+    out = np.asarray(values) == label
+    return out if np.ndim(out) else np.full(len(values), bool(out))
+
+
+class PerformanceWindow:
+    """Accuracy-type metrics for one window, with memory independent of the number of rows.
+
+    * binary: confusion counts (any label other than ``positive_label`` is negative) and,
+      when scores (probability of the positive class, clipped to [0, 1]) are given,
+      exact log-loss/Brier sums plus a ``score_bins``-bin histogram per class for ROC AUC.
+      The AUC counts pairs in the same bin as half-concordant; the error is at most
+      ``0.5 * sum_b pos_b * neg_b / (P * N)``, under 1e-3 for typical scores with 1000 bins.
+    * multiclass: a confusion matrix over at most ``max_classes`` labels (later labels share
+      one overflow class).
+    * regression: running sums (errors, and mean/M2 of ``y_true`` merged per batch for R²).
+
+    >>> import numpy as np
+    >>> pw = PerformanceWindow("binary_classification")
+    >>> pw.update(np.array([1, 0, 1, 1]), np.array([1, 0, 0, 1]), score=np.array([0.9, 0.2, 0.4, 0.8]))
+    >>> {m.name: round(m.value, 3) for m in pw.compute()}
+    {'accuracy': 0.75, 'precision': 1.0, 'recall': 0.667, 'f1': 0.8, 'roc_auc': 1.0, 'log_loss': 0.367, 'brier': 0.112}
+    >>> reg = PerformanceWindow("regression")
+    >>> reg.update(np.array([1.0, 2.0, 3.0]), np.array([1.5, 2.0, 2.0]))
+    >>> [(m.name, round(m.value, 3)) for m in reg.compute()]
+    [('mae', 0.5), ('rmse', 0.645), ('mape', 0.278), ('r2', 0.375)]
+    """
+
+    def __init__(self, task: str, *, positive_label: Any = 1, score_bins: int = 1000, max_classes: int = 100) -> None:
+        self.task = check_choice("task", task, TASKS, "task")
+        self.positive_label = positive_label
+        self.score_bins = check_int("score_bins", score_bins, low=10, high=100_000)
+        self.max_classes = check_int("max_classes", max_classes, low=2, high=1000)
+        self.reset()
+
+    def reset(self) -> None:
+        self.n = 0
+        self._s: dict[str, Any] = {}
+        if self.task == "binary_classification":
+            self._s = {"tp": 0, "fp": 0, "tn": 0, "fn": 0, "n_scored": 0, "log_loss": 0.0, "brier": 0.0,
+                       "pos_hist": np.zeros(self.score_bins, np.int64), "neg_hist": np.zeros(self.score_bins, np.int64)}
+        elif self.task == "multiclass_classification":
+            self._labels: list[Any] = []
+            self._index: dict[Any, int] = {}
+            self._s = {"confusion": np.zeros((0, 0), np.int64)}
+        else:
+            self._s = {"abs": 0.0, "sq": 0.0, "ape": 0.0, "mean_y": 0.0, "m2_y": 0.0}
+
+    def update(self, y_true: np.ndarray, y_pred: np.ndarray, score: np.ndarray | None = None) -> None:
+        """Add labelled rows (arrays of equal length; labels compared as given)."""
+        y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+        if len(y_true) != len(y_pred) or (score is not None and len(score) != len(y_true)):
+            raise ValueError("y_true/y_pred/score: arrays have different lengths")
+        if len(y_true) == 0:
+            return
+        getattr(self, f"_update_{self.task.split('_')[0]}")(y_true, y_pred, score)
+
+    def _update_binary(self, y_true: np.ndarray, y_pred: np.ndarray, score: np.ndarray | None) -> None:
+        s = self._s
+        t, p = _equals(y_true, self.positive_label), _equals(y_pred, self.positive_label)
+        s["tp"] += int(np.count_nonzero(t & p))
+        s["fp"] += int(np.count_nonzero(~t & p))
+        s["fn"] += int(np.count_nonzero(t & ~p))
+        s["tn"] += int(np.count_nonzero(~t & ~p))
+        self.n += len(t)
+        if score is None:
+            return
+        x = np.asarray(score, dtype=np.float64)
+        ok = np.isfinite(x)
+        x, t = np.clip(x[ok], 0.0, 1.0), t[ok]
+        bins = np.minimum((x * self.score_bins).astype(np.int64), self.score_bins - 1)
+        s["pos_hist"] += np.bincount(bins[t], minlength=self.score_bins)
+        s["neg_hist"] += np.bincount(bins[~t], minlength=self.score_bins)
+        c = np.clip(x, _EPS, 1 - _EPS)
+        s["log_loss"] += float(-np.sum(np.where(t, np.log(c), np.log1p(-c))))
+        s["brier"] += float(np.sum((x - t) ** 2))
+        s["n_scored"] += len(x)
+
+    def _encode(self, values: np.ndarray) -> np.ndarray:
+        overflow = self.max_classes - 1
+        out = np.empty(len(values), dtype=np.int64)
+        for j, v in enumerate(values.tolist()):
+            i = self._index.get(v)
+            if i is None:
+                i = len(self._labels) if len(self._labels) < overflow else overflow
+                if i < overflow:
+                    self._labels.append(v)
+                    self._index[v] = i
+            out[j] = i
+        return out
+
+    def _update_multiclass(self, y_true: np.ndarray, y_pred: np.ndarray, score: np.ndarray | None) -> None:
+        t, p = self._encode(y_true), self._encode(y_pred)
+        k = max(int(t.max()), int(p.max())) + 1
+        conf = self._s["confusion"]
+        if k > len(conf):
+            conf = np.pad(conf, (0, k - len(conf)))
+        conf += np.bincount(t * len(conf) + p, minlength=len(conf) ** 2).reshape(conf.shape)
+        self._s["confusion"] = conf
+        self.n += len(t)
+
+    def _update_regression(self, y_true: np.ndarray, y_pred: np.ndarray, score: np.ndarray | None) -> None:
+        y, f = y_true.astype(np.float64), y_pred.astype(np.float64)
+        ok = np.isfinite(y) & np.isfinite(f)
+        y, f = y[ok], f[ok]
+        m = len(y)
+        if m == 0:
+            return
+        s, e = self._s, y - f
+        s["abs"] += float(np.abs(e).sum())
+        s["sq"] += float(e @ e)
+        s["ape"] += float(np.sum(np.abs(e) / np.maximum(np.abs(y), _EPS)))
+        mean_b, m2_b = float(y.mean()), float(np.sum((y - y.mean()) ** 2))
+        delta, total = mean_b - s["mean_y"], self.n + m  # Chan et al. parallel variance merge
+        s["m2_y"] += m2_b + delta * delta * self.n * m / total
+        s["mean_y"] += delta * m / total
+        self.n = total
+
+    def compute(self) -> list[MetricValue]:
+        """Metrics of the rows seen so far (empty before any row)."""
+        if self.n == 0:
+            return []
+        return [MetricValue(name, float(v), n) for name, v, n in getattr(self, f"_compute_{self.task.split('_')[0]}")()]
+
+    def _compute_binary(self) -> list[tuple[str, float, int]]:
+        s, n = self._s, self.n
+        tp, fp, fn = s["tp"], s["fp"], s["fn"]
+        precision = tp / (tp + fp) if tp + fp else 0.0
+        recall = tp / (tp + fn) if tp + fn else 0.0
+        f1 = 2 * tp / (2 * tp + fp + fn) if tp else 0.0
+        out = [("accuracy", (tp + s["tn"]) / n, n), ("precision", precision, n), ("recall", recall, n), ("f1", f1, n)]
+        ns = s["n_scored"]
+        if ns:
+            pos, neg = s["pos_hist"].astype(np.float64), s["neg_hist"].astype(np.float64)
+            n_pos, n_neg = pos.sum(), neg.sum()
+            if n_pos and n_neg:
+                below = np.cumsum(neg) - neg
+                out.append(("roc_auc", float(pos @ (below + 0.5 * neg)) / (n_pos * n_neg), ns))
+            out += [("log_loss", s["log_loss"] / ns, ns), ("brier", s["brier"] / ns, ns)]
+        return out
+
+    def _compute_multiclass(self) -> list[tuple[str, float, int]]:
+        conf, n = self._s["confusion"], self.n
+        tp, support, predicted = np.diag(conf), conf.sum(axis=1), conf.sum(axis=0)
+        present = (support + predicted) > 0
+        denom = support + predicted
+        f1 = np.divide(2 * tp, denom, out=np.zeros(len(tp)), where=denom > 0)
+        return [("accuracy", tp.sum() / n, n), ("macro_f1", float(f1[present].mean()), n),
+                ("weighted_f1", float(f1 @ support) / support.sum(), n)]
+
+    def _compute_regression(self) -> list[tuple[str, float, int]]:
+        s, n = self._s, self.n
+        r2 = 1.0 - s["sq"] / s["m2_y"] if s["m2_y"] > 0 else (1.0 if s["sq"] == 0 else 0.0)
+        return [("mae", s["abs"] / n, n), ("rmse", (s["sq"] / n) ** 0.5, n), ("mape", s["ape"] / n, n), ("r2", r2, n)]
+
+    def snapshot(self) -> dict[str, Any]:
+        """JSON-safe state (labels are stored as given; use JSON-compatible labels)."""
+        state = {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in self._s.items()}
+        snap = {"task": self.task, "positive_label": self.positive_label, "score_bins": self.score_bins,
+                "max_classes": self.max_classes, "n": self.n, "state": state}
+        if self.task == "multiclass_classification":
+            snap["labels"] = [v.item() if isinstance(v, np.generic) else v for v in self._labels]
+        return snap
+
+    @classmethod
+    def restore(cls, snapshot: dict[str, Any]) -> PerformanceWindow:
+        pw = cls(snapshot["task"], positive_label=snapshot["positive_label"], score_bins=snapshot["score_bins"],
+                 max_classes=snapshot["max_classes"])
+        pw.n = snapshot["n"]
+        for k, v in snapshot["state"].items():
+            pw._s[k] = np.asarray(v, dtype=np.int64) if isinstance(v, list) else v
+        if pw.task == "multiclass_classification":
+            k = len(snapshot["state"]["confusion"])
+            pw._s["confusion"] = pw._s["confusion"].reshape(k, k)
+            pw._labels = list(snapshot["labels"])
+            pw._index = {v: i for i, v in enumerate(pw._labels)}
+        return pw

@@ -1,0 +1,92 @@
+"""A fixed-size, seeded, vectorised reservoir sample (Vitter's Algorithm R)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ._checks import check_int
+
+__all__ = ["Reservoir"]
+
+
+class Reservoir:
+    """Uniform sample of at most ``size`` values from everything passed to :meth:`update`.
+
+    Algorithm R applied to a whole batch at once: the i-th value overall (0-based)
+    replaces slot ``j ~ U{0..i}`` when ``j < size``. Memory is ``size`` floats
+    however many values are seen; the random stream is seeded, so the same input
+    gives the same sample.
+
+    >>> r = Reservoir(size=3, seed=0)
+    >>> r.update(np.arange(1000.0))
+    >>> r.seen, len(r.values)
+    (1000, 3)
+    >>> r2 = Reservoir.restore(r.snapshot())
+    >>> r.update(np.arange(10.0)); r2.update(np.arange(10.0))
+    >>> bool(np.array_equal(r.values, r2.values))
+    True
+    """
+
+    __slots__ = ("size", "seed", "seen", "_buf", "_filled", "_rng")
+
+    def __init__(self, size: int = 2000, seed: int = 0) -> None:
+        self.size = check_int("size", size, low=1, high=10_000_000)
+        self.seed = check_int("seed", seed, low=0)
+        self.seen = 0
+        self._buf = np.empty(self.size, dtype=np.float64)
+        self._filled = 0
+        self._rng = np.random.default_rng(self.seed)
+
+    @property
+    def values(self) -> np.ndarray:
+        """The current sample (a view; do not modify)."""
+        return self._buf[: self._filled]
+
+    def update(self, values: np.ndarray) -> None:
+        """Offer a 1-D batch of values (missing values must already be removed)."""
+        m = len(values)
+        if m == 0:
+            return
+        take = min(self.size - self._filled, m)
+        if take > 0:
+            self._buf[self._filled : self._filled + take] = values[:take]
+            self._filled += take
+        rest = values[take:]
+        if len(rest):
+            position = self.seen + take + np.arange(len(rest), dtype=np.int64)
+            slot = self._rng.integers(0, position + 1)
+            keep = slot < self.size
+            slot, kept = slot[keep][::-1], rest[keep][::-1]
+            # Later values must win a contested slot, as in the sequential algorithm.
+            unique_slot, first = np.unique(slot, return_index=True)
+            self._buf[unique_slot] = kept[first]
+        self.seen += m
+
+    def reset(self) -> None:
+        """Forget every value and restart the seeded random stream."""
+        self.seen = 0
+        self._filled = 0
+        self._rng = np.random.default_rng(self.seed)
+
+    def snapshot(self) -> dict[str, Any]:
+        """JSON-safe state, including the random generator's position."""
+        return {
+            "size": self.size,
+            "seed": self.seed,
+            "seen": self.seen,
+            "values": self.values.tolist(),
+            "rng": self._rng.bit_generator.state,
+        }
+
+    @classmethod
+    def restore(cls, snapshot: dict[str, Any]) -> Reservoir:
+        """Rebuild a reservoir from :meth:`snapshot` output."""
+        r = cls(size=snapshot["size"], seed=snapshot["seed"])
+        values = np.asarray(snapshot["values"], dtype=np.float64)
+        r._buf[: len(values)] = values
+        r._filled = len(values)
+        r.seen = int(snapshot["seen"])
+        r._rng.bit_generator.state = snapshot["rng"]
+        return r

@@ -1,0 +1,100 @@
+"""Run a model's drift tests over a window, with correction and persistence."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from .correction import Persistence, adjust_p_values
+from .drift_tests import DriftTest
+from .profile import ReferenceProfile
+from .results import DriftResult
+from .settings import DriftSettings
+from .window import WindowSketch
+
+__all__ = ["DriftSuite"]
+
+
+class DriftSuite:
+    """Evaluate every configured test on every feature of a window.
+
+    Results come in profile feature order, then test order. p-value tests (``ks``,
+    ``chi2``) are corrected together across the model's features within the window
+    (``settings.correction``); then k-of-n persistence is applied per
+    (feature, test) across successive :meth:`evaluate` calls. A feature with no
+    non-missing value in the window gives no result (and no persistence step).
+
+    >>> import numpy as np
+    >>> from detectors import ReferenceProfile
+    >>> rng = np.random.default_rng(0)
+    >>> ref = ReferenceProfile.from_columns(
+    ...     {"x": "numeric", "c": "categorical"},
+    ...     {"x": rng.normal(0, 1, 5000), "c": rng.choice(np.array(["a", "b"], dtype=object), 5000)})
+    >>> suite = DriftSuite(ref, DriftSettings())
+    >>> w = ref.new_window()
+    >>> w.update({"x": rng.normal(2, 1, 1000), "c": rng.choice(np.array(["a", "b"], dtype=object), 1000)})
+    >>> [(r.feature, r.test, r.drifted) for r in suite.evaluate(w)]
+    [('x', 'psi', True), ('c', 'chi2', False)]
+    """
+
+    def __init__(self, reference: ReferenceProfile, settings: DriftSettings | None = None) -> None:
+        self.reference = reference
+        self.settings = settings if settings is not None else DriftSettings()
+        self._tests: dict[str, tuple[DriftTest, ...]] = {
+            "numeric": tuple(spec.build() for spec in self.settings.numeric),
+            "categorical": tuple(spec.build() for spec in self.settings.categorical),
+        }
+        self._persistence = Persistence(*self.settings.persistence)
+
+    def evaluate(self, window: WindowSketch) -> list[DriftResult]:
+        """One :class:`DriftResult` per (feature, test) of this window."""
+        rows: list[tuple[str, int, DriftTest, float, float | None]] = []
+        for name, ref in self.reference.features.items():
+            win = window.features.get(name)
+            if win is None or win.n == 0 or ref.n == 0:
+                continue
+            for i, test in enumerate(self._tests[ref.kind]):
+                statistic, p_value = test.compare(ref, win)
+                rows.append((name, i, test, statistic, p_value))
+        method = self.settings.correction
+        p_rows = [j for j, row in enumerate(rows) if row[2].uses_p_value]
+        adjusted = dict(zip(p_rows, adjust_p_values([rows[j][4] for j in p_rows], method).tolist(), strict=True))
+        importances = self.settings.importances
+        results = []
+        for j, (name, i, test, statistic, p_value) in enumerate(rows):
+            raw = test.is_drift(statistic, p_value)
+            adj = adjusted.get(j)
+            verdict = adj < test.threshold if adj is not None else raw
+            results.append(
+                DriftResult(
+                    feature=name,
+                    test=test.name,
+                    statistic=float(statistic),
+                    threshold=test.threshold,
+                    drifted=self._persistence.update((name, i), verdict),
+                    p_value=p_value,
+                    raw_drifted=raw,
+                    corrected=method if adj is not None else "none",
+                    importance=importances.get(name),
+                    adjusted_p_value=adj,
+                )
+            )
+        return results
+
+    def reset(self) -> None:
+        """Forget the persistence history."""
+        self._persistence.reset()
+
+    def snapshot(self) -> dict[str, Any]:
+        """JSON-safe persistence state (reference and settings are not included)."""
+        return {"persistence": self._persistence.snapshot()}
+
+    @classmethod
+    def restore(cls, reference: ReferenceProfile, settings: DriftSettings, snapshot: Mapping[str, Any]) -> DriftSuite:
+        """A suite built from ``reference`` and ``settings`` carrying the snapshotted state."""
+        suite = cls(reference, settings)
+        saved = Persistence.restore(snapshot["persistence"])
+        for key, history in saved._history.items():  # settings may have changed k/n since the snapshot
+            for verdict in list(history)[-suite._persistence.n :]:
+                suite._persistence.update(key, verdict)
+        return suite

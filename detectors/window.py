@@ -1,0 +1,155 @@
+"""Window sketches: bounded per-feature summaries of the current window, binned like the reference."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from ._columns import batch_length, count_categories, finite_values
+from .profile import CategoricalProfile, NumericProfile, ReferenceProfile
+from .reservoir import Reservoir
+
+__all__ = ["CategoricalWindow", "NumericWindow", "WindowSketch"]
+
+MAX_UNSEEN_EXAMPLES = 20
+
+
+class NumericWindow:
+    """Bin counts, missing and out-of-range counts and a reservoir sample of one numeric feature."""
+
+    __slots__ = ("profile", "counts", "missing", "n", "below", "above", "total", "total_sq", "reservoir")
+
+    def __init__(self, profile: NumericProfile, reservoir_size: int, seed: int) -> None:
+        self.profile = profile
+        self.counts = np.zeros(len(profile.edges) + 1, dtype=np.int64)
+        self.missing = self.n = self.below = self.above = 0
+        self.total = self.total_sq = 0.0
+        self.reservoir = Reservoir(reservoir_size, seed)
+
+    @property
+    def sample(self) -> np.ndarray:
+        return self.reservoir.values
+
+    @property
+    def out_of_range(self) -> int:
+        """Values below the reference min or above the reference max."""
+        return self.below + self.above
+
+    def update(self, column: np.ndarray) -> None:
+        values, missing = finite_values(column)
+        self.missing += missing
+        if len(values) == 0:
+            return
+        self.counts += np.bincount(np.searchsorted(self.profile.edges, values, side="right"), minlength=len(self.counts))
+        self.n += len(values)
+        if self.profile.min is not None:
+            self.below += int(np.count_nonzero(values < self.profile.min))
+            self.above += int(np.count_nonzero(values > self.profile.max))
+        self.total += float(values.sum())
+        self.total_sq += float(values @ values)
+        self.reservoir.update(values)
+
+    def snapshot(self) -> dict[str, Any]:
+        return {
+            "counts": self.counts.tolist(), "missing": self.missing, "n": self.n, "below": self.below,
+            "above": self.above, "total": self.total, "total_sq": self.total_sq, "reservoir": self.reservoir.snapshot(),
+        }
+
+    def load(self, s: Mapping[str, Any]) -> None:
+        self.counts = np.asarray(s["counts"], dtype=np.int64)
+        self.missing, self.n, self.below, self.above = s["missing"], s["n"], s["below"], s["above"]
+        self.total, self.total_sq = s["total"], s["total_sq"]
+        self.reservoir = Reservoir.restore(s["reservoir"])
+
+
+class CategoricalWindow:
+    """Counts per reference category, plus unseen (not among the reference's kept categories) and missing."""
+
+    __slots__ = ("profile", "counts", "missing", "n", "unseen", "unseen_examples")
+
+    def __init__(self, profile: CategoricalProfile) -> None:
+        self.profile = profile
+        self.counts = np.zeros(len(profile.categories), dtype=np.int64)
+        self.missing = self.n = self.unseen = 0
+        self.unseen_examples: dict[str, int] = {}
+
+    def update(self, column: np.ndarray) -> None:
+        counts, missing = count_categories(column)
+        self.missing += missing
+        index = self.profile.index
+        for cat, k in counts.items():
+            i = index.get(cat)
+            if i is not None:
+                self.counts[i] += k
+            else:
+                self.unseen += k
+                if cat in self.unseen_examples or len(self.unseen_examples) < MAX_UNSEEN_EXAMPLES:
+                    self.unseen_examples[cat] = self.unseen_examples.get(cat, 0) + k
+            self.n += k
+
+    def snapshot(self) -> dict[str, Any]:
+        return {"counts": self.counts.tolist(), "missing": self.missing, "n": self.n,
+                "unseen": self.unseen, "unseen_examples": dict(self.unseen_examples)}
+
+    def load(self, s: Mapping[str, Any]) -> None:
+        self.counts = np.asarray(s["counts"], dtype=np.int64)
+        self.missing, self.n, self.unseen = s["missing"], s["n"], s["unseen"]
+        self.unseen_examples = dict(s["unseen_examples"])
+
+
+FeatureWindow = NumericWindow | CategoricalWindow
+
+
+class WindowSketch:
+    """Bounded summary of one window, binned against a :class:`ReferenceProfile`.
+
+    Memory is O(bins + reservoir_size + max_categories) per feature whatever the
+    number of updates. Feature columns absent from a batch count as missing.
+
+    >>> import numpy as np
+    >>> ref = ReferenceProfile.from_columns({"x": "numeric"}, {"x": np.arange(100.0)}, bins=4)
+    >>> w = ref.new_window()
+    >>> w.update({"x": np.array([-5.0, 10.0, np.nan, 60.0, 200.0])})
+    >>> w.n, w.features["x"].counts.tolist(), w.features["x"].missing, w.features["x"].out_of_range
+    (5, [2, 0, 1, 1], 1, 2)
+    >>> WindowSketch.restore(ref, w.snapshot()).snapshot() == w.snapshot()
+    True
+    """
+
+    def __init__(self, profile: ReferenceProfile) -> None:
+        self.profile = profile
+        self.n = 0
+        self.features: dict[str, FeatureWindow] = {}
+        for i, (name, p) in enumerate(profile.features.items()):
+            if isinstance(p, NumericProfile):
+                self.features[name] = NumericWindow(p, profile.reservoir_size, profile.seed + i)
+            else:
+                self.features[name] = CategoricalWindow(p)
+
+    def update(self, columns: Mapping[str, np.ndarray]) -> None:
+        """Add a batch of rows (``name -> column``; extra columns are ignored)."""
+        length = batch_length(self.profile.features, columns)
+        if length == 0:
+            return
+        for name, fw in self.features.items():
+            column = columns.get(name)
+            if column is None:
+                fw.missing += length
+            else:
+                fw.update(column)
+        self.n += length
+
+    def snapshot(self) -> dict[str, Any]:
+        """JSON-safe state (the profile itself is not included)."""
+        return {"n": self.n, "features": {name: fw.snapshot() for name, fw in self.features.items()}}
+
+    @classmethod
+    def restore(cls, profile: ReferenceProfile, snapshot: Mapping[str, Any]) -> WindowSketch:
+        """Rebuild a sketch from :meth:`snapshot` output and the profile it was built against."""
+        w = cls(profile)
+        w.n = int(snapshot["n"])
+        for name, s in snapshot["features"].items():
+            w.features[name].load(s)
+        return w

@@ -1,0 +1,74 @@
+from __future__ import annotations
+
+import json
+import tracemalloc
+
+import numpy as np
+
+from detectors import WindowSketch
+
+
+def test_window_counts_match_reference_binning(reference, columns):
+    cols = columns(5_000, seed=7, shift=0.5)
+    w = reference.new_window()
+    for i in range(0, 5_000, 700):
+        w.update({k: v[i : i + 700] for k, v in cols.items()})
+    age = cols["age"][np.isfinite(cols["age"])]
+    p = reference.features["age"]
+    fw = w.features["age"]
+    assert w.n == 5_000
+    assert fw.counts.tolist() == np.bincount(np.searchsorted(p.edges, age, side="right"), minlength=len(p.counts)).tolist()
+    assert fw.missing == 5_000 - len(age)
+    assert fw.below == int((age < p.min).sum()) and fw.above == int((age > p.max).sum())
+    assert len(fw.sample) == 2_000 and np.isin(fw.sample, age).all()
+    cw = w.features["country"]
+    expected = {c: int((cols["country"] == c).sum()) for c in reference.features["country"].categories}
+    assert dict(zip(reference.features["country"].categories, cw.counts.tolist(), strict=True)) == expected
+    assert cw.missing == int(sum(v is None for v in cols["country"]))
+
+
+def test_unseen_categories_and_absent_columns(reference, columns):
+    w = reference.new_window()
+    w.update({"country": np.array(["de", "xx", "yy", "xx", None], dtype=object)})
+    cw = w.features["country"]
+    assert (cw.unseen, cw.n, cw.missing) == (3, 4, 1)
+    assert cw.unseen_examples == {"xx": 2, "yy": 1}
+    assert w.features["age"].missing == 5
+
+
+def test_snapshot_restore_continues_identically(reference, columns):
+    a = reference.new_window()
+    a.update(columns(3_000, seed=8))
+    snap = json.loads(json.dumps(a.snapshot()))
+    b = WindowSketch.restore(reference, snap)
+    more = columns(4_000, seed=9)
+    a.update(more)
+    b.update(more)
+    assert a.snapshot() == b.snapshot()
+
+
+def test_reservoir_is_uniform(reference, columns):
+    w = reference.new_window()
+    for i in range(100):
+        w.update({"age": np.full(1_000, float(i))})
+    sample = w.features["age"].sample
+    # Each of the 100 batches should hold ~1% of the 2000 slots.
+    counts = np.bincount(sample.astype(int), minlength=100)
+    assert counts.min() > 5 and counts.max() < 40
+
+
+def test_memory_bounded(reference, columns):
+    w = reference.new_window()
+    batch = columns(10_000, seed=10)
+    w.update(batch)
+    size_before = len(json.dumps(w.snapshot()))
+    tracemalloc.start()
+    w.update(batch)
+    base = tracemalloc.get_traced_memory()[0]
+    for _ in range(100):
+        w.update(batch)
+    grown = tracemalloc.get_traced_memory()[0] - base
+    tracemalloc.stop()
+    assert w.n == 1_020_000
+    assert len(json.dumps(w.snapshot())) < size_before * 1.1
+    assert grown < 100_000
