@@ -10,6 +10,7 @@ own thread by :class:`IngestService` (Faust's per-event agents top out near
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import threading
 import time
@@ -19,7 +20,7 @@ import faust
 import mode
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
-from sinks.delivery_log import StoreDeliveryLog
+from sinks.delivery_log import AsyncStoreDeliveryLog, StoreDeliveryLog
 from sinks.migrations import migrate
 from sinks.writer import EventWriter
 
@@ -58,6 +59,7 @@ class Runtime:
         self.dispatcher = self._build_dispatcher(producer)
         if self.dispatcher is not None:
             await self.dispatcher.start()
+            await self._replay_outbox()
 
         def on_alert(alert) -> None:
             if self.dispatcher is not None:
@@ -85,6 +87,17 @@ class Runtime:
         if self.dispatcher is not None:
             await self.dispatcher.stop(10)
 
+    async def _replay_outbox(self) -> None:
+        """Re-submit recent alerts some channel never delivered (a crash cut their delivery short)."""
+        from detectors.alerting import Alert
+
+        since = int(time.time()) - 24 * 3600
+        rows = await asyncio.to_thread(self.delivery_log.undelivered, self.channel_names, since_s=since)
+        for _alert_id, payload in rows:
+            self.dispatcher.submit(Alert.from_dict(json.loads(payload)))
+        if rows:
+            log.info("re-submitted %d alert(s) with unfinished deliveries", len(rows))
+
     def _on_insert(self, table: str, rows: int, seconds: float, error: Exception | None) -> None:
         if error is None:
             self.metrics.insert_rows.labels(table).inc(rows)
@@ -98,8 +111,10 @@ class Runtime:
         from sinks.alerts import AlertDispatcher, build_channels
 
         channels = build_channels(self.settings.alert_channels, path="alerts.channels", producer=producer)
+        self.delivery_log = StoreDeliveryLog(self.read_store)
+        self.channel_names = [c.name for c in channels]
         return AlertDispatcher(
-            channels, delivery_log=StoreDeliveryLog(self.read_store),
+            channels, delivery_log=AsyncStoreDeliveryLog(self.delivery_log),
             on_result=lambda channel, result: self.metrics.deliveries.labels(channel, result).inc(),
         )
 

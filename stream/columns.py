@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from operator import itemgetter
+
 import numpy as np
 
 __all__ = ["FeatureColumns", "build_columns", "label_key"]
@@ -33,9 +35,23 @@ def build_columns(events: Sequence, ts_ms: Sequence[int], kinds: Mapping[str, st
     """
     columns: dict[str, np.ndarray] = {}
     type_errors: dict[str, int] = {}
+    names = list(kinds)
     feature_maps = [e.features for e in events]
+    if len(names) > 1:
+        # One C-level itemgetter call per event, then a C-level transpose; events missing a
+        # feature fall back to dict.get.
+        getter = itemgetter(*names)
+        rows = []
+        for f in feature_maps:
+            try:
+                rows.append(getter(f))
+            except KeyError:
+                rows.append(tuple(f.get(n) for n in names))
+        raw_columns = dict(zip(names, zip(*rows, strict=True), strict=True)) if rows else {n: () for n in names}
+    else:
+        raw_columns = {n: [f.get(n) for f in feature_maps] for n in names}
     for name, kind in kinds.items():
-        raw = [f.get(name) for f in feature_maps]
+        raw = list(raw_columns[name])
         if kind == "numeric":
             values, errors = _numeric(raw)
         else:

@@ -19,6 +19,7 @@ import yaml
 
 from detectors import DetectorConfigError, DriftSettings
 from detectors.alert_rules import DEFAULT_RULES, AlertRule, parse_rules
+from sinks.alerts import parse_channel_configs
 
 from .errors import ConfigError, ConfigProblem
 from .parsing import Reader, parse_duration_ms
@@ -184,6 +185,10 @@ def parse_settings(raw: Any) -> Settings:
     except ValueError as exc:
         r.detector_problem(exc, "alerts.rules")
     channels = tuple(r.sequence(alerts_raw, "channels", "alerts"))
+    try:
+        parse_channel_configs(list(channels), path="alerts.channels")
+    except ValueError as exc:
+        r.detector_problem(exc, "alerts.channels")
     r.raise_if_problems()
     return Settings(kafka, clickhouse, metrics, worker, models, rules, channels)
 

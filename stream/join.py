@@ -72,6 +72,20 @@ class LabelJoin:
         self._bound(self._predictions)
         return []
 
+    def add_predictions(self, events, ts_ms, model: str, version: str) -> list[JoinedLabel]:
+        """Batch form of :meth:`add_prediction` for events of one model/version."""
+        feedback = self._feedback
+        pending = self._predictions
+        if not feedback:  # the common case: labels come later; skip the per-event lookups
+            for event, ts in zip(events, ts_ms, strict=True):
+                pending[event.event_id] = (model, version, event.prediction, event.score, ts)
+            self._bound(pending)
+            return []
+        joined: list[JoinedLabel] = []
+        for event, ts in zip(events, ts_ms, strict=True):
+            joined.extend(self.add_prediction(event.event_id, model, version, event.prediction, event.score, ts))
+        return joined
+
     def add_feedback(self, event_id, model, label, ts_ms) -> list[JoinedLabel]:
         waiting = self._predictions.get(event_id)
         if waiting is not None and waiting[0] == model:

@@ -22,7 +22,7 @@ from detectors.alerting import Alert, AlertEngine
 
 from .columns import build_columns, label_key
 from .config import Settings
-from .events import DeadLetter, decode_feedback, decode_predictions
+from .events import DeadLetter, EventDecoder, FeedbackEvent, PredictionEvent
 from .join import LabelJoin
 from .monitor import ModelMonitor
 
@@ -63,6 +63,11 @@ class Processor:
         self.models = {m.name: m for m in settings.models}
         self.references = references or {}
         self.known = frozenset(self.models)
+        k = settings.kafka
+        limits = dict(known_models=self.known, max_bytes=k.max_message_bytes,
+                      max_features=settings.worker.max_features)
+        self.prediction_decoder = EventDecoder(PredictionEvent, topic=k.predictions_topic, **limits)
+        self.feedback_decoder = EventDecoder(FeedbackEvent, topic=k.feedback_topic, **limits)
 
     def new_partition(self, partition: int) -> PartitionState:
         w = self.settings.worker
@@ -71,14 +76,13 @@ class Processor:
     def process(self, state: PartitionState, predictions: list, feedback: list, now_ms: int, out: BatchOutput) -> None:
         """``predictions``/``feedback`` are ``(partition, offset, value, broker_ts)`` tuples of one partition."""
         k = self.settings.kafka
-        limits = dict(max_bytes=k.max_message_bytes, max_features=self.settings.worker.max_features)
         if predictions:
-            batch = decode_predictions(predictions, k.predictions_topic, self.known, **limits)
+            batch = self.prediction_decoder.decode(predictions)
             out.dead.extend(batch.dead)
             self._predictions(state, batch, now_ms, out)
             state.offsets[k.predictions_topic] = predictions[-1][1] + 1
         if feedback:
-            batch = decode_feedback(feedback, k.feedback_topic, self.known, **limits)
+            batch = self.feedback_decoder.decode(feedback)
             out.dead.extend(batch.dead)
             self._feedback(state, batch, out)
             state.offsets[k.feedback_topic] = feedback[-1][1] + 1
@@ -117,31 +121,18 @@ class Processor:
         groups: dict[tuple[str, str], list[int]] = defaultdict(list)
         for i, event in enumerate(batch.events):
             groups[(event.model, event.version)].append(i)
-        rows = out.predictions
         for (model, version), idx in groups.items():
-            events = [batch.events[i] for i in idx]
-            ts = [batch.ts_ms[i] for i in idx]
+            if len(idx) == len(batch.events):
+                events, ts, origins = batch.events, batch.ts_ms, batch.origins
+            else:
+                events = [batch.events[i] for i in idx]
+                ts = [batch.ts_ms[i] for i in idx]
+                origins = [batch.origins[i] for i in idx]
             monitor = self._monitor(state, model, version)
             monitor.add_predictions(build_columns(events, ts, monitor.kinds), now_ms)
-            joined = []
-            for e, t, i in zip(events, ts, idx, strict=True):
-                joined.extend(state.join.add_prediction(e.event_id, model, version, e.prediction, e.score, t))
-                partition, offset = batch.origins[i]
-                rows["event_id"].append(e.event_id)
-                rows["model"].append(model)
-                rows["version"].append(version)
-                rows["ts"].append(t // 1000)
-                rows["ts_ms"].append(t)
-                rows["features"].append(_json.encode(e.features).decode())
-                rows["prediction"].append(label_key(e.prediction))
-                rows["prediction_num"].append(e.prediction if isinstance(e.prediction, float) else float("nan"))
-                rows["score"].append(e.score)
-                rows["latency_ms"].append(e.latency_ms)
-                rows["variant"].append(e.variant or "")
-                rows["segment"].append(_json.encode(e.segment).decode() if e.segment else "{}")
-                rows["kafka_partition"].append(partition)
-                rows["kafka_offset"].append(offset)
-            monitor.add_labels(joined)
+            monitor.add_labels(state.join.add_predictions(events, ts, model, version))
+            _prediction_rows(out.predictions, events, ts, origins, model, version,
+                             classification=monitor.settings.task != "regression")
             out.counts[("predictions", model, version)] += len(idx)
 
     def _feedback(self, state: PartitionState, batch, out: BatchOutput) -> None:
@@ -161,3 +152,27 @@ class Processor:
             out.counts[("feedback", e.model, e.version or "")] += 1
         for (model, version), joined in joined_by_model.items():
             self._monitor(state, model, version).add_labels(joined)
+
+
+def _prediction_rows(rows, events, ts, origins, model, version, *, classification: bool) -> None:
+    """Append one batch's rows column by column (a comprehension per column beats a loop of appends)."""
+    n = len(events)
+    encode = _json.encode
+    predictions = [e.prediction for e in events]
+    rows["event_id"] += [e.event_id for e in events]
+    rows["model"] += [model] * n
+    rows["version"] += [version] * n
+    rows["ts"] += [t // 1000 for t in ts]
+    rows["ts_ms"] += ts
+    rows["features"] += [encode(e.features).decode() for e in events]
+    rows["prediction"] += [label_key(p) for p in predictions] if classification else [""] * n
+    rows["prediction_num"] += [p if type(p) is float else _NAN for p in predictions]
+    rows["score"] += [e.score for e in events]
+    rows["latency_ms"] += [e.latency_ms for e in events]
+    rows["variant"] += [e.variant or "" for e in events]
+    rows["segment"] += [encode(e.segment).decode() if e.segment else "{}" for e in events]
+    rows["kafka_partition"] += [o[0] for o in origins]
+    rows["kafka_offset"] += [o[1] for o in origins]
+
+
+_NAN = float("nan")

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from confluent_kafka import Consumer, Producer
-from prometheus_client import CollectorRegistry
+from prometheus_client import CollectorRegistry, disable_created_metrics
 
 from detectors import ReferenceProfile
 from sinks.metrics import WorkerMetrics
@@ -71,6 +71,7 @@ def build_producer(settings: Settings) -> Producer:
 
 
 def build_metrics(registry: CollectorRegistry | None = None) -> WorkerMetrics:
+    disable_created_metrics()  # the *_created series only double the scrape size
     return WorkerMetrics(registry or CollectorRegistry())
 
 

@@ -1,0 +1,5 @@
+"""A local, in-memory Kafka-compatible broker for ``driftline demo`` and tests."""
+
+from .broker import BrokerStartError, EmbeddedBroker, EmbeddedBrokerError, TopicError, count_records
+
+__all__ = ["BrokerStartError", "EmbeddedBroker", "EmbeddedBrokerError", "TopicError", "count_records"]
