@@ -30,6 +30,7 @@ class WorkerMetrics:
         self.windows_closed = Counter("driftline_windows_closed_total", "Event-time windows closed.", ["model", "version"], registry=r)
         self.window_close_lag = Histogram("driftline_window_close_lag_seconds", "Processing time from window end to its close.", ["model"], registry=r, buckets=(0.5, 1, 2, 5, 10, 30, 60, 120, 300))
         self.late_events = Counter("driftline_late_events_total", "Events for an already closed window.", ["model"], registry=r)
+        self.concept_drift = Counter("driftline_concept_drift_total", "Concept-drift detector state changes on the error stream.", ["model", "version", "detector", "state"], registry=r)
         self.alerts = Counter("driftline_alerts_total", "Alert state changes.", ["kind", "severity", "status"], registry=r)
         self.deliveries = Counter("driftline_alert_deliveries_total", "Alert deliveries by channel and result.", ["channel", "result"], registry=r)
         self.batch_duration = Histogram("driftline_batch_duration_seconds", "Processing time of one consumed batch.", ["stage"], registry=r, buckets=_FAST_BUCKETS)
@@ -65,5 +66,7 @@ class WorkerMetrics:
         for r in report.drift:
             self.drift_statistic.labels(report.model, version, r.feature, r.test).set(r.statistic)
             drifted[r.feature] = drifted.get(r.feature, False) or r.drifted
+        for event in report.concept:
+            self.concept_drift.labels(report.model, version, event.detector, event.state).inc()
         for feature, flag in drifted.items():
             self.drift_detected.labels(report.model, version, feature).set(1 if flag else 0)

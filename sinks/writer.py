@@ -60,6 +60,17 @@ class EventWriter:
                                 ("corrected", r.corrected), ("computed_at", now)):
                 drift[name].append(value)
 
+        # Concept-drift state changes of the error stream share the table, as the pseudo-feature
+        # "error_stream" with the detector as the test (statistic 1 = drift, 0.5 = warning).
+        for event in report.concept:
+            for name, value in (("model", report.model), ("version", report.version), ("window_start", start),
+                                ("window_end", end), ("feature", "error_stream"), ("test", event.detector),
+                                ("statistic", 1.0 if event.state == "drift" else 0.5), ("p_value", None),
+                                ("threshold", 1.0), ("drifted", int(event.state == "drift")),
+                                ("raw_drifted", int(event.state == "drift")), ("corrected", "none"),
+                                ("computed_at", now)):
+                drift[name].append(value)
+
     def add_alert(self, alert: Alert) -> None:
         payload = alert.to_dict()
         row = {

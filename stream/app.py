@@ -27,6 +27,7 @@ from sinks.writer import EventWriter
 from .config import Settings
 from .ingest import IngestLoop
 from .processor import Processor
+from .status import register_status_pages
 from .wiring import build_consumer, build_metrics, build_producer, build_references, build_store
 
 __all__ = ["Runtime", "create_app"]
@@ -154,4 +155,5 @@ def create_app(settings: Settings, *, datadir: str | Path = ".driftline/faust",
         ready = runtime.ingest is not None and runtime.ingest.ready.is_set()
         return web.json({"status": "ok" if ready else "starting"}, status=200 if ready else 503)
 
+    register_status_pages(app, runtime)
     return app, runtime

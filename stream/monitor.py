@@ -45,6 +45,7 @@ class _OpenWindow:
     missing: dict[str, int] = field(default_factory=dict)
     type_errors: dict[str, int] = field(default_factory=dict)
     labels: int = 0
+    concept: list = field(default_factory=list)
 
 
 class ModelMonitor:
@@ -117,7 +118,14 @@ class ModelMonitor:
             errors = (y_true != y_pred).astype(np.float64)
         scores = np.array([np.nan if j.score is None else j.score for j in joined])
         ts = np.array([j.ts_ms for j in joined], dtype=np.int64)
-        self.pending_concept.extend(self.concept.update(errors, ts))
+        for event in self.concept.update(errors, ts):
+            # A change point belongs to the window of its event time; if that window is already
+            # closed it is reported with the next window that closes.
+            start = event.ts_ms - event.ts_ms % size
+            if start in self.windows:
+                self.windows[start].concept.append(event)
+            else:
+                self.pending_concept.append(event)
         starts = ts - ts % size
         for start in np.unique(starts).tolist():
             if start < self.closed_through_ms:
@@ -161,7 +169,7 @@ class ModelMonitor:
             if window.type_errors.get(name):
                 metrics.append(MetricValue(f"type_errors:{name}", float(window.type_errors[name]), window.n))
         drift = tuple(self.suite.evaluate(window.sketch)) if self.suite and window.sketch and window.sketch.n else ()
-        concept = tuple(self.pending_concept)
+        concept = tuple(self.pending_concept) + tuple(window.concept)
         self.pending_concept.clear()
         return WindowReport(self.model, self.version, window.start_ms, window.end_ms, window.n,
                             window.labels, drift, tuple(metrics), concept)

@@ -49,6 +49,15 @@ models:
     features: {{sqft: numeric, rooms: numeric}}
     reference: {{warmup_events: 2000}}
     window: {{size: 10s, idle_close: 3s}}
+  - name: fraud
+    task: binary_classification
+    features: {{amount: numeric, merchant: categorical}}
+    reference: {{warmup_events: 2000}}
+    window: {{size: 10s, idle_close: 3s}}
+    drift:
+      numeric: [{{type: psi, threshold: 0.2}}, {{type: ks, threshold: 0.01}}]
+      categorical: [{{type: chi2, threshold: 0.01}}, {{type: unseen_share, threshold: 0.05}}]
+    concept: {{detector: adwin, params: {{delta: 0.002}}}}
 alerts:
   channels:
     - {{type: webhook, name: retrain, url: "${{RETRAIN_WEBHOOK_URL}}", secret: "${{RETRAIN_WEBHOOK_SECRET:-}}"}}
@@ -134,13 +143,34 @@ def test_prediction_travels_to_clickhouse_and_alert(broker, clickhouse, webhook_
         price_drift = count("SELECT sum(drifted) FROM {db}.drift_results FINAL WHERE model = 'price'")
         assert price_drift == 0
 
+        # Issue 3 on real windows: a categorical drift and a concept drift on the error stream.
+        fraud = client.execute(
+            f"SELECT toUnixTimestamp(window_start) AS w, feature, test, drifted FROM {db}.drift_results FINAL "
+            "WHERE model = 'fraud' ORDER BY w, feature, test")
+        assert not [r for r in fraud if r[0] + 10 <= shift_s and r[3]], "fraud drift before the shift"
+        merchant_after = {(w, t) for w, f, t, d in fraud if f == "merchant" and d and w >= shift_s}
+        assert {w for w, _ in merchant_after} == {w for w, *_ in fraud if w >= shift_s}
+        assert {t for _, t in merchant_after} == {"chi2", "unseen_share"}
+        assert not [r for r in fraud if r[1] == "amount" and r[3]], "amount never changes"
+        concept = [w for w, f, t, d in fraud if f == "error_stream" and t == "adwin" and d]
+        assert concept and min(concept) >= shift_s - 10, concept
+        acc = dict(client.execute(
+            f"SELECT toUnixTimestamp(window_start) >= {shift_s} AS after, avg(value) FROM {db}.window_metrics FINAL "
+            "WHERE model = 'fraud' AND metric = 'accuracy' GROUP BY after"))
+        assert acc[0] > 0.9 and acc[1] < 0.2, acc
+
         accuracy = count("SELECT avg(value) FROM {db}.window_metrics FINAL WHERE model='credit' AND metric='accuracy'")
         assert 0.8 < accuracy < 0.97
         mae = count("SELECT avg(value) FROM {db}.window_metrics FINAL WHERE model='price' AND metric='mae'")
         assert 2_000 < mae < 6_000
 
+        concept_alert = wait_until(lambda: next((r for r in webhook_receiver.requests
+                                                 if json.loads(r.body).get("kind") == "concept_drift"), None), 30,
+                                   "a concept_drift alert at the webhook")
+        assert json.loads(concept_alert.body)["model"] == "fraud"
         alert = wait_until(lambda: next((r for r in webhook_receiver.requests
-                                         if json.loads(r.body).get("kind") == "data_drift"), None), 30,
+                                         if json.loads(r.body).get("kind") == "data_drift"
+                                         and json.loads(r.body)["model"] == "credit"), None), 30,
                            "a data_drift alert at the webhook")
         body = json.loads(alert.body)
         assert body["status"] == "firing" and body["model"] == "credit"

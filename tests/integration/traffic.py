@@ -7,6 +7,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+MERCHANTS = ["grocery", "travel", "online", "fuel"]
+WEIGHTS = [0.4, 0.1, 0.3, 0.2]
+MERCHANTS_AFTER = MERCHANTS + ["crypto"]
+WEIGHTS_AFTER = [0.28, 0.07, 0.21, 0.14, 0.3]
 START_MS = 1_764_000_000_000  # a fixed event-time origin (2025-11-24)
 STEP_MS = 10  # 100 events per second of event time per model
 
@@ -44,6 +48,16 @@ def make_traffic(n_per_model: int = 10_000, *, shift_at: float = 0.5, seed: int 
         price = 2_000 * sqft + rng.normal(0, 5_000)
         _add(out, rng, label_share, early_share, "price", f"p-{i}", ts,
              {"sqft": round(sqft, 1), "rooms": rooms}, round(2_000 * sqft, 2), None, round(price, 2))
+        # fraud: after the shift a new merchant category appears (categorical drift) and the
+        # label's relation to the prediction inverts (concept drift on the error stream).
+        shifted = i >= shift_index
+        merchants, weights = (MERCHANTS_AFTER, WEIGHTS_AFTER) if shifted else (MERCHANTS, WEIGHTS)
+        merchant = str(rng.choice(merchants, p=weights))
+        amount = float(rng.lognormal(4.0, 1.0))
+        flagged = int(amount > 100)
+        truth = flagged if rng.random() < 0.95 else 1 - flagged
+        _add(out, rng, label_share, early_share, "fraud", f"f-{i}", ts,
+             {"amount": round(amount, 2), "merchant": merchant}, flagged, None, 1 - truth if shifted else truth)
     good = json.loads(out.predictions[0][1])
     bad_variants = [
         b"not json at all",

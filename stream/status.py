@@ -1,0 +1,116 @@
+"""The status page: HTML, its static assets and a small JSON API, served by the worker's Faust web server.
+
+Routes (``register_status_pages(app, runtime)`` adds them)::
+
+    /                                   the page (stream/static/index.html)
+    /static/{name}                      its JS and CSS (no CDN: works offline)
+    /api/models                         models, versions and their state: ok / drifting / alerting
+    /api/models/{model}/drift           ?version=&windows=30  drift score per feature per window
+    /api/models/{model}/performance     ?windows=60  accuracy/F1/AUC or MAE/RMSE and label coverage per version
+    /api/models/{model}/latency         ?windows=60  p50/p95/p99 per window and version
+    /api/alerts                         ?limit=50&model=  recent alerts with their evidence
+
+Every query runs on ``runtime.read_store`` in a thread executor, so a slow
+store never blocks the event loop (alert delivery, /metrics).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.resources
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from sinks.errors import StoreError
+
+from .status_queries import StatusQueries
+
+__all__ = ["register_status_pages"]
+
+log = logging.getLogger("driftline.status")
+
+_CONTENT_TYPES = {".html": "text/html", ".js": "application/javascript", ".css": "text/css",
+                  ".svg": "image/svg+xml", ".png": "image/png", ".ico": "image/x-icon"}
+
+
+def _static_file(name: str) -> bytes | None:
+    """A file directly under ``stream/static`` (no sub-paths: nothing outside it can be named)."""
+    if not name or "/" in name or "\\" in name or name.startswith("."):
+        return None
+    resource = importlib.resources.files("stream").joinpath("static", name)
+    try:
+        return resource.read_bytes()
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+        return None
+
+
+def _int_arg(request, name: str, default: int, low: int, high: int) -> int:
+    try:
+        return max(low, min(high, int(request.query.get(name, default))))
+    except (TypeError, ValueError):
+        return default
+
+
+def register_status_pages(app, runtime) -> None:
+    """Add the status page and its JSON API to a Faust ``app`` whose worker runs ``runtime``."""
+
+    async def query(web, fn: Callable[[StatusQueries], Any]):
+        store = runtime.read_store
+        if store is None:
+            return web.json({"error": "the worker is starting"}, status=503)
+        queries = StatusQueries(store, runtime.settings)
+        try:
+            data = await asyncio.get_running_loop().run_in_executor(None, fn, queries)
+        except StoreError as exc:
+            log.warning("status page query failed: %s", exc)
+            return web.json({"error": "store query failed", "detail": str(exc)[:500]}, status=503)
+        return web.json(data, headers={"Cache-Control": "no-store"})
+
+    def known(model: str) -> bool:
+        return runtime.settings.model(model) is not None
+
+    @app.page("/")
+    async def status_index(web, request):
+        return web.bytes(_static_file("index.html") or b"status page missing", content_type="text/html")
+
+    @app.page("/static/{name}")
+    async def status_static(web, request, name: str):
+        data = _static_file(name)
+        if data is None:
+            return web.json({"error": f"no static file {name!r}"}, status=404)
+        suffix = name[name.rfind("."):] if "." in name else ""
+        return web.bytes(data, content_type=_CONTENT_TYPES.get(suffix, "application/octet-stream"))
+
+    @app.page("/api/models")
+    async def status_models(web, request):
+        return await query(web, lambda q: {"models": q.models(), "generated_at_ms": int(time.time() * 1000)})
+
+    @app.page("/api/models/{model}/drift")
+    async def status_drift(web, request, model: str):
+        if not known(model):
+            return web.json({"error": f"unknown model {model!r}"}, status=404)
+        version = request.query.get("version") or None
+        windows = _int_arg(request, "windows", 30, 1, 500)
+        return await query(web, lambda q: q.drift(model, version, windows))
+
+    @app.page("/api/models/{model}/performance")
+    async def status_performance(web, request, model: str):
+        if not known(model):
+            return web.json({"error": f"unknown model {model!r}"}, status=404)
+        windows = _int_arg(request, "windows", 60, 1, 500)
+        return await query(web, lambda q: q.performance(model, windows))
+
+    @app.page("/api/models/{model}/latency")
+    async def status_latency(web, request, model: str):
+        if not known(model):
+            return web.json({"error": f"unknown model {model!r}"}, status=404)
+        windows = _int_arg(request, "windows", 60, 1, 500)
+        return await query(web, lambda q: q.latency(model, windows))
+
+    @app.page("/api/alerts")
+    async def status_alerts(web, request):
+        limit = _int_arg(request, "limit", 50, 1, 1000)
+        model = request.query.get("model") or None
+        return await query(web, lambda q: {"alerts": q.alerts(limit, model)})
