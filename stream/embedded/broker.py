@@ -167,11 +167,13 @@ class EmbeddedBroker:
         if isinstance(names, str):
             raise TypeError("names must be a list of topic names or a mapping, not a string")
         wanted = dict(names) if isinstance(names, Mapping) else dict.fromkeys(names, partitions)
-        if not wanted:
-            return
         for name, count in wanted.items():
             if count < 1:
                 raise ValueError(f"partitions for topic {name!r} must be >= 1, got {count!r}")
+        if not wanted:
+            return
+        if not self.running:
+            raise EmbeddedBrokerError("the broker is not running: call start() first")
         admin = self._admin_client()
         futures = admin.create_topics(
             [NewTopic(name, count) for name, count in wanted.items()], request_timeout=timeout
@@ -179,6 +181,8 @@ class EmbeddedBroker:
         for name, future in futures.items():
             try:
                 future.result(timeout=timeout)
+            except TimeoutError as exc:
+                raise TopicError(f"creating topic {name!r} took over {timeout:g}s") from exc
             except KafkaException as exc:
                 if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
                     raise TopicError(f"could not create topic {name!r}: {exc.args[0].str()}") from exc
@@ -212,6 +216,7 @@ class EmbeddedBroker:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("ab") as log:
             log.write(f"--- driftline: {' '.join(command)}\n".encode())
+            log.flush()  # before the child appends to the same file
             self._log_offset = log.tell()
             self._proc = subprocess.Popen(
                 command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
@@ -292,7 +297,10 @@ def count_records(
         "fetch.wait.max.ms": 50,
     })
     try:
-        metadata = consumer.list_topics(topic, timeout=10).topics.get(topic)
+        try:
+            metadata = consumer.list_topics(topic, timeout=10).topics.get(topic)
+        except KafkaException as exc:
+            raise EmbeddedBrokerError(f"no metadata from {bootstrap}: {exc.args[0].str()}") from exc
         if metadata is None or metadata.error is not None or not metadata.partitions:
             reason = metadata.error.str() if metadata is not None and metadata.error else "no partitions"
             raise TopicError(f"cannot count topic {topic!r}: {reason}")

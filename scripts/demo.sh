@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Runs `driftline demo` from .venv (made or updated first). Arguments go to the demo.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+# shellcheck source=scripts/_venv.sh
+source scripts/_venv.sh
+ensure_venv ""  # no extra: the demo needs no test tools
+exec .venv/bin/driftline demo "$@"
