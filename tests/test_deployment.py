@@ -1,0 +1,241 @@
+"""The deployment files agree with each other and with the code: compose, Dockerfile, Kubernetes.
+
+Pure file checks (pyyaml + the real config loader); nothing is started.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+from sinks.alerts.channels import parse_channel_configs
+from stream.config import Settings, load_settings, parse_settings
+
+ROOT = Path(__file__).resolve().parents[1]
+COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+SERVICES = COMPOSE["services"]
+DOCKERFILE = (ROOT / "Dockerfile").read_text()
+DUMMY_ENV = {"SLACK_WEBHOOK_URL": "https://hooks.slack.example/T/B/X", "CLICKHOUSE_PASSWORD": "pw",
+             "RETRAIN_WEBHOOK_URL": "https://ci.example/retrain", "RETRAIN_WEBHOOK_SECRET": "s"}
+K8S = ROOT / "deploy" / "kubernetes"
+ONE_SHOT = {"kafka-init", "driftline-migrate"}
+CONTAINER_CONFIG = "/etc/driftline/driftline.yaml"
+
+
+def k8s_documents() -> dict[str, dict]:
+    docs = {}
+    for path in sorted(K8S.glob("*.yaml")):
+        for doc in yaml.safe_load_all(path.read_text()):
+            if doc:
+                docs[f"{doc['kind']}/{doc.get('metadata', {}).get('name', path.stem)}"] = doc
+    return docs
+
+
+def bind_mounts(service: dict) -> list[tuple[str, str]]:
+    mounts = []
+    for volume in service.get("volumes", []):
+        source, target = volume.split(":")[:2] if isinstance(volume, str) else (volume["source"], volume["target"])
+        if source.startswith((".", "/")):
+            mounts.append((source, target))
+    return mounts
+
+
+def compose_settings() -> Settings:
+    return load_settings(ROOT / "config" / "compose.yaml", DUMMY_ENV)
+
+
+# -- compose -------------------------------------------------------------------------------------
+@pytest.mark.parametrize("name", sorted(SERVICES))
+def test_every_bind_mount_exists_in_the_repo(name):
+    for source, target in bind_mounts(SERVICES[name]):
+        assert (ROOT / source).exists(), f"{name}: {source} (mounted at {target}) is not in the repo"
+
+
+@pytest.mark.parametrize("name", sorted(SERVICES))
+def test_every_service_has_a_healthcheck_or_is_one_shot(name):
+    service = SERVICES[name]
+    if name in ONE_SHOT:
+        assert service.get("restart") == "no", f"{name} is one-shot: restart must be 'no'"
+        dependants = [s for s, spec in SERVICES.items()
+                      if spec.get("depends_on", {}).get(name, {}).get("condition") == "service_completed_successfully"]
+        assert dependants, f"nothing waits for one-shot {name} to complete"
+    else:
+        check = service.get("healthcheck")
+        assert check and check.get("test") and not check.get("disable"), f"{name} has no healthcheck"
+
+
+@pytest.mark.parametrize("name", sorted(SERVICES))
+def test_images_are_pinned(name):
+    image = SERVICES[name].get("image")
+    assert image, f"{name} names no image"
+    repo, _, tag = image.rpartition(":") if ":" in image.split("/")[-1] else (image, "", "")
+    assert tag and tag != "latest", f"{name}: {image} is not pinned to a version"
+    assert re.search(r"\d", tag), f"{name}: {image} tag has no version number"
+
+
+@pytest.mark.parametrize("name", sorted(SERVICES))
+def test_depends_on_uses_conditions(name):
+    depends = SERVICES[name].get("depends_on", {})
+    assert isinstance(depends, dict), f"{name}: depends_on must be a mapping with conditions"
+    for dependency, spec in depends.items():
+        assert dependency in SERVICES
+        expected = "service_completed_successfully" if dependency in ONE_SHOT else "service_healthy"
+        assert spec.get("condition") == expected, f"{name} -> {dependency}: condition {spec.get('condition')!r}"
+
+
+def test_volumes_are_named_and_declared():
+    declared = set(COMPOSE.get("volumes", {}))
+    for name, service in SERVICES.items():
+        for volume in service.get("volumes", []):
+            source = volume.split(":")[0]
+            if not source.startswith((".", "/")):
+                assert source in declared, f"{name}: volume {source} is not declared"
+
+
+def test_no_secrets_in_compose():
+    text = (ROOT / "docker-compose.yml").read_text()
+    assert "hooks.slack.com/services/" not in text.replace("hooks.slack.com/services/...", "")
+    for name, service in SERVICES.items():
+        for key, value in (service.get("environment") or {}).items():
+            if re.search(r"PASSWORD|SECRET|WEBHOOK|TOKEN", key) and key != "GF_SECURITY_ADMIN_USER":
+                assert str(value).startswith("${"), f"{name}: {key} must come from the environment, got {value!r}"
+
+
+def test_kafka_is_kraft_and_topic_init_creates_the_config_topics():
+    assert SERVICES["kafka"]["image"].startswith("apache/kafka:")
+    assert "broker,controller" in SERVICES["kafka"]["environment"]["KAFKA_PROCESS_ROLES"]
+    script = "\n".join(SERVICES["kafka-init"]["command"])
+    k = compose_settings().kafka
+    for topic in (k.predictions_topic, k.feedback_topic, k.alerts_topic, k.dead_letter_topic):
+        assert topic in script
+    assert "--partitions 12" in script
+
+
+def test_worker_config_parses_and_ports_agree():
+    worker = SERVICES["driftline"]
+    assert worker["build"] == "."
+    assert worker["command"][:3] == ["run", "--config", CONTAINER_CONFIG]
+    assert ("./config/compose.yaml", CONTAINER_CONFIG) in bind_mounts(worker)
+    settings = compose_settings()
+    assert settings.metrics.host == "0.0.0.0"
+    assert settings.kafka.bootstrap_servers == "kafka:9092"
+    assert settings.clickhouse.url == "clickhouse://default:@clickhouse:9000/driftline"
+    assert len(settings.models) == 2
+    assert {c.name for c in parse_channel_configs(settings.alert_channels)}  # channels validate
+    port = settings.metrics.port
+    assert f"{port}:{port}" in worker["ports"][0]
+    assert re.search(rf"^EXPOSE {port}$", DOCKERFILE, re.M)
+    assert f"127.0.0.1:{port}/healthz" in DOCKERFILE
+    assert f"127.0.0.1:{port}/healthz" in " ".join(worker["healthcheck"]["test"])
+
+
+def test_compose_environment_gives_the_worker_the_same_clickhouse_url():
+    env = {k: re.sub(r"\$\{[A-Z_]+:-\}", "", str(v)) for k, v in SERVICES["driftline"]["environment"].items()}
+    assert load_settings(ROOT / "config" / "compose.yaml", env).clickhouse.url == \
+        "clickhouse://default:@clickhouse:9000/driftline"
+
+
+def test_dockerfile_installs_the_package_as_non_root():
+    assert re.search(r"^FROM python:3\.11\.\d+-slim", DOCKERFILE, re.M), "python:3.11-slim pinned to a patch"
+    assert re.search(r"^RUN pip install \.", DOCKERFILE, re.M), "install the package from pyproject"
+    assert "COPY pyproject.toml" in DOCKERFILE
+    for package in ("stream", "detectors", "sinks"):
+        assert f"COPY {package} " in DOCKERFILE
+    user = re.findall(r"^USER (\S+)", DOCKERFILE, re.M)
+    assert user and not user[-1].startswith(("root", "0")), "the image must not run as root"
+    assert re.search(r"^HEALTHCHECK ", DOCKERFILE, re.M)
+    assert 'ENTRYPOINT ["driftline"]' in DOCKERFILE
+    ignored = (ROOT / ".dockerignore").read_text().split()
+    assert ".venv" in ignored and ".git" in ignored and "tests" in ignored
+
+
+def test_prometheus_scrapes_the_worker_service():
+    prom = yaml.safe_load((ROOT / "config" / "prometheus" / "prometheus.yml").read_text())
+    job = next(j for j in prom["scrape_configs"] if j["job_name"] == "driftline")
+    port = compose_settings().metrics.port
+    targets = [f"{n}:{sd['port']}" for sd in job.get("dns_sd_configs", []) for n in sd["names"]]
+    targets += [t for sc in job.get("static_configs", []) for t in sc["targets"]]
+    assert f"driftline:{port}" in targets and "driftline" in SERVICES
+    assert job.get("metrics_path", "/metrics") == "/metrics"
+    alertmanagers = [t for a in prom["alerting"]["alertmanagers"] for sc in a["static_configs"] for t in sc["targets"]]
+    assert alertmanagers == ["alertmanager:9093"] and "alertmanager" in SERVICES
+    for rule_file in prom["rule_files"]:
+        assert (ROOT / "config" / "prometheus" / rule_file).exists()
+
+
+def test_grafana_provisioning_is_mounted_and_complete():
+    grafana = SERVICES["grafana"]
+    assert grafana["environment"]["GF_INSTALL_PLUGINS"].startswith("grafana-clickhouse-datasource")
+    mounts = dict(bind_mounts(grafana))
+    assert mounts["./grafana/provisioning"] == "/etc/grafana/provisioning"
+    datasources = yaml.safe_load((ROOT / "grafana/provisioning/datasources/datasources.yml").read_text())
+    uids = {d["uid"]: d for d in datasources["datasources"]}
+    assert uids["clickhouse"]["type"] == "grafana-clickhouse-datasource"
+    assert uids["clickhouse"]["jsonData"]["host"] == "clickhouse" and "clickhouse" in SERVICES
+    assert uids["prometheus"]["url"] == "http://prometheus:9090" and "prometheus" in SERVICES
+    providers = yaml.safe_load((ROOT / "grafana/provisioning/dashboards/dashboards.yml").read_text())
+    dashboards_in_container = providers["providers"][0]["options"]["path"]
+    host_dir = next(src for src, dst in mounts.items() if dst == dashboards_in_container)
+    assert sorted(p.name for p in (ROOT / host_dir).glob("*.json")) == \
+        ["alerts.json", "fleet.json", "health.json", "model.json"]
+
+
+# -- kubernetes ----------------------------------------------------------------------------------
+def test_kustomization_lists_every_manifest():
+    kustomization = yaml.safe_load((K8S / "kustomization.yaml").read_text())
+    listed = set(kustomization["resources"])
+    present = {p.name for p in K8S.glob("*.yaml")} - {"kustomization.yaml"}
+    assert listed == present
+
+
+def k8s_settings() -> tuple[Settings, dict]:
+    docs = k8s_documents()
+    config = docs["ConfigMap/driftline-config"]["data"]["driftline.yaml"]
+    from stream.config import expand_env
+
+    return parse_settings(yaml.safe_load(expand_env(config, DUMMY_ENV))), docs
+
+
+@pytest.mark.parametrize("workload", ["Deployment/driftline", "CronJob/driftline-retention"])
+def test_kubernetes_workloads_are_locked_down(workload):
+    docs = k8s_documents()
+    spec = docs[workload]["spec"]
+    pod = spec["jobTemplate"]["spec"]["template"]["spec"] if workload.startswith("CronJob") else spec["template"]["spec"]
+    assert pod["securityContext"]["runAsNonRoot"] is True and pod["securityContext"]["runAsUser"] != 0
+    for container in pod["containers"]:
+        sc = container["securityContext"]
+        assert sc["allowPrivilegeEscalation"] is False and sc["readOnlyRootFilesystem"] is True
+        assert sc["capabilities"]["drop"] == ["ALL"]
+        assert container["resources"]["requests"] and container["resources"]["limits"]["memory"]
+        mount = next(m for m in container["volumeMounts"] if m["name"] == "config")
+        assert f"{mount['mountPath']}/driftline.yaml" == CONTAINER_CONFIG
+        assert container["args"][1:3] == ["--config", CONTAINER_CONFIG]
+        for env in container.get("env", []):
+            assert "value" not in env or not re.search(r"PASSWORD|SECRET|WEBHOOK", env["name"])
+
+
+def test_kubernetes_config_ports_and_probes_agree():
+    settings, docs = k8s_settings()
+    assert settings.metrics.host == "0.0.0.0"
+    assert len(settings.models) == 2
+    parse_channel_configs(settings.alert_channels)
+    deployment = docs["Deployment/driftline"]
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+    assert ports == {"metrics": settings.metrics.port}
+    for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
+        get = container[probe]["httpGet"]
+        assert get["path"] == "/healthz" and get["port"] in ("metrics", settings.metrics.port), probe
+    labels = deployment["spec"]["template"]["metadata"]["labels"]
+    assert deployment["spec"]["selector"]["matchLabels"].items() <= labels.items()
+    service = docs["Service/driftline"]
+    assert service["spec"]["selector"].items() <= labels.items()
+    assert service["spec"]["ports"][0]["targetPort"] in ("metrics", settings.metrics.port)
+    monitor = docs["PodMonitor/driftline"]
+    assert monitor["spec"]["selector"]["matchLabels"].items() <= labels.items()
+    assert monitor["spec"]["podMetricsEndpoints"][0]["port"] == "metrics"
+    assert monitor["spec"]["podMetricsEndpoints"][0]["path"] == "/metrics"
+    assert deployment["spec"]["replicas"] <= 12, "more replicas than partitions sit idle"
