@@ -204,6 +204,8 @@ class ConceptDriftCondition:
         return cls(tuple(states))
 
     def observe(self, report: WindowReport, rule: AlertRule) -> Iterator[Observation]:
+        if not report.n_labels and not report.concept:
+            return  # a prediction-side window: the error stream is not observed there
         events = [e for e in report.concept if e.state in self.states]
         finding = None
         if events:

@@ -10,6 +10,7 @@ own thread by :class:`IngestService` (Faust's per-event agents top out near
 from __future__ import annotations
 
 import asyncio
+import hmac
 import json
 import logging
 import threading
@@ -156,4 +157,23 @@ def create_app(settings: Settings, *, datadir: str | Path = ".driftline/faust",
         return web.json({"status": "ok" if ready else "starting"}, status=200 if ready else 503)
 
     register_status_pages(app, runtime)
+    if settings.metrics.token:
+        _require_bearer_token(app, settings.metrics.token)
     return app, runtime
+
+
+def _require_bearer_token(app: faust.App, token: str) -> None:
+    """Every page of the worker's web server (ours and Faust's) answers 401 without ``Authorization: Bearer <token>``."""
+    from aiohttp import web as aiohttp_web
+
+    expected = f"Bearer {token}".encode()
+
+    @aiohttp_web.middleware
+    async def bearer_token(request, handler):
+        given = request.headers.get("Authorization", "").encode()
+        if not hmac.compare_digest(given, expected):
+            return aiohttp_web.json_response({"error": "unauthorized"}, status=401,
+                                             headers={"WWW-Authenticate": 'Bearer realm="driftline"'})
+        return await handler(request)
+
+    app.web.web_app.middlewares.append(bearer_token)

@@ -61,9 +61,11 @@ def demo_settings(scenario: Scenario, *, bootstrap: str, store_url: str, port: i
         {"name": "concept-drift", "kind": "concept_drift", "severity": "critical", "action": "retrain",
          "when": {"states": ["drift"]}},
         {"name": "accuracy-low", "kind": "performance", "severity": "critical", "action": "deactivate",
-         "when": {"metric": "accuracy", "op": "<", "value": 0.8, "min_n": 50}, "for_windows": 2},
+         "when": {"metric": "accuracy", "op": "<", "value": 0.8, "min_n": 50}, "for_windows": 2,
+         "resolve_after_windows": 3},
         {"name": "latency-p95", "kind": "latency", "severity": "warning", "action": "notify",
-         "when": {"metric": "latency_p95_ms", "op": ">", "value": LATENCY_P95_LIMIT_MS}, "for_windows": 2},
+         "when": {"metric": "latency_p95_ms", "op": ">", "value": LATENCY_P95_LIMIT_MS}, "for_windows": 2,
+         "resolve_after_windows": 2},
     ]
     return parse_settings({
         "kafka": {"bootstrap_servers": bootstrap, "group_id": group_id, "session_timeout": "6s",
@@ -220,7 +222,7 @@ def demo(speed: float | None, duration: str, clickhouse_url: str, keep: bool, po
                                  port=port, host=host, group_id=f"driftline-demo-{run_id}")
         app, runtime = create_app(settings, datadir=datadir)
         producer = Producer({"bootstrap.servers": broker.bootstrap_servers, "linger.ms": 20,
-                             "queue.buffering.max.messages": 500_000})
+                             "queue.buffering.max.messages": 500_000, "log.connection.close": False})
         generator = TrafficGenerator(scenario, start_ms=int(time.time() * 1000), run_id=run_id)
         pump = TrafficPump(generator, producer, rate=rate, speed=speed)
         display = DemoDisplay(runtime, pump, scenario, speed=speed, rate=rate, wall_start=wall_start,
@@ -256,3 +258,7 @@ def _drive(runtime, pump: TrafficPump, generator: TrafficGenerator, display, dur
         time.sleep(0.2)
     # The worker installed its own SIGTERM handler: it shuts down cleanly, as on Ctrl-C.
     os.kill(os.getpid(), signal.SIGTERM)
+
+
+if __name__ == "__main__":  # pragma: no cover - `python -m stream.cli_demo` until the lead registers it
+    demo()

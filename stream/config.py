@@ -38,6 +38,19 @@ __all__ = [
 
 TASKS = ("binary_classification", "multiclass_classification", "regression")
 FEATURE_KINDS = ("numeric", "categorical")
+SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
+SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
+# kafka.security key -> librdkafka property
+SECURITY_KEYS = {
+    "protocol": "security.protocol",
+    "sasl_mechanism": "sasl.mechanism",
+    "sasl_username": "sasl.username",
+    "sasl_password": "sasl.password",
+    "ssl_ca_location": "ssl.ca.location",
+    "ssl_certificate_location": "ssl.certificate.location",
+    "ssl_key_location": "ssl.key.location",
+    "ssl_key_password": "ssl.key.password",
+}
 _ENV_PATTERN = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
@@ -55,6 +68,8 @@ class KafkaSettings:
     max_message_bytes: int = 1_048_576
     # Passed verbatim to librdkafka (security.protocol, sasl.*, ssl.*): see README "Security".
     client_options: Mapping[str, str] = field(default_factory=dict, repr=False)
+    # ``kafka.security`` mapped to librdkafka keys (see SECURITY_KEYS); secrets stay out of repr.
+    security: Mapping[str, str] = field(default_factory=dict, repr=False)
 
 
 @dataclass(frozen=True)
@@ -150,6 +165,7 @@ def parse_settings(raw: Any) -> Settings:
         session_timeout_ms=r.duration(kafka_raw, "session_timeout", "kafka", KafkaSettings.session_timeout_ms),
         max_message_bytes=r.integer(kafka_raw, "max_message_bytes", "kafka", KafkaSettings.max_message_bytes, low=1024),
         client_options=r.string_map(kafka_raw, "options", "kafka"),
+        security=_parse_kafka_security(r, r.section(kafka_raw, "security", "kafka")),
     )
     ch_raw = r.section(root, "clickhouse")
     clickhouse = ClickHouseSettings(
@@ -191,6 +207,30 @@ def parse_settings(raw: Any) -> Settings:
         r.detector_problem(exc, "alerts.channels")
     r.raise_if_problems()
     return Settings(kafka, clickhouse, metrics, worker, models, rules, channels)
+
+
+def _parse_kafka_security(r: Reader, raw: Mapping[str, Any]) -> dict[str, str]:
+    """``kafka.security`` -> librdkafka properties; SASL needs a mechanism, a username and a password."""
+    path = "kafka.security"
+    out: dict[str, str] = {}
+    for key, value in raw.items():
+        if key not in SECURITY_KEYS:
+            r.problem(f"{path}.{key}", value, "one of: " + ", ".join(SECURITY_KEYS))
+        elif not isinstance(value, str) or not value:
+            r.problem(f"{path}.{key}", value, "a non-empty string (secrets as ${VAR} from the environment)")
+        else:
+            out[SECURITY_KEYS[key]] = value
+    protocol = out.get("security.protocol", "PLAINTEXT")
+    if protocol.upper() not in SECURITY_PROTOCOLS:
+        r.problem(f"{path}.protocol", protocol, "one of: " + ", ".join(SECURITY_PROTOCOLS))
+    mechanism = out.get("sasl.mechanism")
+    if mechanism is not None and mechanism.upper() not in SASL_MECHANISMS:
+        r.problem(f"{path}.sasl_mechanism", mechanism, "one of: " + ", ".join(SASL_MECHANISMS))
+    if protocol.upper().startswith("SASL"):
+        for key in ("sasl_mechanism", "sasl_username", "sasl_password"):
+            if SECURITY_KEYS[key] not in out and key not in raw:
+                r.problem(f"{path}.{key}", None, f"a value when protocol is {protocol}")
+    return out
 
 
 def _parse_model(r: Reader, raw: Any, path: str) -> ModelSettings:

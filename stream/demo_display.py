@@ -54,10 +54,12 @@ class DetectionTracker:
         self.alert: dict[int, Detection] = {}
         self.first_drift_s: float | None = None
         self.first_alert_s: float | None = None
+        self.drifted_results = 0  # drifted (window, feature) results so far
 
     def poll(self, store, start_ms: int) -> None:
         now = self.clock() - self.wall_start
-        if self.first_drift_s is None and _scalar(store, "SELECT count() FROM drift_results FINAL WHERE drifted = 1"):
+        self.drifted_results = _scalar(store, "SELECT count() FROM drift_results FINAL WHERE drifted = 1") or 0
+        if self.first_drift_s is None and self.drifted_results:
             self.first_drift_s = now
         if self.first_alert_s is None and _scalar(store, "SELECT count() FROM alerts FINAL WHERE status = 'firing'"):
             self.first_alert_s = now
@@ -164,9 +166,12 @@ class DemoDisplay(threading.Thread):
             self.refresh()
             if time.monotonic() - last >= 10:
                 last = time.monotonic()
-                self.console.print(self.status_line(), highlight=False)
+                self.console.print(self.status_line(), highlight=False, soft_wrap=True)
 
     def refresh(self) -> None:
+        now = time.monotonic()
+        consumed = _counter_total(self.runtime.metrics.events, stream="predictions")
+        self._rates = [(t, v) for t, v in self._rates if now - t <= 5] + [(now, consumed)]
         store = self.runtime.read_store
         if store is None or self.pump.started_at is None:
             return
@@ -182,9 +187,8 @@ class DemoDisplay(threading.Thread):
     def counters(self) -> dict[str, float]:
         m = self.runtime.metrics
         consumed = _counter_total(m.events, stream="predictions")
-        now = time.monotonic()
-        self._rates = [(t, v) for t, v in self._rates if now - t <= 5] + [(now, consumed)]
-        (t0, v0), (t1, v1) = self._rates[0], self._rates[-1]
+        rates = self._rates or [(time.monotonic(), consumed)]
+        (t0, v0), (t1, v1) = rates[0], rates[-1]
         return {
             "consumed": consumed,
             "labels": _counter_total(m.events, stream="feedback"),
@@ -199,7 +203,7 @@ class DemoDisplay(threading.Thread):
         elapsed = time.monotonic() - self.wall_start
         event = self.pump.event_time_ms() - self.pump.generator.start_ms
         return (f"[{elapsed:5.0f}s] event time {_offset(event)}  {c['rate']:,.0f} events/s  "
-                f"windows {c['windows']:,.0f}  drifts {len(self.tracker.drift)}  "
+                f"windows {c['windows']:,.0f}  drifts {self.tracker.drifted_results}  "
                 f"alerts firing {c['firing']:.0f} resolved {c['resolved']:.0f}")
 
     def render(self):
@@ -217,7 +221,7 @@ class DemoDisplay(threading.Thread):
             _stat("events/s", f"{c['rate']:,.0f}", f"{c['consumed']:,.0f} predictions"),
             _stat("labels", f"{c['labels']:,.0f}", "joined late"),
             _stat("windows closed", f"{c['windows']:,.0f}", ""),
-            _stat("drifts found", f"{len(self.tracker.drift)}", "scheduled changes"),
+            _stat("drifts found", f"{self.tracker.drifted_results:,}", "feature x window"),
             _stat("alerts", f"{c['firing']:.0f} firing", f"{c['resolved']:.0f} resolved"),
         )
         changes = self.changes_table(event)

@@ -126,7 +126,7 @@ class EventDecoder:
             if value and len(value) <= max_bytes:
                 try:
                     decoded = decode(value)
-                except (msgspec.DecodeError, msgspec.ValidationError):
+                except (msgspec.DecodeError, msgspec.ValidationError, RecursionError):
                     decoded = None
                 if type(decoded) is struct and decoded.model in known and self._fits(decoded):
                     events.append(decoded)
@@ -188,11 +188,15 @@ def _decode_slow(value: bytes, struct) -> list[Any]:
         raw = _ANY_DECODER.decode(value)
     except msgspec.DecodeError as exc:
         return [("invalid_json", str(exc))]
+    except RecursionError:  # msgspec recurses per nesting level; found by tests/stream/test_fuzz_decoder.py
+        return [("invalid_json", "JSON nested too deeply")]
     elements = raw if isinstance(raw, list) else [raw]
     items: list[Any] = []
     for element in elements:
         try:
             items.append(msgspec.convert(element, struct))
+        except RecursionError:
+            items.append(("schema", "value nested too deeply"))
         except msgspec.ValidationError as exc:
             message = str(exc)
             reason = "out_of_range" if any(op in message for op in ("<=", ">=", "< ", "> ")) else "schema"

@@ -40,10 +40,21 @@ class _OpenWindow:
     end_ms: int
     n: int = 0
     sketch: WindowSketch | None = None
-    performance: PerformanceWindow | None = None
     latency: QuantileSketch = field(default_factory=QuantileSketch)
     missing: dict[str, int] = field(default_factory=dict)
     type_errors: dict[str, int] = field(default_factory=dict)
+
+
+
+@dataclass
+class _LabelWindow:
+    """Label-side state of a window: labels are attributed to the event time of the join
+    (the later of prediction and feedback) and the window closes on the *label* watermark,
+    so a label delay never makes labels late for the prediction-side window."""
+
+    start_ms: int
+    end_ms: int
+    performance: PerformanceWindow
     labels: int = 0
     concept: list = field(default_factory=list)
 
@@ -54,8 +65,14 @@ class ModelMonitor:
         self.model = settings.name
         self.version = version
         self.kinds = dict(settings.features)
+        # Prediction drift: the prediction (and the score of a binary classifier) are monitored
+        # like features, with the same tests and the same multiple-testing correction.
+        classification = settings.task != "regression"
+        self.drift_kinds = {**self.kinds, "prediction": "categorical" if classification else "numeric"}
+        if settings.task == "binary_classification":
+            self.drift_kinds["score"] = "numeric"
         self.reference = reference
-        self.builder = None if reference else ReferenceBuilder(self.kinds, warmup_events=settings.warmup_events or 5000)
+        self.builder = None if reference else ReferenceBuilder(self.drift_kinds, warmup_events=settings.warmup_events or 5000)
         self.suite = DriftSuite(reference, settings.drift) if reference else None
         self.concept = ConceptDriftMonitor(settings.concept_detector, **dict(settings.concept_params))
         self.windows: dict[int, _OpenWindow] = {}
@@ -65,15 +82,21 @@ class ModelMonitor:
         self.late_events = 0
         self.late_labels = 0
         self.pending_concept: deque = deque(maxlen=64)
+        self.label_windows: dict[int, _LabelWindow] = {}
+        self.label_watermark_ms = -(2**62)
+        self.labels_closed_through_ms = -(2**62)
+        self.last_label_at_ms = 0
+        self.prediction_counts: dict[int, int] = {}  # window start -> predictions, for label coverage
 
     # -- input ---------------------------------------------------------------------------------
     def add_predictions(self, cols: FeatureColumns, now_ms: int) -> None:
         self.last_event_at_ms = now_ms
         ts = cols.ts_ms
         self.watermark_ms = max(self.watermark_ms, int(ts.max()) - self.settings.allowed_lateness_ms)
+        columns = {**cols.columns, **self._prediction_columns(cols)}
         offset = 0
         if self.builder is not None:
-            offset = self.builder.update(cols.columns)
+            offset = self.builder.update(columns)
             if self.builder.ready:
                 self._reference_ready(self.builder.build())
         size = self.settings.window_ms
@@ -90,7 +113,7 @@ class ModelMonitor:
                 window.latency.update(latency)
             sub = {name: col[mask] for name, col in cols.columns.items()}
             for name, col in sub.items():
-                missing = int(np.count_nonzero(np.isnan(col))) if col.dtype.kind == "f" else sum(v is None for v in col)
+                missing = int(np.count_nonzero(np.isnan(col) if col.dtype.kind == "f" else col == None))  # noqa: E711
                 if missing:
                     window.missing[name] = window.missing.get(name, 0) + missing
             for name, count in cols.type_errors.items():
@@ -101,9 +124,20 @@ class ModelMonitor:
                 keep[:offset] = False
                 if keep.any():
                     window.sketch = window.sketch or self.reference.new_window()
-                    window.sketch.update({name: col[keep] for name, col in cols.columns.items()})
+                    window.sketch.update({name: col[keep] for name, col in columns.items()})
 
-    def add_labels(self, joined: list[JoinedLabel]) -> None:
+    def _prediction_columns(self, cols: FeatureColumns) -> dict[str, np.ndarray]:
+        if self.drift_kinds["prediction"] == "numeric":
+            extra = {"prediction": np.array([p if type(p) is float else np.nan for p in cols.prediction])}
+        else:
+            labels = np.empty(len(cols.prediction), dtype=object)
+            labels[:] = [label_key(p) for p in cols.prediction]
+            extra = {"prediction": labels}
+        if "score" in self.drift_kinds:
+            extra["score"] = cols.score
+        return extra
+
+    def add_labels(self, joined: list[JoinedLabel], now_ms: int = 0) -> None:
         if not joined:
             return
         task = self.settings.task
@@ -118,48 +152,67 @@ class ModelMonitor:
             errors = (y_true != y_pred).astype(np.float64)
         scores = np.array([np.nan if j.score is None else j.score for j in joined])
         ts = np.array([j.ts_ms for j in joined], dtype=np.int64)
+        self.last_label_at_ms = now_ms
+        self.label_watermark_ms = max(self.label_watermark_ms, int(ts.max()) - self.settings.allowed_lateness_ms)
         for event in self.concept.update(errors, ts):
             # A change point belongs to the window of its event time; if that window is already
-            # closed it is reported with the next window that closes.
-            start = event.ts_ms - event.ts_ms % size
-            if start in self.windows:
-                self.windows[start].concept.append(event)
-            else:
-                self.pending_concept.append(event)
+            # closed it is reported with the next label window that closes.
+            window = self.label_windows.get(event.ts_ms - event.ts_ms % size)
+            (window.concept if window else self.pending_concept).append(event)
         starts = ts - ts % size
         for start in np.unique(starts).tolist():
-            if start < self.closed_through_ms:
-                self.late_labels += int((starts == start).sum())
-                continue
             mask = starts == start
-            window = self._window(int(start))
+            if start < self.labels_closed_through_ms:
+                self.late_labels += int(mask.sum())
+                continue
+            window = self.label_windows.get(start)
+            if window is None:
+                performance = PerformanceWindow(task, positive_label=label_key(self.settings.positive_label))
+                window = self.label_windows[start] = _LabelWindow(start, start + size, performance)
             window.labels += int(mask.sum())
-            if window.performance is None:
-                window.performance = PerformanceWindow(task, positive_label=label_key(self.settings.positive_label))
             score = scores[mask] if task == "binary_classification" and not np.isnan(scores[mask]).any() else None
             window.performance.update(y_true[mask], y_pred[mask], score)
 
     # -- output --------------------------------------------------------------------------------
     def close_ready(self, now_ms: int) -> list[WindowReport]:
         """Close windows the watermark has passed, or all of them after ``idle_close``."""
-        idle = now_ms - self.last_event_at_ms >= self.settings.idle_close_ms
-        ready = sorted(s for s, w in self.windows.items() if idle or w.end_ms <= self.watermark_ms)
-        while len(self.windows) - len(ready) > MAX_OPEN_WINDOWS:  # bound memory: force the oldest out
-            ready.append(min(s for s in self.windows if s not in ready))
-        return [self._close(self.windows.pop(start)) for start in sorted(ready)]
+        reports = [self._close(self.windows.pop(s)) for s in self._ready(self.windows, self.watermark_ms,
+                                                                      self.last_event_at_ms, now_ms)]
+        # A label window also waits for its prediction-side window, so that its label coverage
+        # (labels / predictions of the same window) is always known when it closes.
+        reports += [self._close_labels(self.label_windows.pop(s)) for s in self._ready(
+            self.label_windows, self.label_watermark_ms, self.last_label_at_ms, now_ms) if s not in self.windows]
+        return reports
+
+    def _ready(self, windows: dict, watermark_ms: int, last_at_ms: int, now_ms: int) -> list[int]:
+        idle = now_ms - last_at_ms >= self.settings.idle_close_ms
+        ready = sorted(s for s, w in windows.items() if idle or w.end_ms <= watermark_ms)
+        while len(windows) - len(ready) > MAX_OPEN_WINDOWS:  # bound memory: force the oldest out
+            ready.append(min(s for s in windows if s not in ready))
+        return sorted(ready)
+
+    def _close_labels(self, window: _LabelWindow) -> WindowReport:
+        self.labels_closed_through_ms = max(self.labels_closed_through_ms, window.end_ms)
+        metrics = [MetricValue("labels", float(window.labels), window.labels)]
+        predicted = self.prediction_counts.get(window.start_ms, 0)
+        if predicted:
+            metrics.append(MetricValue("label_coverage", min(1.0, window.labels / predicted), predicted))
+        metrics.extend(window.performance.compute())
+        concept = tuple(self.pending_concept) + tuple(window.concept)
+        self.pending_concept.clear()
+        return WindowReport(self.model, self.version, window.start_ms, window.end_ms, 0, window.labels,
+                            (), tuple(metrics), concept)
 
     def _close(self, window: _OpenWindow) -> WindowReport:
         self.closed_through_ms = max(self.closed_through_ms, window.end_ms)
         seconds = (window.end_ms - window.start_ms) / 1000
+        self.prediction_counts[window.start_ms] = window.n
+        while len(self.prediction_counts) > 4 * MAX_OPEN_WINDOWS:
+            del self.prediction_counts[next(iter(self.prediction_counts))]
         metrics = [
             MetricValue("predictions", float(window.n), window.n),
             MetricValue("throughput_per_s", window.n / seconds, window.n),
-            MetricValue("labels", float(window.labels), window.labels),
         ]
-        if window.n:
-            metrics.append(MetricValue("label_coverage", min(1.0, window.labels / window.n), window.n))
-        if window.performance is not None and window.performance.n:
-            metrics.extend(window.performance.compute())
         if window.latency.n:
             for q, name in ((0.5, "latency_p50_ms"), (0.95, "latency_p95_ms"), (0.99, "latency_p99_ms")):
                 metrics.append(MetricValue(name, float(window.latency.quantile(q)), window.latency.n))
@@ -169,10 +222,8 @@ class ModelMonitor:
             if window.type_errors.get(name):
                 metrics.append(MetricValue(f"type_errors:{name}", float(window.type_errors[name]), window.n))
         drift = tuple(self.suite.evaluate(window.sketch)) if self.suite and window.sketch and window.sketch.n else ()
-        concept = tuple(self.pending_concept) + tuple(window.concept)
-        self.pending_concept.clear()
         return WindowReport(self.model, self.version, window.start_ms, window.end_ms, window.n,
-                            window.labels, drift, tuple(metrics), concept)
+                            0, drift, tuple(metrics))
 
     def _window(self, start: int) -> _OpenWindow:
         window = self.windows.get(start)

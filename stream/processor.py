@@ -84,7 +84,7 @@ class Processor:
         if feedback:
             batch = self.feedback_decoder.decode(feedback)
             out.dead.extend(batch.dead)
-            self._feedback(state, batch, out)
+            self._feedback(state, batch, now_ms, out)
             state.offsets[k.feedback_topic] = feedback[-1][1] + 1
 
     def restore_partition(self, blob: bytes) -> PartitionState:
@@ -130,12 +130,12 @@ class Processor:
                 origins = [batch.origins[i] for i in idx]
             monitor = self._monitor(state, model, version)
             monitor.add_predictions(build_columns(events, ts, monitor.kinds), now_ms)
-            monitor.add_labels(state.join.add_predictions(events, ts, model, version))
+            monitor.add_labels(state.join.add_predictions(events, ts, model, version), now_ms)
             _prediction_rows(out.predictions, events, ts, origins, model, version,
                              classification=monitor.settings.task != "regression")
             out.counts[("predictions", model, version)] += len(idx)
 
-    def _feedback(self, state: PartitionState, batch, out: BatchOutput) -> None:
+    def _feedback(self, state: PartitionState, batch, now_ms: int, out: BatchOutput) -> None:
         rows = out.feedback
         joined_by_model: dict[tuple[str, str], list] = defaultdict(list)
         for e, t, (partition, offset) in zip(batch.events, batch.ts_ms, batch.origins, strict=True):
@@ -151,7 +151,7 @@ class Processor:
             rows["kafka_offset"].append(offset)
             out.counts[("feedback", e.model, e.version or "")] += 1
         for (model, version), joined in joined_by_model.items():
-            self._monitor(state, model, version).add_labels(joined)
+            self._monitor(state, model, version).add_labels(joined, now_ms)
 
 
 def _prediction_rows(rows, events, ts, origins, model, version, *, classification: bool) -> None:

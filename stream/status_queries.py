@@ -166,12 +166,13 @@ class StatusQueries:
         windows = max(1, min(windows, MAX_WINDOWS))
         spec = self.settings.model(model)
         window_s = (spec.window_ms if spec else 60_000) // 1000 or 1
-        (last,), = self.store.execute(
-            "SELECT toUnixTimestamp(max(window_start)) FROM window_metrics FINAL WHERE model = %(m)s", {"m": model})
-        last = int(last or 0)
+        (first, last), = self.store.execute(
+            "SELECT toUnixTimestamp(min(window_start)), toUnixTimestamp(max(window_start)) FROM window_metrics FINAL"
+            " WHERE model = %(m)s AND metric IN %(metrics)s", {"m": model, "metrics": tuple(metrics)})
+        first, last = int(first or 0), int(last or 0)
         if last <= 0:
             return {"windows": [], "series": {}}
-        since = last - (windows - 1) * window_s
+        since = max(first, last - (windows - 1) * window_s)
         starts = list(range(since, last + 1, window_s))
         index = {s: i for i, s in enumerate(starts)}
         series: dict[str, dict[str, list]] = {}

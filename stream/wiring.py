@@ -28,7 +28,8 @@ def build_store(url: str) -> Store:
 
 
 def _security(settings: Settings) -> dict[str, Any]:
-    return dict(settings.kafka.client_options)
+    """``kafka.security`` (mapped to librdkafka names), then ``kafka.options`` verbatim on top."""
+    return {**settings.kafka.security, **settings.kafka.client_options}
 
 
 def consumer_config(settings: Settings) -> dict[str, Any]:

@@ -139,7 +139,9 @@ def test_prediction_travels_to_clickhouse_and_alert(broker, clickhouse, webhook_
         windows_after = {w for w, f, d in rows if w >= shift_s}
         assert before == [], f"drift flagged before the shift: {before}"
         assert windows_after and after == windows_after, (after, windows_after)
-        assert not [r for r in rows if r[0] >= shift_s and r[1] != "income" and r[2]]
+        # The model's score follows income, so the prediction drifts with it; age and country never do.
+        assert not [r for r in rows if r[0] >= shift_s and r[1] in ("age", "country") and r[2]]
+        assert {w for w, f, d in rows if f == "score" and d} == windows_after
         price_drift = count("SELECT sum(drifted) FROM {db}.drift_results FINAL WHERE model = 'price'")
         assert price_drift == 0
 
@@ -147,13 +149,16 @@ def test_prediction_travels_to_clickhouse_and_alert(broker, clickhouse, webhook_
         fraud = client.execute(
             f"SELECT toUnixTimestamp(window_start) AS w, feature, test, drifted FROM {db}.drift_results FINAL "
             "WHERE model = 'fraud' ORDER BY w, feature, test")
-        assert not [r for r in fraud if r[0] + 10 <= shift_s and r[3]], "fraud drift before the shift"
+        assert not [r for r in fraud if r[0] + 10 <= shift_s and r[3] and r[1] != "error_stream"], "drift before shift"
         merchant_after = {(w, t) for w, f, t, d in fraud if f == "merchant" and d and w >= shift_s}
         assert {w for w, _ in merchant_after} == {w for w, *_ in fraud if w >= shift_s}
         assert {t for _, t in merchant_after} == {"chi2", "unseen_share"}
-        assert not [r for r in fraud if r[1] == "amount" and r[3]], "amount never changes"
+        assert not [r for r in fraud if r[1] in ("amount", "prediction") and r[3]], "amount never changes"
         concept = [w for w, f, t, d in fraud if f == "error_stream" and t == "adwin" and d]
-        assert concept and min(concept) >= shift_s - 10, concept
+        # The error stream is in label arrival order, and this test sends most labels after all
+        # predictions: the change point is stamped with the event time of the label that tipped
+        # the detector, which can be slightly before the shift.
+        assert concept and min(concept) >= shift_s - 20, concept
         acc = dict(client.execute(
             f"SELECT toUnixTimestamp(window_start) >= {shift_s} AS after, avg(value) FROM {db}.window_metrics FINAL "
             "WHERE model = 'fraud' AND metric = 'accuracy' GROUP BY after"))

@@ -52,7 +52,8 @@ def test_drift_is_found_after_the_shift_only():
         if report.window_end_ms <= shift_s:
             assert drifted == set(), report.window_start_ms
         elif report.window_start_ms >= shift_s:
-            assert drifted == {"income"}, report.window_start_ms
+            # The score and the predicted class follow income: prediction drift comes with it.
+            assert drifted == {"income", "prediction", "score"}, report.window_start_ms
     kinds = {a.kind for a in out.alerts if a.status == "firing"}
     assert "data_drift" in kinds
     assert all(a.model == "credit" for a in out.alerts if a.kind == "data_drift")
@@ -70,10 +71,15 @@ def test_performance_metrics_come_from_joined_labels():
 def test_restore_from_checkpoint_gives_identical_results():
     _, straight = run_all()
     _, resumed = run_all(split=5_003)  # a checkpoint mid-batch: batch boundaries differ too
+    # Prediction-side and label-side windows close on different watermarks, so their
+    # interleaving may differ; each window's content may not.
+    key = lambda r: (r.model, r.version, r.window_start_ms, r.n_predictions > 0)  # noqa: E731
+    straight.reports.sort(key=key)
+    resumed.reports.sort(key=key)
     assert [r.drift for r in straight.reports] == [r.drift for r in resumed.reports]
     for a, b in zip(straight.reports, resumed.reports, strict=True):
         assert (a.window_start_ms, a.n_predictions, a.n_labels) == (b.window_start_ms, b.n_predictions, b.n_labels)
         # Sums over differently sized batches may differ in the last bit.
         assert [m.name for m in a.metrics] == [m.name for m in b.metrics]
         assert [m.value for m in a.metrics] == pytest.approx([m.value for m in b.metrics], rel=1e-12, nan_ok=True)
-    assert [a.alert_id for a in straight.alerts] == [a.alert_id for a in resumed.alerts]
+    assert sorted(a.alert_id for a in straight.alerts) == sorted(a.alert_id for a in resumed.alerts)

@@ -1,0 +1,208 @@
+/* driftline status page: fetches the JSON API and renders models, drift, performance, latency, alerts. */
+(function () {
+  "use strict";
+  var C = window.DriftlineCharts;
+  var REFRESH_MS = 3000;
+  var PALETTE = ["#3b82f6", "#f97316", "#a855f7", "#14b8a6", "#e11d48", "#84cc16"];
+  var METRIC_LABELS = {
+    accuracy: "accuracy", f1: "F1", roc_auc: "AUC", macro_f1: "macro F1", mae: "MAE", rmse: "RMSE",
+    label_coverage: "label coverage", latency_p50_ms: "p50", latency_p95_ms: "p95", latency_p99_ms: "p99"
+  };
+  var selectedVersion = {};   // model -> version shown in the heatmap and latency chart
+  var timer = null;
+
+  function $(id) { return document.getElementById(id); }
+  function h(tag, cls, text) {
+    var n = document.createElement(tag);
+    if (cls) n.className = cls;
+    if (text !== undefined) n.textContent = text;
+    return n;
+  }
+  function getJSON(url) {
+    return fetch(url, { cache: "no-store" }).then(function (r) {
+      if (!r.ok) return r.json().catch(function () { return {}; }).then(function (b) {
+        throw new Error(url + ": " + (b.error || r.status));
+      });
+      return r.json();
+    });
+  }
+  function colourOf(versions, v) { return PALETTE[Math.max(0, versions.indexOf(v)) % PALETTE.length]; }
+  function ago(ms) {
+    var s = Math.max(0, Math.round((Date.now() - ms) / 1000));
+    return s < 90 ? s + " s ago" : Math.round(s / 60) + " min ago";
+  }
+
+  function renderOverview(models) {
+    var root = $("overview");
+    root.innerHTML = "";
+    models.forEach(function (m) {
+      var card = h("a", "model-card state-" + m.state);
+      card.href = "#model-" + m.name;
+      var head = h("div", "model-card-head");
+      head.appendChild(h("span", "model-name", m.name));
+      head.appendChild(h("span", "badge badge-" + m.state, m.state));
+      card.appendChild(head);
+      card.appendChild(h("div", "muted small", m.task.replace(/_/g, " ") + " · " + Object.keys(m.features).length + " features"));
+      var vs = h("div", "versions");
+      if (!m.versions.length) vs.appendChild(h("span", "muted small", "no closed window yet"));
+      m.versions.forEach(function (v) {
+        var row = h("div", "version-row");
+        row.appendChild(h("span", "dot dot-" + v.state));
+        row.appendChild(h("span", "version-name", v.version));
+        row.appendChild(h("span", "muted small", v.predictions.toLocaleString() + " predictions · " +
+          (v.predictions ? Math.round(100 * v.labels / v.predictions) : 0) + "% labelled"));
+        vs.appendChild(row);
+        var notes = [];
+        if (v.drifted_features.length) {
+          var d = h("div", "note drift-note");
+          d.appendChild(document.createTextNode("drifting: "));
+          v.drifted_features.forEach(function (f, i) {
+            if (i) d.appendChild(document.createTextNode(", "));
+            d.appendChild(h("span", "drifted-feature", f));
+          });
+          vs.appendChild(d);
+        }
+        v.firing.forEach(function (a) {
+          vs.appendChild(h("div", "note firing-note sev-" + a.severity, a.severity + " · " + a.kind.replace(/_/g, " ")));
+        });
+        if (v.last_window_end) notes.push("last window " + C.hhmm(v.last_window_end));
+      });
+      card.appendChild(vs);
+      root.appendChild(card);
+    });
+  }
+
+  function section(model) {
+    var id = "model-" + model.name;
+    var sec = $(id);
+    if (sec) return sec;
+    sec = h("section", "card model-section");
+    sec.id = id;
+    sec.innerHTML =
+      '<div class="card-head"><h2></h2><div class="tabs"></div></div>' +
+      '<div class="panel"><div class="panel-head"><h3>Drift by feature</h3><span class="muted small scale">' +
+      '<i class="sw sw-ok"></i>below threshold <i class="sw sw-warn"></i>drifted <i class="sw sw-hot"></i>3× threshold</span></div>' +
+      '<div class="heat"></div></div>' +
+      '<div class="grid2">' +
+      '<div class="panel"><div class="panel-head"><h3 class="perf-title">Performance</h3><span class="legend perf-legend"></span></div><div class="perf"></div></div>' +
+      '<div class="panel"><div class="panel-head"><h3>Label coverage</h3><span class="legend cov-legend"></span></div><div class="cov"></div></div>' +
+      '</div>' +
+      '<div class="panel"><div class="panel-head"><h3>Latency (ms)</h3><span class="legend lat-legend"></span></div><div class="lat"></div></div>';
+    $("models").appendChild(sec);
+    return sec;
+  }
+
+  function renderModel(model, drift, perf, lat) {
+    var sec = section(model);
+    sec.querySelector("h2").innerHTML = "";
+    sec.querySelector("h2").appendChild(document.createTextNode(model.name + " "));
+    sec.querySelector("h2").appendChild(h("span", "badge badge-" + model.state, model.state));
+    var tabs = sec.querySelector(".tabs");
+    tabs.innerHTML = "";
+    var versions = drift.versions.length ? drift.versions : [drift.version];
+    versions.forEach(function (v) {
+      var b = h("button", "tab" + (v === drift.version ? " active" : ""), v);
+      b.type = "button";
+      b.onclick = function () { selectedVersion[model.name] = v; refresh(); };
+      tabs.appendChild(b);
+    });
+    C.heatmap(sec.querySelector(".heat"), drift);
+
+    var main = perf.metrics[0];
+    var allVersions = Object.keys(perf.series).sort();
+    sec.querySelector(".perf-title").textContent = "Performance · " + (METRIC_LABELS[main] || main);
+    var perfSeries = allVersions.map(function (v) {
+      return { name: v, values: perf.series[v][main], color: colourOf(allVersions, v) };
+    });
+    var threshold = main === "accuracy" ? { value: 0.8, label: "alert < 0.8" } : null;
+    C.lineChart(sec.querySelector(".perf"), { xs: perf.windows, series: perfSeries, height: 160, threshold: threshold,
+      yMin: main === "accuracy" || main === "roc_auc" ? undefined : 0 });
+    C.legend(sec.querySelector(".perf-legend"), perfSeries);
+    var covSeries = allVersions.map(function (v) {
+      return { name: v, values: perf.series[v].label_coverage, color: colourOf(allVersions, v) };
+    });
+    C.lineChart(sec.querySelector(".cov"), { xs: perf.windows, series: covSeries, height: 160, yMin: 0, yMax: 1 });
+    C.legend(sec.querySelector(".cov-legend"), covSeries);
+
+    var v = drift.version, s = lat.series[v] || {};
+    var latSeries = [
+      { name: v + " p50", values: s.latency_p50_ms || [], color: "#94a3b8", width: 1.5 },
+      { name: v + " p95", values: s.latency_p95_ms || [], color: "#3b82f6", width: 2.2 },
+      { name: v + " p99", values: s.latency_p99_ms || [], color: "#a855f7", width: 1.5, dash: "4 3" }
+    ];
+    C.lineChart(sec.querySelector(".lat"), { xs: lat.windows, series: latSeries, height: 150, yMin: 0 });
+    C.legend(sec.querySelector(".lat-legend"), latSeries);
+  }
+
+  function evidenceText(a) {
+    var parts = [];
+    (a.features || []).forEach(function (f) {
+      parts.push(f.name + " " + f.test + (f.p_value !== null && f.p_value !== undefined ?
+        " p=" + Number(f.p_value).toExponential(1) : " " + C.fmt(f.statistic)) + " (threshold " + f.threshold + ")");
+    });
+    var e = a.evidence || {};
+    if (e.metric) parts.push(e.metric + " = " + C.fmt(e.value) + " " + e.op + " " + e.threshold + " (n=" + e.n + ")");
+    if (e.events) e.events.forEach(function (ev) { parts.push(ev.detector + " " + ev.state + " at error #" + ev.index); });
+    if (e.windows_matched) parts.push(e.windows_matched + " window" + (e.windows_matched > 1 ? "s" : "") + " matched");
+    if (e.clean_windows) parts.push(e.clean_windows + " clean window" + (e.clean_windows > 1 ? "s" : ""));
+    return parts.join(" · ");
+  }
+
+  function renderAlerts(alerts) {
+    var list = $("alerts");
+    list.innerHTML = "";
+    var firing = alerts.filter(function (a) { return a.status === "firing"; }).length;
+    $("alert-count").textContent = alerts.length ? alerts.length + " shown" : "";
+    if (!alerts.length) {
+      list.appendChild(h("li", "empty", "No alerts yet."));
+      return;
+    }
+    alerts.forEach(function (a) {
+      var li = h("li", "alert alert-" + a.status + " sev-" + a.severity);
+      li.dataset.kind = a.kind;
+      var top = h("div", "alert-top");
+      top.appendChild(h("span", "badge badge-" + (a.status === "resolved" ? "ok" : a.severity === "critical" ? "alerting" : "drifting"),
+        a.status === "resolved" ? "resolved" : a.severity));
+      top.appendChild(h("span", "alert-kind", a.kind.replace(/_/g, " ")));
+      top.appendChild(h("span", "alert-where", a.model + "/" + a.version));
+      top.appendChild(h("span", "muted small alert-time", C.hhmm(a.window_start_ms) + "–" + C.hhmm(a.window_end_ms)));
+      li.appendChild(top);
+      li.appendChild(h("div", "alert-summary", a.summary));
+      var ev = evidenceText(a);
+      if (ev) li.appendChild(h("div", "alert-evidence muted small", ev));
+      if (a.action && a.action !== "notify" && a.status === "firing") li.appendChild(h("div", "alert-action small", "action: " + a.action));
+      list.appendChild(li);
+    });
+  }
+
+  function refresh() {
+    clearTimeout(timer);
+    getJSON("/api/models").then(function (data) {
+      renderOverview(data.models);
+      data.models.forEach(section);   // page order follows the config, whatever answers first
+      return Promise.all(data.models.map(function (m) {
+        var v = selectedVersion[m.name] ? "&version=" + encodeURIComponent(selectedVersion[m.name]) : "";
+        var base = "/api/models/" + encodeURIComponent(m.name);
+        return Promise.all([getJSON(base + "/drift?windows=30" + v), getJSON(base + "/performance?windows=45"),
+                            getJSON(base + "/latency?windows=45")])
+          .then(function (r) { renderModel(m, r[0], r[1], r[2]); });
+      })).then(function () { return getJSON("/api/alerts?limit=50"); })
+        .then(function (a) { renderAlerts(a.alerts); });
+    }).then(function () {
+      $("error").hidden = true;
+      $("live-dot").className = "dot dot-ok";
+      $("updated").textContent = "updated " + new Date().toLocaleTimeString();
+      document.body.dataset.loaded = "1";
+    }).catch(function (err) {
+      $("error").hidden = false;
+      $("error").textContent = "Cannot load status: " + err.message;
+      $("live-dot").className = "dot dot-alerting";
+    }).then(function () {
+      if ($("autorefresh").checked) timer = setTimeout(refresh, REFRESH_MS);
+    });
+  }
+
+  $("autorefresh").addEventListener("change", function () { if (this.checked) refresh(); else clearTimeout(timer); });
+  window.addEventListener("resize", function () { refresh(); });
+  refresh();
+})();

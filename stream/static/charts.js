@@ -1,0 +1,157 @@
+/* driftline status page: tiny SVG charts (line chart, heatmap). No dependencies. */
+(function (global) {
+  "use strict";
+  var NS = "http://www.w3.org/2000/svg";
+
+  function el(name, attrs, parent) {
+    var node = document.createElementNS(NS, name);
+    for (var k in attrs) if (attrs[k] !== undefined && attrs[k] !== null) node.setAttribute(k, attrs[k]);
+    if (parent) parent.appendChild(node);
+    return node;
+  }
+
+  function text(parent, x, y, str, attrs) {
+    var t = el("text", Object.assign({ x: x, y: y }, attrs || {}), parent);
+    t.textContent = str;
+    return t;
+  }
+
+  function hhmm(ms) {
+    var d = new Date(ms);
+    return String(d.getHours()).padStart(2, "0") + ":" + String(d.getMinutes()).padStart(2, "0");
+  }
+
+  function fmt(v) {
+    if (v === null || v === undefined || !isFinite(v)) return "–";
+    var a = Math.abs(v);
+    if (a >= 1000) return v.toFixed(0);
+    if (a >= 100) return v.toFixed(0);
+    if (a >= 10) return v.toFixed(1);
+    if (a >= 1) return v.toFixed(2);
+    return v.toFixed(3);
+  }
+
+  function niceTicks(lo, hi, count) {
+    if (lo === hi) { hi = lo + 1; }
+    var span = hi - lo, step = Math.pow(10, Math.floor(Math.log10(span / count)));
+    var err = (count * step) / span;
+    if (err <= 0.15) step *= 10; else if (err <= 0.35) step *= 5; else if (err <= 0.75) step *= 2;
+    var ticks = [], start = Math.ceil(lo / step) * step;
+    for (var v = start; v <= hi + step * 1e-9; v += step) ticks.push(+v.toFixed(10));
+    return ticks;
+  }
+
+  /* opts: {xs: [ms], series: [{name, values, color, dash, width}], height, yMin, yMax, threshold: {value, label}, unit} */
+  function lineChart(container, opts) {
+    container.innerHTML = "";
+    var W = container.clientWidth || 520, H = opts.height || 170;
+    var m = { l: 44, r: 10, t: 10, b: 22 };
+    var svg = el("svg", { width: "100%", height: H, viewBox: "0 0 " + W + " " + H, class: "chart", role: "img" }, container);
+    var xs = opts.xs || [];
+    var all = [];
+    opts.series.forEach(function (s) { s.values.forEach(function (v) { if (v !== null && isFinite(v)) all.push(v); }); });
+    if (opts.threshold) all.push(opts.threshold.value);
+    if (!xs.length || !all.length) {
+      text(svg, W / 2, H / 2, "waiting for data…", { class: "empty", "text-anchor": "middle" });
+      return;
+    }
+    var lo = opts.yMin !== undefined ? opts.yMin : Math.min.apply(null, all);
+    var hi = opts.yMax !== undefined ? opts.yMax : Math.max.apply(null, all);
+    if (opts.yMin === undefined) lo = lo - (hi - lo) * 0.08;
+    if (opts.yMax === undefined) hi = hi + (hi - lo) * 0.08;
+    if (hi - lo < 1e-9) { hi += 1; lo -= opts.yMin === undefined ? 1 : 0; }
+    var x0 = xs[0], x1 = xs[xs.length - 1] === x0 ? x0 + 1 : xs[xs.length - 1];
+    function X(v) { return m.l + ((v - x0) / (x1 - x0)) * (W - m.l - m.r); }
+    function Y(v) { return H - m.b - ((v - lo) / (hi - lo)) * (H - m.t - m.b); }
+    var ticks = niceTicks(lo, hi, 4);
+    var step = ticks.length > 1 ? ticks[1] - ticks[0] : 1;
+    var decimals = step >= 1 ? 0 : Math.min(3, Math.ceil(-Math.log10(step) - 1e-9));
+    ticks.forEach(function (t) {
+      el("line", { x1: m.l, x2: W - m.r, y1: Y(t), y2: Y(t), class: "grid" }, svg);
+      text(svg, m.l - 6, Y(t) + 4, t.toFixed(decimals), { class: "tick", "text-anchor": "end" });
+    });
+    var every = Math.max(1, Math.ceil(xs.length / Math.max(2, Math.floor((W - m.l) / 70))));
+    xs.forEach(function (x, i) {
+      if (i % every === 0) text(svg, X(x), H - 6, hhmm(x), { class: "tick", "text-anchor": "middle" });
+    });
+    if (opts.threshold) {
+      var ty = Y(opts.threshold.value);
+      el("line", { x1: m.l, x2: W - m.r, y1: ty, y2: ty, class: "threshold" }, svg);
+      text(svg, m.l + 4, ty - 4, opts.threshold.label, { class: "tick threshold-label", "text-anchor": "start" });
+    }
+    opts.series.forEach(function (s) {
+      var d = "", pen = false;
+      s.values.forEach(function (v, i) {
+        if (v === null || !isFinite(v)) { pen = false; return; }
+        d += (pen ? "L" : "M") + X(xs[i]).toFixed(1) + " " + Y(v).toFixed(1);
+        pen = true;
+      });
+      if (d) el("path", { d: d, class: "line", stroke: s.color, "stroke-width": s.width || 2, "stroke-dasharray": s.dash }, svg);
+      var last = null;
+      for (var i = s.values.length - 1; i >= 0; i--) if (s.values[i] !== null && isFinite(s.values[i])) { last = i; break; }
+      if (last !== null) el("circle", { cx: X(xs[last]), cy: Y(s.values[last]), r: 2.8, fill: s.color }, svg);
+    });
+  }
+
+  function heatColour(score, drifted) {
+    if (score === null || score === undefined) return "var(--cell-empty)";
+    var s = Math.max(0, Math.min(score, 3));
+    if (drifted || s >= 1) {
+      var t = Math.min(1, (s - 1) / 2);            // 1 .. 3 -> amber .. red
+      return "hsl(" + (38 - 34 * t).toFixed(0) + ", 88%, " + (56 - 10 * t).toFixed(0) + "%)";
+    }
+    return "hsl(152, 40%, " + (92 - s * 36).toFixed(0) + "%)";   // calm greens, darker as it nears 1
+  }
+
+  /* data: {windows: [ms], features: [{name, cells: [{score, drifted, test, statistic, p_value, threshold}|null]}]} */
+  function heatmap(container, data) {
+    container.innerHTML = "";
+    var W = container.clientWidth || 520;
+    var rows = data.features || [], cols = data.windows || [];
+    if (!cols.length || !rows.length) {
+      var p = document.createElement("p");
+      p.className = "empty"; p.textContent = "waiting for the reference to fill and the first windows to close…";
+      container.appendChild(p);
+      return;
+    }
+    var labelW = 96, rowH = 20, top = 4, bottom = 20;
+    var H = top + rows.length * rowH + bottom;
+    var cw = (W - labelW - 4) / cols.length;
+    var svg = el("svg", { width: "100%", height: H, viewBox: "0 0 " + W + " " + H, class: "heatmap" }, container);
+    rows.forEach(function (row, r) {
+      var y = top + r * rowH;
+      var drifting = row.cells.length && row.cells[row.cells.length - 1] && row.cells[row.cells.length - 1].drifted;
+      text(svg, labelW - 8, y + rowH / 2 + 4, row.name, { class: "rowlabel" + (drifting ? " hot" : ""), "text-anchor": "end", "data-feature": row.name });
+      row.cells.forEach(function (c, i) {
+        var rect = el("rect", {
+          x: (labelW + i * cw).toFixed(1), y: y + 1, width: Math.max(1, cw - 1.5).toFixed(1), height: rowH - 3, rx: 2,
+          fill: heatColour(c && c.score, c && c.drifted), class: c && c.drifted ? "cell drifted" : "cell"
+        }, svg);
+        var t = el("title", {}, rect);
+        t.textContent = row.name + " · " + hhmm(cols[i]) + (c ? " · " + c.test + " " +
+          (c.p_value !== null ? "p=" + c.p_value.toExponential(1) : fmt(c.statistic)) +
+          " (threshold " + c.threshold + ")" + (c.drifted ? " · DRIFTED" : "") : " · no data");
+      });
+    });
+    var every = Math.max(1, Math.ceil(cols.length / Math.max(2, Math.floor((W - labelW) / 70))));
+    cols.forEach(function (x, i) {
+      if (i % every === 0) text(svg, labelW + i * cw + cw / 2, H - 5, hhmm(x), { class: "tick", "text-anchor": "middle" });
+    });
+  }
+
+  function legend(container, items) {
+    container.innerHTML = "";
+    items.forEach(function (it) {
+      var span = document.createElement("span");
+      span.className = "legend-item";
+      var sw = document.createElement("i");
+      sw.style.background = it.color;
+      if (it.dash) sw.className = "dashed";
+      span.appendChild(sw);
+      span.appendChild(document.createTextNode(it.name));
+      container.appendChild(span);
+    });
+  }
+
+  global.DriftlineCharts = { lineChart: lineChart, heatmap: heatmap, legend: legend, fmt: fmt, hhmm: hhmm };
+})(window);
