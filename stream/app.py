@@ -121,6 +121,19 @@ class Runtime:
         )
 
 
+def _apply_retention(settings: Settings) -> list:
+    from datetime import UTC, datetime
+
+    from sinks.retention import apply_retention
+
+    store = build_store(settings.clickhouse.url)  # its own connection: clients are not thread-safe
+    try:
+        store.use_database()
+        return apply_retention(store, settings.retention, datetime.now(UTC))
+    finally:
+        store.close()
+
+
 def create_app(settings: Settings, *, datadir: str | Path = ".driftline/faust",
                registry: CollectorRegistry | None = None) -> tuple[faust.App, Runtime]:
     runtime = Runtime(settings, registry=registry)
@@ -146,6 +159,19 @@ def create_app(settings: Settings, *, datadir: str | Path = ".driftline/faust",
 
         async def on_stop(self) -> None:
             await runtime.stop()
+
+    @app.timer(interval=3600.0)
+    async def retention() -> None:
+        """Drop expired partitions on servers without TTL (a no-op where TTL is set)."""
+        if runtime.read_store is None:  # not started yet
+            return
+        try:
+            actions = await asyncio.to_thread(_apply_retention, settings)
+        except Exception as exc:  # noqa: BLE001 - retention must never stop the worker
+            log.warning("retention failed: %s", exc)
+            return
+        if actions:
+            log.info("retention: %d statement(s) applied", len(actions))
 
     @app.page("/metrics")
     async def metrics(web, request):

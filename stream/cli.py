@@ -88,6 +88,15 @@ def baseline(data: str, model: str, config: str, out: str) -> None:
     click.echo(f"wrote {out}: {profile.n} rows, {len(profile.features)} features")
 
 
+def _register_commands() -> None:
+    from .cli_ops import retention_command
+
+    main.add_command(retention_command)
+
+
+_register_commands()
+
+
 def _configure_logging(level: str) -> None:
     logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 

@@ -17,14 +17,13 @@ __all__ = ["retention_command"]
 @click.option("--dry-run", is_flag=True, help="Print the statements without running them.")
 def retention_command(config: str, dry_run: bool) -> None:
     """Apply the retention policy: TTL on ClickHouse >= 19.6, else drop expired monthly partitions."""
-    from sinks.retention import RetentionPolicy, apply_retention
+    from sinks.retention import apply_retention
 
     from .cli import _settings_or_exit
     from .wiring import build_store
 
     settings = _settings_or_exit(config)
-    # Settings gains a `retention` field parsed with RetentionPolicy.from_mapping; until then, defaults.
-    policy = getattr(settings, "retention", None) or RetentionPolicy()
+    policy = settings.retention
     try:
         store = build_store(settings.clickhouse.url)
         try:

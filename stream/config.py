@@ -20,8 +20,9 @@ import yaml
 from detectors import DetectorConfigError, DriftSettings
 from detectors.alert_rules import DEFAULT_RULES, AlertRule, parse_rules
 from sinks.alerts import parse_channel_configs
+from sinks.retention import RetentionPolicy
 
-from .errors import ConfigError, ConfigProblem
+from .errors import ConfigError, ConfigProblem, redact
 from .parsing import Reader, parse_duration_ms
 
 __all__ = [
@@ -78,6 +79,10 @@ class ClickHouseSettings:
     flush_rows: int = 50_000
     flush_interval_s: float = 1.0
 
+    def __repr__(self) -> str:  # the URL may carry a password
+        return (f"ClickHouseSettings(url={redact('url', self.url)!r}, flush_rows={self.flush_rows!r}, "
+                f"flush_interval_s={self.flush_interval_s!r})")
+
 
 @dataclass(frozen=True)
 class MetricsSettings:
@@ -120,13 +125,28 @@ class Settings:
     models: tuple[ModelSettings, ...]
     alert_rules: tuple[AlertRule, ...]
     alert_channels: tuple[Mapping[str, Any], ...] = ()
+    retention: RetentionPolicy = field(default_factory=RetentionPolicy)
 
     def model(self, name: str) -> ModelSettings | None:
         return self._by_name.get(name)
 
+    def __repr__(self) -> str:  # alert channels hold webhook secrets, tokens and keyed URLs
+        channels = [{k: _redact_value(k, v) for k, v in c.items()} for c in self.alert_channels]
+        return (f"Settings(kafka={self.kafka!r}, clickhouse={self.clickhouse!r}, metrics={self.metrics!r}, "
+                f"worker={self.worker!r}, models={self.models!r}, alert_rules=<{len(self.alert_rules)} rules>, "
+                f"alert_channels={channels!r})")
+
     @property
     def _by_name(self) -> dict[str, ModelSettings]:
         return {m.name: m for m in self.models}
+
+
+def _redact_value(key: str, value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {k: _redact_value(str(k), v) for k, v in value.items()}
+    if key in ("url", "routing_key", "integration_key", "service_key") and isinstance(value, str) and value:
+        return "***"
+    return redact(str(key), value)
 
 
 def expand_env(text: str, environ: Mapping[str, str]) -> str:
@@ -205,8 +225,13 @@ def parse_settings(raw: Any) -> Settings:
         parse_channel_configs(list(channels), path="alerts.channels")
     except ValueError as exc:
         r.detector_problem(exc, "alerts.channels")
+    retention = RetentionPolicy()
+    try:
+        retention = RetentionPolicy.from_mapping(root.get("retention"), path="retention")
+    except ValueError as exc:
+        r.detector_problem(exc, "retention")
     r.raise_if_problems()
-    return Settings(kafka, clickhouse, metrics, worker, models, rules, channels)
+    return Settings(kafka, clickhouse, metrics, worker, models, rules, channels, retention)
 
 
 def _parse_kafka_security(r: Reader, raw: Mapping[str, Any]) -> dict[str, str]:

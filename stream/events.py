@@ -8,7 +8,6 @@ event in a batch does not take its neighbours to the dead-letter topic.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any

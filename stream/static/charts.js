@@ -72,7 +72,7 @@
     });
     var every = Math.max(1, Math.ceil(xs.length / Math.max(2, Math.floor((W - m.l) / 70))));
     xs.forEach(function (x, i) {
-      if (i % every === 0) text(svg, X(x), H - 6, hhmm(x), { class: "tick", "text-anchor": "middle" });
+      if (i % every === 0) text(svg, Math.min(X(x), W - m.r - 14), H - 6, hhmm(x), { class: "tick", "text-anchor": "middle" });
     });
     if (opts.threshold) {
       var ty = Y(opts.threshold.value);
