@@ -16,13 +16,15 @@ from tests.integration.samples import insert_samples
 
 pytestmark = pytest.mark.integration
 
-DOC = Path(__file__).resolve().parents[2] / "docs" / "queries.md"
+ROOT = Path(__file__).resolve().parents[2]
+DOC = ROOT / "docs" / "queries.md"
+README = ROOT / "README.md"
 NOW = datetime.now(UTC).replace(microsecond=0)
 
 
-def documented_queries() -> list[tuple[str, str]]:
+def documented_queries(doc: Path = DOC) -> list[tuple[str, str]]:
     """(the ``##`` heading above it, sql) for every ```sql block, in order."""
-    text = DOC.read_text()
+    text = doc.read_text()
     found = []
     for match in re.finditer(r"^```sql\n(.*?)^```$", text, re.M | re.S):
         heading = re.findall(r"^## (.+)$", text[:match.start()], re.M)[-1]
@@ -31,6 +33,7 @@ def documented_queries() -> list[tuple[str, str]]:
 
 
 QUERIES = documented_queries()
+README_QUERIES = documented_queries(README)
 IDS = [f"{i}-{re.sub(r'[^a-z0-9]+', '-', h.lower()).strip('-')}" for i, (h, _) in enumerate(QUERIES)]
 
 
@@ -72,6 +75,13 @@ def test_query_runs_on_clickhouse_18(server_store, heading, sql):
 def test_query_runs_on_current_clickhouse(embedded_store, heading, sql):
     rows = embedded_store.execute(sql)
     assert rows, f"{heading}: no rows from the sample data"
+
+
+@pytest.mark.parametrize("sql", [sql for _, sql in README_QUERIES])
+def test_readme_queries_run_on_both_engines(server_store, embedded_store, sql):
+    assert len(README_QUERIES) >= 3
+    assert server_store.execute(sql), sql
+    assert embedded_store.execute(sql), sql
 
 
 def test_both_engines_agree_on_drifted_features(server_store, embedded_store):
