@@ -1,0 +1,26 @@
+"""The driftline worker: Faust application shell, batch ingest loop, windows and wiring.
+
+``stream`` is the only package that knows detectors and sinks; :mod:`stream.wiring` is the
+only module that builds concrete clients. The Faust app is imported on first use.
+"""
+
+from .config import Settings, load_settings, parse_settings
+from .errors import ConfigError, DriftlineError, WorkerError
+from .events import DeadLetter, EventDecoder, FeedbackEvent, PredictionEvent
+from .join import LabelJoin
+from .monitor import ModelMonitor
+from .processor import BatchOutput, PartitionState, Processor
+
+__all__ = [
+    "BatchOutput", "ConfigError", "DeadLetter", "DriftlineError", "EventDecoder", "FeedbackEvent", "LabelJoin",
+    "ModelMonitor", "PartitionState", "PredictionEvent", "Processor", "Settings", "WorkerError", "create_app",
+    "load_settings", "parse_settings",
+]
+
+
+def __getattr__(name: str):
+    if name == "create_app":
+        from .app import create_app
+
+        return create_app
+    raise AttributeError(f"module 'stream' has no attribute {name!r}")

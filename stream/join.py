@@ -58,6 +58,29 @@ class LabelJoin:
         self.expired_feedback = 0
         self.evicted = 0
 
+    # -- checkpoints -----------------------------------------------------------------------------
+    def __getstate__(self) -> dict:
+        # The pending maps are not checkpointed: they are rebuilt from the event tables on
+        # restore (sinks.join_state), which keeps checkpoints small however many labels wait.
+        state = self.__dict__.copy()
+        state["_predictions"] = OrderedDict()
+        state["_feedback"] = OrderedDict()
+        return state
+
+    def load_pending(self, predictions, feedback) -> None:
+        """Refill the maps with ``(event_id, model, version, prediction, score, ts_ms)`` and
+        ``(event_id, model, label, ts_ms)`` rows, oldest first."""
+        for event_id, model, version, prediction, score, ts in predictions:
+            self._predictions[event_id] = (model, version, prediction, score, ts)
+        for event_id, model, label, ts in feedback:
+            self._feedback[event_id] = (model, label, ts)
+        self._bound(self._predictions)
+        self._bound(self._feedback)
+
+    def pending_rows(self) -> tuple[list[tuple], list[tuple]]:
+        """The pending entries in the row format of :meth:`load_pending`."""
+        return ([(k, *v) for k, v in self._predictions.items()], [(k, *v) for k, v in self._feedback.items()])
+
     @property
     def pending(self) -> tuple[int, int]:
         return len(self._predictions), len(self._feedback)

@@ -87,13 +87,26 @@ class Processor:
             self._feedback(state, batch, now_ms, out)
             state.offsets[k.feedback_topic] = feedback[-1][1] + 1
 
-    def restore_partition(self, blob: bytes) -> PartitionState:
-        """Rebuild a partition's state from :meth:`PartitionState.snapshot` with the current settings."""
+    def restore_partition(self, blob: bytes, pending_loader=None) -> PartitionState:
+        """Rebuild a partition's state from :meth:`PartitionState.snapshot` with the current settings.
+
+        ``pending_loader(partition, offsets, horizon_ms, limit)`` returns the label join's pending
+        rows at the checkpoint (see :func:`sinks.join_state.load_pending_join`).
+        """
         raw = pickle.loads(blob)
+        for key in [k for k in raw["monitors"] if k[0] not in self.models]:
+            del raw["monitors"][key]  # a model removed from the config since the checkpoint
         for (model, _version), monitor in raw["monitors"].items():
             monitor.attach(self.models[model])
+        join = raw["join"]
+        if pending_loader is not None:
+            watermark = max((m.watermark_ms for m in raw["monitors"].values()), default=0)
+            join.load_pending(*pending_loader(raw["partition"], raw["offsets"],
+                                              watermark - join.max_delay_ms, join.max_pending))
         engines = {}
         for key, snap in raw["engines"].items():
+            if key[0] not in self.models:
+                continue
             engines[key] = AlertEngine(self.settings.alert_rules)
             engines[key].restore(snap)
         return PartitionState(raw["partition"], raw["monitors"], raw["join"], engines, raw["offsets"])
