@@ -30,7 +30,14 @@ from .config import Settings
 from .ingest import IngestLoop
 from .processor import Processor
 from .status import register_status_pages
-from .wiring import build_consumer, build_metrics, build_producer, build_references, build_store
+from .wiring import (
+    build_consumer,
+    build_metrics,
+    build_multivariate,
+    build_producer,
+    build_references,
+    build_store,
+)
 
 __all__ = ["Runtime", "create_app"]
 
@@ -69,7 +76,7 @@ class Runtime:
                 loop.call_soon_threadsafe(self.dispatcher.submit, alert)
 
         writer = EventWriter(store, clock=time.time, on_insert=self._on_insert)
-        processor = Processor(settings, dict(build_references(settings)))
+        processor = Processor(settings, dict(build_references(settings)), build_multivariate(settings))
         self.ingest = IngestLoop(settings, processor, store, writer, self.metrics, build_consumer(settings),
                                  producer, on_alert=on_alert)
         # The hot path allocates millions of short-lived objects while the label join and the

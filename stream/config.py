@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from detectors import DetectorConfigError, DriftSettings
+from detectors import DetectorConfigError, DriftSettings, make_detector
 from detectors.alert_rules import DEFAULT_RULES, AlertRule, parse_rules
 from sinks.alerts import parse_channel_configs
 from sinks.retention import RetentionPolicy
@@ -114,6 +114,9 @@ class ModelSettings:
     concept_detector: str = "adwin"
     concept_params: Mapping[str, Any] = field(default_factory=dict)
     positive_label: Any = 1
+    quality: Mapping[str, Any] = field(default_factory=dict)  # DataQualityCheck thresholds
+    multivariate: Mapping[str, Any] | None = None  # PCAReconstructionDrift parameters, when enabled
+    streaming: tuple[Mapping[str, Any], ...] = ()  # [{feature, type, params}] river detectors on values
 
 
 @dataclass(frozen=True)
@@ -142,6 +145,8 @@ class Settings:
 
 
 def _redact_value(key: str, value: Any) -> Any:
+    if key == "headers" and value:  # Authorization and API-key headers
+        return "***"
     if isinstance(value, Mapping):
         return {k: _redact_value(str(k), v) for k, v in value.items()}
     if key in ("url", "routing_key", "integration_key", "service_key") and isinstance(value, str) and value:
@@ -279,6 +284,25 @@ def _parse_model(r: Reader, raw: Any, path: str) -> ModelSettings:
     except (DetectorConfigError, ValueError) as exc:
         r.detector_problem(exc, f"{path}.drift")
     concept = r.section(m, "concept", path)
+    _try_detector(r, f"{path}.concept", "concept_drift", {"detector": concept.get("detector", "adwin"),
+                                                         **r.mapping(f"{path}.concept.params", concept.get("params"))})
+    quality = r.section(m, "quality", path)
+    _try_detector(r, f"{path}.quality", "data_quality", quality)
+    multivariate = m.get("multivariate")
+    if multivariate is not None:
+        multivariate = dict(r.mapping(f"{path}.multivariate", multivariate))
+        kind = multivariate.pop("type", "pca_reconstruction")
+        if kind != "pca_reconstruction":
+            r.problem(f"{path}.multivariate.type", kind, "pca_reconstruction")
+        _try_detector(r, f"{path}.multivariate", "pca_reconstruction", multivariate)
+    streaming = []
+    for i, raw in enumerate(r.sequence(m, "streaming", path)):
+        item = r.mapping(f"{path}.streaming[{i}]", raw)
+        if features.get(item.get("feature")) != "numeric":
+            r.problem(f"{path}.streaming[{i}].feature", item.get("feature"), "the name of a numeric feature of this model")
+        params = {"type": item.get("type", "adwin"), **r.mapping(f"{path}.streaming[{i}].params", item.get("params"))}
+        _try_detector(r, f"{path}.streaming[{i}]", "streaming_feature", params)
+        streaming.append({"feature": item.get("feature"), **params})
     return ModelSettings(
         name=name or "",
         task=task,
@@ -293,7 +317,18 @@ def _parse_model(r: Reader, raw: Any, path: str) -> ModelSettings:
         concept_detector=r.string(concept, "detector", f"{path}.concept", "adwin"),
         concept_params=r.mapping(f"{path}.concept.params", concept.get("params", {})),
         positive_label=m.get("positive_label", 1),
+        quality=dict(quality),
+        multivariate=multivariate,
+        streaming=tuple(streaming),
     )
+
+
+def _try_detector(r: Reader, path: str, kind: str, params: Mapping[str, Any]) -> None:
+    """Construct the detector once so that a bad parameter is reported with its key path."""
+    try:
+        make_detector(kind, **dict(params))
+    except (DetectorConfigError, ValueError) as exc:
+        r.problem(path, dict(params), f"valid {kind} parameters ({exc})")
 
 
 __all__ += ["expand_env", "parse_duration_ms"]  # noqa: PLE0605

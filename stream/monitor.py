@@ -15,6 +15,10 @@ import numpy as np
 
 from detectors import (
     ConceptDriftMonitor,
+    DataQualityCheck,
+    DriftResult,
+    PCAReconstructionDrift,
+    StreamingFeatureDetector,
     DriftSuite,
     MetricValue,
     PerformanceWindow,
@@ -43,6 +47,9 @@ class _OpenWindow:
     latency: QuantileSketch = field(default_factory=QuantileSketch)
     missing: dict[str, int] = field(default_factory=dict)
     type_errors: dict[str, int] = field(default_factory=dict)
+    pca_sum: float = 0.0
+    pca_n: int = 0
+    change_points: list = field(default_factory=list)  # DriftResults of streaming feature detectors
 
 
 
@@ -60,7 +67,8 @@ class _LabelWindow:
 
 
 class ModelMonitor:
-    def __init__(self, settings: ModelSettings, version: str, reference: ReferenceProfile | None = None) -> None:
+    def __init__(self, settings: ModelSettings, version: str, reference: ReferenceProfile | None = None,
+                 multivariate: PCAReconstructionDrift | None = None) -> None:
         self.settings = settings
         self.model = settings.name
         self.version = version
@@ -75,6 +83,14 @@ class ModelMonitor:
         self.builder = None if reference else ReferenceBuilder(self.drift_kinds, warmup_events=settings.warmup_events or 5000)
         self.suite = DriftSuite(reference, settings.drift) if reference else None
         self.concept = ConceptDriftMonitor(settings.concept_detector, **dict(settings.concept_params))
+        self.quality = DataQualityCheck(**dict(settings.quality))
+        # Multivariate drift: a PCA fitted on the reference rows (given, or the warm-up rows).
+        self.pca = multivariate
+        self.numeric = [n for n, k in self.kinds.items() if k == "numeric"]
+        self._pca_warmup: list[dict[str, np.ndarray]] | None = (
+            [] if settings.multivariate is not None and multivariate is None and self.builder is not None else None)
+        self.streaming = [(spec["feature"], StreamingFeatureDetector(**{k: v for k, v in spec.items() if k != "feature"}))
+                          for spec in settings.streaming]
         self.windows: dict[int, _OpenWindow] = {}
         self.watermark_ms = -(2**62)
         self.closed_through_ms = -(2**62)
@@ -97,10 +113,13 @@ class ModelMonitor:
         offset = 0
         if self.builder is not None:
             offset = self.builder.update(columns)
+            if self._pca_warmup is not None:
+                self._pca_warmup.append({n: cols.columns[n][:offset] for n in self.numeric})
             if self.builder.ready:
                 self._reference_ready(self.builder.build())
         size = self.settings.window_ms
         starts = ts - ts % size
+        self._change_points(cols, starts)
         late = starts < self.closed_through_ms
         self.late_events += int(late.sum())
         for start in np.unique(starts[~late]).tolist():
@@ -125,6 +144,24 @@ class ModelMonitor:
                 if keep.any():
                     window.sketch = window.sketch or self.reference.new_window()
                     window.sketch.update({name: col[keep] for name, col in columns.items()})
+                    if self.pca is not None:
+                        errors = self.pca.reconstruction_error({n: cols.columns[n][keep] for n in self.numeric})
+                        window.pca_sum += float(errors.sum())
+                        window.pca_n += len(errors)
+
+    def _change_points(self, cols: FeatureColumns, starts: np.ndarray) -> None:
+        """River detectors on raw feature values; a change point flags its event-time window."""
+        for feature, detector in self.streaming:
+            values = cols.columns[feature]
+            finite = ~np.isnan(values)
+            for event in detector.update(values[finite], cols.ts_ms[finite]):
+                start = event.ts_ms - event.ts_ms % self.settings.window_ms
+                window = self.windows.get(start) if start >= self.closed_through_ms else None
+                if window is None and start >= self.closed_through_ms:
+                    window = self._window(int(start))
+                if window is not None:
+                    window.change_points.append(DriftResult(feature, f"{detector.name}_stream", 1.0, 1.0,
+                                                            event.state == "drift"))
 
     def _prediction_columns(self, cols: FeatureColumns) -> dict[str, np.ndarray]:
         if self.drift_kinds["prediction"] == "numeric":
@@ -221,7 +258,17 @@ class ModelMonitor:
                 metrics.append(MetricValue(f"missing_rate:{name}", window.missing.get(name, 0) / window.n, window.n))
             if window.type_errors.get(name):
                 metrics.append(MetricValue(f"type_errors:{name}", float(window.type_errors[name]), window.n))
-        drift = tuple(self.suite.evaluate(window.sketch)) if self.suite and window.sketch and window.sketch.n else ()
+        drift = list(self.suite.evaluate(window.sketch)) if self.suite and window.sketch and window.sketch.n else []
+        if window.sketch is not None and window.sketch.n:
+            for q in self.quality.evaluate(window.sketch, window.type_errors):
+                if q.check != "missing_rate":  # counted above, also before the reference exists
+                    metrics.append(MetricValue(f"{q.check}:{q.feature}", q.value, q.n))
+        if self.pca is not None and window.pca_n:
+            mean = window.pca_sum / window.pca_n
+            drift.append(DriftResult("multivariate", "pca_reconstruction", mean, self.pca.upper,
+                                     not self.pca.lower <= mean <= self.pca.upper))
+        drift.extend(window.change_points)
+        drift = tuple(drift)
         return WindowReport(self.model, self.version, window.start_ms, window.end_ms, window.n,
                             0, drift, tuple(metrics))
 
@@ -249,4 +296,8 @@ class ModelMonitor:
     def _reference_ready(self, profile: ReferenceProfile) -> None:
         self.reference = profile
         self.builder = None
+        if self._pca_warmup is not None:
+            rows = {n: np.concatenate([part[n] for part in self._pca_warmup]) for n in self.numeric}
+            self.pca = PCAReconstructionDrift(**dict(self.settings.multivariate)).fit(rows)
+            self._pca_warmup = None
         self.suite = DriftSuite(profile, self.settings.drift)

@@ -11,6 +11,7 @@ exactly the events it would have seen without the crash.
 
 from __future__ import annotations
 
+import copy
 import pickle
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -58,10 +59,12 @@ class BatchOutput:
 
 
 class Processor:
-    def __init__(self, settings: Settings, references: dict[str, ReferenceProfile] | None = None) -> None:
+    def __init__(self, settings: Settings, references: dict[str, ReferenceProfile] | None = None,
+                 multivariate: dict | None = None) -> None:
         self.settings = settings
         self.models = {m.name: m for m in settings.models}
         self.references = references or {}
+        self.multivariate = multivariate or {}  # model -> PCAReconstructionDrift fitted on its reference file
         self.known = frozenset(self.models)
         k = settings.kafka
         limits = dict(known_models=self.known, max_bytes=k.max_message_bytes,
@@ -126,7 +129,9 @@ class Processor:
     def _monitor(self, state: PartitionState, model: str, version: str) -> ModelMonitor:
         monitor = state.monitors.get((model, version))
         if monitor is None:
-            monitor = ModelMonitor(self.models[model], version, self.references.get(model))
+            fitted = self.multivariate.get(model)
+            monitor = ModelMonitor(self.models[model], version, self.references.get(model),
+                                   copy.deepcopy(fitted) if fitted is not None else None)
             state.monitors[(model, version)] = monitor
         return monitor
 

@@ -76,6 +76,20 @@ def build_metrics(registry: CollectorRegistry | None = None) -> WorkerMetrics:
     return WorkerMetrics(registry or CollectorRegistry())
 
 
+def build_multivariate(settings: Settings) -> dict:
+    """PCA reconstruction models fitted on reference files (warm-up references fit in the stream)."""
+    from detectors import PCAReconstructionDrift
+
+    from .reference import read_columns
+
+    fitted = {}
+    for m in settings.models:
+        if m.multivariate is not None and m.reference_path:
+            numeric = {f: k for f, k in m.features.items() if k == "numeric"}
+            fitted[m.name] = PCAReconstructionDrift(**dict(m.multivariate)).fit(read_columns(m.reference_path, numeric))
+    return fitted
+
+
 def build_references(settings: Settings) -> Mapping[str, ReferenceProfile]:
     """Reference profiles given as files in the config (warm-up models are built in the stream)."""
     return {m.name: p for m in settings.models if (p := load_reference(m)) is not None}

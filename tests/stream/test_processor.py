@@ -101,3 +101,31 @@ def test_checkpoint_leaves_the_join_to_the_tables():
     (partition, offsets, horizon, limit), = calls
     assert partition == 0 and offsets == state.offsets and limit == settings.worker.join_max_pending
     assert horizon == max(m.watermark_ms for m in state.monitors.values()) - settings.worker.join_max_delay_ms
+
+
+def test_quality_multivariate_and_change_points_reach_the_window_reports():
+    config = {"models": [{**CONFIG["models"][0],
+                          "multivariate": {"type": "pca_reconstruction"},
+                          "streaming": [{"feature": "income", "type": "adwin"}],
+                          "quality": {"max_out_of_range_rate": 0.05}}]}
+    processor = Processor(parse_settings(config))
+    traffic = make_traffic(n_per_model=6000)
+    state = processor.new_partition(0)
+    out = BatchOutput()
+    feed(processor, state, traffic, 0, len(traffic.predictions), out)
+    processor.close_windows(state, 10**12, out)
+    windows = [r for r in out.reports if r.model == "credit" and r.n_predictions]
+    before = [r for r in windows if r.window_end_ms <= traffic.shift_ms]
+    after = [r for r in windows if r.window_start_ms >= traffic.shift_ms]
+
+    def flagged(report, test):
+        return [d.feature for d in report.drift if d.test == test and d.drifted]
+
+    assert all(flagged(r, "pca_reconstruction") == [] for r in before)
+    assert all(flagged(r, "pca_reconstruction") == ["multivariate"] for r in after)
+    change_windows = [r.window_start_ms for r in windows if flagged(r, "adwin_stream")]
+    assert change_windows and min(change_windows) >= traffic.shift_ms - 10_000
+    names = {m.name for r in after for m in r.metrics}
+    assert {"out_of_range_rate:income", "unseen_rate:country"} <= names
+    oor = [m.value for r in after for m in r.metrics if m.name == "out_of_range_rate:income"]
+    assert max(oor) > 0.05  # the shifted incomes leave the reference range
