@@ -16,11 +16,13 @@ open a directory another process holds. The session runs in UTC, so
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import re
 import threading
 import uuid
+import weakref
 from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
@@ -28,6 +30,16 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlparse
 
 from .errors import StoreError
+
+# chdb's background threads crash (SIGSEGV) when the interpreter tears down under an open
+# engine, so every store still open at exit is closed first.
+_OPEN_STORES: weakref.WeakSet = weakref.WeakSet()
+
+
+@atexit.register
+def _close_open_stores() -> None:
+    for store in list(_OPEN_STORES):
+        store.close()
 
 __all__ = ["DEFAULT_URL", "EmbeddedStore", "embedded_path"]
 
@@ -98,6 +110,7 @@ class EmbeddedStore:
             elif "initializing EmbeddedServer" in str(exc):
                 hint = " (is another process using this directory?)"
             raise StoreError(f"cannot open chdb store at {self.path}{hint}: {exc}") from exc
+        _OPEN_STORES.add(self)
 
     def use_database(self) -> None:
         self._run(f"USE {self.database}")

@@ -8,6 +8,7 @@ server over the native protocol, via clickhouse-driver) and
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 from urllib.parse import parse_qs, unquote, urlparse
@@ -66,23 +67,29 @@ class ClickHouseStore:
         self._client = factory(database="default", settings=self._settings, **params)
         self._params = params
         self._factory = factory
+        # clickhouse-driver clients are not thread-safe; the status page, the delivery log and
+        # retention may share a store across threads.
+        self._lock = threading.RLock()
 
     def use_database(self) -> None:
-        self._client.disconnect()
-        self._client = self._factory(database=self.database, settings=self._settings, **self._params)
+        with self._lock:
+            self._client.disconnect()
+            self._client = self._factory(database=self.database, settings=self._settings, **self._params)
 
     def execute(self, sql: str, params: Mapping[str, Any] | None = None) -> list[tuple]:
         try:
-            return self._client.execute(sql, params) if params else self._client.execute(sql)
+            with self._lock:
+                return self._client.execute(sql, params) if params else self._client.execute(sql)
         except Exception as exc:  # clickhouse-driver raises many unrelated types
             raise StoreError(f"ClickHouse query failed: {exc}") from exc
 
     def insert(self, table: str, columns: Mapping[str, Sequence[Any]]) -> None:
         names = ", ".join(columns)
         try:
-            self._client.execute(
-                f"INSERT INTO {table} ({names}) VALUES", list(columns.values()), columnar=True
-            )
+            with self._lock:
+                self._client.execute(
+                    f"INSERT INTO {table} ({names}) VALUES", list(columns.values()), columnar=True
+                )
         except Exception as exc:
             raise StoreError(f"ClickHouse insert into {table} failed: {exc}") from exc
 
@@ -91,4 +98,5 @@ class ClickHouseStore:
         return tuple(int(p) for p in version.split(".") if p.isdigit())
 
     def close(self) -> None:
-        self._client.disconnect()
+        with self._lock:
+            self._client.disconnect()

@@ -102,6 +102,8 @@ class Runtime:
             await asyncio.get_running_loop().run_in_executor(None, self.loop_thread.join, 30)
         if self.dispatcher is not None:
             await self.dispatcher.stop(10)
+        if self.ingest is not None:
+            self.ingest.store.close()  # the read store stays open for a caller's summary; closed at exit
 
     async def _replay_outbox(self) -> None:
         """Re-submit recent alerts some channel never delivered (a crash cut their delivery short)."""

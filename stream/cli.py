@@ -89,8 +89,10 @@ def baseline(data: str, model: str, config: str, out: str) -> None:
 
 
 def _register_commands() -> None:
+    from .cli_demo import demo
     from .cli_ops import retention_command
 
+    main.add_command(demo)
     main.add_command(retention_command)
 
 

@@ -8,6 +8,7 @@ shows progress; the worker serves the status page on ``--port``.
 
 from __future__ import annotations
 
+import gc
 import importlib.resources
 import json
 import os
@@ -225,6 +226,7 @@ def demo(speed: float | None, duration: str, clickhouse_url: str, keep: bool, po
                              "queue.buffering.max.messages": 500_000, "log.connection.close": False})
         generator = TrafficGenerator(scenario, start_ms=int(time.time() * 1000), run_id=run_id)
         pump = TrafficPump(generator, producer, rate=rate, speed=speed)
+        producer = None  # the pump owns it
         display = DemoDisplay(runtime, pump, scenario, speed=speed, rate=rate, wall_start=wall_start,
                               url=f"http://{host}:{port}/", log_path=log_path, live=not no_display)
         stopper = threading.Thread(target=_drive, name="driftline-demo", daemon=True,
@@ -241,7 +243,17 @@ def demo(speed: float | None, duration: str, clickhouse_url: str, keep: bool, po
             display.stop()
             if pump.is_alive():
                 pump.join(10)
+            # Release the stopped worker's Kafka clients while the broker is still up: librdkafka
+            # would otherwise print connection errors to the terminal once the broker is gone.
+            stores = [runtime.read_store, runtime.ingest.store if runtime.ingest is not None else None]
+            runtime.ingest = None
+            gc.collect()
         print_summary(runtime, pump, scenario, display, speed=speed)
+        # Close every chdb session before the interpreter exits: chdb's background threads
+        # crash (SIGSEGV) if the process tears down under an open engine.
+        for store in stores:
+            if store is not None:
+                store.close()
 
 
 def _drive(runtime, pump: TrafficPump, generator: TrafficGenerator, display, duration_s: float) -> None:

@@ -141,6 +141,27 @@ class DemoDisplay(threading.Thread):
         self.traffic_started_s: float | None = None
         self._rates: list[tuple[float, float]] = []
         self._recent: list[tuple] = []
+        self._store = None  # own ClickHouse connection: a clickhouse-driver client is not thread-safe
+
+    @property
+    def store(self):
+        """A store connection of the display's own, opened once the worker has migrated the schema."""
+        url = self.runtime.settings.clickhouse.url
+        if url.startswith("chdb://"):
+            # chdb is one engine per process and EmbeddedStore locks its session: share the worker's.
+            return self.runtime.read_store
+        if self._store is None and self.runtime.read_store is not None:
+            from .wiring import build_store
+
+            store = build_store(url)
+            store.use_database()
+            self._store = store
+        return self._store
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+            self._store = None
 
     def traffic_started(self) -> None:
         self.traffic_started_s = time.monotonic() - self.wall_start
@@ -172,10 +193,12 @@ class DemoDisplay(threading.Thread):
         now = time.monotonic()
         consumed = _counter_total(self.runtime.metrics.events, stream="predictions")
         self._rates = [(t, v) for t, v in self._rates if now - t <= 5] + [(now, consumed)]
-        store = self.runtime.read_store
-        if store is None or self.pump.started_at is None:
+        if self.pump.started_at is None:
             return
         try:
+            store = self.store
+            if store is None:
+                return
             self.tracker.poll(store, self.pump.generator.start_ms)
             self._recent = store.execute(
                 "SELECT ts, status, severity, kind, model, version, summary FROM alerts FINAL"
@@ -271,8 +294,7 @@ def _stat(label: str, value: str, sub: str) -> Text:
 def print_summary(runtime, pump, scenario: Scenario, display: DemoDisplay, *, speed: float) -> None:
     """The end-of-run table: each change, when it happened, what caught it and how late."""
     console = display.console
-    store = runtime.read_store
-    if pump.started_at is None or store is None:
+    if pump.started_at is None or runtime.read_store is None:
         console.print(f"[red]The worker did not start.[/] Last lines of {display.log_path}:")
         try:
             console.print(Text("\n".join(display.log_path.read_text().splitlines()[-25:])))
@@ -302,6 +324,7 @@ def print_summary(runtime, pump, scenario: Scenario, display: DemoDisplay, *, sp
                   for d in sorted(found, key=lambda d: d.window_end_ms)]
         table.add_row(change.name, f"{happened} ({_offset(change.at_ms)})", "\n".join(lines), "\n".join(delays))
     console.print(table)
+    display.close()
     t = display.tracker
     started = display.traffic_started_s or 0.0
     parts = [f"traffic started {started:.1f}s after launch"]

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import importlib.resources
 import logging
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -56,13 +57,20 @@ def _int_arg(request, name: str, default: int, low: int, high: int) -> int:
 def register_status_pages(app, runtime) -> None:
     """Add the status page and its JSON API to a Faust ``app`` whose worker runs ``runtime``."""
 
+    # clickhouse-driver clients are not thread-safe: one status query at a time on the shared store.
+    lock = threading.Lock()
+
+    def locked(fn, queries):
+        with lock:
+            return fn(queries)
+
     async def query(web, fn: Callable[[StatusQueries], Any]):
         store = runtime.read_store
         if store is None:
             return web.json({"error": "the worker is starting"}, status=503)
         queries = StatusQueries(store, runtime.settings)
         try:
-            data = await asyncio.get_running_loop().run_in_executor(None, fn, queries)
+            data = await asyncio.get_running_loop().run_in_executor(None, locked, fn, queries)
         except StoreError as exc:
             log.warning("status page query failed: %s", exc)
             return web.json({"error": "store query failed", "detail": str(exc)[:500]}, status=503)

@@ -57,6 +57,7 @@ def producer_config(settings: Settings) -> dict[str, Any]:
     return {
         "bootstrap.servers": settings.kafka.bootstrap_servers,
         "linger.ms": 20,
+        "log.connection.close": False,
         "acks": "all",
         "message.max.bytes": max(settings.kafka.max_message_bytes + 65_536, 1_000_000),
         **_security(settings),
