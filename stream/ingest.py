@@ -40,6 +40,7 @@ from collections.abc import Callable
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Producer, TopicPartition
 
 from sinks.errors import StoreError
+from sinks.join_state import load_pending_join
 from sinks.metrics import WorkerMetrics
 from sinks.store import Store
 from sinks.writer import EventWriter
@@ -173,6 +174,7 @@ class IngestLoop:
             self.checkpoint()
         if done - self._last_lag >= 1.0:
             self._report_lag()
+            self._check_watermarks()
 
     def _check_offsets(self, state: PartitionState, topic: str, records: list) -> None:
         """Detect a broker that lost data: the first offset read is below the one the state expects."""
@@ -189,6 +191,38 @@ class IngestLoop:
                     "(restarted empty or truncated). Continuing with the new data from offset %d",
                     topic, state.partition, expected, got, got)
         self.metrics.broker_resets.labels(topic).inc()
+
+    def _check_watermarks(self) -> None:
+        """Detect a broker that lost data before any record comes back: the partition now ends
+        below the offset the state expects (Kafka would answer OFFSET_OUT_OF_RANGE and reset; some
+        brokers, Tansu among them, answer with nothing). Seek to the partition's new start.
+
+        The high watermark used is the one of the last fetch response (``cached=True``), which the
+        state's expected offset never exceeds while the broker keeps its data.
+        """
+        if self._paused:
+            return
+        for tp in self.consumer.assignment():
+            state = self.states.get(tp.partition)
+            expected = state.offsets.get(tp.topic) if state else None
+            if expected is None:
+                continue
+            try:
+                low, high = self.consumer.get_watermark_offsets(tp, cached=True)
+            except Exception:  # noqa: BLE001 - no fetch answer yet
+                continue
+            if high < 0 or high >= expected:
+                continue
+            start = max(low, 0)
+            log.warning("broker offset reset on %s[%d]: expected offset %d, got %d (the partition now ends at %d); "
+                        "the broker lost records (restarted empty or truncated). Continuing with the new data "
+                        "from offset %d", tp.topic, tp.partition, expected, start, high, start)
+            self.metrics.broker_resets.labels(tp.topic).inc()
+            state.offsets[tp.topic] = start
+            try:
+                self.consumer.seek(TopicPartition(tp.topic, tp.partition, start))
+            except Exception as exc:  # noqa: BLE001 - retried on the next check
+                log.warning("seek after the offset reset on %s[%d] failed: %s", tp.topic, tp.partition, exc)
 
     # -- output --------------------------------------------------------------------------------
     def _emit(self, out: BatchOutput, now_ms: int) -> None:
@@ -391,7 +425,14 @@ class IngestLoop:
         self.metrics.paused.set(1 if self._paused else 0)
         if not rows:
             return None
-        return self.processor.restore_partition(base64.b64decode(rows[0][0]))
+        return self.processor.restore_partition(base64.b64decode(rows[0][0]), self._pending_join)
+
+    def _pending_join(self, partition: int, offsets: dict, horizon_ms: int, limit: int):
+        """The label join's pending entries at the checkpoint, read back from the event tables."""
+        k = self.settings.kafka
+        return load_pending_join(self.store, partition=partition, horizon_ms=horizon_ms, limit=limit,
+                                 predictions_offset=offsets.get(k.predictions_topic, 0),
+                                 feedback_offset=offsets.get(k.feedback_topic, 0))
 
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         self._generation += 1
