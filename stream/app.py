@@ -37,6 +37,7 @@ from .wiring import (
     build_producer,
     build_references,
     build_store,
+    faust_credentials,
 )
 
 __all__ = ["Runtime", "create_app"]
@@ -156,6 +157,7 @@ def create_app(settings: Settings, *, datadir: str | Path = ".driftline/faust",
     app = faust.App(
         f"{settings.kafka.group_id}-app",
         broker=f"kafka://{settings.kafka.bootstrap_servers.split(',')[0]}",
+        broker_credentials=faust_credentials(settings),
         web_port=settings.metrics.port,
         web_bind=settings.metrics.host,
         web_host=settings.metrics.host,

@@ -16,7 +16,7 @@ from sinks.store import ClickHouseStore, Store
 from .config import Settings
 from .reference import load_reference
 
-__all__ = ["build_consumer", "build_producer", "build_references", "build_store", "consumer_config", "producer_config"]
+__all__ = ["faust_credentials", "build_consumer", "build_producer", "build_references", "build_store", "consumer_config", "producer_config"]
 
 
 def build_store(url: str) -> Store:
@@ -94,3 +94,25 @@ def build_multivariate(settings: Settings) -> dict:
 def build_references(settings: Settings) -> Mapping[str, ReferenceProfile]:
     """Reference profiles given as files in the config (warm-up models are built in the stream)."""
     return {m.name: p for m in settings.models if (p := load_reference(m)) is not None}
+
+
+def faust_credentials(settings: Settings):
+    """The same Kafka security settings for Faust's own (aiokafka) connection, or None."""
+    import ssl
+
+    import faust
+
+    sec = dict(settings.kafka.security)
+    protocol = sec.get("security.protocol", "PLAINTEXT").upper()
+    context = None
+    if protocol in ("SSL", "SASL_SSL"):
+        context = ssl.create_default_context(cafile=sec.get("ssl.ca.location"))
+        if sec.get("ssl.certificate.location"):
+            context.load_cert_chain(sec["ssl.certificate.location"], sec.get("ssl.key.location"),
+                                    sec.get("ssl.key.password"))
+    if protocol.startswith("SASL"):
+        return faust.SASLCredentials(username=sec.get("sasl.username"), password=sec.get("sasl.password"),
+                                     mechanism=sec.get("sasl.mechanism", "PLAIN"), ssl_context=context)
+    if protocol == "SSL":
+        return faust.SSLCredentials(context)
+    return None

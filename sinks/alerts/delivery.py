@@ -230,7 +230,7 @@ class AlertDispatcher:
 
     async def deliver(self, channel: Any, alert: Alert) -> DeliveryRecord | None:
         """Deliver one alert to one channel with retries; returns the record (None if skipped)."""
-        if await _resolve(self._log.delivered(alert.alert_id, channel.name)):
+        if await self._log_call("delivered", alert.alert_id, channel.name, default=False):
             self._on_result(channel.name, "skipped")
             return None
         attempts, code, error = 0, None, None
@@ -254,9 +254,26 @@ class AlertDispatcher:
             self._record_soon(self._record(alert, channel.name, "failed", attempts, code,
                                            f"cancelled during shutdown (last error: {error})"))
             raise
-        await _resolve(self._log.record(record))
+        await self._log_call("record", record, default=None)
         self._on_result(channel.name, record.status)
         return record
+
+    async def _log_call(self, method: str, *args: Any, default: Any, attempts: int = 5) -> Any:
+        """Call the delivery log, retrying while its store is away.
+
+        If the log stays unreachable the delivery goes ahead (``delivered`` answers ``default``):
+        an outage of the store must not stop alerting, and receivers can deduplicate repeats by
+        the ``Idempotency-Key`` header. A failing log never ends a delivery task.
+        """
+        for attempt in range(1, attempts + 1):
+            try:
+                return await _resolve(getattr(self._log, method)(*args))
+            except Exception as exc:  # noqa: BLE001 - any store error; the log is best effort here
+                if attempt == attempts:
+                    log.warning("delivery log %s failed %d times, going on without it: %s", method, attempts, exc)
+                    return default
+                await self._sleep(self.backoff(attempt))
+        return default
 
     def backoff(self, attempt: int, retry_after: float | None = None) -> float:
         """Delay before attempt ``attempt + 1``."""

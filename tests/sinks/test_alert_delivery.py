@@ -333,3 +333,43 @@ def test_backoff_bounds_and_parameters():
     with pytest.raises(ValueError, match="max_attempts: got 0, expected an integer >= 1"):
         AlertDispatcher([], delivery_log=MemoryDeliveryLog(), max_attempts=0)
     assert parse_retry_after("Wed, 01 May 2024 12:00:04 GMT", 1_714_564_810.0) == 0.0
+
+
+async def test_an_unreachable_delivery_log_neither_blocks_nor_kills_delivery():
+    import httpx
+
+    from detectors.alerting import Alert
+    from sinks.alerts import AlertDispatcher, WebhookChannel, WebhookConfig
+
+    class BrokenLog:
+        calls = 0
+
+        def delivered(self, alert_id, channel):
+            BrokenLog.calls += 1
+            raise ConnectionError("store down")
+
+        def record(self, record):
+            BrokenLog.calls += 1
+            raise ConnectionError("store down")
+
+    sent = []
+
+    def handler(request):
+        sent.append(request.headers["Idempotency-Key"])
+        return httpx.Response(200)
+
+    delays = []
+
+    async def no_sleep(seconds):
+        delays.append(seconds)
+
+    channel = WebhookChannel(WebhookConfig.from_dict({"type": "webhook", "name": "hook", "url": "http://hook.test/x"},
+                                                     "alerts.channels[0]", "hook"))
+    dispatcher = AlertDispatcher([channel], client=httpx.AsyncClient(transport=httpx.MockTransport(handler)),
+                                 delivery_log=BrokenLog(), sleep=no_sleep)
+    alert = Alert.from_dict({"alert_id": "a1", "dedup_key": "m/v/data_drift", "status": "firing", "kind": "data_drift",
+                             "severity": "warning", "action": "notify", "model": "m", "version": "v",
+                             "window_start_ms": 0, "window_end_ms": 60_000, "summary": "s", "ts_ms": 60_000})
+    record = await dispatcher.deliver(channel, alert)
+    assert record.status == "delivered" and sent == ["a1"]
+    assert BrokenLog.calls == 10 and len(delays) == 8  # 5 tries each for delivered() and record()

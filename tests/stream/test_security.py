@@ -187,3 +187,19 @@ def test_running_worker_binds_loopback_requires_the_token_and_logs_no_secret(bro
             worker.kill()
     text = log_path.read_text(errors="replace")
     assert _leaks(text) == [], text[-3000:]
+
+
+def test_kafka_security_reaches_fausts_connection_too():
+    import faust
+
+    from stream.config import parse_settings
+    from stream.wiring import faust_credentials
+
+    base = {"models": [{"name": "m", "features": {"x": "numeric"}}]}
+    assert faust_credentials(parse_settings(base)) is None
+    settings = parse_settings({**base, "kafka": {"security": {
+        "protocol": "SASL_PLAINTEXT", "sasl_mechanism": "SCRAM-SHA-512",
+        "sasl_username": "driftline", "sasl_password": "pw"}}})
+    creds = faust_credentials(settings)
+    assert isinstance(creds, faust.SASLCredentials)
+    assert (creds.username, creds.password, str(creds.mechanism.value)) == ("driftline", "pw", "SCRAM-SHA-512")
