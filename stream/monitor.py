@@ -102,6 +102,7 @@ class ModelMonitor:
         self.label_watermark_ms = -(2**62)
         self.labels_closed_through_ms = -(2**62)
         self.last_label_at_ms = 0
+        self._label_clock_ms = -(2**62)
         self.prediction_counts: dict[int, int] = {}  # window start -> predictions, for label coverage
 
     # -- input ---------------------------------------------------------------------------------
@@ -190,12 +191,12 @@ class ModelMonitor:
         scores = np.array([np.nan if j.score is None else j.score for j in joined])
         ts = np.array([j.ts_ms for j in joined], dtype=np.int64)
         self.last_label_at_ms = now_ms
+        # The error stream is in label arrival order; a change point is stamped with the label
+        # stream's clock at that moment (the highest join time seen so far), which is monotonic
+        # even when late labels for old predictions arrive between new ones.
+        clock = np.maximum.accumulate(np.maximum(ts, self._label_clock_ms))
+        self._label_clock_ms = int(clock[-1])
         self.label_watermark_ms = max(self.label_watermark_ms, int(ts.max()) - self.settings.allowed_lateness_ms)
-        for event in self.concept.update(errors, ts):
-            # A change point belongs to the window of its event time; if that window is already
-            # closed it is reported with the next label window that closes.
-            window = self.label_windows.get(event.ts_ms - event.ts_ms % size)
-            (window.concept if window else self.pending_concept).append(event)
         starts = ts - ts % size
         for start in np.unique(starts).tolist():
             mask = starts == start
@@ -209,6 +210,11 @@ class ModelMonitor:
             window.labels += int(mask.sum())
             score = scores[mask] if task == "binary_classification" and not np.isnan(scores[mask]).any() else None
             window.performance.update(y_true[mask], y_pred[mask], score)
+        for event in self.concept.update(errors, clock):
+            # A change point belongs to the label window of its clock time (open: the clock is the
+            # latest join time); were it closed, it is reported with the next label window.
+            window = self.label_windows.get(event.ts_ms - event.ts_ms % size)
+            (window.concept if window else self.pending_concept).append(event)
 
     # -- output --------------------------------------------------------------------------------
     def close_ready(self, now_ms: int) -> list[WindowReport]:

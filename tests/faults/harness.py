@@ -13,16 +13,15 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
-from confluent_kafka import Producer
 
 from tests.integration.traffic import Traffic, make_traffic
 from tests.support.servers import free_port
+from tests.support.waiting import produce
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -44,30 +43,6 @@ models:
     reference: {warmup_events: 2000}
     window: {size: 10s, idle_close: 3s}
 """
-
-
-def wait_until(predicate, timeout: float, what: str, interval: float = 0.25):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = predicate()
-        if last:
-            return last
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
-
-
-def produce(bootstrap: str, topic: str, records) -> None:
-    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 20})
-    for key, value in records:
-        while True:
-            try:
-                producer.produce(topic, key=key.encode() if key else None, value=value)
-                break
-            except BufferError:
-                producer.poll(0.2)
-        producer.poll(0)
-    assert producer.flush(60) == 0
 
 
 @dataclass

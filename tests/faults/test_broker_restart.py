@@ -8,8 +8,9 @@ import re
 
 import pytest
 
-from tests.faults.harness import Scenario, produce, wait_until
+from tests.faults.harness import Scenario
 from tests.integration.traffic import make_traffic
+from tests.support.waiting import produce, wait_until
 
 pytestmark = pytest.mark.integration
 

@@ -7,7 +7,8 @@ import time
 
 import pytest
 
-from tests.faults.harness import Scenario, produce, traffic, wait_until
+from tests.faults.harness import Scenario, traffic
+from tests.support.waiting import produce, wait_until
 
 pytestmark = pytest.mark.integration
 

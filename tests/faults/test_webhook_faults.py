@@ -9,8 +9,9 @@ import time
 
 import pytest
 
-from tests.faults.harness import Scenario, traffic, wait_until
+from tests.faults.harness import Scenario, traffic
 from tests.support.servers import WebhookReceiver, free_port
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.integration
 

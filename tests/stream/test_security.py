@@ -149,7 +149,7 @@ def _listening_addresses(port: int) -> set[str]:
 
 @pytest.mark.integration
 def test_running_worker_binds_loopback_requires_the_token_and_logs_no_secret(broker, clickhouse, tmp_path):
-    from tests.faults.harness import wait_until
+    from tests.support.waiting import wait_until
     from tests.support.servers import free_port
 
     run = tmp_path.name[-8:].replace("_", "")
