@@ -149,8 +149,8 @@ def _listening_addresses(port: int) -> set[str]:
 
 @pytest.mark.integration
 def test_running_worker_binds_loopback_requires_the_token_and_logs_no_secret(broker, clickhouse, tmp_path):
-    from tests.support.waiting import wait_until
     from tests.support.servers import free_port
+    from tests.support.waiting import wait_until
 
     run = tmp_path.name[-8:].replace("_", "")
     port = free_port()
