@@ -27,7 +27,8 @@ class FeatureColumns:
     prediction: list  # as sent: float or str
 
 
-def build_columns(events: Sequence, ts_ms: Sequence[int], kinds: Mapping[str, str]) -> FeatureColumns:
+def build_columns(events: Sequence, ts_ms: Sequence[int], kinds: Mapping[str, str],
+                  feature_maps: Sequence[Mapping] | None = None) -> FeatureColumns:
     """Numeric columns are float64 with NaN for missing; categorical are object arrays of str/None.
 
     A value of the wrong kind (a string for a numeric feature) counts as a type error and as missing.
@@ -35,7 +36,8 @@ def build_columns(events: Sequence, ts_ms: Sequence[int], kinds: Mapping[str, st
     columns: dict[str, np.ndarray] = {}
     type_errors: dict[str, int] = {}
     names = list(kinds)
-    feature_maps = [e.features for e in events]
+    if feature_maps is None:
+        feature_maps = [e.features for e in events]
     if len(names) > 1:
         # One C-level itemgetter call per event, then a C-level transpose; events missing a
         # feature fall back to dict.get.
@@ -94,11 +96,24 @@ def _categorical(raw: list) -> tuple[np.ndarray, int]:
 
 
 def label_key(value) -> str:
-    """Canonical string of a class label or categorical value: 1, 1.0 and True all give ``"1"``."""
-    if isinstance(value, str):
+    """Canonical string of a class label or categorical value: 1, 1.0 and True all give ``"1"``.
+
+    >>> label_key(1.0), label_key(True), label_key("yes"), label_key(2.5)
+    ('1', '1', 'yes', '2.5')
+    """
+    if type(value) is str:
         return value
-    if isinstance(value, bool):
-        return "1" if value else "0"
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
+    key = _LABEL_KEYS.get(value)  # 1 == 1.0 == True hash alike, and so map to one key
+    if key is None:
+        if isinstance(value, bool):
+            key = "1" if value else "0"
+        elif isinstance(value, float) and value.is_integer():
+            key = str(int(value))
+        else:
+            key = str(value)
+        if len(_LABEL_KEYS) < 4096:  # classes are few; regression values are not cached for long
+            _LABEL_KEYS[value] = key
+    return key
+
+
+_LABEL_KEYS: dict = {}

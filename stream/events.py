@@ -53,7 +53,9 @@ class PredictionEvent(msgspec.Struct, frozen=True, gc=False):
     model: str
     version: NonEmpty
     ts: Timestamp
-    features: dict[str, FeatureValue]
+    # Kept as the producer's JSON text: stored as is, and decoded for the whole batch at once
+    # (EventDecoder) instead of decoded per event and encoded again for storage.
+    features: msgspec.Raw
     prediction: float | str
     score: Score | None = None
     latency_ms: Latency | None = None
@@ -86,6 +88,7 @@ class DecodedBatch:
     ts_ms: list[int]
     origins: list[tuple[int, int]]  # (partition, offset) per event
     dead: list[DeadLetter]
+    features: list[dict] | None = None  # decoded feature maps of prediction events, per event
 
 
 def ts_to_ms(ts: int | datetime) -> int:
@@ -113,11 +116,14 @@ class EventDecoder:
         self.max_bytes = max_bytes
         self.max_features = max_features
         self._decoder = msgspec.json.Decoder(struct | list[struct])
+        self._features_batch = msgspec.json.Decoder(list[dict[str, FeatureValue]])
+        self._features_one = msgspec.json.Decoder(dict[str, FeatureValue])
 
     def decode(self, messages) -> DecodedBatch:
         """``messages`` are ``(partition, offset, value, broker_ts_ms)`` tuples."""
         events: list = []
         origins: list = []
+        sources: list = []  # the message of each event, for a dead letter found after decoding
         dead: list[DeadLetter] = []
         struct, known, decode, max_bytes = self.struct, self.known, self._decoder.decode, self.max_bytes
         for message in messages:
@@ -127,19 +133,53 @@ class EventDecoder:
                     decoded = decode(value)
                 except (msgspec.DecodeError, msgspec.ValidationError, RecursionError):
                     decoded = None
-                if type(decoded) is struct and decoded.model in known and self._fits(decoded):
+                if type(decoded) is struct and decoded.model in known:
                     events.append(decoded)
                     origins.append((message[0], message[1]))
+                    sources.append(message)
                     continue
-            self._slow(message, events, origins, dead)
+            self._slow(message, events, origins, sources, dead)
+        features = self._decode_features(events, origins, sources, dead) if struct is PredictionEvent else None
         ts_ms = [t if type(t) is int else int(t.timestamp() * 1000) for t in (e.ts for e in events)]
-        return DecodedBatch(events, ts_ms, origins, dead)
+        return DecodedBatch(events, ts_ms, origins, dead, features)
 
-    def _fits(self, event) -> bool:
-        return self.struct is not PredictionEvent or len(event.features) <= self.max_features
+    def _decode_features(self, events: list, origins: list, sources: list, dead: list) -> list[dict]:
+        """Feature maps of the whole batch in one decode; per event only if the batch has a bad one."""
+        if not events:
+            return []
+        try:
+            maps = self._features_batch.decode(b"[" + b",".join([e.features for e in events]) + b"]")
+        except (msgspec.DecodeError, msgspec.ValidationError, RecursionError):
+            maps = [self._one_feature_map(e.features) for e in events]
+        limit = self.max_features
+        if all(type(m) is dict and len(m) <= limit for m in maps):
+            return maps
+        keep = []
+        for i, m in enumerate(maps):
+            if type(m) is not dict:
+                reason, detail = m
+            elif len(m) > limit:
+                reason, detail = "too_many_features", f"{len(m)} features exceed the limit of {limit}"
+            else:
+                keep.append(i)
+                continue
+            partition, offset, value, broker_ts = sources[i]
+            dead.append(DeadLetter(self.topic, partition, offset, reason, detail, value, _broker_ts(broker_ts)))
+        events[:] = [events[i] for i in keep]
+        origins[:] = [origins[i] for i in keep]
+        return [maps[i] for i in keep]
 
-    def _slow(self, message, events, origins, dead) -> None:
+    def _one_feature_map(self, raw) -> dict | tuple[str, str]:
+        try:
+            return self._features_one.decode(raw)
+        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            return ("schema", f"features: {exc}")
+        except RecursionError:
+            return ("schema", "features: value nested too deeply")
+
+    def _slow(self, message, events, origins, sources, dead) -> None:
         partition, offset, value, broker_ts = message
+        broker_ts = _broker_ts(broker_ts)
         if not value:
             dead.append(DeadLetter(self.topic, partition, offset, "empty", "empty message value", b"", broker_ts))
             return
@@ -153,6 +193,7 @@ class EventDecoder:
             if problem is None:
                 events.append(item)
                 origins.append((partition, offset))
+                sources.append(message)
                 continue
             reason, detail = problem
             if len(items) > 1:
@@ -162,12 +203,19 @@ class EventDecoder:
     def _check(self, event) -> tuple[str, str] | None:
         if event.model not in self.known:
             return ("unknown_model", f"model {event.model[:200]!r} is not configured")
-        if not self._fits(event):
-            return ("too_many_features", f"{len(event.features)} features exceed the limit of {self.max_features}")
         return None
 
 
 _ANY_DECODER = msgspec.json.Decoder()
+
+
+def _broker_ts(value) -> int:
+    """The broker timestamp of a message: given as int, or read from a confluent-kafka Message
+    only when a dead letter needs it (it is not needed on the hot path)."""
+    if type(value) is int:
+        return value
+    ts_type, ts = value.timestamp()
+    return ts if ts_type else 0
 
 
 def decode_predictions(messages, topic, known_models, *, max_bytes, max_features) -> DecodedBatch:
@@ -192,6 +240,9 @@ def _decode_slow(value: bytes, struct) -> list[Any]:
     elements = raw if isinstance(raw, list) else [raw]
     items: list[Any] = []
     for element in elements:
+        if struct is PredictionEvent and isinstance(element, dict) and "features" in element:
+            # Raw fields only come from JSON text: give the features back their text form.
+            element = {**element, "features": msgspec.Raw(msgspec.json.encode(element["features"]))}
         try:
             items.append(msgspec.convert(element, struct))
         except RecursionError:

@@ -139,16 +139,20 @@ class IngestLoop:
         messages = self.consumer.consume(k.batch_size, k.poll_timeout_s)
         started = self.clock()
         out = BatchOutput()
-        by_partition: dict[int, tuple[list, list]] = defaultdict(lambda: ([], []))
+        by_partition: dict[int, tuple[list, list]] = {}
+        predictions_topic = self.topics[0]
         for msg in messages:
             err = msg.error()
             if err is not None:
                 if err.code() != KafkaError._PARTITION_EOF:
                     log.warning("consumer error: %s", err)
                 continue
-            ts_type, ts = msg.timestamp()
-            record = (msg.partition(), msg.offset(), msg.value(), ts if ts_type else 0)
-            by_partition[msg.partition()][0 if msg.topic() == self.topics[0] else 1].append(record)
+            partition = msg.partition()
+            lists = by_partition.get(partition)
+            if lists is None:
+                lists = by_partition[partition] = ([], [])
+            # The message itself stands in for its broker timestamp: read only for dead letters.
+            lists[0 if msg.topic() == predictions_topic else 1].append((partition, msg.offset(), msg.value(), msg))
         now_ms = int(started * 1000)
         for partition, (predictions, feedback) in by_partition.items():
             state = self.states.get(partition)

@@ -141,13 +141,14 @@ class Processor:
             groups[(event.model, event.version)].append(i)
         for (model, version), idx in groups.items():
             if len(idx) == len(batch.events):
-                events, ts, origins = batch.events, batch.ts_ms, batch.origins
+                events, ts, origins, maps = batch.events, batch.ts_ms, batch.origins, batch.features
             else:
                 events = [batch.events[i] for i in idx]
                 ts = [batch.ts_ms[i] for i in idx]
                 origins = [batch.origins[i] for i in idx]
+                maps = [batch.features[i] for i in idx]
             monitor = self._monitor(state, model, version)
-            monitor.add_predictions(build_columns(events, ts, monitor.kinds), now_ms)
+            monitor.add_predictions(build_columns(events, ts, monitor.kinds, maps), now_ms)
             monitor.add_labels(state.join.add_predictions(events, ts, model, version), now_ms)
             _prediction_rows(out.predictions, events, ts, origins, model, version,
                              classification=monitor.settings.task != "regression")
@@ -182,7 +183,7 @@ def _prediction_rows(rows, events, ts, origins, model, version, *, classificatio
     rows["version"] += [version] * n
     rows["ts"] += [t // 1000 for t in ts]
     rows["ts_ms"] += ts
-    rows["features"] += [encode(e.features).decode() for e in events]
+    rows["features"] += [bytes(e.features).decode() for e in events]
     rows["prediction"] += [label_key(p) for p in predictions] if classification else [""] * n
     rows["prediction_num"] += [p if type(p) is float else _NAN for p in predictions]
     rows["score"] += [e.score for e in events]

@@ -56,11 +56,14 @@ def _check(decoder: EventDecoder, values: list[bytes]) -> None:
     for dead in batch.dead:
         assert dead.reason in REASONS and dead.detail
         assert dead.payload == values[dead.offset]
-    for event in batch.events:
+    if batch.features is not None:
+        assert len(batch.features) == len(batch.events)
+    for i, event in enumerate(batch.events):
         assert event.model == "m"
         if isinstance(event, PredictionEvent):
-            assert len(event.features) <= MAX_FEATURES
-            assert all(not isinstance(v, float) or math.isfinite(v) for v in event.features.values())
+            features = batch.features[i]
+            assert len(features) <= MAX_FEATURES
+            assert all(not isinstance(v, float) or math.isfinite(v) for v in features.values())
     for ts in batch.ts_ms:
         assert isinstance(ts, int)
 

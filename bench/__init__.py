@@ -1,0 +1,1 @@
+"""driftline's benchmark harness: ``python -m bench.run`` (see docs/performance.md)."""

@@ -1,0 +1,1 @@
+"""Measured prototypes of hot-path fixes (copies; the real code lives in stream/)."""
