@@ -44,6 +44,7 @@ class WorkerMetrics:
         self.join_pending = Gauge("driftline_join_pending", "Entries waiting in the label join.", ["side"], registry=r)
         self.buffered_rows = Gauge("driftline_buffered_rows", "Rows buffered for ClickHouse.", registry=r)
         self.buffer_cap = Gauge("driftline_buffered_rows_cap", "Cap on buffered rows before the consumer pauses.", registry=r)
+        self.join_dropped = Gauge("driftline_join_dropped", "Join entries dropped unmatched since the partition state began, by cause (evicted at the cap, expired past max_delay).", ["side", "cause"], registry=r)
         self.join_pending_cap = Gauge("driftline_join_pending_cap", "Cap on entries waiting in the label join, per side and partition.", registry=r)
         self.paused = Gauge("driftline_consumer_paused", "1 while the consumer is paused for backpressure.", registry=r)
         self.broker_resets = Counter("driftline_broker_offset_resets_total", "Partitions whose offsets went backwards (broker lost data).", ["topic"], registry=r)

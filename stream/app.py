@@ -104,6 +104,7 @@ class Runtime:
         if self.dispatcher is not None:
             await self.dispatcher.stop(10)
         if self.ingest is not None:
+            self.ingest.producer.flush(10)  # dead letters and alerts of the last batch
             self.ingest.store.close()  # the read store stays open for a caller's summary; closed at exit
 
     async def _replay_outbox(self) -> None:

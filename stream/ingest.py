@@ -406,6 +406,10 @@ class IngestLoop:
         f_pending = sum(s.join.pending[1] for s in self.states.values())
         self.metrics.join_pending.labels("predictions").set(p_pending)
         self.metrics.join_pending.labels("feedback").set(f_pending)
+        joins = [s.join for s in self.states.values()]
+        self.metrics.join_dropped.labels("both", "evicted").set(sum(j.evicted for j in joins))
+        self.metrics.join_dropped.labels("predictions", "expired").set(sum(j.expired_predictions for j in joins))
+        self.metrics.join_dropped.labels("feedback", "expired").set(sum(j.expired_feedback for j in joins))
         self._last_checkpoint = self.clock()
 
     def _load_checkpoint(self, partition: int) -> PartitionState | None:

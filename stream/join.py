@@ -105,8 +105,19 @@ class LabelJoin:
             self._bound(pending)
             return []
         joined: list[JoinedLabel] = []
+        take = feedback.pop
         for event, ts in zip(events, ts_ms, strict=True):
-            joined.extend(self.add_prediction(event.event_id, model, version, event.prediction, event.score, ts))
+            event_id = event.event_id
+            waiting = take(event_id, None)
+            if waiting is None:
+                pending[event_id] = (model, version, event.prediction, event.score, ts)
+            elif waiting[0] == model:
+                joined.append(JoinedLabel(model, version, event_id, event.prediction, event.score,
+                                          waiting[1], ts, waiting[2]))
+            else:  # same id, other model: not a match, both keep waiting
+                feedback[event_id] = waiting
+                pending[event_id] = (model, version, event.prediction, event.score, ts)
+        self._bound(pending)
         return joined
 
     def add_feedback(self, event_id, model, label, ts_ms) -> list[JoinedLabel]:

@@ -26,3 +26,24 @@ def test_state_is_bounded_by_cap_and_delay():
     assert join.pending == (3, 0) and join.evicted == 7
     join.expire(watermark_ms=2_000)  # horizon 1000: e7..e9 are at 700..900
     assert join.pending == (0, 0) and join.expired_predictions == 3
+
+
+def test_batch_insert_matches_one_by_one():
+    from types import SimpleNamespace
+
+    def run(batch: bool):
+        join = LabelJoin(max_delay_ms=10_000, max_pending=5)
+        join.add_feedback("a", "m", "1", 10)
+        join.add_feedback("b", "other", "0", 10)
+        events = [SimpleNamespace(event_id=f"{c}", prediction="1", score=0.5) for c in "abcdefg"]
+        ts = list(range(7))
+        if batch:
+            joined = join.add_predictions(events, ts, "m", "v1")
+        else:
+            joined = [j for e, t in zip(events, ts) for j in join.add_prediction(e.event_id, "m", "v1", "1", 0.5, t)]
+        return joined, join.pending_rows(), join.evicted
+
+    assert run(batch=True) == run(batch=False)
+    joined, (predictions, feedback), evicted = run(batch=True)
+    assert [j.event_id for j in joined] == ["a"]
+    assert feedback == [("b", "other", "0", 10)] and len(predictions) == 5 and evicted == 1
