@@ -67,13 +67,10 @@ class WindowReport:
 
     @property
     def drifted_features(self) -> tuple[DriftResult, ...]:
-        """Drifted results, worst first (by statistic / threshold ratio)."""
+        """Drifted results, worst feature first: by severity (statistic against its threshold),
+        times the feature's importance when the config gives importances (see ``rank_drifted``)."""
+        from .explain import rank_drifted, severity
+
+        order = {ranked.feature: i for i, ranked in enumerate(rank_drifted(self.drift))}
         hits = [r for r in self.drift if r.drifted]
-        return tuple(sorted(hits, key=_severity_ratio, reverse=True))
-
-
-def _severity_ratio(result: DriftResult) -> float:
-    if result.p_value is not None:
-        # Smaller p-values are worse; map to a ratio that grows as p shrinks.
-        return result.threshold / max(result.p_value, 1e-300)
-    return result.statistic / result.threshold if result.threshold else result.statistic
+        return tuple(sorted(hits, key=lambda r: (order[r.feature], -severity(r))))
