@@ -40,7 +40,7 @@ def test_batch_insert_matches_one_by_one():
         if batch:
             joined = join.add_predictions(events, ts, "m", "v1")
         else:
-            joined = [j for e, t in zip(events, ts) for j in join.add_prediction(e.event_id, "m", "v1", "1", 0.5, t)]
+            joined = [j for e, t in zip(events, ts, strict=True) for j in join.add_prediction(e.event_id, "m", "v1", "1", 0.5, t)]
         return joined, join.pending_rows(), join.evicted
 
     assert run(batch=True) == run(batch=False)
