@@ -72,20 +72,30 @@ def migrate(config: str) -> None:
 
 @main.command()
 @click.option("--data", required=True, type=click.Path(exists=True, dir_okay=False), help="CSV, Parquet or JSONL.")
-@click.option("--model", required=True, help="Model name in the config.")
-@click.option("--config", "config", required=True, type=click.Path(dir_okay=False))
+@click.option("--model", required=True, help="Model name (in the config, when one is given).")
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="Profile JSON to write.")
-def baseline(data: str, model: str, config: str, out: str) -> None:
+@click.option("--config", "config", type=click.Path(dir_okay=False),
+              help="Take the model's features from this config; without it every column of the file is "
+                   "profiled, numeric when all its values are numbers.")
+def baseline(data: str, model: str, out: str, config: str | None) -> None:
     """Build a reference profile from a dataset for `reference: {profile: ...}`."""
-    from .reference import profile_from_file
+    from .reference import infer_kinds, profile_from_file
 
-    settings = _settings_or_exit(config)
-    spec = settings.model(model)
-    if spec is None:
-        raise click.BadParameter(f"{model!r} is not in {config} (models: {', '.join(m.name for m in settings.models)})")
-    profile = profile_from_file(data, dict(spec.features))
+    if config:
+        settings = _settings_or_exit(config)
+        spec = settings.model(model)
+        if spec is None:
+            raise click.BadParameter(f"{model!r} is not in {config} (models: {', '.join(m.name for m in settings.models)})")
+        kinds = dict(spec.features)
+    else:
+        kinds = infer_kinds(data)
+    try:
+        profile = profile_from_file(data, kinds)
+    except (OSError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from exc
     profile.save(out)
-    click.echo(f"wrote {out}: {profile.n} rows, {len(profile.features)} features")
+    click.echo(f"wrote {out}: model {model}, {profile.n} rows, "
+               + ", ".join(f"{name} ({kind})" for name, kind in profile.kinds.items()))
 
 
 def _register_commands() -> None:
