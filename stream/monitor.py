@@ -223,8 +223,12 @@ class ModelMonitor:
                                                                       self.last_event_at_ms, now_ms)]
         # A label window also waits for its prediction-side window, so that its label coverage
         # (labels / predictions of the same window) is always known when it closes.
+        # It also waits while predictions may still open that window (labels can run ahead of
+        # predictions in event time), unless the prediction stream is idle.
+        predictions_idle = now_ms - self.last_event_at_ms >= self.settings.idle_close_ms
         reports += [self._close_labels(self.label_windows.pop(s)) for s in self._ready(
-            self.label_windows, self.label_watermark_ms, self.last_label_at_ms, now_ms) if s not in self.windows]
+            self.label_windows, self.label_watermark_ms, self.last_label_at_ms, now_ms)
+            if s not in self.windows and (predictions_idle or self.closed_through_ms >= self.label_windows[s].end_ms)]
         return reports
 
     def _ready(self, windows: dict, watermark_ms: int, last_at_ms: int, now_ms: int) -> list[int]:

@@ -61,9 +61,12 @@ class StatusQueries:
                 "version": version, "state": "ok", "last_window_end": int(last_end) * 1000,
                 "predictions": int(predictions), "labels": int(labels), "drifted_features": [], "firing": []}
         for model, version, feature in self.store.execute(
+                # Feature tests of the latest window that ran them (concept drift on the error stream
+                # is filed in label windows and shows as alerts instead).
                 "SELECT model, version, feature FROM drift_results FINAL WHERE drifted = 1"
-                " AND (model, version, window_start) IN (SELECT model, version, max(window_start)"
-                " FROM drift_results FINAL GROUP BY model, version) GROUP BY model, version, feature"
+                " AND feature != 'error_stream' AND (model, version, window_start) IN"
+                " (SELECT model, version, max(window_start) FROM drift_results FINAL"
+                " WHERE feature != 'error_stream' GROUP BY model, version) GROUP BY model, version, feature"
                 " ORDER BY feature"):
             entry = versions[model].get(version)
             if entry is not None:
