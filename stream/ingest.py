@@ -98,6 +98,7 @@ class IngestLoop:
         self.states: dict[int, PartitionState] = {}
         self.stopping = threading.Event()
         self.ready = threading.Event()  # set once partitions are assigned
+        self._unsent_alerts: list = []  # alerts waiting for their rows to be stored
         self._last_flush = self._last_checkpoint = self._last_lag = clock()
         self.topics = (settings.kafka.predictions_topic, settings.kafka.feedback_topic)
         metrics.buffer_cap.set(max_buffered_rows)
@@ -247,7 +248,7 @@ class IngestLoop:
             m.alerts.labels(alert.kind, alert.severity, alert.status).inc()
             self._produce(self.settings.kafka.alerts_topic, key=alert.dedup_key.encode(),
                           value=json.dumps(alert.to_dict(), default=str).encode())
-            self.on_alert(alert)
+            self._unsent_alerts.append(alert)
         self.producer.poll(0)
         m.buffered_rows.set(self.writer.buffered_rows)
 
@@ -278,10 +279,18 @@ class IngestLoop:
 
     def flush(self) -> None:
         """Write buffered rows; while the store fails, pause consumption (backpressure) and retry."""
-        self._until_stored("flush", self.writer.flush)
+        self._until_stored("flush", self._write_rows)
         self.producer.poll(0)
         self._last_flush = self.clock()
         self.metrics.buffered_rows.set(self.writer.buffered_rows)
+
+    def _write_rows(self) -> None:
+        self.writer.flush()
+        # Alerts are handed to delivery only once their rows are stored: a delivered alert always
+        # has its row in `alerts`, and one lost to a crash before that is recomputed on replay.
+        unsent, self._unsent_alerts = self._unsent_alerts, []
+        for alert in unsent:
+            self.on_alert(alert)
 
     def _until_stored(self, what: str, write: Callable[[], object]) -> None:
         """Run ``write`` until it stops raising a retriable StoreError, consumption paused meanwhile."""
@@ -353,7 +362,7 @@ class IngestLoop:
         if wait:
             self.flush()
         else:
-            self.writer.flush()
+            self._write_rows()
         chosen = sorted(self.states) if partitions is None else partitions
         if not chosen:
             self._last_checkpoint = self.clock()
