@@ -14,7 +14,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import threading
 import time
 from contextlib import ExitStack
@@ -149,16 +148,6 @@ class TrafficPump(threading.Thread):
         self.stopping.set()
 
 
-def _port_free(host: str, port: int) -> bool:
-    with socket.socket() as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((host, port))
-        except OSError:
-            return False
-        return True
-
-
 def _wipe_embedded(url: str) -> None:
     from sinks.embedded import embedded_path
 
@@ -192,7 +181,7 @@ def demo(speed: float | None, duration: str, clickhouse_url: str, keep: bool, po
 
     from .app import create_app
     from .demo_display import DemoDisplay, print_summary
-    from .embedded import EmbeddedBroker
+    from .embedded import EmbeddedBroker, port_is_free
 
     try:
         duration_s = parse_duration_ms(duration) / 1000
@@ -204,7 +193,7 @@ def demo(speed: float | None, duration: str, clickhouse_url: str, keep: bool, po
         raise click.ClickException(f"invalid scenario {scenario_path or bundled_scenario()}:\n{exc}") from exc
     speed = speed or scenario.speed
     rate = rate or scenario.rate
-    if not _port_free(host, port):
+    if not port_is_free(port, host):
         raise click.UsageError(f"port {port} on {host} is in use: pick another with --port")
     DEMO_DIR.mkdir(exist_ok=True)
     if clickhouse_url.startswith("chdb://") and not keep:

@@ -49,7 +49,7 @@ from types import TracebackType
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
-__all__ = ["BrokerStartError", "EmbeddedBroker", "EmbeddedBrokerError", "TopicError", "count_records"]
+__all__ = ["BrokerStartError", "EmbeddedBroker", "EmbeddedBrokerError", "TopicError", "count_records", "port_is_free"]
 
 _HOST = "127.0.0.1"
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -129,14 +129,14 @@ class EmbeddedBroker:
         for attempt in range(3):
             if auto_port:
                 self._port = _free_port()
-            elif not _port_is_free(self._port):
+            elif not port_is_free(self._port):
                 raise BrokerStartError(f"port {self._port} on {_HOST} is already in use")
             try:
                 self._launch()
                 break
             except BrokerStartError:
                 self._stop_process()
-                if not auto_port or attempt == 2 or _port_is_free(self._port):
+                if not auto_port or attempt == 2 or port_is_free(self._port):
                     raise
         atexit.unregister(self.stop)
         atexit.register(self.stop)
@@ -343,12 +343,13 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _port_is_free(port: int) -> bool:
+def port_is_free(port: int, host: str = _HOST) -> bool:
+    """Whether a server could bind ``host:port`` now."""
     # SO_REUSEADDR as a server would use: TIME_WAIT leftovers from a previous run don't count.
     with socket.socket() as sock:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
-            sock.bind((_HOST, port))
+            sock.bind((host, port))
         except OSError:
             return False
         return True
