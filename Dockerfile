@@ -15,7 +15,11 @@ WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY stream ./stream
 COPY detectors ./detectors
+COPY alerting ./alerting
 COPY sinks ./sinks
+COPY cli ./cli
+COPY status ./status
+COPY demo ./demo
 RUN pip install . \
  && rm -rf /src
 

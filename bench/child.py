@@ -16,10 +16,9 @@ import sys
 import time
 from pathlib import Path
 
+from driftline.stream.app import Runtime
+from driftline.stream.config import parse_settings
 from prometheus_client import CollectorRegistry
-
-from stream.app import Runtime
-from stream.config import parse_settings
 
 from .stages import StageTimer, patch_wiring
 

@@ -31,8 +31,7 @@ import time
 import warnings
 
 import numpy as np
-
-from detectors import DriftSettings, DriftSuite, ReferenceProfile, TestSpec
+from driftline.detectors import DriftSettings, DriftSuite, ReferenceProfile, TestSpec
 
 from .traffic import _CATEGORIES, _DRIFTED_MIX, _MEANS, _MIX, _SCALES, CATEGORICAL, NUMERIC
 

@@ -14,10 +14,9 @@ import gc
 import time
 from dataclasses import dataclass, field
 
+from driftline.stream.app import Runtime
+from driftline.stream.config import Settings
 from prometheus_client import CollectorRegistry
-
-from stream.app import Runtime
-from stream.config import Settings
 
 from .stages import StageTimer, patch_wiring
 from .traffic import FEATURES, Plan

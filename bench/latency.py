@@ -23,9 +23,9 @@ import uuid
 
 import numpy as np
 from confluent_kafka import Producer
+from driftline.stream.app import Runtime
 from prometheus_client import CollectorRegistry
 
-from stream.app import Runtime
 from tests.support.servers import WebhookReceiver
 
 from .e2e import release_runtime
@@ -169,7 +169,7 @@ def measure(broker, store_url_for, runs: int = 3, rate: int = 5_000, phase: floa
 if __name__ == "__main__":
     import logging
 
-    from stream.embedded import EmbeddedBroker
+    from driftline.demo import EmbeddedBroker
 
     logging.basicConfig(level=logging.WARNING)
     with EmbeddedBroker() as broker:

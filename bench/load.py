@@ -8,10 +8,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from confluent_kafka import Consumer, Producer
-
-from stream import events
-from stream.config import Settings
-from stream.wiring import consumer_config
+from driftline.stream import events
+from driftline.stream.config import Settings
+from driftline.stream.wiring import consumer_config
 
 from .traffic import Plan, messages, tick_messages
 

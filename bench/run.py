@@ -22,7 +22,8 @@ import time
 import uuid
 from pathlib import Path
 
-from stream.embedded import EmbeddedBroker
+from driftline.demo import EmbeddedBroker
+
 from tests.support.servers import ClickHouseServer
 
 from . import drift_compare, latency, rss, scale

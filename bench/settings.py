@@ -1,10 +1,10 @@
-"""The worker configuration every benchmark run uses (YAML-equivalent, parsed by stream.config)."""
+"""The worker configuration every benchmark run uses (YAML-equivalent, parsed by driftline.stream.config)."""
 
 from __future__ import annotations
 
 import uuid
 
-from stream.config import Settings, parse_settings
+from driftline.stream.config import Settings, parse_settings
 
 from .traffic import FEATURES, MODELS, WINDOW_MS
 

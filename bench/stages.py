@@ -15,28 +15,28 @@ import time
 from collections import defaultdict
 from collections.abc import Callable
 
-import stream.app
+import driftline.stream.app
 
 # (module, attribute path, stage). The hot path is being optimised while this harness exists:
 # a target that is absent in the checked-out code is skipped, so the breakdown follows the code.
 _TARGETS = (
-    ("stream.events", "EventDecoder.decode", "decode + validate"),
-    ("stream.processor", "decode_predictions", "decode + validate"),
-    ("stream.processor", "decode_feedback", "decode + validate"),
-    ("stream.processor", "build_columns", "columns (events -> numpy)"),
-    ("stream.processor", "_prediction_rows", "row buffers"),
-    ("stream.join", "LabelJoin.add_predictions", "label join"),
-    ("stream.processor", "Processor._predictions", "predictions: other"),
-    ("stream.processor", "Processor._feedback", "feedback: join + rows"),
-    ("stream.monitor", "ModelMonitor.add_predictions", "window sketches"),
-    ("stream.monitor", "ModelMonitor.add_labels", "labels + concept detector"),
-    ("stream.processor", "Processor.close_windows", "window close + alert rules"),
-    ("detectors.suite", "DriftSuite.evaluate", "drift tests"),
-    ("stream.ingest", "IngestLoop._emit", "emit (metrics, buffers)"),
-    ("stream.ingest", "IngestLoop.flush", "store insert"),
-    ("stream.ingest", "IngestLoop.checkpoint", "checkpoint + commit"),
-    ("stream.ingest", "IngestLoop._report_lag", "lag report"),
-    ("stream.ingest", "IngestLoop.step", "step (group by partition)"),
+    ("driftline.stream.events", "EventDecoder.decode", "decode + validate"),
+    ("driftline.stream.processor", "decode_predictions", "decode + validate"),
+    ("driftline.stream.processor", "decode_feedback", "decode + validate"),
+    ("driftline.stream.processor", "build_columns", "columns (events -> numpy)"),
+    ("driftline.stream.processor", "_prediction_rows", "row buffers"),
+    ("driftline.stream.join", "LabelJoin.add_predictions", "label join"),
+    ("driftline.stream.processor", "Processor._predictions", "predictions: other"),
+    ("driftline.stream.processor", "Processor._feedback", "feedback: join + rows"),
+    ("driftline.stream.monitor", "ModelMonitor.add_predictions", "window sketches"),
+    ("driftline.stream.monitor", "ModelMonitor.add_labels", "labels + concept detector"),
+    ("driftline.stream.processor", "Processor.close_windows", "window close + alert rules"),
+    ("driftline.detectors.suite", "DriftSuite.evaluate", "drift tests"),
+    ("driftline.stream.ingest", "IngestLoop._emit", "emit (metrics, buffers)"),
+    ("driftline.stream.ingest", "IngestLoop.flush", "store insert"),
+    ("driftline.stream.ingest", "IngestLoop.checkpoint", "checkpoint + commit"),
+    ("driftline.stream.ingest", "IngestLoop._report_lag", "lag report"),
+    ("driftline.stream.ingest", "IngestLoop.step", "step (group by partition)"),
 )
 
 
@@ -136,8 +136,8 @@ class TimedConsumer:
 
 
 def patch_wiring(timer: StageTimer, on_batch: Callable[[list], None], on_insert: Callable[[str, int], None]):
-    """Make ``stream.app.Runtime`` build a timed consumer and a store that reports each insert."""
-    original_consumer, original_store = stream.app.build_consumer, stream.app.build_store
+    """Make ``driftline.stream.app.Runtime`` build a timed consumer and a store that reports each insert."""
+    original_consumer, original_store = driftline.stream.app.build_consumer, driftline.stream.app.build_store
 
     def build_consumer(settings):
         return TimedConsumer(original_consumer(settings), timer, on_batch)
@@ -153,9 +153,9 @@ def patch_wiring(timer: StageTimer, on_batch: Callable[[list], None], on_insert:
         store.insert = reporting_insert
         return store
 
-    stream.app.build_consumer, stream.app.build_store = build_consumer, build_store
+    driftline.stream.app.build_consumer, driftline.stream.app.build_store = build_consumer, build_store
 
     def restore() -> None:
-        stream.app.build_consumer, stream.app.build_store = original_consumer, original_store
+        driftline.stream.app.build_consumer, driftline.stream.app.build_store = original_consumer, original_store
 
     return restore

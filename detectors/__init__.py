@@ -4,8 +4,6 @@ Imports only the standard library, numpy, scipy and river; no I/O except
 ``ReferenceProfile.save``/``load``; time is always an argument.
 """
 
-from .alert_rules import DEFAULT_RULES, AlertRule, FeatureEvidence, parse_rules
-from .alerting import Alert, AlertEngine
 from .correction import Persistence, adjust_p_values
 from .distances import (
     chi2_homogeneity,
@@ -45,12 +43,6 @@ from .suite import DriftSuite
 from .window import WindowSketch
 
 __all__ = [
-    "DEFAULT_RULES",
-    "Alert",
-    "AlertEngine",
-    "AlertRule",
-    "FeatureEvidence",
-    "parse_rules",
     "DETECTORS",
     "CategoricalProfile",
     "ChiSquare",

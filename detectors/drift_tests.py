@@ -1,7 +1,7 @@
 """All drift tests and their registry by YAML ``type`` name.
 
 A test compares one feature's window sketch with its reference profile; see
-:class:`detectors.drift_test.DriftTest` for the threshold convention.
+:class:`driftline.detectors.drift_test.DriftTest` for the threshold convention.
 """
 
 from __future__ import annotations

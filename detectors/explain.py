@@ -38,7 +38,7 @@ def rank_drifted(results: Iterable[DriftResult], importances: Mapping[str, float
     importance (a feature missing from the mapping weighs 0); without, the result's own
     ``importance`` if set, else 1.
 
-    >>> from detectors import DriftResult
+    >>> from driftline.detectors import DriftResult
     >>> rs = [DriftResult("a", "psi", 0.3, 0.2, True), DriftResult("b", "psi", 0.9, 0.2, True),
     ...       DriftResult("c", "psi", 0.1, 0.2, False)]
     >>> [r.feature for r in rank_drifted(rs)]

@@ -35,7 +35,7 @@ class DataQualityCheck:
     Stateless apart from its thresholds: the counts live in the :class:`WindowSketch`.
 
     >>> import numpy as np
-    >>> from detectors import ReferenceProfile
+    >>> from driftline.detectors import ReferenceProfile
     >>> ref = ReferenceProfile.from_columns({"x": "numeric"}, {"x": np.arange(100.0)})
     >>> w = ref.new_window(); w.update({"x": np.array([1.0, np.nan, 500.0, 2.0])})
     >>> [(r.check, r.value, r.failed) for r in DataQualityCheck().evaluate(w, type_errors={"x": 1})]

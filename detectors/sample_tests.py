@@ -16,10 +16,10 @@ class KolmogorovSmirnov(DriftTest):
 
     Both sides are seeded uniform samples (``reservoir_size`` values), so the test
     is valid but its power is that of ``reservoir_size`` observations.
-    ``method`` picks the p-value computation (see :func:`detectors.distances.ks_two_sample`).
+    ``method`` picks the p-value computation (see :func:`driftline.detectors.distances.ks_two_sample`).
 
     >>> import numpy as np
-    >>> from detectors import ReferenceProfile
+    >>> from driftline.detectors import ReferenceProfile
     >>> rng = np.random.default_rng(1)
     >>> ref = ReferenceProfile.from_columns({"x": "numeric"}, {"x": rng.normal(0, 1, 5_000)})
     >>> w = ref.new_window(); w.update({"x": rng.normal(0, 1, 5_000)})
@@ -45,7 +45,7 @@ class WassersteinDistance(DriftTest):
     """Wasserstein-1 distance of the samples divided by the reference std (or IQR).
 
     >>> import numpy as np
-    >>> from detectors import ReferenceProfile
+    >>> from driftline.detectors import ReferenceProfile
     >>> rng = np.random.default_rng(2)
     >>> ref = ReferenceProfile.from_columns({"x": "numeric"}, {"x": rng.normal(0, 2, 5_000)})
     >>> w = ref.new_window(); w.update({"x": rng.normal(1, 2, 5_000)})

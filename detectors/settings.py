@@ -79,7 +79,7 @@ class DriftSettings:
     >>> DriftSettings.from_dict({"numeric": [{"type": "foo"}]}, path="models[0].drift")
     Traceback (most recent call last):
     ...
-    detectors.errors.DetectorConfigError: models[0].drift.numeric[0].type: 'foo' is not a known test (expected one of: hellinger, jensen_shannon, ks, psi, wasserstein)
+    driftline.detectors.errors.DetectorConfigError: models[0].drift.numeric[0].type: 'foo' is not a known test (expected one of: hellinger, jensen_shannon, ks, psi, wasserstein)
     """
 
     numeric: tuple[TestSpec, ...] = (TestSpec("psi", 0.2),)

@@ -25,7 +25,7 @@ class DriftSuite:
     non-missing value in the window gives no result (and no persistence step).
 
     >>> import numpy as np
-    >>> from detectors import ReferenceProfile
+    >>> from driftline.detectors import ReferenceProfile
     >>> rng = np.random.default_rng(0)
     >>> ref = ReferenceProfile.from_columns(
     ...     {"x": "numeric", "c": "categorical"},

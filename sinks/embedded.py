@@ -1,7 +1,7 @@
-"""The in-process ClickHouse engine (chdb) behind the :class:`~sinks.store.Store` interface.
+"""The in-process ClickHouse engine (chdb) behind the :class:`~driftline.sinks.store.Store` interface.
 
 ``driftline demo`` stores everything in a local directory with no server to run:
-same schema, same SQL, same migrations as :class:`~sinks.store.ClickHouseStore`.
+same schema, same SQL, same migrations as :class:`~driftline.sinks.store.ClickHouseStore`.
 
 URLs: ``chdb://./.driftline/store`` (relative to the working directory),
 ``chdb:///var/lib/driftline`` (absolute), optional ``?database=name``

@@ -3,7 +3,7 @@
     SinkError
     ├── StoreError            a query or insert failed (retriable: the server may come back)
     │   └── SchemaError       the store's schema is newer than this build (not retriable)
-    └── DeliveryError         an alert could not be delivered (see sinks.alerts)
+    └── DeliveryError         an alert could not be delivered (see driftline.sinks.alerts)
 """
 
 from __future__ import annotations

@@ -7,9 +7,8 @@ model's versions are capped (``max_versions``); further versions report as
 
 from __future__ import annotations
 
+from driftline.detectors import WindowReport
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
-
-from detectors import WindowReport
 
 __all__ = ["WorkerMetrics"]
 

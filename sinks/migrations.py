@@ -23,7 +23,7 @@ class Migration:
 
 def known_migrations() -> tuple[Migration, ...]:
     found = []
-    for entry in resources.files("sinks").joinpath("schema").iterdir():
+    for entry in resources.files("driftline.sinks").joinpath("schema").iterdir():
         match = _NAME.match(entry.name)
         if match:
             text = "\n".join(line for line in entry.read_text().splitlines() if not line.strip().startswith("--"))

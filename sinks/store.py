@@ -3,7 +3,7 @@
 A :class:`Store` runs SQL and inserts columnar batches. Two implementations
 share one schema and one dialect: :class:`ClickHouseStore` (a ClickHouse
 server over the native protocol, via clickhouse-driver) and
-:class:`~sinks.embedded.EmbeddedStore` (chdb, the in-process engine).
+:class:`~driftline.sinks.embedded.EmbeddedStore` (chdb, the in-process engine).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Buffered, columnar writes of events and results to a :class:`~sinks.store.Store`.
+"""Buffered, columnar writes of events and results to a :class:`~driftline.sinks.store.Store`.
 
 ``add_*`` only appends to in-memory column lists; :meth:`EventWriter.flush`
 does one insert per table. Delivery guarantee: at-least-once. A failed flush
@@ -15,8 +15,8 @@ from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from detectors import WindowReport
-from detectors.alerting import Alert
+from driftline.alerting import Alert
+from driftline.detectors import WindowReport
 
 from .store import Store
 

@@ -1,6 +1,6 @@
 """The driftline worker: Faust application shell, batch ingest loop, windows and wiring.
 
-``stream`` is the only package that knows detectors and sinks; :mod:`stream.wiring` is the
+``stream`` is the only package that knows detectors and sinks; :mod:`driftline.stream.wiring` is the
 only module that builds concrete clients. The Faust app is imported on first use.
 """
 

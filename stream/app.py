@@ -2,7 +2,7 @@
 
 Faust owns the event loop, the CLI worker, the web server (``/metrics`` and
 the status page) and the async alert dispatcher. The high-volume prediction
-and feedback path is the batch :class:`~stream.ingest.IngestLoop`, run in its
+and feedback path is the batch :class:`~driftline.stream.ingest.IngestLoop`, run in its
 own thread by :class:`IngestService` (Faust's per-event agents top out near
 5k events/s here; the batch loop is an order of magnitude faster).
 """
@@ -20,16 +20,14 @@ from pathlib import Path
 
 import faust
 import mode
+from driftline.sinks.delivery_log import AsyncStoreDeliveryLog, StoreDeliveryLog
+from driftline.sinks.migrations import migrate
+from driftline.sinks.writer import EventWriter
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
-
-from sinks.delivery_log import AsyncStoreDeliveryLog, StoreDeliveryLog
-from sinks.migrations import migrate
-from sinks.writer import EventWriter
 
 from .config import Settings
 from .ingest import IngestLoop
 from .processor import Processor
-from .status import register_status_pages
 from .wiring import (
     build_consumer,
     build_metrics,
@@ -109,7 +107,7 @@ class Runtime:
 
     async def _replay_outbox(self) -> None:
         """Re-submit recent alerts some channel never delivered (a crash cut their delivery short)."""
-        from detectors.alerting import Alert
+        from driftline.alerting import Alert
 
         since = int(time.time()) - 24 * 3600
         rows = await asyncio.to_thread(self.delivery_log.undelivered, self.channel_names, since_s=since)
@@ -128,7 +126,7 @@ class Runtime:
     def _build_dispatcher(self, producer):
         if not self.settings.alert_channels:
             return None
-        from sinks.alerts import AlertDispatcher, build_channels
+        from driftline.sinks.alerts import AlertDispatcher, build_channels
 
         channels = build_channels(self.settings.alert_channels, path="alerts.channels", producer=producer)
         self.delivery_log = StoreDeliveryLog(self.read_store)
@@ -142,7 +140,7 @@ class Runtime:
 def _apply_retention(settings: Settings) -> list:
     from datetime import UTC, datetime
 
-    from sinks.retention import apply_retention
+    from driftline.sinks.retention import apply_retention
 
     store = build_store(settings.clickhouse.url)  # its own connection: clients are not thread-safe
     try:
@@ -201,7 +199,6 @@ def create_app(settings: Settings, *, datadir: str | Path = ".driftline/faust",
         ready = runtime.ingest is not None and runtime.ingest.ready.is_set()
         return web.json({"status": "ok" if ready else "starting"}, status=200 if ready else 503)
 
-    register_status_pages(app, runtime)
     if settings.metrics.token:
         _require_bearer_token(app, settings.metrics.token)
     return app, runtime

@@ -16,11 +16,10 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-
-from detectors import DetectorConfigError, DriftSettings, make_detector
-from detectors.alert_rules import DEFAULT_RULES, AlertRule, parse_rules
-from sinks.alerts import parse_channel_configs
-from sinks.retention import RetentionPolicy
+from driftline.alerting.rules import DEFAULT_RULES, AlertRule, parse_rules
+from driftline.detectors import DetectorConfigError, DriftSettings, make_detector
+from driftline.sinks.alerts import parse_channel_configs
+from driftline.sinks.retention import RetentionPolicy
 
 from .errors import ConfigError, ConfigProblem, redact
 from .parsing import Reader, parse_duration_ms

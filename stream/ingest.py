@@ -38,12 +38,11 @@ from collections import defaultdict
 from collections.abc import Callable
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Producer, TopicPartition
-
-from sinks.errors import StoreError
-from sinks.join_state import load_pending_join
-from sinks.metrics import WorkerMetrics
-from sinks.store import Store
-from sinks.writer import EventWriter
+from driftline.sinks.errors import StoreError
+from driftline.sinks.join_state import load_pending_join
+from driftline.sinks.metrics import WorkerMetrics
+from driftline.sinks.store import Store
+from driftline.sinks.writer import EventWriter
 
 from .config import Settings
 from .events import DeadLetter

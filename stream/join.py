@@ -61,7 +61,7 @@ class LabelJoin:
     # -- checkpoints -----------------------------------------------------------------------------
     def __getstate__(self) -> dict:
         # The pending maps are not checkpointed: they are rebuilt from the event tables on
-        # restore (sinks.join_state), which keeps checkpoints small however many labels wait.
+        # restore (driftline.sinks.join_state), which keeps checkpoints small however many labels wait.
         state = self.__dict__.copy()
         state["_predictions"] = OrderedDict()
         state["_feedback"] = OrderedDict()

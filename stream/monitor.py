@@ -12,8 +12,7 @@ from collections import deque
 from dataclasses import dataclass, field
 
 import numpy as np
-
-from detectors import (
+from driftline.detectors import (
     ConceptDriftMonitor,
     DataQualityCheck,
     DriftResult,

@@ -17,9 +17,8 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 import msgspec
-
-from detectors import ReferenceProfile, WindowReport
-from detectors.alerting import Alert, AlertEngine
+from driftline.alerting import Alert, AlertEngine
+from driftline.detectors import ReferenceProfile, WindowReport
 
 from .columns import build_columns, label_key
 from .config import Settings
@@ -94,7 +93,7 @@ class Processor:
         """Rebuild a partition's state from :meth:`PartitionState.snapshot` with the current settings.
 
         ``pending_loader(partition, offsets, horizon_ms, limit)`` returns the label join's pending
-        rows at the checkpoint (see :func:`sinks.join_state.load_pending_join`).
+        rows at the checkpoint (see :func:`driftline.sinks.join_state.load_pending_join`).
         """
         raw = pickle.loads(blob)
         for key in [k for k in raw["monitors"] if k[0] not in self.models]:

@@ -7,8 +7,7 @@ import json
 from pathlib import Path
 
 import numpy as np
-
-from detectors import ReferenceProfile
+from driftline.detectors import ReferenceProfile
 
 from .config import ModelSettings
 

@@ -7,11 +7,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from confluent_kafka import Consumer, Producer
+from driftline.detectors import ReferenceProfile
+from driftline.sinks.metrics import WorkerMetrics
+from driftline.sinks.store import ClickHouseStore, Store
 from prometheus_client import CollectorRegistry, disable_created_metrics
-
-from detectors import ReferenceProfile
-from sinks.metrics import WorkerMetrics
-from sinks.store import ClickHouseStore, Store
 
 from .config import Settings
 from .reference import load_reference
@@ -21,7 +20,7 @@ __all__ = ["faust_credentials", "build_consumer", "build_producer", "build_refer
 
 def build_store(url: str) -> Store:
     if url.startswith("chdb://"):
-        from sinks.embedded import EmbeddedStore
+        from driftline.sinks.embedded import EmbeddedStore
 
         return EmbeddedStore(url)
     return ClickHouseStore(url)
@@ -79,7 +78,7 @@ def build_metrics(registry: CollectorRegistry | None = None) -> WorkerMetrics:
 
 def build_multivariate(settings: Settings) -> dict:
     """PCA reconstruction models fitted on reference files (warm-up references fit in the stream)."""
-    from detectors import PCAReconstructionDrift
+    from driftline.detectors import PCAReconstructionDrift
 
     from .reference import read_columns
 

@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from driftline.demo import EmbeddedBroker
 
-from stream.embedded import EmbeddedBroker
 from tests.support.servers import ClickHouseServer, WebhookReceiver
-
-# Imported above as tests.support; doctest collection would import it again as `support`.
-collect_ignore = ["support"]
 
 
 @pytest.fixture(scope="session")

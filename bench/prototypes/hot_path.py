@@ -19,9 +19,8 @@ import gc
 import time
 
 import msgspec
-
-from stream.columns import label_key
-from stream.events import EventDecoder, FeatureValue, PredictionEvent
+from driftline.stream.columns import label_key
+from driftline.stream.events import EventDecoder, FeatureValue, PredictionEvent
 
 from ..traffic import MODELS, Plan, messages
 

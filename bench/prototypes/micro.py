@@ -11,9 +11,8 @@ import pickle
 import time
 
 import msgspec
-
-from stream.events import EventDecoder, PredictionEvent
-from stream.join import LabelJoin
+from driftline.stream.events import EventDecoder, PredictionEvent
+from driftline.stream.join import LabelJoin
 
 from ..traffic import MODELS, Plan, messages
 

@@ -1,12 +1,12 @@
 """Alert delivery: channels (Kafka, Slack, PagerDuty, webhooks, Alertmanager) and the dispatcher.
 
-The engine in ``detectors.alerting`` decides *what* to say; this package says
-it. Channels render an :class:`~detectors.alerting.Alert` to a request (pure);
+The engine in ``driftline.alerting`` decides *what* to say; this package says
+it. Channels render an :class:`~driftline.alerting.Alert` to a request (pure);
 :class:`AlertDispatcher` queues, sends, retries and logs the outcome.
 """
 
-from sinks.alerts.alertmanager import AlertmanagerChannel, AlertmanagerConfig
-from sinks.alerts.base import (
+from driftline.sinks.alerts.alertmanager import AlertmanagerChannel, AlertmanagerConfig
+from driftline.sinks.alerts.base import (
     AlertSinkError,
     ChannelConfigError,
     ChannelFilter,
@@ -16,7 +16,7 @@ from sinks.alerts.base import (
     KafkaDeliveryError,
     TransportError,
 )
-from sinks.alerts.channels import (
+from driftline.sinks.alerts.channels import (
     CHANNEL_TYPES,
     AlertChannel,
     BlockingChannel,
@@ -24,12 +24,17 @@ from sinks.alerts.channels import (
     build_channels,
     parse_channel_configs,
 )
-from sinks.alerts.delivery import AlertDispatcher, DeliveryLog, DeliveryRecord, MemoryDeliveryLog
-from sinks.alerts.kafka import KafkaChannel, KafkaChannelConfig
-from sinks.alerts.pagerduty import PagerDutyChannel, PagerDutyConfig
-from sinks.alerts.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign, verify
-from sinks.alerts.slack import SlackChannel, SlackConfig
-from sinks.alerts.webhook import WebhookChannel, WebhookConfig
+from driftline.sinks.alerts.delivery import (
+    AlertDispatcher,
+    DeliveryLog,
+    DeliveryRecord,
+    MemoryDeliveryLog,
+)
+from driftline.sinks.alerts.kafka import KafkaChannel, KafkaChannelConfig
+from driftline.sinks.alerts.pagerduty import PagerDutyChannel, PagerDutyConfig
+from driftline.sinks.alerts.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign, verify
+from driftline.sinks.alerts.slack import SlackChannel, SlackConfig
+from driftline.sinks.alerts.webhook import WebhookChannel, WebhookConfig
 
 __all__ = [
     "CHANNEL_TYPES",

@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from detectors.alert_rules import (
+from driftline.alerting import Alert
+from driftline.alerting.rules import (
     ACTIONS,
     KINDS,
     SEVERITIES,
@@ -27,7 +28,6 @@ from detectors.alert_rules import (
     parse_duration_ms,
     severity_rank,
 )
-from detectors.alerting import Alert
 
 __all__ = [
     "AlertSinkError",
@@ -44,7 +44,7 @@ __all__ = [
 
 
 class AlertSinkError(Exception):
-    """Root of every error raised by ``sinks.alerts``."""
+    """Root of every error raised by ``driftline.sinks.alerts``."""
 
     retriable = False
 

@@ -10,7 +10,7 @@
 >>> parse_channel_configs([{"type": "sms"}])
 Traceback (most recent call last):
 ...
-sinks.alerts.base.ChannelConfigError: alerts.channels[0].type: got 'sms', expected one of 'alertmanager', 'kafka', 'pagerduty', 'slack', 'webhook'
+driftline.sinks.alerts.base.ChannelConfigError: alerts.channels[0].type: got 'sms', expected one of 'alertmanager', 'kafka', 'pagerduty', 'slack', 'webhook'
 """
 
 from __future__ import annotations
@@ -19,13 +19,13 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol, runtime_checkable
 
-from detectors.alerting import Alert
-from sinks.alerts.alertmanager import AlertmanagerChannel
-from sinks.alerts.base import ChannelConfigError, HttpRequest
-from sinks.alerts.kafka import KafkaChannel, Producer
-from sinks.alerts.pagerduty import PagerDutyChannel
-from sinks.alerts.slack import SlackChannel
-from sinks.alerts.webhook import WebhookChannel
+from driftline.alerting import Alert
+from driftline.sinks.alerts.alertmanager import AlertmanagerChannel
+from driftline.sinks.alerts.base import ChannelConfigError, HttpRequest
+from driftline.sinks.alerts.kafka import KafkaChannel, Producer
+from driftline.sinks.alerts.pagerduty import PagerDutyChannel
+from driftline.sinks.alerts.slack import SlackChannel
+from driftline.sinks.alerts.webhook import WebhookChannel
 
 __all__ = [
     "CHANNEL_TYPES",

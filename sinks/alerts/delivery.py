@@ -34,9 +34,8 @@ from email.utils import parsedate_to_datetime
 from typing import Any, Protocol
 
 import httpx
-
-from detectors.alerting import Alert
-from sinks.alerts.base import (
+from driftline.alerting import Alert
+from driftline.sinks.alerts.base import (
     AlertSinkError,
     DeliveryError,
     HttpStatusError,

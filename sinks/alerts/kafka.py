@@ -13,9 +13,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from detectors.alerting import Alert
-from sinks.alerts.base import ChannelConfigError, ChannelFilter, ConfigReader, KafkaDeliveryError
-from sinks.alerts.webhook import json_bytes
+from driftline.alerting import Alert
+from driftline.sinks.alerts.base import (
+    ChannelConfigError,
+    ChannelFilter,
+    ConfigReader,
+    KafkaDeliveryError,
+)
+from driftline.sinks.alerts.webhook import json_bytes
 
 __all__ = ["KafkaChannel", "KafkaChannelConfig", "Producer"]
 

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from detectors.alerting import Alert, rfc3339
-from sinks.alerts.base import ChannelFilter, ConfigReader, HttpRequest, format_template
-from sinks.alerts.webhook import USER_AGENT, json_bytes
+from driftline.alerting import Alert, rfc3339
+from driftline.sinks.alerts.base import ChannelFilter, ConfigReader, HttpRequest, format_template
+from driftline.sinks.alerts.webhook import USER_AGENT, json_bytes
 
 __all__ = ["SlackChannel", "SlackConfig"]
 

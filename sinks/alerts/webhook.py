@@ -19,15 +19,15 @@ import json
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
-from detectors.alerting import Alert
-from sinks.alerts.base import (
+from driftline.alerting import Alert
+from driftline.sinks.alerts.base import (
     ChannelConfigError,
     ChannelFilter,
     ConfigReader,
     HttpRequest,
     redact_url,
 )
-from sinks.alerts.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
+from driftline.sinks.alerts.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
 
 __all__ = ["FORMATS", "WebhookChannel", "WebhookConfig"]
 

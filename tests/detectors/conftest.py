@@ -2,8 +2,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
-from detectors import ReferenceProfile
+from driftline.detectors import ReferenceProfile
 
 FEATURES = {"age": "numeric", "income": "numeric", "country": "categorical"}
 

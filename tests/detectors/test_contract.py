@@ -9,8 +9,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-
-from detectors import (
+from driftline.detectors import (
     DETECTORS,
     DetectorConfigError,
     PerformanceWindow,
@@ -18,7 +17,7 @@ from detectors import (
     ReferenceProfile,
     make_detector,
 )
-from detectors.drift_tests import DRIFT_TESTS
+from driftline.detectors.drift_tests import DRIFT_TESTS
 
 REF = ReferenceProfile.from_columns(
     {"x": "numeric", "y": "numeric", "c": "categorical"},

@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from scipy import stats
-from scipy.spatial.distance import jensenshannon
-
-from detectors import (
+from driftline.detectors import (
     chi2_homogeneity,
     hellinger,
     jensen_shannon,
@@ -16,6 +13,8 @@ from detectors import (
     psi,
     wasserstein,
 )
+from scipy import stats
+from scipy.spatial.distance import jensenshannon
 
 RNG = np.random.default_rng(42)
 REF_COUNTS = np.array([120, 80, 0, 300, 55, 7])

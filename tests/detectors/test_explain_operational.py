@@ -1,8 +1,7 @@
 from __future__ import annotations
 
 import pytest
-
-from detectors import DriftResult, WindowReport, label_coverage, rank_drifted, throughput
+from driftline.detectors import DriftResult, WindowReport, label_coverage, rank_drifted, throughput
 
 
 def results():

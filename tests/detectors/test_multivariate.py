@@ -4,8 +4,7 @@ import json
 
 import numpy as np
 import pytest
-
-from detectors import PCAReconstructionDrift
+from driftline.detectors import PCAReconstructionDrift
 
 
 def correlated(rng, n, rho):

@@ -6,9 +6,8 @@ import json
 
 import numpy as np
 import pytest
+from driftline.detectors import PerformanceWindow
 from sklearn import metrics
-
-from detectors import PerformanceWindow
 
 
 def feed(pw, arrays, chunk=333):

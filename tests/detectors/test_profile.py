@@ -4,8 +4,7 @@ import json
 
 import numpy as np
 import pytest
-
-from detectors import (
+from driftline.detectors import (
     CategoricalProfile,
     DetectorConfigError,
     NumericProfile,

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
+from driftline.detectors import ReferenceProfile, Reservoir, adjust_p_values
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
-
-from detectors import ReferenceProfile, Reservoir, adjust_p_values
 
 REF = ReferenceProfile.from_columns(
     {"x": "numeric", "c": "categorical"},

@@ -2,8 +2,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
-from detectors import DataQualityCheck, QualityResult, ReferenceProfile
+from driftline.detectors import DataQualityCheck, QualityResult, ReferenceProfile
 
 
 @pytest.fixture

@@ -4,8 +4,7 @@ import json
 
 import numpy as np
 import pytest
-
-from detectors import QuantileSketch
+from driftline.detectors import QuantileSketch
 
 
 @pytest.mark.parametrize("q", [0.0, 0.1, 0.5, 0.9, 0.95, 0.99, 0.999, 1.0])

@@ -1,4 +1,4 @@
-from detectors import DriftResult, WindowReport
+from driftline.detectors import DriftResult, WindowReport
 
 
 def report(*results):

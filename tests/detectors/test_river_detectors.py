@@ -7,10 +7,9 @@ import random
 
 import numpy as np
 import pytest
+from driftline.detectors import ConceptDriftMonitor, DetectorConfigError, StreamingFeatureDetector
 from river import drift
 from river.drift import binary
-
-from detectors import ConceptDriftMonitor, DetectorConfigError, StreamingFeatureDetector
 
 
 def river_stream():

@@ -1,8 +1,7 @@
 from __future__ import annotations
 
 import pytest
-
-from detectors import DetectorConfigError, DriftSettings, TestSpec
+from driftline.detectors import DetectorConfigError, DriftSettings, TestSpec
 
 
 def test_defaults():

@@ -4,9 +4,14 @@ import json
 
 import numpy as np
 import pytest
+from driftline.detectors import (
+    DriftSettings,
+    DriftSuite,
+    ReferenceProfile,
+    TestSpec,
+    adjust_p_values,
+)
 from scipy import stats
-
-from detectors import DriftSettings, DriftSuite, ReferenceProfile, TestSpec, adjust_p_values
 
 
 def settings(**kw):

@@ -4,8 +4,7 @@ import json
 import tracemalloc
 
 import numpy as np
-
-from detectors import WindowSketch
+from driftline.detectors import WindowSketch
 
 
 def test_window_counts_match_reference_binning(reference, columns):

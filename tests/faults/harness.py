@@ -163,7 +163,7 @@ worker:
         log_path = self.tmp_path / f"worker-{self._workers}.log"
         with log_path.open("wb") as log:
             proc = subprocess.Popen(
-                [sys.executable, "-m", "stream.cli", "run", "--config", str(self.config(port)),
+                [sys.executable, "-m", "driftline.cli", "run", "--config", str(self.config(port)),
                  "--datadir", str(self.tmp_path / f"faust-{self._workers}")],
                 stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}, cwd=ROOT)
         return Worker(proc, log_path, port, token)

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import pytest
 from confluent_kafka import TopicPartition
+from driftline.sinks.errors import StoreError
+from driftline.sinks.metrics import WorkerMetrics
+from driftline.sinks.writer import EventWriter
+from driftline.stream.config import parse_settings
+from driftline.stream.ingest import IngestLoop
+from driftline.stream.processor import Processor
 from prometheus_client import CollectorRegistry
-
-from sinks.errors import StoreError
-from sinks.metrics import WorkerMetrics
-from sinks.writer import EventWriter
-from stream.config import parse_settings
-from stream.ingest import IngestLoop
-from stream.processor import Processor
 
 SETTINGS = parse_settings({"models": [{"name": "m", "features": {"x": "numeric"}}],
                            "kafka": {"topics": {"predictions": "p", "feedback": "f"}}})

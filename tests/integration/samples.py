@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta
 
-from sinks.store import Store
+from driftline.sinks.store import Store
 
 MODEL, VERSIONS = "credit", ("v1", "v2")
 FEATURES = ("income", "age", "country")

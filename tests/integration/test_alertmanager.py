@@ -18,10 +18,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 import pytest
-
-from detectors.alerting import DEFAULT_RULES, AlertEngine
-from detectors.results import DriftResult, WindowReport
-from sinks.alerts import AlertDispatcher, MemoryDeliveryLog, build_channels, parse_channel_configs
+from driftline.alerting import DEFAULT_RULES, AlertEngine
+from driftline.detectors.results import DriftResult, WindowReport
+from driftline.sinks.alerts import (
+    AlertDispatcher,
+    MemoryDeliveryLog,
+    build_channels,
+    parse_channel_configs,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -181,7 +185,7 @@ async def test_firing_then_resolved_reach_alertmanager_receiver(alertmanager, no
 
 
 async def test_escalation_ends_the_warning_twin(alertmanager, notifications):
-    from detectors.alerting import parse_rules
+    from driftline.alerting import parse_rules
 
     rules = parse_rules([
         {"name": "any", "kind": "data_drift", "severity": "warning"},

@@ -2,9 +2,9 @@
 
 ClickHouse targets are expanded like Grafana + grafana-clickhouse-datasource do
 (``tests.support.grafana``) over a fresh, migrated database holding sample rows
-inserted through :class:`~sinks.store.ClickHouseStore`, then must return rows
+inserted through :class:`~driftline.sinks.store.ClickHouseStore`, then must return rows
 with the expected column names. Prometheus targets must parse and name only
-metrics that ``sinks.metrics.WorkerMetrics`` defines (or recording rules of
+metrics that ``driftline.sinks.metrics.WorkerMetrics`` defines (or recording rules of
 ``config/prometheus/rules.yml``).
 """
 
@@ -19,12 +19,12 @@ from pathlib import Path
 
 import pytest
 import yaml
+from driftline.sinks.embedded import EmbeddedStore
+from driftline.sinks.metrics import WorkerMetrics
+from driftline.sinks.migrations import migrate
+from driftline.sinks.store import ClickHouseStore
 from prometheus_client import CollectorRegistry
 
-from sinks.embedded import EmbeddedStore
-from sinks.metrics import WorkerMetrics
-from sinks.migrations import migrate
-from sinks.store import ClickHouseStore
 from tests.integration.samples import MODEL, VERSIONS, insert_samples
 from tests.support.grafana import (
     TimeRange,

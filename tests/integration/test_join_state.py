@@ -5,10 +5,9 @@ from __future__ import annotations
 import uuid
 
 import pytest
-
-from sinks.join_state import load_pending_join
-from sinks.migrations import migrate
-from sinks.store import ClickHouseStore
+from driftline.sinks.join_state import load_pending_join
+from driftline.sinks.migrations import migrate
+from driftline.sinks.store import ClickHouseStore
 
 pytestmark = pytest.mark.integration
 

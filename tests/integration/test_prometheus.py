@@ -12,9 +12,9 @@ import time
 from pathlib import Path
 
 import pytest
+from driftline.sinks.metrics import WorkerMetrics
 from prometheus_client import CollectorRegistry, start_http_server
 
-from sinks.metrics import WorkerMetrics
 from tests.support.servers import PrometheusServer, free_port
 
 pytestmark = pytest.mark.integration

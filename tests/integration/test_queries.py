@@ -8,10 +8,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from driftline.sinks.embedded import EmbeddedStore
+from driftline.sinks.migrations import migrate
+from driftline.sinks.store import ClickHouseStore
 
-from sinks.embedded import EmbeddedStore
-from sinks.migrations import migrate
-from sinks.store import ClickHouseStore
 from tests.integration.samples import insert_samples
 
 pytestmark = pytest.mark.integration

@@ -6,11 +6,11 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from driftline.sinks.embedded import EmbeddedStore
+from driftline.sinks.migrations import migrate
+from driftline.sinks.retention import TABLE_TIME_COLUMNS, RetentionPolicy, apply_retention
+from driftline.sinks.store import ClickHouseStore
 
-from sinks.embedded import EmbeddedStore
-from sinks.migrations import migrate
-from sinks.retention import TABLE_TIME_COLUMNS, RetentionPolicy, apply_retention
-from sinks.store import ClickHouseStore
 from tests.integration.samples import insert_samples
 
 pytestmark = pytest.mark.integration
@@ -96,8 +96,7 @@ def test_current_server_sets_ttl_once(tmp_path):
 
 def test_retention_command_dry_run(tmp_path):
     from click.testing import CliRunner
-
-    from stream.cli_ops import retention_command
+    from driftline.cli.ops import retention_command
 
     config = tmp_path / "driftline.yaml"
     config.write_text(f"""

@@ -1,4 +1,4 @@
-"""The launchers in tests.support and stream.embedded, against the real binaries."""
+"""The launchers in tests.support and driftline.demo, against the real binaries."""
 
 from __future__ import annotations
 
@@ -7,16 +7,16 @@ import threading
 import time
 import uuid
 
+import driftline.demo.broker
 import httpx
 import pytest
 from clickhouse_driver.errors import NetworkError
 from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient
+from driftline.demo import BrokerStartError, EmbeddedBroker, TopicError, count_records
 from prometheus_client import CollectorRegistry, Counter, start_http_server
 
-import stream.embedded.broker
 import tests.support.servers as servers
-from stream.embedded import BrokerStartError, EmbeddedBroker, TopicError, count_records
 from tests.support.servers import (
     AlertmanagerServer,
     PlannedResponse,
@@ -222,7 +222,7 @@ def test_webhook_receiver_wait_for_sees_requests_from_other_threads():
     assert request.path == "/alerts" and request.body == b"late"
 
 
-@pytest.mark.parametrize("module", [stream.embedded.broker, servers], ids=lambda m: m.__name__)
+@pytest.mark.parametrize("module", [driftline.demo.broker, servers], ids=lambda m: m.__name__)
 def test_docstring_examples(module):
     # stream/ is outside pytest's doctest paths and tests/support is kept out of collection.
     result = doctest.testmod(module)

@@ -24,11 +24,11 @@ CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic
 
 
 def demo_command(*args: str) -> list[str]:
-    from stream.cli import main
+    from driftline.cli import main
 
     if "demo" in main.commands:
-        return [sys.executable, "-m", "stream.cli", "demo", *args]
-    return [sys.executable, "-m", "stream.cli_demo", *args]  # until `main.add_command(demo)` lands
+        return [sys.executable, "-m", "driftline.cli", "demo", *args]
+    return [sys.executable, "-m", "driftline.demo.cli", *args]  # until `main.add_command(demo)` lands
 
 
 def wait_until(predicate, timeout: float, what: str, proc: subprocess.Popen, log: Path):

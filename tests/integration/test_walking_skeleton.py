@@ -83,7 +83,7 @@ def test_prediction_travels_to_clickhouse_and_alert(broker, clickhouse, webhook_
     env = {**os.environ, "RETRAIN_WEBHOOK_URL": webhook_receiver.url, "RETRAIN_WEBHOOK_SECRET": SECRET}
     log = (tmp_path / "worker.log").open("wb")
     worker = subprocess.Popen(
-        [sys.executable, "-m", "stream.cli", "run", "--config", str(config), "--datadir", str(tmp_path / "faust")],
+        [sys.executable, "-m", "driftline.cli", "run", "--config", str(config), "--datadir", str(tmp_path / "faust")],
         stdout=log, stderr=subprocess.STDOUT, env=env, cwd=Path(__file__).resolve().parents[2])
     client = clickhouse.client(database=None)
     try:

@@ -10,9 +10,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl
 
 import pytest
-
-from detectors.alerting import Alert, FeatureEvidence
-from sinks.alerts import (
+from driftline.alerting import Alert, FeatureEvidence
+from driftline.sinks.alerts import (
     AlertDispatcher,
     ChannelConfigError,
     KafkaDeliveryError,
@@ -21,7 +20,7 @@ from sinks.alerts import (
     parse_channel_configs,
     verify,
 )
-from sinks.alerts.alertmanager import alertmanager_alerts
+from driftline.sinks.alerts.alertmanager import alertmanager_alerts
 
 NOW_S = 1_714_564_800.0  # 2024-05-01T12:00:00Z
 SLACK_URL = "https://hooks.slack.com/services/T000/B000/SECRETPATH"

@@ -12,16 +12,15 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-
-from detectors.alerting import Alert
-from sinks.alerts import (
+from driftline.alerting import Alert
+from driftline.sinks.alerts import (
     AlertDispatcher,
     DeliveryRecord,
     MemoryDeliveryLog,
     build_channels,
     parse_channel_configs,
 )
-from sinks.alerts.delivery import parse_retry_after
+from driftline.sinks.alerts.delivery import parse_retry_after
 
 
 @dataclass
@@ -337,9 +336,8 @@ def test_backoff_bounds_and_parameters():
 
 async def test_an_unreachable_delivery_log_neither_blocks_nor_kills_delivery():
     import httpx
-
-    from detectors.alerting import Alert
-    from sinks.alerts import AlertDispatcher, WebhookChannel, WebhookConfig
+    from driftline.alerting import Alert
+    from driftline.sinks.alerts import AlertDispatcher, WebhookChannel, WebhookConfig
 
     class BrokenLog:
         calls = 0

@@ -14,10 +14,9 @@ from datetime import datetime
 
 import numpy as np
 import pytest
-
-from sinks.embedded import EmbeddedStore, embedded_path
-from sinks.errors import StoreError
-from sinks.migrations import known_migrations, migrate
+from driftline.sinks.embedded import EmbeddedStore, embedded_path
+from driftline.sinks.errors import StoreError
+from driftline.sinks.migrations import known_migrations, migrate
 
 TS = 1_700_000_000  # 2023-11-14 22:13:20 UTC
 

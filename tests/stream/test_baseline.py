@@ -4,11 +4,10 @@ import json
 
 import numpy as np
 from click.testing import CliRunner
-
-from detectors import ReferenceProfile
-from stream.cli import main
-from stream.config import parse_settings
-from stream.reference import load_reference
+from driftline.cli import main
+from driftline.detectors import ReferenceProfile
+from driftline.stream.config import parse_settings
+from driftline.stream.reference import load_reference
 
 
 def write_csv(path, n=500, seed=1):

@@ -8,8 +8,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-
-from stream.cli import main
+from driftline.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -105,6 +104,6 @@ def test_missing_file_exits_2(tmp_path):
 def test_the_real_command_exits_2(tmp_path):
     path = tmp_path / "bad.yaml"
     path.write_text("kafka: {batch_size: 0}\nmodels:\n" + MODEL)
-    done = subprocess.run([sys.executable, "-m", "stream.cli", "check-config", str(path)], cwd=ROOT,
+    done = subprocess.run([sys.executable, "-m", "driftline.cli", "check-config", str(path)], cwd=ROOT,
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 2 and "kafka.batch_size" in done.stderr, done

@@ -1,8 +1,7 @@
 import json
 
 import pytest
-
-from stream.events import decode_feedback, decode_predictions
+from driftline.stream.events import decode_feedback, decode_predictions
 
 GOOD = {"event_id": "e1", "model": "credit", "version": "v1", "ts": "2026-11-25T10:00:00Z",
         "features": {"income": 1.5, "country": "DE", "flag": True, "gone": None}, "prediction": 1, "score": 0.7}

@@ -6,10 +6,9 @@ from __future__ import annotations
 import json
 import math
 
+from driftline.stream.events import REASONS, EventDecoder, FeedbackEvent, PredictionEvent
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-from stream.events import REASONS, EventDecoder, FeedbackEvent, PredictionEvent
 
 MAX_BYTES = 1_048_576
 MAX_FEATURES = 50

@@ -1,4 +1,4 @@
-from stream.join import LabelJoin
+from driftline.stream.join import LabelJoin
 
 
 def test_join_in_either_order():

@@ -1,9 +1,9 @@
 """The hot path without I/O: windows, drift verdicts, joins and checkpoint/restore determinism."""
 
 import pytest
+from driftline.stream.config import parse_settings
+from driftline.stream.processor import BatchOutput, Processor
 
-from stream.config import parse_settings
-from stream.processor import BatchOutput, Processor
 from tests.integration.traffic import make_traffic
 
 CONFIG = {
@@ -36,7 +36,7 @@ def run_all(split=None):
         feed(processor, state, traffic, 0, n, out)
     else:
         feed(processor, state, traffic, 0, split, out)
-        pending = state.join.pending_rows()  # what sinks.join_state reads back from the tables
+        pending = state.join.pending_rows()  # what driftline.sinks.join_state reads back from the tables
         state = processor.restore_partition(state.snapshot(), lambda *args: pending)
         feed(processor, state, traffic, split, n, out)
     processor.close_windows(state, 10**12, out)  # idle: close everything

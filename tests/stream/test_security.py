@@ -12,15 +12,14 @@ from pathlib import Path
 import httpx
 import pytest
 from click.testing import CliRunner
+from driftline.cli import main
+from driftline.sinks.errors import StoreError
+from driftline.sinks.metrics import WorkerMetrics
+from driftline.sinks.store import ClickHouseStore, connect_params
+from driftline.stream.config import load_settings
+from driftline.stream.events import EventDecoder, PredictionEvent
+from driftline.stream.wiring import consumer_config, producer_config
 from prometheus_client import CollectorRegistry
-
-from sinks.errors import StoreError
-from sinks.metrics import WorkerMetrics
-from sinks.store import ClickHouseStore, connect_params
-from stream.cli import main
-from stream.config import load_settings
-from stream.events import EventDecoder, PredictionEvent
-from stream.wiring import consumer_config, producer_config
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -109,7 +108,7 @@ def test_check_config_output_never_shows_a_secret(tmp_path):
     failed = CliRunner().invoke(main, ["check-config", str(bad)], env=SECRETS)
     assert failed.exit_code == 2 and "kafka.security.protocol" in failed.output
     assert _leaks(ok.output + failed.output) == [], failed.output
-    done = subprocess.run([sys.executable, "-m", "stream.cli", "check-config", str(bad)], cwd=ROOT, timeout=60,
+    done = subprocess.run([sys.executable, "-m", "driftline.cli", "check-config", str(bad)], cwd=ROOT, timeout=60,
                           capture_output=True, text=True, env={**SECRETS, "PATH": "/usr/bin:/bin"})
     assert done.returncode == 2 and _leaks(done.stdout + done.stderr) == []
 
@@ -159,7 +158,7 @@ def test_running_worker_binds_loopback_requires_the_token_and_logs_no_secret(bro
                    ch_url=f"clickhouse://default:@127.0.0.1:{clickhouse.tcp_port}/sec_{run}")
     log_path = tmp_path / "worker.log"
     with log_path.open("wb") as log:
-        worker = subprocess.Popen([sys.executable, "-m", "stream.cli", "run", "--config", str(path),
+        worker = subprocess.Popen([sys.executable, "-m", "driftline.cli", "run", "--config", str(path),
                                    "--datadir", str(tmp_path / "faust")], cwd=ROOT, stdout=log,
                                   stderr=subprocess.STDOUT, env={**__import__("os").environ, **SECRETS})
     base = f"http://127.0.0.1:{port}"
@@ -191,9 +190,8 @@ def test_running_worker_binds_loopback_requires_the_token_and_logs_no_secret(bro
 
 def test_kafka_security_reaches_fausts_connection_too():
     import faust
-
-    from stream.config import parse_settings
-    from stream.wiring import faust_credentials
+    from driftline.stream.config import parse_settings
+    from driftline.stream.wiring import faust_credentials
 
     base = {"models": [{"name": "m", "features": {"x": "numeric"}}]}
     assert faust_credentials(parse_settings(base)) is None

@@ -56,7 +56,7 @@ _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
 class EmbeddedBrokerError(Exception):
-    """Root of the errors raised by :mod:`stream.embedded`."""
+    """Root of the errors raised by :mod:`driftline.demo`."""
 
     retriable = False
 

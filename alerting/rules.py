@@ -1,10 +1,10 @@
-"""Alert rules: what turns a :class:`~detectors.results.WindowReport` into a finding.
+"""Alert rules: what turns a :class:`~driftline.detectors.results.WindowReport` into a finding.
 
 A rule is parsed once from YAML (``alerts.rules``) into a frozen
 :class:`AlertRule`. Its ``kind`` selects a condition class from
 :data:`CONDITIONS`; the condition *observes* a report and says, per dedup key,
 whether it matched (a :class:`Finding`), was clean (``None``) or had no data
-(the key is not yielded at all). The :class:`~detectors.alerting.AlertEngine`
+(the key is not yielded at all). The :class:`~driftline.alerting.engine.AlertEngine`
 turns those observations into firing/resolved alerts.
 
 >>> rules = parse_rules([{"name": "acc", "kind": "performance", "severity": "critical",
@@ -16,7 +16,7 @@ turns those observations into firing/resolved alerts.
 ...     "when": {"metric": "latency_p95_ms", "op": ">", "value": 500}}])
 Traceback (most recent call last):
 ...
-detectors.alert_rules.RuleConfigError: alerts.rules[0].severity: got 'major', expected one of 'critical', 'warning'
+driftline.alerting.errors.RuleConfigError: alerts.rules[0].severity: got 'major', expected one of 'critical', 'warning'
 """
 
 from __future__ import annotations
@@ -27,7 +27,10 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from detectors.results import DriftResult, WindowReport
+from driftline.detectors.results import DriftResult, WindowReport
+
+from .errors import RuleConfigError
+from .payload import FeatureEvidence
 
 __all__ = [
     "ACTIONS",
@@ -37,7 +40,6 @@ __all__ = [
     "ConceptDriftCondition",
     "DataQualityCondition",
     "DriftCondition",
-    "FeatureEvidence",
     "MetricCondition",
     "dedup_key",
     "CONDITIONS",
@@ -67,17 +69,6 @@ OPERATORS: dict[str, Callable[[float, float], bool]] = {
     ">": operator.gt,
     ">=": operator.ge,
 }
-
-
-@dataclass(frozen=True, slots=True)
-class FeatureEvidence:
-    """One feature's test result inside an alert, as shipped in the JSON."""
-
-    name: str
-    test: str
-    statistic: float
-    threshold: float
-    p_value: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -321,10 +312,6 @@ class DataQualityCondition:
             yield Observation(dedup_key(report.model, report.version, "data_quality", feature or None),
                               "data_quality", feature or None, finding)
 
-
-
-class RuleConfigError(ValueError):
-    """A rule in ``alerts.rules`` is invalid; the message names the key path."""
 
 
 def severity_rank(severity: str) -> int:

@@ -21,10 +21,10 @@ from pathlib import Path
 from typing import Any
 
 import click
+from driftline.stream.config import Settings, parse_settings
+from driftline.stream.errors import ConfigError
+from driftline.stream.parsing import parse_duration_ms
 
-from .config import Settings, parse_settings
-from .errors import ConfigError
-from .parsing import parse_duration_ms
 from .scenario import MODELS, Scenario, TrafficGenerator, load_scenario
 
 __all__ = ["TrafficPump", "demo", "demo_settings"]
@@ -37,8 +37,8 @@ LATENCY_P95_LIMIT_MS = 200
 
 
 def bundled_scenario() -> Path:
-    """The default scenario shipped in the package (``config/demo-scenario.yaml`` in a checkout)."""
-    resource = importlib.resources.files("stream").joinpath("scenarios", "demo-scenario.yaml")
+    """The default scenario shipped in the package (``demo/demo-scenario.yaml`` in a checkout)."""
+    resource = importlib.resources.files("driftline.demo").joinpath("demo-scenario.yaml")
     return Path(str(resource))
 
 
@@ -149,7 +149,7 @@ class TrafficPump(threading.Thread):
 
 
 def _wipe_embedded(url: str) -> None:
-    from sinks.embedded import embedded_path
+    from driftline.sinks.embedded import embedded_path
 
     path, _ = embedded_path(url)
     if path != ":memory:" and os.path.isdir(path):
@@ -168,7 +168,7 @@ def _wipe_embedded(url: str) -> None:
               help="Status page and /metrics port.")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Status page bind address.")
 @click.option("--scenario", "scenario_path", type=click.Path(dir_okay=False), default=None,
-              help="Scenario YAML [default: the bundled config/demo-scenario.yaml].")
+              help="Scenario YAML [default: the bundled demo/demo-scenario.yaml].")
 @click.option("--rate", type=click.FloatRange(min=1), default=None,
               help="Prediction events per second, all models [default: the scenario's, 2000].")
 @click.option("--loglevel", default="info", show_default=True, help="Worker log level (the log goes to a file).")
@@ -178,10 +178,11 @@ def demo(speed: float | None, duration: str, clickhouse_url: str, keep: bool, po
     """Run a self-contained demo: broker, worker, store and two models whose traffic goes wrong."""
     import faust
     from confluent_kafka import Producer
+    from driftline.status import register_status_pages
+    from driftline.stream.app import create_app
 
-    from .app import create_app
-    from .demo_display import DemoDisplay, print_summary
-    from .embedded import EmbeddedBroker, port_is_free
+    from .broker import EmbeddedBroker, port_is_free
+    from .display import DemoDisplay, print_summary
 
     try:
         duration_s = parse_duration_ms(duration) / 1000
@@ -211,6 +212,7 @@ def demo(speed: float | None, duration: str, clickhouse_url: str, keep: bool, po
         settings = demo_settings(scenario, bootstrap=broker.bootstrap_servers, store_url=clickhouse_url,
                                  port=port, host=host, group_id=f"driftline-demo-{run_id}")
         app, runtime = create_app(settings, datadir=datadir)
+        register_status_pages(app, runtime)
         producer = Producer({"bootstrap.servers": broker.bootstrap_servers, "linger.ms": 20,
                              "queue.buffering.max.messages": 500_000, "log.connection.close": False})
         generator = TrafficGenerator(scenario, start_ms=int(time.time() * 1000), run_id=run_id)
@@ -261,5 +263,5 @@ def _drive(runtime, pump: TrafficPump, generator: TrafficGenerator, display, dur
     os.kill(os.getpid(), signal.SIGTERM)
 
 
-if __name__ == "__main__":  # pragma: no cover - `python -m stream.cli_demo` until the lead registers it
+if __name__ == "__main__":  # pragma: no cover - `python -m driftline.demo.cli` until the lead registers it
     demo()

@@ -1,6 +1,6 @@
 """Operations commands for the ``driftline`` CLI: ``retention``.
 
-Registered on the main group in :mod:`stream.cli` with ``main.add_command(retention_command)``.
+Registered on the main group in :mod:`driftline.cli` with ``main.add_command(retention_command)``.
 """
 
 from __future__ import annotations
@@ -17,10 +17,10 @@ __all__ = ["retention_command"]
 @click.option("--dry-run", is_flag=True, help="Print the statements without running them.")
 def retention_command(config: str, dry_run: bool) -> None:
     """Apply the retention policy: TTL on ClickHouse >= 19.6, else drop expired monthly partitions."""
-    from sinks.retention import apply_retention
+    from driftline.sinks.retention import apply_retention
+    from driftline.stream.wiring import build_store
 
-    from .cli import _settings_or_exit
-    from .wiring import build_store
+    from .main import _settings_or_exit
 
     settings = _settings_or_exit(config)
     policy = settings.retention

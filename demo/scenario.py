@@ -1,6 +1,6 @@
 """Demo scenario: realistic traffic for two models, with scheduled things going wrong.
 
-A :class:`Scenario` is read once from YAML (``config/demo-scenario.yaml``) and
+A :class:`Scenario` is read once from YAML (``demo/demo-scenario.yaml``) and
 validated; every problem names its key path. :class:`TrafficGenerator` turns
 it into prediction and feedback events with seeded numpy, with no clock and no
 Kafka: the caller says which slice of event time to fill and how many events.
@@ -38,9 +38,8 @@ from typing import Any
 
 import numpy as np
 import yaml
-
-from .errors import ConfigError, ConfigProblem
-from .parsing import Reader
+from driftline.stream.errors import ConfigError, ConfigProblem
+from driftline.stream.parsing import Reader
 
 __all__ = ["CHANGE_KINDS", "MODELS", "Change", "ModelTraffic", "Scenario", "TrafficGenerator",
            "load_scenario", "parse_scenario"]

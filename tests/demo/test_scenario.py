@@ -8,10 +8,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from stream.cli_demo import TrafficPump, bundled_scenario, demo_settings
-from stream.errors import ConfigError
-from stream.scenario import TrafficGenerator, load_scenario, parse_scenario
+from driftline.demo.cli import TrafficPump, bundled_scenario, demo_settings
+from driftline.demo.scenario import TrafficGenerator, load_scenario, parse_scenario
+from driftline.stream.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[2]
 MINUTE = 60_000
@@ -53,8 +52,9 @@ def test_every_problem_is_reported_at_once():
     assert "rate:" in message and "changes[0].kind" in message and "changes[1].version" in message
 
 
-def test_bundled_scenario_is_the_config_file_and_valid():
-    assert bundled_scenario().read_text() == (ROOT / "config" / "demo-scenario.yaml").read_text()
+def test_bundled_scenario_is_the_one_committed_file_and_valid():
+    assert bundled_scenario().resolve() == (ROOT / "demo" / "demo-scenario.yaml").resolve()
+    assert not (ROOT / "config" / "demo-scenario.yaml").exists()  # committed once
     scenario = load_scenario(bundled_scenario())
     kinds = {c.kind for c in scenario.changes}
     assert kinds == {"canary", "covariate_shift", "new_category", "latency_regression", "concept_drift"}
@@ -73,7 +73,7 @@ def test_missing_file_is_a_config_error(tmp_path):
 @pytest.fixture(scope="module")
 def traffic():
     """One hour of event time of the bundled scenario, with every label."""
-    scenario = load_scenario(ROOT / "config" / "demo-scenario.yaml")
+    scenario = load_scenario(ROOT / "demo" / "demo-scenario.yaml")
     gen = TrafficGenerator(scenario, start_ms=0, run_id="t")
     events = []
     for minute in range(60):
@@ -87,7 +87,7 @@ def change(scenario, kind):
 
 
 def test_events_are_valid_contract_events_keyed_by_model(traffic):
-    from stream.events import decode_predictions
+    from driftline.stream.events import decode_predictions
 
     _, events, labels = traffic
     assert len(events) == 120_000

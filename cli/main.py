@@ -6,9 +6,8 @@ import logging
 import sys
 
 import click
-
-from .config import load_settings
-from .errors import ConfigError, DriftlineError
+from driftline.stream.config import load_settings
+from driftline.stream.errors import ConfigError, DriftlineError
 
 __all__ = ["main"]
 
@@ -45,11 +44,12 @@ def check_config(config: str) -> None:
 def run(config: str, datadir: str, loglevel: str) -> None:
     """Run the worker: consume predictions and feedback, detect drift, alert."""
     import faust
-
-    from .app import create_app
+    from driftline.status import register_status_pages
+    from driftline.stream.app import create_app
 
     settings = _settings_or_exit(config)
-    app, _runtime = create_app(settings, datadir=datadir)
+    app, runtime = create_app(settings, datadir=datadir)
+    register_status_pages(app, runtime)
     worker = faust.Worker(app, loglevel=loglevel, redirect_stdouts=False)
     worker.execute_from_commandline()
 
@@ -58,9 +58,8 @@ def run(config: str, datadir: str, loglevel: str) -> None:
 @click.option("--config", "config", required=True, type=click.Path(dir_okay=False))
 def migrate(config: str) -> None:
     """Apply pending ClickHouse schema migrations."""
-    from sinks.migrations import migrate as apply
-
-    from .wiring import build_store
+    from driftline.sinks.migrations import migrate as apply
+    from driftline.stream.wiring import build_store
 
     settings = _settings_or_exit(config)
     try:
@@ -79,7 +78,7 @@ def migrate(config: str) -> None:
                    "profiled, numeric when all its values are numbers.")
 def baseline(data: str, model: str, out: str, config: str | None) -> None:
     """Build a reference profile from a dataset for `reference: {profile: ...}`."""
-    from .reference import infer_kinds, profile_from_file
+    from driftline.stream.reference import infer_kinds, profile_from_file
 
     if config:
         settings = _settings_or_exit(config)
@@ -99,8 +98,9 @@ def baseline(data: str, model: str, out: str, config: str | None) -> None:
 
 
 def _register_commands() -> None:
-    from .cli_demo import demo
-    from .cli_ops import retention_command
+    from driftline.demo.cli import demo
+
+    from .ops import retention_command
 
     main.add_command(demo)
     main.add_command(retention_command)

@@ -7,10 +7,9 @@ import json
 import random
 
 import pytest
-
-from detectors.alert_rules import RuleConfigError, parse_duration_ms
-from detectors.alerting import DEFAULT_RULES, Alert, AlertEngine, parse_rules
-from detectors.results import ConceptDriftEvent, DriftResult, MetricValue, WindowReport
+from driftline.alerting import DEFAULT_RULES, Alert, AlertEngine, parse_rules
+from driftline.alerting.rules import RuleConfigError, parse_duration_ms
+from driftline.detectors.results import ConceptDriftEvent, DriftResult, MetricValue, WindowReport
 
 MIN = 60_000
 

@@ -1,6 +1,6 @@
-"""The status page's reads: plain SQL on a :class:`~sinks.store.Store`, plain dicts out (JSON-ready).
+"""The status page's reads: plain SQL on a :class:`~driftline.sinks.store.Store`, plain dicts out (JSON-ready).
 
-Blocking; :mod:`stream.status` runs them in a thread executor. The SQL is the
+Blocking; :mod:`driftline.status.pages` runs them in a thread executor. The SQL is the
 same for chdb and a ClickHouse server (18.16 and later): every table is read
 with ``FINAL`` and times come back as ``toUnixTimestamp`` seconds.
 """
@@ -12,7 +12,7 @@ import math
 from collections import defaultdict
 from typing import Any
 
-from .config import Settings
+from driftline.stream.config import Settings
 
 __all__ = ["PERFORMANCE_METRICS", "StatusQueries", "drift_score"]
 

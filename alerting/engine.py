@@ -2,7 +2,7 @@
 
 Pure and deterministic: time is the ``now_ms`` argument, state is a dict per
 dedup key that :meth:`AlertEngine.snapshot` / :meth:`AlertEngine.restore` carry
-across restarts. Delivery lives in ``sinks.alerts``.
+across restarts. Delivery lives in ``driftline.sinks.alerts``.
 
 Per dedup key::
 
@@ -13,7 +13,8 @@ Per dedup key::
 A window that has no data for a key (no labels yet, no drift tests) neither
 advances nor resolves it.
 
->>> from detectors.results import DriftResult, WindowReport
+>>> from driftline.detectors import DriftResult, WindowReport
+>>> from driftline.alerting import DEFAULT_RULES
 >>> engine = AlertEngine(DEFAULT_RULES)
 >>> drifted = DriftResult("amount", "psi", 0.41, 0.2, True)
 >>> report = WindowReport("fraud", "v3", 0, 60_000, 1000, 0, drift=(drifted,))
@@ -29,140 +30,17 @@ advances nor resolves it.
 
 from __future__ import annotations
 
-import hashlib
-import math
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from types import MappingProxyType
 from typing import Any
 
-from detectors.alert_rules import (
-    DEFAULT_RULES,
-    AlertRule,
-    FeatureEvidence,
-    Finding,
-    Observation,
-    parse_rules,
-    severity_rank,
-)
-from detectors.results import WindowReport
+from driftline.detectors.results import WindowReport
 
-__all__ = ["DEFAULT_RULES", "SCHEMA", "Alert", "AlertEngine", "AlertRule", "FeatureEvidence", "parse_rules"]
+from .payload import Alert, alert_id, freeze, thaw
+from .rules import DEFAULT_RULES, AlertRule, Finding, Observation, severity_rank
 
-SCHEMA = "driftline.alert.v1"
-
-
-def rfc3339(ms: int) -> str:
-    """Epoch milliseconds -> ``2024-05-01T12:00:00.000Z``.
-
-    >>> rfc3339(0)
-    '1970-01-01T00:00:00.000Z'
-    """
-    return datetime.fromtimestamp(ms / 1000, tz=UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def alert_id(dedup_key: str, status: str, window_start_ms: int, severity: str) -> str:
-    """Deterministic id: a recomputation after a crash yields the same one.
-
-    >>> len(alert_id("fraud/v3/data_drift", "firing", 0, "warning"))
-    32
-    """
-    raw = f"{dedup_key}|{status}|{window_start_ms}|{severity}".encode()
-    return hashlib.sha256(raw).hexdigest()[:32]
-
-
-def _freeze(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return MappingProxyType({str(k): _freeze(v) for k, v in value.items()})
-    if isinstance(value, list | tuple):
-        return tuple(_freeze(v) for v in value)
-    return value
-
-
-def _thaw(value: Any) -> Any:
-    """Frozen evidence -> strict JSON values (NaN and infinities become ``None``)."""
-    if isinstance(value, Mapping):
-        return {k: _thaw(v) for k, v in value.items()}
-    if isinstance(value, tuple | list):
-        return [_thaw(v) for v in value]
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
-
-
-def _num(value: float | None) -> float:
-    return math.nan if value is None else float(value)
-
-
-@dataclass(frozen=True, slots=True)
-class Alert:
-    """One notification: the v1 alert JSON contract (see :meth:`to_dict`).
-
-    ``reason`` says why it was emitted: ``new``, ``repeat`` (cooldown elapsed),
-    ``escalation`` (severity rose) or ``resolved``; channels that trigger
-    actions use it to fire once per incident.
-    """
-
-    alert_id: str
-    dedup_key: str
-    status: str
-    kind: str
-    severity: str
-    action: str
-    model: str
-    version: str
-    features: tuple[FeatureEvidence, ...]
-    window_start_ms: int
-    window_end_ms: int
-    summary: str
-    ts_ms: int
-    evidence: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}), hash=False)
-    rule: str = ""
-    reason: str = "new"
-
-    def to_dict(self) -> dict[str, Any]:
-        """The v1 JSON object (plain dicts/lists, ready for ``json.dumps``)."""
-        return {
-            "schema": SCHEMA,
-            "alert_id": self.alert_id,
-            "dedup_key": self.dedup_key,
-            "status": self.status,
-            "reason": self.reason,
-            "kind": self.kind,
-            "severity": self.severity,
-            "action": self.action,
-            "rule": self.rule,
-            "model": self.model,
-            "version": self.version,
-            "features": [
-                {"name": f.name, "test": f.test, "statistic": _thaw(f.statistic),
-                 "threshold": _thaw(f.threshold), "p_value": _thaw(f.p_value)}
-                for f in self.features
-            ],
-            "window_start": rfc3339(self.window_start_ms),
-            "window_end": rfc3339(self.window_end_ms),
-            "window_start_ms": self.window_start_ms,
-            "window_end_ms": self.window_end_ms,
-            "summary": self.summary,
-            "ts": rfc3339(self.ts_ms),
-            "ts_ms": self.ts_ms,
-            "evidence": _thaw(self.evidence),
-        }
-
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> Alert:
-        """Inverse of :meth:`to_dict` (used by snapshots and by consumers)."""
-        return cls(
-            alert_id=d["alert_id"], dedup_key=d["dedup_key"], status=d["status"], kind=d["kind"],
-            severity=d["severity"], action=d["action"], model=d["model"], version=d["version"],
-            features=tuple(FeatureEvidence(f["name"], f["test"], _num(f["statistic"]), _num(f["threshold"]),
-                                           f.get("p_value")) for f in d.get("features", ())),
-            window_start_ms=int(d["window_start_ms"]), window_end_ms=int(d["window_end_ms"]),
-            summary=d["summary"], ts_ms=int(d["ts_ms"]), evidence=_freeze(d.get("evidence", {})),
-            rule=d.get("rule", ""), reason=d.get("reason", "new"),
-        )
+__all__ = ["AlertEngine"]
 
 
 @dataclass(slots=True)
@@ -261,7 +139,7 @@ class AlertEngine:
             dedup_key=key, status="firing", kind=obs.kind, severity=finding.severity, action=rule.action,
             model=report.model, version=report.version, features=finding.features,
             window_start_ms=report.window_start_ms, window_end_ms=report.window_end_ms,
-            summary=finding.summary, ts_ms=now_ms, evidence=_freeze(evidence), rule=rule.name, reason=reason,
+            summary=finding.summary, ts_ms=now_ms, evidence=freeze(evidence), rule=rule.name, reason=reason,
         )
         state.sent, state.last_sent_ms = alert, now_ms
         state.resolve_after = rule.resolve_after_windows
@@ -270,7 +148,7 @@ class AlertEngine:
 
     @staticmethod
     def _resolved(sent: Alert, report: WindowReport, now_ms: int, clean: int) -> Alert:
-        evidence = dict(_thaw(sent.evidence))
+        evidence = dict(thaw(sent.evidence))
         evidence.update(clean_windows=clean, firing_since=sent.window_start_ms,
                         metrics={m.name: m.value for m in report.metrics})
         return Alert(
@@ -279,7 +157,7 @@ class AlertEngine:
             action=sent.action, model=sent.model, version=sent.version, features=sent.features,
             window_start_ms=report.window_start_ms, window_end_ms=report.window_end_ms,
             summary=f"Resolved after {clean} clean window{'s' if clean != 1 else ''}: {sent.summary}",
-            ts_ms=now_ms, evidence=_freeze(evidence), rule=sent.rule, reason="resolved",
+            ts_ms=now_ms, evidence=freeze(evidence), rule=sent.rule, reason="resolved",
         )
 
     def _enforce_cap(self) -> None:

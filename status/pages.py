@@ -24,9 +24,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from sinks.errors import StoreError
+from driftline.sinks.errors import StoreError
 
-from .status_queries import StatusQueries
+from .queries import StatusQueries
 
 __all__ = ["register_status_pages"]
 
@@ -40,7 +40,7 @@ def _static_file(name: str) -> bytes | None:
     """A file directly under ``stream/static`` (no sub-paths: nothing outside it can be named)."""
     if not name or "/" in name or "\\" in name or name.startswith("."):
         return None
-    resource = importlib.resources.files("stream").joinpath("static", name)
+    resource = importlib.resources.files("driftline.status").joinpath("static", name)
     try:
         return resource.read_bytes()
     except (FileNotFoundError, IsADirectoryError, NotADirectoryError):

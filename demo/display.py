@@ -151,7 +151,7 @@ class DemoDisplay(threading.Thread):
             # chdb is one engine per process and EmbeddedStore locks its session: share the worker's.
             return self.runtime.read_store
         if self._store is None and self.runtime.read_store is not None:
-            from .wiring import build_store
+            from driftline.stream.wiring import build_store
 
             store = build_store(url)
             store.use_database()

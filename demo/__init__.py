@@ -1,4 +1,7 @@
-"""A local, in-memory Kafka-compatible broker for ``driftline demo`` and tests."""
+"""``driftline demo``: the bundled broker, the scenario generator and the live terminal view.
+
+Everything here uses the worker (:mod:`driftline.stream`); the worker never imports it.
+"""
 
 from .broker import (
     BrokerStartError,

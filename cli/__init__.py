@@ -1,0 +1,5 @@
+"""The ``driftline`` command line: run, check-config, migrate, retention, baseline, demo."""
+
+from .main import main
+
+__all__ = ["main"]

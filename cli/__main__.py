@@ -1,0 +1,5 @@
+"""``python -m driftline.cli`` is the ``driftline`` command."""
+
+from .main import main
+
+main()
