@@ -1,8 +1,8 @@
 """What ``driftline demo`` shows in the terminal: live progress, then a summary.
 
-:class:`DetectionTracker` answers, from the store, "which scheduled change has
-been caught yet, by what, and how late". :class:`DemoDisplay` renders it with
-the worker's counters in a ``rich`` Live view, refreshed once a second.
+:class:`DemoDisplay` renders what :class:`~driftline.demo.detections.DetectionTracker`
+found in the store, with the worker's counters, in a ``rich`` Live view refreshed
+once a second.
 """
 
 from __future__ import annotations
@@ -10,99 +10,24 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from driftline.sinks.queries.demo import RecentAlert, recent_alerts
 from rich.console import Console, Group
 from rich.live import Live
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from .scenario import Change, Scenario
+from .detections import DetectionTracker
+from .scenario import Scenario
 
-__all__ = ["DemoDisplay", "Detection", "DetectionTracker", "print_summary"]
+__all__ = ["DemoDisplay", "print_summary"]
 
 log = logging.getLogger("driftline.demo")
 
-# Which alerts count as catching a change of each kind.
-ALERT_KINDS = {
-    "covariate_shift": ("data_drift",),
-    "new_category": ("data_drift",),
-    "concept_drift": ("concept_drift", "performance"),
-    "latency_regression": ("latency",),
-    "canary": ("performance", "concept_drift"),
-}
-
-
-@dataclass(frozen=True)
-class Detection:
-    what: str
-    window_end_ms: int  # event time of the window that showed it
-    seen_s: float  # wall-clock seconds since the demo started, when the terminal first saw it
-
-
-class DetectionTracker:
-    """First drift result and first alert after each scheduled change. Polls; never blocks the worker."""
-
-    def __init__(self, scenario: Scenario, wall_start: float, clock=time.monotonic) -> None:
-        self.scenario = scenario
-        self.wall_start = wall_start
-        self.clock = clock
-        self.drift: dict[int, Detection] = {}
-        self.alert: dict[int, Detection] = {}
-        self.first_drift_s: float | None = None
-        self.first_alert_s: float | None = None
-        self.drifted_results = 0  # drifted (window, feature) results so far
-
-    def poll(self, store, start_ms: int) -> None:
-        now = self.clock() - self.wall_start
-        self.drifted_results = _scalar(store, "SELECT count() FROM drift_results FINAL WHERE drifted = 1") or 0
-        if self.first_drift_s is None and self.drifted_results:
-            self.first_drift_s = now
-        if self.first_alert_s is None and _scalar(store, "SELECT count() FROM alerts FINAL WHERE status = 'firing'"):
-            self.first_alert_s = now
-        for i, change in enumerate(self.scenario.changes):
-            at_s = (start_ms + change.at_ms) // 1000
-            if i not in self.drift and change.feature is not None:
-                found = self._first_drift(store, change, at_s)
-                if found:
-                    self.drift[i] = Detection(found[0], found[1], now)
-            if i not in self.alert:
-                found = self._first_alert(store, change, at_s)
-                if found:
-                    self.alert[i] = Detection(found[0], found[1], now)
-
-    @staticmethod
-    def _first_drift(store, change: Change, at_s: int) -> tuple[str, int] | None:
-        rows = store.execute(
-            "SELECT toUnixTimestamp(window_end) AS we, version, test, statistic, p_value FROM drift_results FINAL"
-            " WHERE model = %(m)s AND feature = %(f)s AND drifted = 1 AND toUnixTimestamp(window_end) > %(at)s"
-            " ORDER BY we LIMIT 1", {"m": change.model, "f": change.feature, "at": at_s})
-        if not rows:
-            return None
-        end, version, test, statistic, p_value = rows[0]
-        value = f"p={p_value:.2g}" if p_value is not None else f"{statistic:.2f}"
-        return f"{test} on {change.feature} ({change.model}/{version}, {value})", int(end) * 1000
-
-    @staticmethod
-    def _first_alert(store, change: Change, at_s: int) -> tuple[str, int] | None:
-        version = change.params.get("version") if change.kind == "canary" else "v1"
-        rows = store.execute(
-            "SELECT toUnixTimestamp(window_end) AS we, kind, severity FROM alerts FINAL"
-            " WHERE model = %(m)s AND version = %(v)s AND status = 'firing' AND kind IN %(kinds)s"
-            " AND toUnixTimestamp(window_end) > %(at)s ORDER BY we LIMIT 1",
-            {"m": change.model, "v": version, "kinds": ALERT_KINDS[change.kind], "at": at_s})
-        if not rows:
-            return None
-        end, kind, severity = rows[0]
-        return f"{severity} {kind} alert ({change.model}/{version})", int(end) * 1000
-
-
-def _scalar(store, sql: str, params=None):
-    rows = store.execute(sql, params)
-    return rows[0][0] if rows else None
+RECENT_ALERTS = 6  # lines of the "Recent alerts" panel
 
 
 def _counter_total(metric, **match: str) -> float:
@@ -140,7 +65,7 @@ class DemoDisplay(threading.Thread):
         self.stopping = threading.Event()
         self.traffic_started_s: float | None = None
         self._rates: list[tuple[float, float]] = []
-        self._recent: list[tuple] = []
+        self._recent: list[RecentAlert] = []
         self._store = None  # own ClickHouse connection: a clickhouse-driver client is not thread-safe
 
     @property
@@ -200,9 +125,7 @@ class DemoDisplay(threading.Thread):
             if store is None:
                 return
             self.tracker.poll(store, self.pump.generator.start_ms)
-            self._recent = store.execute(
-                "SELECT ts, status, severity, kind, model, version, summary FROM alerts FINAL"
-                " ORDER BY ts DESC, window_end DESC LIMIT 6")
+            self._recent = recent_alerts(store, RECENT_ALERTS)
         except Exception as exc:  # noqa: BLE001 - the store may be starting; the next poll retries
             log.debug("demo display poll failed: %s", exc)
 
@@ -252,10 +175,10 @@ class DemoDisplay(threading.Thread):
         alerts.add_column(width=8)
         alerts.add_column(width=9)
         alerts.add_column(ratio=1, overflow="ellipsis", no_wrap=True)
-        for ts, status, severity, kind, model, version, summary in self._recent:
-            colour = "green" if status == "resolved" else "red" if severity == "critical" else "yellow"
-            alerts.add_row(ts.strftime("%H:%M:%S"), Text(status.upper(), style=f"bold {colour}"),
-                           f"{kind} {model}/{version}: {summary}")
+        for a in self._recent:
+            colour = "green" if a.status == "resolved" else "red" if a.severity == "critical" else "yellow"
+            alerts.add_row(a.ts.strftime("%H:%M:%S"), Text(a.status.upper(), style=f"bold {colour}"),
+                           f"{a.kind} {a.model}/{a.version}: {a.summary}")
         if not self._recent:
             alerts.add_row("", "", Text("none yet", style="dim"))
         footer = Text.assemble(("Status page ", "dim"), (self.url, "bold cyan underline"),

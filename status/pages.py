@@ -2,7 +2,7 @@
 
 Routes (``register_status_pages(app, runtime)`` adds them)::
 
-    /                                   the page (stream/static/index.html)
+    /                                   the page (status/static/index.html)
     /static/{name}                      its JS and CSS (no CDN: works offline)
     /api/models                         models, versions and their state: ok / drifting / alerting
     /api/models/{model}/drift           ?version=&windows=30  drift score per feature per window
@@ -26,7 +26,7 @@ from typing import Any
 
 from driftline.sinks.errors import StoreError
 
-from .queries import StatusQueries
+from .api import StatusApi
 
 __all__ = ["register_status_pages"]
 
@@ -37,7 +37,7 @@ _CONTENT_TYPES = {".html": "text/html", ".js": "application/javascript", ".css":
 
 
 def _static_file(name: str) -> bytes | None:
-    """A file directly under ``stream/static`` (no sub-paths: nothing outside it can be named)."""
+    """A file directly under ``status/static`` (no sub-paths: nothing outside it can be named)."""
     if not name or "/" in name or "\\" in name or name.startswith("."):
         return None
     resource = importlib.resources.files("driftline.status").joinpath("static", name)
@@ -60,17 +60,17 @@ def register_status_pages(app, runtime) -> None:
     # clickhouse-driver clients are not thread-safe: one status query at a time on the shared store.
     lock = threading.Lock()
 
-    def locked(fn, queries):
+    def locked(fn, api):
         with lock:
-            return fn(queries)
+            return fn(api)
 
-    async def query(web, fn: Callable[[StatusQueries], Any]):
+    async def query(web, fn: Callable[[StatusApi], Any]):
         store = runtime.read_store
         if store is None:
             return web.json({"error": "the worker is starting"}, status=503)
-        queries = StatusQueries(store, runtime.settings)
+        api = StatusApi(store, runtime.settings)
         try:
-            data = await asyncio.get_running_loop().run_in_executor(None, locked, fn, queries)
+            data = await asyncio.get_running_loop().run_in_executor(None, locked, fn, api)
         except StoreError as exc:
             log.warning("status page query failed: %s", exc)
             return web.json({"error": "store query failed", "detail": str(exc)[:500]}, status=503)

@@ -1,0 +1,155 @@
+"""The status page's JSON bodies: the store's rows shaped into plain dicts (JSON-ready).
+
+The reads themselves are :mod:`driftline.sinks.queries.status`; this module only
+merges them with the configured models, scores drift and lays series out per window.
+Blocking; :mod:`driftline.status.pages` runs it in a thread executor.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import defaultdict
+from typing import Any
+
+from driftline.sinks.queries import status as reads
+from driftline.sinks.store import Store
+from driftline.stream.config import Settings
+
+__all__ = ["PERFORMANCE_METRICS", "StatusApi", "drift_score"]
+
+PERFORMANCE_METRICS = {
+    "binary_classification": ("accuracy", "f1", "roc_auc"),
+    "multiclass_classification": ("accuracy", "macro_f1"),
+    "regression": ("mae", "rmse"),
+}
+LATENCY_METRICS = ("latency_p50_ms", "latency_p95_ms", "latency_p99_ms")
+MAX_WINDOWS = 500
+
+
+def drift_score(statistic: float, p_value: float | None, threshold: float) -> float | None:
+    """How far past its threshold a test is: 1.0 is the threshold, above 1 drifted.
+
+    Distance tests: statistic / threshold. p-value tests: log(p) / log(threshold).
+
+    >>> drift_score(0.4, None, 0.2), round(drift_score(0.0, 1e-6, 0.001), 2)
+    (2.0, 2.0)
+    """
+    if p_value is not None:
+        if not 0 < threshold < 1 or math.isnan(p_value):
+            return None
+        return math.log(max(p_value, 1e-300)) / math.log(threshold)
+    if not threshold or math.isnan(statistic):
+        return None
+    return statistic / threshold
+
+
+def _finite(value: float | None) -> float | None:
+    return None if value is None or not math.isfinite(value) else float(value)
+
+
+class StatusApi:
+    """The body of each ``/api`` route, read from ``store`` for the models in ``settings``."""
+
+    def __init__(self, store: Store, settings: Settings) -> None:
+        self.store = store
+        self.settings = settings
+
+    def models(self) -> list[dict[str, Any]]:
+        """Every configured model with its versions and their state: ok, drifting or alerting."""
+        versions: dict[str, dict[str, dict]] = defaultdict(dict)
+        for v in reads.version_activity(self.store):
+            versions[v.model][v.version] = {
+                "version": v.version, "state": "ok", "last_window_end": v.last_window_end_s * 1000,
+                "predictions": v.predictions, "labels": v.labels, "drifted_features": [], "firing": []}
+        for model, version, feature in reads.latest_drifted_features(self.store):
+            entry = versions[model].get(version)
+            if entry is not None:
+                entry["drifted_features"].append(feature)
+                entry["state"] = "drifting"
+        for a in reads.latest_alert_states(self.store):
+            entry = versions[a.model].get(a.version)
+            if entry is not None and a.status == "firing":
+                entry["firing"].append({"dedup_key": a.dedup_key, "kind": a.kind, "severity": a.severity,
+                                        "summary": a.summary})
+                entry["state"] = "alerting"
+        out = []
+        rank = {"ok": 0, "drifting": 1, "alerting": 2}
+        for m in self.settings.models:
+            vs = sorted(versions.get(m.name, {}).values(), key=lambda v: v["version"])
+            out.append({
+                "name": m.name, "task": m.task, "window_ms": m.window_ms, "features": dict(m.features),
+                "state": max((v["state"] for v in vs), key=rank.__getitem__, default="ok"),
+                "versions": vs,
+            })
+        return out
+
+    def drift(self, model: str, version: str | None, windows: int) -> dict[str, Any]:
+        """Drift score per feature per window (heatmap cells), most recent ``windows`` windows."""
+        version = version or reads.busiest_version(self.store, model) or "v1"
+        windows = max(1, min(windows, MAX_WINDOWS))
+        starts = reads.drift_window_starts(self.store, model, version, windows)
+        spec = self.settings.model(model)
+        features = list(spec.features) if spec else []
+        cells: dict[str, dict[int, dict]] = defaultdict(dict)
+        if starts:
+            for c in reads.drift_cells_since(self.store, model, version, starts[0]):
+                score = drift_score(c.statistic, c.p_value, c.threshold)
+                cell = {"test": c.test, "statistic": _finite(c.statistic), "p_value": _finite(c.p_value),
+                        "threshold": c.threshold, "drifted": c.drifted, "score": _finite(score)}
+                best = cells[c.feature].get(c.window_start_s)
+                if best is None or (cell["score"] or 0) > (best["score"] or 0) or cell["drifted"]:
+                    cells[c.feature][c.window_start_s] = cell
+                if c.feature not in features:
+                    features.append(c.feature)
+        return {
+            "model": model, "version": version, "versions": reads.model_versions(self.store, model),
+            "windows": [s * 1000 for s in starts],
+            "features": [{"name": f, "kind": (spec.features.get(f) if spec else None) or "numeric",
+                          "cells": [cells[f].get(s) for s in starts]} for f in features],
+        }
+
+    def performance(self, model: str, windows: int) -> dict[str, Any]:
+        spec = self.settings.model(model)
+        metrics = PERFORMANCE_METRICS.get(spec.task if spec else "", ()) + ("label_coverage",)
+        return {"model": model, "task": spec.task if spec else None, "metrics": list(metrics),
+                **self._series(model, metrics, windows)}
+
+    def latency(self, model: str, windows: int) -> dict[str, Any]:
+        return {"model": model, "metrics": list(LATENCY_METRICS), **self._series(model, LATENCY_METRICS, windows)}
+
+    def alerts(self, limit: int, model: str | None = None) -> list[dict[str, Any]]:
+        out = []
+        for a in reads.alert_history(self.store, max(1, min(limit, 1000)), model):
+            try:
+                body = json.loads(a.payload)
+            except ValueError:
+                body = {}
+            out.append({
+                "alert_id": a.alert_id, "ts_ms": a.ts_s * 1000, "status": a.status, "kind": a.kind,
+                "severity": a.severity, "action": a.action, "model": a.model, "version": a.version,
+                "summary": a.summary, "window_start_ms": a.window_start_s * 1000,
+                "window_end_ms": a.window_end_s * 1000,
+                "features": body.get("features", []), "evidence": body.get("evidence", {}),
+                "reason": body.get("reason"), "rule": body.get("rule"),
+            })
+        return out
+
+    def _series(self, model: str, metrics, windows: int) -> dict[str, Any]:
+        windows = max(1, min(windows, MAX_WINDOWS))
+        spec = self.settings.model(model)
+        window_s = (spec.window_ms if spec else 60_000) // 1000 or 1
+        first, last = reads.metric_window_range(self.store, model, metrics)
+        if last <= 0:
+            return {"windows": [], "series": {}}
+        since = max(first, last - (windows - 1) * window_s)
+        starts = list(range(since, last + 1, window_s))
+        index = {s: i for i, s in enumerate(starts)}
+        series: dict[str, dict[str, list]] = {}
+        for p in reads.metric_points_since(self.store, model, metrics, since):
+            i = index.get(p.window_start_s)
+            if i is None:
+                continue
+            per = series.setdefault(p.version, {m: [None] * len(starts) for m in metrics})
+            per[p.metric][i] = _finite(p.value)
+        return {"windows": [s * 1000 for s in starts], "series": series}

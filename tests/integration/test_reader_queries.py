@@ -1,0 +1,69 @@
+"""The status page's and the demo's reads return the same data on ClickHouse 18.16 and on chdb."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from driftline.sinks import queries as q
+from driftline.sinks.migrations import migrate
+from driftline.sinks.store import ClickHouseStore
+
+from tests.integration.samples import insert_samples
+from tests.support.stores import SAMPLE_NOW, sample_start_s, sample_store
+
+pytestmark = pytest.mark.integration
+
+S = sample_start_s()
+H = 3600
+
+# Every read with arguments that find rows (and a few that find none).
+READS = {
+    "version_activity": lambda s: sorted(q.version_activity(s), key=lambda v: (v.model, v.version)),
+    "latest_drifted_features": q.latest_drifted_features,
+    "latest_alert_states": q.latest_alert_states,
+    "busiest_version": lambda s: [q.busiest_version(s, m) for m in ("credit", "price")],
+    "model_versions": lambda s: [q.model_versions(s, m) for m in ("credit", "price")],
+    "drift_window_starts": lambda s: q.drift_window_starts(s, "credit", "v2", 30),
+    "drift_cells_since": lambda s: q.drift_cells_since(s, "credit", "v2", S + 60 * H),
+    "metric_window_range": lambda s: [q.metric_window_range(s, m, ("accuracy", "label_coverage"))
+                                      for m in ("credit", "price")],
+    "metric_points_since": lambda s: sorted(
+        (p.version, p.window_start_s, p.metric, round(p.value, 9))
+        for p in q.metric_points_since(s, "credit", ("accuracy", "f1", "latency_p99_ms"), S + 50 * H)),
+    "alert_history": lambda s: [q.alert_history(s, 3), q.alert_history(s, 10, "credit"), q.alert_history(s, 1, "x")],
+    "drifted_result_count": q.drifted_result_count,
+    "firing_alert_count": q.firing_alert_count,
+    "first_drift_after": lambda s: [q.first_drift_after(s, "credit", f, S + 10 * H) for f in ("income", "age")],
+    "first_alert_after": lambda s: [q.first_alert_after(s, "credit", "v2", k, S) for k in (("performance",),
+                                                                                           ("latency",))],
+    "recent_alerts": lambda s: q.recent_alerts(s, 6),
+}
+
+
+@pytest.fixture(scope="module")
+def server_store(clickhouse):
+    name = f"reads_{uuid.uuid4().hex[:10]}"
+    store = ClickHouseStore(clickhouse.url.rsplit("/", 1)[0] + f"/{name}")
+    migrate(store)
+    insert_samples(store, SAMPLE_NOW)
+    yield store
+    store.execute(f"DROP DATABASE IF EXISTS {name}")
+    store.close()
+
+
+@pytest.fixture(scope="module")
+def embedded_results(tmp_path_factory):
+    with sample_store(tmp_path_factory.mktemp("reads-chdb")) as store:
+        return {name: read(store) for name, read in READS.items()}
+
+
+def test_every_read_is_compared():
+    assert set(READS) == set(q.__all__) - {n for n in q.__all__ if n[0].isupper()}
+
+
+@pytest.mark.parametrize("name", sorted(READS))
+def test_both_engines_agree(server_store, embedded_results, name):
+    result = READS[name](server_store)
+    assert result == embedded_results[name]
+    assert result not in ([], None, 0), f"{name} found nothing in the samples: the comparison proves little"
