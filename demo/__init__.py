@@ -8,8 +8,7 @@ from .broker import (
     EmbeddedBroker,
     EmbeddedBrokerError,
     TopicError,
-    count_records,
     port_is_free,
 )
 
-__all__ = ["BrokerStartError", "EmbeddedBroker", "EmbeddedBrokerError", "TopicError", "count_records", "port_is_free"]
+__all__ = ["BrokerStartError", "EmbeddedBroker", "EmbeddedBrokerError", "TopicError", "port_is_free"]

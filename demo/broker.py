@@ -9,13 +9,14 @@ Tansu differs from Apache Kafka in two ways that matter here:
 * topics should be created up front with :meth:`EmbeddedBroker.create_topics`
   (auto-creation always makes 4 partitions);
 * ListOffsets "latest" answers wrongly, so high watermarks (and consumer lag)
-  can't be trusted. :func:`count_records` counts by reading from the start.
+  can't be trusted: count a topic's records by reading it from the start
+  (the tests' ``tests.support.kafka.count_records`` does).
 
 Errors::
 
     EmbeddedBrokerError
     ├── BrokerStartError     the binary is missing, exited, or did not answer in time
-    └── TopicError           a topic could not be created or does not exist
+    └── TopicError           a topic could not be created
 
 Example:
 
@@ -25,9 +26,8 @@ Example:
 ...     producer = Producer({"bootstrap.servers": broker.bootstrap_servers})
 ...     for i in range(10):
 ...         producer.produce("predictions", value=b"%d" % i)
-...     unsent = producer.flush(10)
-...     count_records(broker.bootstrap_servers, "predictions")
-10
+...     producer.flush(10)  # messages still unsent
+0
 """
 
 from __future__ import annotations
@@ -41,15 +41,14 @@ import socket
 import subprocess
 import tempfile
 import time
-import uuid
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from types import TracebackType
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, TopicPartition
+from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic
 
-__all__ = ["BrokerStartError", "EmbeddedBroker", "EmbeddedBrokerError", "TopicError", "count_records", "port_is_free"]
+__all__ = ["BrokerStartError", "EmbeddedBroker", "EmbeddedBrokerError", "TopicError", "port_is_free"]
 
 _HOST = "127.0.0.1"
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -278,47 +277,6 @@ class EmbeddedBroker:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
-
-
-def count_records(
-    bootstrap: str, topic: str, *, empty_polls: int = 5, poll_timeout: float = 0.2, timeout: float = 120.0
-) -> int:
-    """Count the records of ``topic`` by reading every partition from the beginning.
-
-    Stops after ``empty_polls`` consecutive polls of ``poll_timeout`` seconds
-    returned nothing. Use it instead of watermarks, which Tansu gets wrong.
-    """
-    if empty_polls < 1:
-        raise ValueError(f"empty_polls must be >= 1, got {empty_polls!r}")
-    consumer = Consumer({
-        "bootstrap.servers": bootstrap,
-        "group.id": f"driftline-count-{uuid.uuid4().hex}",
-        "enable.auto.commit": False,
-        "fetch.wait.max.ms": 50,
-    })
-    try:
-        try:
-            metadata = consumer.list_topics(topic, timeout=10).topics.get(topic)
-        except KafkaException as exc:
-            raise EmbeddedBrokerError(f"no metadata from {bootstrap}: {exc.args[0].str()}") from exc
-        if metadata is None or metadata.error is not None or not metadata.partitions:
-            reason = metadata.error.str() if metadata is not None and metadata.error else "no partitions"
-            raise TopicError(f"cannot count topic {topic!r}: {reason}")
-        consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in metadata.partitions])
-        deadline = time.monotonic() + timeout
-        total, empty = 0, 0
-        while empty < empty_polls:
-            if time.monotonic() > deadline:
-                raise EmbeddedBrokerError(f"topic {topic!r} was still receiving records after {timeout:g}s")
-            messages = consumer.consume(1000, timeout=poll_timeout)
-            errors = [m.error() for m in messages if m.error() is not None]
-            if errors:
-                raise EmbeddedBrokerError(f"error while counting {topic!r}: {errors[0].str()}")
-            empty = 0 if messages else empty + 1
-            total += len(messages)
-        return total
-    finally:
-        consumer.close()
 
 
 def _tansu_binary() -> Path:

@@ -20,8 +20,8 @@ from pathlib import Path
 import httpx
 
 from tests.integration.traffic import Traffic, make_traffic
+from tests.support.kafka import produce
 from tests.support.servers import free_port
-from tests.support.waiting import produce
 
 ROOT = Path(__file__).resolve().parents[2]
 

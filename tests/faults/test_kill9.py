@@ -22,8 +22,9 @@ import time
 import pytest
 
 from tests.faults.harness import Scenario, traffic
+from tests.support.kafka import produce
 from tests.support.servers import WebhookReceiver
-from tests.support.waiting import produce, wait_until
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.integration
 

@@ -9,7 +9,8 @@ import pytest
 
 from tests.faults.harness import Scenario
 from tests.integration.traffic import make_traffic
-from tests.support.waiting import produce, wait_until
+from tests.support.kafka import produce
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.integration
 

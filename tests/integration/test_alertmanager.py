@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import socket
 import subprocess
 import threading
 import time
@@ -26,6 +25,9 @@ from driftline.sinks.alerts import (
     build_channels,
     parse_channel_configs,
 )
+
+from tests.support.servers import free_port
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -73,12 +75,6 @@ class Notifications:
         self.server.server_close()
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def notifications():
     n = Notifications()
@@ -115,18 +111,8 @@ def alertmanager(tmp_path, notifications):
         )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"alertmanager exited with {proc.returncode}:\n{log_path.read_text()[-3000:]}")
-            try:
-                if httpx.get(f"{url}/-/ready", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"alertmanager not ready within 30s:\n{log_path.read_text()[-3000:]}")
-            time.sleep(0.1)
+        wait_until(lambda: httpx.get(f"{url}/-/ready", timeout=1).status_code == 200, 30, "alertmanager ready",
+                   interval=0.1, process=proc, log=log_path, retry_on=(httpx.HTTPError,))
         yield url
     finally:
         proc.terminate()

@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from tests.support.servers import free_port
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -31,22 +32,6 @@ def demo_command(*args: str) -> list[str]:
     return [sys.executable, "-m", "driftline.demo.cli", *args]  # until `main.add_command(demo)` lands
 
 
-def wait_until(predicate, timeout: float, what: str, proc: subprocess.Popen, log: Path):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError(f"the demo exited ({proc.returncode}) while waiting for {what}:\n{log.read_text()[-4000:]}")
-        try:
-            last = predicate()
-        except (httpx.HTTPError, ValueError) as exc:
-            last = exc
-        if last and not isinstance(last, Exception):
-            return last
-        time.sleep(0.5)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
-
-
 class Demo:
     def __init__(self, workdir: Path, *args: str) -> None:
         self.port = free_port()
@@ -62,7 +47,8 @@ class Demo:
         return httpx.get(self.url + path, timeout=10).json()
 
     def wait(self, predicate, timeout: float, what: str):
-        return wait_until(predicate, timeout, what, self.proc, self.log)
+        return wait_until(predicate, timeout, what, interval=0.5, process=self.proc, log=self.log,
+                          retry_on=(httpx.HTTPError, ValueError))
 
     def stop(self) -> int:
         if self.proc.poll() is None:

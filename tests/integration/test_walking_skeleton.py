@@ -15,8 +15,9 @@ import httpx
 import pytest
 
 from tests.integration.traffic import START_MS, make_traffic
+from tests.support.kafka import produce
 from tests.support.servers import free_port
-from tests.support.waiting import produce, wait_until
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.integration
 

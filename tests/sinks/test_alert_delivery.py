@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import random
-import socket
 import threading
 import time
 from dataclasses import dataclass
@@ -21,6 +20,8 @@ from driftline.sinks.alerts import (
     parse_channel_configs,
 )
 from driftline.sinks.alerts.delivery import parse_retry_after
+
+from tests.support.servers import free_port
 
 
 @dataclass
@@ -111,12 +112,6 @@ class Harness:
             self.dispatcher.submit(alert)
         await self.dispatcher.stop(drain_timeout=30)
         return list(self.log.records)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 async def test_refused_connection_retries_then_records_failure():
