@@ -21,8 +21,6 @@ import driftline.stream.app
 # a target that is absent in the checked-out code is skipped, so the breakdown follows the code.
 _TARGETS = (
     ("driftline.stream.events", "EventDecoder.decode", "decode + validate"),
-    ("driftline.stream.processor", "decode_predictions", "decode + validate"),
-    ("driftline.stream.processor", "decode_feedback", "decode + validate"),
     ("driftline.stream.processor", "build_columns", "columns (events -> numpy)"),
     ("driftline.stream.processor", "_prediction_rows", "row buffers"),
     ("driftline.stream.join", "LabelJoin.add_predictions", "label join"),

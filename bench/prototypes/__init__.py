@@ -1,1 +1,0 @@
-"""Measured prototypes of hot-path fixes (copies; the real code lives in stream/)."""
