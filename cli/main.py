@@ -2,25 +2,11 @@
 
 from __future__ import annotations
 
-import logging
-import sys
-
 import click
-from driftline.stream.config import load_settings
-from driftline.stream.errors import ConfigError, DriftlineError
+
+from .settings_file import settings_or_exit
 
 __all__ = ["main"]
-
-EXIT_CONFIG = 2
-
-
-def _settings_or_exit(path: str):
-    try:
-        return load_settings(path)
-    except ConfigError as exc:
-        for problem in exc.problems:
-            click.echo(str(problem), err=True)
-        sys.exit(EXIT_CONFIG)
 
 
 @click.group()
@@ -33,7 +19,7 @@ def main() -> None:
 @click.argument("config", type=click.Path(dir_okay=False))
 def check_config(config: str) -> None:
     """Validate CONFIG; exit 0, or 2 with one line per problem."""
-    settings = _settings_or_exit(config)
+    settings = settings_or_exit(config)
     click.echo(f"{config}: ok ({len(settings.models)} model(s), {len(settings.alert_channels)} alert channel(s))")
 
 
@@ -47,7 +33,7 @@ def run(config: str, datadir: str, loglevel: str) -> None:
     from driftline.status import register_status_pages
     from driftline.stream.app import create_app
 
-    settings = _settings_or_exit(config)
+    settings = settings_or_exit(config)
     app, runtime = create_app(settings, datadir=datadir)
     register_status_pages(app, runtime)
     worker = faust.Worker(app, loglevel=loglevel, redirect_stdouts=False)
@@ -61,7 +47,7 @@ def migrate(config: str) -> None:
     from driftline.sinks.migrations import migrate as apply
     from driftline.stream.wiring import build_store
 
-    settings = _settings_or_exit(config)
+    settings = settings_or_exit(config)
     try:
         applied = apply(build_store(settings.clickhouse.url))
     except Exception as exc:  # noqa: BLE001 - report any store error as one line
@@ -81,7 +67,7 @@ def baseline(data: str, model: str, out: str, config: str | None) -> None:
     from driftline.stream.reference import infer_kinds, profile_from_file
 
     if config:
-        settings = _settings_or_exit(config)
+        settings = settings_or_exit(config)
         spec = settings.model(model)
         if spec is None:
             raise click.BadParameter(f"{model!r} is not in {config} (models: {', '.join(m.name for m in settings.models)})")
@@ -107,15 +93,3 @@ def _register_commands() -> None:
 
 
 _register_commands()
-
-
-def _configure_logging(level: str) -> None:
-    logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-
-
-if __name__ == "__main__":  # pragma: no cover
-    try:
-        main()
-    except DriftlineError as exc:
-        click.echo(str(exc), err=True)
-        sys.exit(1)

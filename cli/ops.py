@@ -20,9 +20,9 @@ def retention_command(config: str, dry_run: bool) -> None:
     from driftline.sinks.retention import apply_retention
     from driftline.stream.wiring import build_store
 
-    from .main import _settings_or_exit
+    from .settings_file import settings_or_exit
 
-    settings = _settings_or_exit(config)
+    settings = settings_or_exit(config)
     policy = settings.retention
     try:
         store = build_store(settings.clickhouse.url)
