@@ -31,7 +31,7 @@ import time
 import warnings
 
 import numpy as np
-from driftline.detectors import DriftSettings, DriftSuite, ReferenceProfile, TestSpec
+from driftline.detectors import DriftSettings, DriftSuite, ReferenceProfile, TestSpec, WindowSketch
 
 from .traffic import _CATEGORIES, _DRIFTED_MIX, _MEANS, _MIX, _SCALES, CATEGORICAL, NUMERIC
 
@@ -110,7 +110,7 @@ def driftline_suite(reference: dict[str, np.ndarray], reservoir_size: int = 2000
 
 def run_driftline(profile: ReferenceProfile, suite: DriftSuite, window: dict[str, np.ndarray]):
     started = time.perf_counter()
-    sketch = profile.new_window()
+    sketch = WindowSketch(profile)
     sketch.update(window)
     results = suite.evaluate(sketch)
     seconds = time.perf_counter() - started

@@ -26,7 +26,7 @@ from .drift_tests import (
     WassersteinDistance,
 )
 from .errors import DetectorConfigError, DetectorError
-from .explain import RankedFeature, rank_drifted, severity
+from .explain import DriftOutcome, RankedFeature, rank_drifted, severity
 from .multivariate import PCAReconstructionDrift
 from .operational import label_coverage, throughput
 from .performance import PerformanceWindow
@@ -51,6 +51,7 @@ __all__ = [
     "DataQualityCheck",
     "DetectorConfigError",
     "DetectorError",
+    "DriftOutcome",
     "DriftResult",
     "DriftSettings",
     "DriftSuite",

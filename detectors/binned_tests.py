@@ -13,10 +13,10 @@ class PopulationStabilityIndex(DriftTest):
     """PSI over the reference quantile bins (numeric) or categories; empty bins get share ``eps``.
 
     >>> import numpy as np
-    >>> from driftline.detectors import ReferenceProfile
+    >>> from driftline.detectors import ReferenceProfile, WindowSketch
     >>> rng = np.random.default_rng(0)
     >>> ref = ReferenceProfile.from_columns({"x": "numeric"}, {"x": rng.normal(0, 1, 10_000)})
-    >>> w = ref.new_window(); w.update({"x": rng.normal(1, 1, 2_000)})
+    >>> w = WindowSketch(ref); w.update({"x": rng.normal(1, 1, 2_000)})
     >>> test = PopulationStabilityIndex()
     >>> stat, _ = test.compare(ref.features["x"], w.features["x"])
     >>> round(stat, 2), test.is_drift(stat, None)
@@ -40,9 +40,9 @@ class JensenShannonDistance(DriftTest):
     """Jensen-Shannon distance (natural log) between binned reference and window shares.
 
     >>> import numpy as np
-    >>> from driftline.detectors import ReferenceProfile
+    >>> from driftline.detectors import ReferenceProfile, WindowSketch
     >>> ref = ReferenceProfile.from_columns({"c": "categorical"}, {"c": np.array(["a", "b"] * 50, dtype=object)})
-    >>> w = ref.new_window(); w.update({"c": np.array(["a"] * 90 + ["b"] * 10, dtype=object)})
+    >>> w = WindowSketch(ref); w.update({"c": np.array(["a"] * 90 + ["b"] * 10, dtype=object)})
     >>> stat, _ = JensenShannonDistance().compare(ref.features["c"], w.features["c"])
     >>> round(stat, 3)
     0.319
@@ -60,9 +60,9 @@ class HellingerDistance(DriftTest):
     """Hellinger distance between binned reference and window shares, in [0, 1].
 
     >>> import numpy as np
-    >>> from driftline.detectors import ReferenceProfile
+    >>> from driftline.detectors import ReferenceProfile, WindowSketch
     >>> ref = ReferenceProfile.from_columns({"c": "categorical"}, {"c": np.array(["a", "b"] * 50, dtype=object)})
-    >>> w = ref.new_window(); w.update({"c": np.array(["a", "b"] * 5, dtype=object)})
+    >>> w = WindowSketch(ref); w.update({"c": np.array(["a", "b"] * 5, dtype=object)})
     >>> HellingerDistance().compare(ref.features["c"], w.features["c"])
     (0.0, None)
     """
@@ -79,9 +79,9 @@ class LInfinityDistance(DriftTest):
     """Largest change of any category's share (categorical).
 
     >>> import numpy as np
-    >>> from driftline.detectors import ReferenceProfile
+    >>> from driftline.detectors import ReferenceProfile, WindowSketch
     >>> ref = ReferenceProfile.from_columns({"c": "categorical"}, {"c": np.array(["a", "b"] * 50, dtype=object)})
-    >>> w = ref.new_window(); w.update({"c": np.array(["a"] * 7 + ["b"] * 3, dtype=object)})
+    >>> w = WindowSketch(ref); w.update({"c": np.array(["a"] * 7 + ["b"] * 3, dtype=object)})
     >>> LInfinityDistance().compare(ref.features["c"], w.features["c"])
     (0.2, None)
     """
@@ -101,9 +101,9 @@ class UnseenCategoryShare(DriftTest):
     ``other`` bucket also count as unseen.
 
     >>> import numpy as np
-    >>> from driftline.detectors import ReferenceProfile
+    >>> from driftline.detectors import ReferenceProfile, WindowSketch
     >>> ref = ReferenceProfile.from_columns({"c": "categorical"}, {"c": np.array(["a", "b"] * 50, dtype=object)})
-    >>> w = ref.new_window(); w.update({"c": np.array(["a", "zz", "b", None], dtype=object)})
+    >>> w = WindowSketch(ref); w.update({"c": np.array(["a", "zz", "b", None], dtype=object)})
     >>> UnseenCategoryShare().compare(ref.features["c"], w.features["c"])
     (0.3333333333333333, None)
     """
@@ -120,9 +120,9 @@ class ChiSquare(DriftTest):
     """Chi-square homogeneity test of reference vs window category counts; threshold is alpha.
 
     >>> import numpy as np
-    >>> from driftline.detectors import ReferenceProfile
+    >>> from driftline.detectors import ReferenceProfile, WindowSketch
     >>> ref = ReferenceProfile.from_columns({"c": "categorical"}, {"c": np.array(["a", "b"] * 500, dtype=object)})
-    >>> w = ref.new_window(); w.update({"c": np.array(["a"] * 70 + ["b"] * 30, dtype=object)})
+    >>> w = WindowSketch(ref); w.update({"c": np.array(["a"] * 70 + ["b"] * 30, dtype=object)})
     >>> stat, p = ChiSquare().compare(ref.features["c"], w.features["c"])
     >>> round(stat, 2), p < 0.05
     (14.56, True)

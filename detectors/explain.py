@@ -1,13 +1,34 @@
-"""Explanation: which drifted features matter most."""
+"""Explanation: which drifted features matter most.
+
+It ranks anything shaped like a :class:`~driftline.detectors.results.DriftResult`
+(see :class:`DriftOutcome`) and does not import it: ``WindowReport`` orders its
+drifted features with :func:`rank_drifted`, so the dependency runs one way.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Protocol
 
-from .results import DriftResult
+__all__ = ["RankedFeature", "DriftOutcome", "rank_drifted", "severity"]
 
-__all__ = ["RankedFeature", "rank_drifted", "severity"]
+
+class DriftOutcome(Protocol):
+    """What ranking reads of a drift test's result (a ``DriftResult`` has it all)."""
+
+    @property
+    def feature(self) -> str: ...
+    @property
+    def statistic(self) -> float: ...
+    @property
+    def threshold(self) -> float: ...
+    @property
+    def drifted(self) -> bool: ...
+    @property
+    def p_value(self) -> float | None: ...
+    @property
+    def importance(self) -> float | None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,10 +39,10 @@ class RankedFeature:
     score: float
     severity: float
     importance: float
-    worst: DriftResult
+    worst: DriftOutcome
 
 
-def severity(result: DriftResult) -> float:
+def severity(result: DriftOutcome) -> float:
     """How far past its threshold a result is: ``statistic / threshold``, or ``threshold / p`` for p-value tests.
 
     Both are 1.0 exactly at the threshold, so tests on different scales compare.
@@ -31,7 +52,7 @@ def severity(result: DriftResult) -> float:
     return result.statistic / result.threshold if result.threshold else result.statistic
 
 
-def rank_drifted(results: Iterable[DriftResult], importances: Mapping[str, float] | None = None) -> list[RankedFeature]:
+def rank_drifted(results: Iterable[DriftOutcome], importances: Mapping[str, float] | None = None) -> list[RankedFeature]:
     """Drifted features, worst first; one entry per feature (its most severe drifted result).
 
     With ``importances`` (e.g. model feature importances) the score is severity x
@@ -46,7 +67,7 @@ def rank_drifted(results: Iterable[DriftResult], importances: Mapping[str, float
     >>> [(r.feature, round(r.score, 2)) for r in rank_drifted(rs, {"a": 1.0, "b": 0.1})]
     [('a', 1.5), ('b', 0.45)]
     """
-    worst: dict[str, tuple[float, DriftResult]] = {}
+    worst: dict[str, tuple[float, DriftOutcome]] = {}
     for r in results:
         if not r.drifted:
             continue

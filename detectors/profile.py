@@ -183,7 +183,13 @@ class ReferenceProfile:
         return {name: p.kind for name, p in self.features.items()}
 
     def new_window(self) -> WindowSketch:
-        """An empty window sketch binned against this profile."""
+        """An empty window sketch binned against this profile: use ``WindowSketch(profile)``.
+
+        The profile does not need windows, but this makes it import them back (an import
+        cycle tests/test_architecture.py reports). Only stream/monitor.py still calls it;
+        delete it, and the TYPE_CHECKING import above, once the monitor builds its sketches
+        with ``WindowSketch(self.reference)``.
+        """
         from .window import WindowSketch
 
         return WindowSketch(self)

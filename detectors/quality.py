@@ -35,9 +35,9 @@ class DataQualityCheck:
     Stateless apart from its thresholds: the counts live in the :class:`WindowSketch`.
 
     >>> import numpy as np
-    >>> from driftline.detectors import ReferenceProfile
+    >>> from driftline.detectors import ReferenceProfile, WindowSketch
     >>> ref = ReferenceProfile.from_columns({"x": "numeric"}, {"x": np.arange(100.0)})
-    >>> w = ref.new_window(); w.update({"x": np.array([1.0, np.nan, 500.0, 2.0])})
+    >>> w = WindowSketch(ref); w.update({"x": np.array([1.0, np.nan, 500.0, 2.0])})
     >>> [(r.check, r.value, r.failed) for r in DataQualityCheck().evaluate(w, type_errors={"x": 1})]
     [('missing_rate', 0.25, True), ('type_error_rate', 0.25, True), ('out_of_range_rate', 0.3333333333333333, True)]
     """

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .explain import rank_drifted, severity
+
 __all__ = ["ConceptDriftEvent", "DriftResult", "MetricValue", "WindowReport"]
 
 
@@ -69,8 +71,6 @@ class WindowReport:
     def drifted_features(self) -> tuple[DriftResult, ...]:
         """Drifted results, worst feature first: by severity (statistic against its threshold),
         times the feature's importance when the config gives importances (see ``rank_drifted``)."""
-        from .explain import rank_drifted, severity
-
         order = {ranked.feature: i for i, ranked in enumerate(rank_drifted(self.drift))}
         hits = [r for r in self.drift if r.drifted]
         return tuple(sorted(hits, key=lambda r: (order[r.feature], -severity(r))))

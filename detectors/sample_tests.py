@@ -19,10 +19,10 @@ class KolmogorovSmirnov(DriftTest):
     ``method`` picks the p-value computation (see :func:`driftline.detectors.distances.ks_two_sample`).
 
     >>> import numpy as np
-    >>> from driftline.detectors import ReferenceProfile
+    >>> from driftline.detectors import ReferenceProfile, WindowSketch
     >>> rng = np.random.default_rng(1)
     >>> ref = ReferenceProfile.from_columns({"x": "numeric"}, {"x": rng.normal(0, 1, 5_000)})
-    >>> w = ref.new_window(); w.update({"x": rng.normal(0, 1, 5_000)})
+    >>> w = WindowSketch(ref); w.update({"x": rng.normal(0, 1, 5_000)})
     >>> stat, p = KolmogorovSmirnov().compare(ref.features["x"], w.features["x"])
     >>> p > 0.05
     True
@@ -45,10 +45,10 @@ class WassersteinDistance(DriftTest):
     """Wasserstein-1 distance of the samples divided by the reference std (or IQR).
 
     >>> import numpy as np
-    >>> from driftline.detectors import ReferenceProfile
+    >>> from driftline.detectors import ReferenceProfile, WindowSketch
     >>> rng = np.random.default_rng(2)
     >>> ref = ReferenceProfile.from_columns({"x": "numeric"}, {"x": rng.normal(0, 2, 5_000)})
-    >>> w = ref.new_window(); w.update({"x": rng.normal(1, 2, 5_000)})
+    >>> w = WindowSketch(ref); w.update({"x": rng.normal(1, 2, 5_000)})
     >>> stat, _ = WassersteinDistance().compare(ref.features["x"], w.features["x"])
     >>> round(stat, 1)
     0.5

@@ -25,13 +25,13 @@ class DriftSuite:
     non-missing value in the window gives no result (and no persistence step).
 
     >>> import numpy as np
-    >>> from driftline.detectors import ReferenceProfile
+    >>> from driftline.detectors import ReferenceProfile, WindowSketch
     >>> rng = np.random.default_rng(0)
     >>> ref = ReferenceProfile.from_columns(
     ...     {"x": "numeric", "c": "categorical"},
     ...     {"x": rng.normal(0, 1, 5000), "c": rng.choice(np.array(["a", "b"], dtype=object), 5000)})
     >>> suite = DriftSuite(ref, DriftSettings())
-    >>> w = ref.new_window()
+    >>> w = WindowSketch(ref)
     >>> w.update({"x": rng.normal(2, 1, 1000), "c": rng.choice(np.array(["a", "b"], dtype=object), 1000)})
     >>> [(r.feature, r.test, r.drifted) for r in suite.evaluate(w)]
     [('x', 'psi', True), ('c', 'chi2', False)]

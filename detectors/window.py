@@ -110,7 +110,7 @@ class WindowSketch:
 
     >>> import numpy as np
     >>> ref = ReferenceProfile.from_columns({"x": "numeric"}, {"x": np.arange(100.0)}, bins=4)
-    >>> w = ref.new_window()
+    >>> w = WindowSketch(ref)
     >>> w.update({"x": np.array([-5.0, 10.0, np.nan, 60.0, 200.0])})
     >>> w.n, w.features["x"].counts.tolist(), w.features["x"].missing, w.features["x"].out_of_range
     (5, [2, 0, 1, 1], 1, 2)

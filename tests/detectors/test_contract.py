@@ -15,6 +15,7 @@ from driftline.detectors import (
     PerformanceWindow,
     QuantileSketch,
     ReferenceProfile,
+    WindowSketch,
     make_detector,
 )
 from driftline.detectors.drift_tests import DRIFT_TESTS
@@ -38,7 +39,7 @@ class Driver:
 
     def __init__(self, det: Any) -> None:
         self.det = det
-        self.window = REF.new_window()
+        self.window = WindowSketch(REF)
 
     def step(self, b: dict[str, np.ndarray]) -> Any:
         name = next(k for k, v in DETECTORS.items() if isinstance(self.det, v))
@@ -108,7 +109,7 @@ def test_reset_forgets_the_stream(name):
     first = batch(rng)
     used.step(batch(rng))
     used.det.reset()
-    used.window = REF.new_window()
+    used.window = WindowSketch(REF)
     assert used.step(first) == fresh.step(first)
 
 

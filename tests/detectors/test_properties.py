@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
-from driftline.detectors import ReferenceProfile, Reservoir, adjust_p_values
+from driftline.detectors import ReferenceProfile, Reservoir, WindowSketch, adjust_p_values
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
@@ -22,7 +22,7 @@ cats = st.sampled_from(["a", "b", "zz", None])
 def test_counts_do_not_depend_on_batching(rows, cuts):
     x = np.array([r[0] for r in rows], dtype=np.float64)
     c = np.array([r[1] for r in rows], dtype=object)
-    whole, pieces = REF.new_window(), REF.new_window()
+    whole, pieces = WindowSketch(REF), WindowSketch(REF)
     whole.update({"x": x, "c": c})
     i = 0
     for k in cuts * 10:

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from driftline.detectors import DataQualityCheck, QualityResult, ReferenceProfile
+from driftline.detectors import DataQualityCheck, QualityResult, ReferenceProfile, WindowSketch
 
 
 @pytest.fixture
@@ -14,7 +14,7 @@ def ref():
 
 
 def test_rates_and_thresholds(ref):
-    w = ref.new_window()
+    w = WindowSketch(ref)
     x = np.concatenate([np.linspace(1, 9, 90), [np.nan] * 5, [-1.0, 11.0, 12.0, 50.0, 3.0]])
     c = np.array(["a"] * 80 + ["new"] * 10 + [None] * 10, dtype=object)
     w.update({"x": x, "c": c})
@@ -29,8 +29,8 @@ def test_rates_and_thresholds(ref):
 
 
 def test_disabled_checks_and_empty_window(ref):
-    assert DataQualityCheck().evaluate(ref.new_window()) == []
-    w = ref.new_window()
+    assert DataQualityCheck().evaluate(WindowSketch(ref)) == []
+    w = WindowSketch(ref)
     w.update({"x": np.array([100.0]), "c": np.array(["a"], dtype=object)})
     checks = {r.check for r in DataQualityCheck(max_out_of_range_rate=None, max_unseen_rate=None).evaluate(w)}
     assert checks == {"missing_rate"}

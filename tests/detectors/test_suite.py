@@ -9,6 +9,7 @@ from driftline.detectors import (
     DriftSuite,
     ReferenceProfile,
     TestSpec,
+    WindowSketch,
     adjust_p_values,
 )
 from scipy import stats
@@ -21,7 +22,7 @@ def settings(**kw):
 
 
 def window_of(reference, cols):
-    w = reference.new_window()
+    w = WindowSketch(reference)
     w.update(cols)
     return w
 
@@ -110,6 +111,6 @@ def test_prediction_and_score_columns_are_features():
     kinds = {"prediction": "categorical", "score": "numeric"}
     ref = ReferenceProfile.from_columns(kinds, {"prediction": rng.choice(np.array(["0", "1"], dtype=object), 5000, p=[0.8, 0.2]),
                                                "score": rng.beta(2, 5, 5000)})
-    w = ref.new_window()
+    w = WindowSketch(ref)
     w.update({"prediction": rng.choice(np.array(["0", "1"], dtype=object), 2000, p=[0.5, 0.5]), "score": rng.beta(5, 2, 2000)})
     assert all(r.drifted for r in DriftSuite(ref, DriftSettings()).evaluate(w))

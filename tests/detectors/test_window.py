@@ -9,7 +9,7 @@ from driftline.detectors import WindowSketch
 
 def test_window_counts_match_reference_binning(reference, columns):
     cols = columns(5_000, seed=7, shift=0.5)
-    w = reference.new_window()
+    w = WindowSketch(reference)
     for i in range(0, 5_000, 700):
         w.update({k: v[i : i + 700] for k, v in cols.items()})
     age = cols["age"][np.isfinite(cols["age"])]
@@ -27,7 +27,7 @@ def test_window_counts_match_reference_binning(reference, columns):
 
 
 def test_unseen_categories_and_absent_columns(reference, columns):
-    w = reference.new_window()
+    w = WindowSketch(reference)
     w.update({"country": np.array(["de", "xx", "yy", "xx", None], dtype=object)})
     cw = w.features["country"]
     assert (cw.unseen, cw.n, cw.missing) == (3, 4, 1)
@@ -36,7 +36,7 @@ def test_unseen_categories_and_absent_columns(reference, columns):
 
 
 def test_snapshot_restore_continues_identically(reference, columns):
-    a = reference.new_window()
+    a = WindowSketch(reference)
     a.update(columns(3_000, seed=8))
     snap = json.loads(json.dumps(a.snapshot()))
     b = WindowSketch.restore(reference, snap)
@@ -47,7 +47,7 @@ def test_snapshot_restore_continues_identically(reference, columns):
 
 
 def test_reservoir_is_uniform(reference, columns):
-    w = reference.new_window()
+    w = WindowSketch(reference)
     for i in range(100):
         w.update({"age": np.full(1_000, float(i))})
     sample = w.features["age"].sample
@@ -57,7 +57,7 @@ def test_reservoir_is_uniform(reference, columns):
 
 
 def test_memory_bounded(reference, columns):
-    w = reference.new_window()
+    w = WindowSketch(reference)
     batch = columns(10_000, seed=10)
     w.update(batch)
     size_before = len(json.dumps(w.snapshot()))
