@@ -1,7 +1,14 @@
 from __future__ import annotations
 
 import pytest
-from driftline.detectors import DriftResult, WindowReport, label_coverage, rank_drifted, throughput
+from driftline.detectors import (
+    DriftResult,
+    MetricValue,
+    WindowReport,
+    label_coverage,
+    rank_drifted,
+    throughput,
+)
 
 
 def results():
@@ -32,6 +39,13 @@ def test_ranking_agrees_with_window_report_order():
 
 def test_throughput_and_coverage():
     assert throughput(300, 1_000, 61_000).value == 5.0
+    # Bit for bit what the worker's window close computes (n / seconds), so it can call this.
+    assert throughput(7, 0, 3_000).value == 7 / ((3_000 - 0) / 1000)
     assert label_coverage(0, 0).value == 0.0
+    assert label_coverage(40, 30) == MetricValue("label_coverage", 0.75, 40)
+    # More labels than predictions in a window (labels are filed by their own time): capped.
+    assert label_coverage(10, 12) == MetricValue("label_coverage", 1.0, 10)
+    with pytest.raises(ValueError, match="^n_predictions"):
+        label_coverage(-1, 0)
     with pytest.raises(ValueError, match="^window_end_ms"):
         throughput(1, 10, 10)
