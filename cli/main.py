@@ -6,8 +6,8 @@ import logging
 import sys
 
 import click
-from driftline.stream.config import load_settings
-from driftline.stream.errors import ConfigError, DriftlineError
+from driftline.settings import ConfigError, load_settings
+from driftline.stream.errors import DriftlineError
 
 __all__ = ["main"]
 

@@ -12,7 +12,7 @@ import math
 from collections import defaultdict
 from typing import Any
 
-from driftline.stream.config import Settings
+from driftline.settings import Settings
 
 __all__ = ["PERFORMANCE_METRICS", "StatusQueries", "drift_score"]
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from driftline.demo.cli import TrafficPump, bundled_scenario, demo_settings
 from driftline.demo.scenario import TrafficGenerator, load_scenario, parse_scenario
-from driftline.stream.errors import ConfigError
+from driftline.settings import ConfigError
 
 ROOT = Path(__file__).resolve().parents[2]
 MINUTE = 60_000
