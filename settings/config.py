@@ -78,8 +78,15 @@ def read_yaml(path: str | Path, environ: Mapping[str, str] | None = None) -> Any
     try:
         raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise ConfigError([ConfigProblem("<file>", str(path), f"valid YAML ({exc})")]) from exc
+        raise ConfigError([ConfigProblem("<file>", str(path), f"valid YAML ({_yaml_problem(exc)})")]) from exc
     return expand_env(raw, os.environ if environ is None else environ)
+
+
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    """One line: what the parser found and where (the file's text is not echoed)."""
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None) or " ".join(str(exc).split())
+    return f"{problem} at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else problem
 
 
 def load_settings(path: str | Path, environ: Mapping[str, str] | None = None) -> Settings:

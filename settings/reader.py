@@ -41,7 +41,7 @@ def join(path: str, key: object) -> str:
 
 def _range(kind: str, low: float | None, high: float | None) -> str:
     def text(bound: float) -> str:
-        return str(bound) if isinstance(bound, int) else f"{bound:g}"
+        return str(int(bound)) if float(bound).is_integer() else f"{bound:g}"
 
     if low is not None and high is not None:
         return f"{kind} in [{text(low)}, {text(high)}]"

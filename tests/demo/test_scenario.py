@@ -65,6 +65,20 @@ def test_bundled_scenario_is_the_one_committed_file_and_valid():
     assert all(m.allowed_lateness_ms >= 90_000 for m in settings.models)
 
 
+def test_a_scenario_file_is_read_by_the_settings_loader_and_reported_in_the_one_format(tmp_path):
+    path = tmp_path / "scenario.yaml"
+    path.write_text("rate: fast\nwindow: 1h30m\nchanges:\n  - {kind: canary, model: credit, at: 1m30s, version: v1}\n")
+    with pytest.raises(ConfigError) as info:
+        load_scenario(path)
+    assert str(info.value).splitlines() == [
+        "rate: 'fast' is invalid, expected a number in [1, 1000000]",
+        "changes[0].version: 'v1' is invalid, expected a version other than v1 (v1 is the stable one)",
+    ]
+    path.write_text("window: 1h30m\nchanges:\n  - {kind: canary, model: credit, at: 1m30s, version: v2}\n")
+    scenario = load_scenario(path)  # the one duration grammar: compound durations too
+    assert (scenario.window_ms, scenario.changes[0].at_ms) == (5_400_000, 90_000)
+
+
 def test_missing_file_is_a_config_error(tmp_path):
     with pytest.raises(ConfigError, match="<file>"):
         load_scenario(tmp_path / "nope.yaml")
