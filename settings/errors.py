@@ -27,10 +27,11 @@ from urllib.parse import urlsplit
 
 from .env import EnvStr
 
-__all__ = ["MISSING", "ConfigError", "ConfigProblem", "is_secret_key", "redact", "redact_url", "show"]
+__all__ = ["MISSING", "ConfigError", "ConfigProblem", "is_secret_key", "mask_url_password", "redact",
+           "redact_url", "show"]
 
 _SECRET_KEY = re.compile(r"(secret|password|token|routing_key|integration_key|api_key|headers)", re.IGNORECASE)
-_URL_PASSWORD = re.compile(r"^([a-z][a-z0-9+.-]*://[^/@:]*):[^/@]+@", re.IGNORECASE)
+_URL_PASSWORD = re.compile(r"^([a-z][a-z0-9+.-]*://[^/@:]*):([^/@]+)@", re.IGNORECASE)
 _MAX_SHOWN = 200
 
 
@@ -63,8 +64,20 @@ def redact(path: str, value: Any) -> Any:
     if is_secret_key(path):
         return "***"
     if isinstance(value, str):
-        return _URL_PASSWORD.sub(r"\1:***@", value)
+        return mask_url_password(value)
     return value
+
+
+def mask_url_password(text: str) -> str:
+    """``scheme://user:password@host`` -> ``scheme://user:***@host``; a ``${VAR}`` password is kept.
+
+    >>> mask_url_password("clickhouse://u:pw@h/db"), mask_url_password("clickhouse://u:${PW:-}@h/db")
+    ('clickhouse://u:***@h/db', 'clickhouse://u:${PW:-}@h/db')
+    """
+    match = _URL_PASSWORD.match(text)
+    if match is None or "${" in match.group(2):
+        return text
+    return f"{match.group(1)}:***@{text[match.end():]}"
 
 
 def redact_url(url: str) -> str:
@@ -81,6 +94,8 @@ def show(path: str, value: Any, *, secret: bool = False) -> str:
     """``repr`` of the value for an error line (see the module docstring)."""
     if secret and value not in (None, "", MISSING) and not isinstance(value, EnvStr):
         text = "'***'"
+    elif isinstance(value, EnvStr):
+        text = repr(mask_url_password(value.template))
     else:
         text = repr(redact(path, value))
     if isinstance(value, EnvStr) and value.unset:

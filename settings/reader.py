@@ -10,7 +10,7 @@ mapping being read (``""`` at the root); a problem names ``path.key``.
 >>> r.integer(kafka, "batch_size", "kafka", 10_000, low=1)
 10000
 >>> print(ConfigError(r.problems))
-kafka.poll_timout: '1s' is invalid, expected a known key: batch_size, poll_timeout
+kafka.poll_timout: '***' is invalid, expected a known key: batch_size, poll_timeout
 kafka.batch_size: 0 is invalid, expected an integer >= 1
 """
 
@@ -74,7 +74,9 @@ class Reader:
         if keys is not None:
             for key in value:
                 if key not in keys:
-                    self.problem(join(path, key), value[key], "a known key: " + ", ".join(keys))
+                    # A misspelt key may hold a secret (``sasl_pasword``): its text is not shown.
+                    self.problem(join(path, key), value[key], "a known key: " + ", ".join(keys),
+                                 secret=isinstance(value[key], str))
         return value
 
     def section(self, parent: Mapping[str, Any], key: str, path: str, *,

@@ -79,6 +79,22 @@ alerts:
     assert done.returncode == 2 and "hunter" not in done.stdout + done.stderr
 
 
+def test_a_misspelt_key_and_a_literal_url_password_are_not_shown(tmp_path):
+    path = write(tmp_path, MODEL + """
+kafka:
+  security: {protocol: SASL_SSL, sasl_mechanism: PLAIN, sasl_username: u, sasl_pasword: "literal-pw-1"}
+clickhouse: {url: "http://u:literal-pw-2@h/db"}
+""")
+    with pytest.raises(ConfigError) as info:
+        load_settings(path, environ={})
+    assert str(info.value).splitlines()[:2] == [
+        "kafka.security.sasl_pasword: '***' is invalid, expected a known key: protocol, sasl_mechanism, "
+        "sasl_username, sasl_password, ssl_ca_location, ssl_certificate_location, ssl_key_location, ssl_key_password",
+        "kafka.security.sasl_password: <missing> is invalid, expected a value when protocol is SASL_SSL",
+    ]
+    assert "literal-pw" not in str(info.value) and "http://u:***@h/db" in str(info.value)
+
+
 def test_an_unset_variable_is_named_in_the_problem(tmp_path):
     path = write(tmp_path, MODEL + 'alerts:\n  channels:\n    - {type: pagerduty, routing_key: "${PD_KEY}"}\n')
     with pytest.raises(ConfigError) as info:
