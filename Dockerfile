@@ -15,6 +15,7 @@ WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY stream ./stream
 COPY detectors ./detectors
+COPY settings ./settings
 COPY alerting ./alerting
 COPY sinks ./sinks
 COPY cli ./cli

@@ -5,16 +5,18 @@ Window reports come in from the worker; :class:`AlertEngine` applies the
 :class:`Alert` state changes. Pure: it sends nothing and reads no clock. Delivery
 lives in :mod:`driftline.sinks.alerts`.
 
-Modules: ``payload`` (the v1 alert contract), ``rules`` (rule parsing and the
-conditions per alert kind), ``engine`` (the state machine), ``errors``.
+Rules arrive typed from :mod:`driftline.settings` (``alerts.rules``); :func:`build_rules` turns
+them into rules with their condition objects. Modules: ``payload`` (the v1 alert contract),
+``rules`` (the conditions per alert kind and the default rules), ``engine`` (the state
+machine), ``errors``.
 """
 
 from .engine import AlertEngine
-from .errors import AlertingError, RuleConfigError
+from .errors import AlertingError
 from .payload import SCHEMA, Alert, FeatureEvidence, alert_id, rfc3339
-from .rules import ACTIONS, DEFAULT_RULES, KINDS, SEVERITIES, AlertRule, parse_rules, severity_rank
+from .rules import DEFAULT_RULES, AlertRule, build_rules, severity_rank
 
 __all__ = [
-    "ACTIONS", "DEFAULT_RULES", "KINDS", "SCHEMA", "SEVERITIES", "Alert", "AlertEngine", "AlertRule",
-    "AlertingError", "FeatureEvidence", "RuleConfigError", "alert_id", "parse_rules", "rfc3339", "severity_rank",
+    "DEFAULT_RULES", "SCHEMA", "Alert", "AlertEngine", "AlertRule", "AlertingError", "FeatureEvidence",
+    "alert_id", "build_rules", "rfc3339", "severity_rank",
 ]

@@ -1,19 +1,17 @@
 """Exceptions of the alerting layer.
 
     AlertingError                       root; never retriable (policy, not I/O)
-    └── RuleConfigError (ValueError)    an ``alerts.rules`` entry is invalid; names the key path
+
+Rules are validated by :mod:`driftline.settings` before they get here, so the policy
+itself raises nothing of its own today; the root is kept for what the engine may need.
 """
 
 from __future__ import annotations
 
-__all__ = ["AlertingError", "RuleConfigError"]
+__all__ = ["AlertingError"]
 
 
 class AlertingError(Exception):
     """Root of every error raised by :mod:`driftline.alerting`."""
 
     retriable = False
-
-
-class RuleConfigError(AlertingError, ValueError):
-    """A rule in ``alerts.rules`` is invalid; the message names the key path."""

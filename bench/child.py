@@ -16,8 +16,8 @@ import sys
 import time
 from pathlib import Path
 
+from driftline.settings import parse_settings
 from driftline.stream.app import Runtime
-from driftline.stream.config import parse_settings
 from prometheus_client import CollectorRegistry
 
 from .stages import StageTimer, patch_wiring

@@ -14,8 +14,8 @@ import gc
 import time
 from dataclasses import dataclass, field
 
+from driftline.settings import Settings
 from driftline.stream.app import Runtime
-from driftline.stream.config import Settings
 from prometheus_client import CollectorRegistry
 
 from .stages import StageTimer, patch_wiring

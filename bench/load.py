@@ -8,8 +8,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from confluent_kafka import Consumer, Producer
+from driftline.settings import Settings
 from driftline.stream import events
-from driftline.stream.config import Settings
 from driftline.stream.wiring import consumer_config
 
 from .traffic import Plan, messages, tick_messages

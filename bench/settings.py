@@ -1,10 +1,10 @@
-"""The worker configuration every benchmark run uses (YAML-equivalent, parsed by driftline.stream.config)."""
+"""The worker configuration every benchmark run uses (YAML-equivalent, parsed by driftline.settings)."""
 
 from __future__ import annotations
 
 import uuid
 
-from driftline.stream.config import Settings, parse_settings
+from driftline.settings import Settings, parse_settings
 
 from .traffic import FEATURES, MODELS, WINDOW_MS
 

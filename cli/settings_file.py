@@ -5,8 +5,7 @@ from __future__ import annotations
 import sys
 
 import click
-from driftline.stream.config import Settings, load_settings
-from driftline.stream.errors import ConfigError
+from driftline.settings import ConfigError, Settings, load_settings
 
 __all__ = ["EXIT_CONFIG", "settings_or_exit"]
 

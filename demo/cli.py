@@ -21,9 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import click
-from driftline.stream.config import Settings, parse_settings
-from driftline.stream.errors import ConfigError
-from driftline.stream.parsing import parse_duration_ms
+from driftline.settings import DURATION, ConfigError, Settings, parse_duration_ms, parse_settings
 
 from .scenario import MODELS, Scenario, TrafficGenerator, load_scenario
 
@@ -187,7 +185,7 @@ def demo(speed: float | None, duration: str, clickhouse_url: str, keep: bool, po
     try:
         duration_s = parse_duration_ms(duration) / 1000
     except ValueError:
-        raise click.BadParameter(f"{duration!r} is not a duration like 90s, 5m, 1h", param_hint="--duration") from None
+        raise click.BadParameter(f"{duration!r} is invalid, expected {DURATION}", param_hint="--duration") from None
     try:
         scenario = load_scenario(scenario_path or bundled_scenario())
     except ConfigError as exc:

@@ -1,7 +1,8 @@
 """Demo scenario: realistic traffic for two models, with scheduled things going wrong.
 
-A :class:`Scenario` is read once from YAML (``demo/demo-scenario.yaml``) and
-validated; every problem names its key path. :class:`TrafficGenerator` turns
+A :class:`Scenario` is read once from YAML (``demo/demo-scenario.yaml``) through the
+settings layer's loader and :class:`~driftline.settings.Reader`, so every problem is
+reported the way a worker config's are: ``key.path: <value> is invalid, expected <what>``. :class:`TrafficGenerator` turns
 it into prediction and feedback events with seeded numpy, with no clock and no
 Kafka: the caller says which slice of event time to fill and how many events.
 
@@ -37,9 +38,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
-from driftline.stream.errors import ConfigError, ConfigProblem
-from driftline.stream.parsing import Reader
+from driftline.settings import Reader, read_yaml
 
 __all__ = ["CHANGE_KINDS", "MODELS", "Change", "ModelTraffic", "Scenario", "TrafficGenerator",
            "load_scenario", "parse_scenario"]
@@ -101,74 +100,66 @@ class Scenario:
 
 
 def load_scenario(path: str | Path) -> Scenario:
-    """Read and validate a scenario file. Raises :class:`ConfigError` listing every problem."""
-    try:
-        raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError([ConfigProblem("<file>", str(path), f"a readable file ({exc.strerror})")]) from exc
-    except yaml.YAMLError as exc:
-        raise ConfigError([ConfigProblem("<file>", str(path), f"valid YAML ({exc})")]) from exc
+    """Read and validate a scenario file. Raises :class:`~driftline.settings.ConfigError` listing every problem."""
+    raw = read_yaml(path)
     return parse_scenario(raw if raw is not None else {})
 
 
 def parse_scenario(raw: Any) -> Scenario:
-    r = Reader(raw)
-    root = r.mapping("", raw)
-    _unknown(r, root, "", ("seed", "rate", "speed", "window", "warmup_events", "models", "changes"))
+    r = Reader()
+    root = r.mapping(raw, "", keys=("seed", "rate", "speed", "window", "warmup_events", "models", "changes"))
     seed = r.integer(root, "seed", "", 7, low=0)
-    rate = _number(r, root, "rate", "", 2000.0, low=1.0, high=1_000_000.0)
-    speed = _number(r, root, "speed", "", 60.0, low=0.01, high=100_000.0)
-    window_ms = r.duration(root, "window", "", 60_000, low=1000)
+    rate = r.number(root, "rate", "", 2000.0, low=1.0, high=1_000_000.0)
+    speed = r.number(root, "speed", "", 60.0, low=0.01, high=100_000.0)
+    window_ms = r.duration_ms(root, "window", "", 60_000, low=1000)
     warmup = r.integer(root, "warmup_events", "", 2000, low=10, high=1_000_000)
-    models_raw = r.mapping("models", root.get("models", {m: {} for m in MODELS}))
+    models_raw = r.mapping(root.get("models", {m: {} for m in MODELS}), "models")
     models: dict[str, ModelTraffic] = {}
     for name, m in models_raw.items():
         path = f"models.{name}"
         if name not in MODELS:
             r.problem(path, name, "a demo model: " + ", ".join(MODELS))
             continue
-        m = r.mapping(path, m)
-        _unknown(r, m, path, ("share", "label_share", "label_delay"))
+        m = r.mapping(m, path, keys=("share", "label_share", "label_delay"))
         delay = m.get("label_delay", ["20s", "90s"])
         low_high = (20_000, 90_000)
         if not isinstance(delay, list) or len(delay) != 2:
             r.problem(f"{path}.label_delay", delay, "[min, max] durations such as [20s, 90s]")
         else:
-            low_high = (r.duration({"v": delay[0]}, "v", f"{path}.label_delay[0]", 0),
-                        r.duration({"v": delay[1]}, "v", f"{path}.label_delay[1]", 0))
+            low_high = (r.duration_ms({"v": delay[0]}, "v", f"{path}.label_delay[0]", 0),
+                        r.duration_ms({"v": delay[1]}, "v", f"{path}.label_delay[1]", 0))
             if low_high[0] > low_high[1]:
                 r.problem(f"{path}.label_delay", delay, "min <= max")
-        models[name] = ModelTraffic(_number(r, m, "share", path, 0.5, low=0.0, high=1.0),
-                                    _number(r, m, "label_share", path, 0.8, low=0.0, high=1.0), low_high)
+        models[name] = ModelTraffic(r.number(m, "share", path, 0.5, low=0.0, high=1.0),
+                                    r.number(m, "label_share", path, 0.8, low=0.0, high=1.0), low_high)
     if not models:
         r.problem("models", dict(models_raw), "at least one of: " + ", ".join(MODELS))
     elif sum(m.share for m in models.values()) <= 0:
         r.problem("models", {k: v.share for k, v in models.items()}, "shares that add up to more than 0")
-    parsed = [_change(r, c, f"changes[{i}]", models) for i, c in enumerate(r.sequence(root, "changes", ""))]
+    parsed = [_change(r, c, where, models) for where, c in r.items(root, "changes", "")]
     changes = tuple(c for c in parsed if c is not None)
     r.raise_if_problems()
     return Scenario(seed, rate, speed, window_ms, warmup, models, changes)
 
 
 def _change(r: Reader, raw: Any, path: str, models: Mapping[str, ModelTraffic]) -> Change | None:
-    c = r.mapping(path, raw)
-    if not c:
+    if not isinstance(raw, Mapping) or not raw:
         r.problem(path, raw, "a mapping with kind, model and at")
         return None
-    kind = c.get("kind")
+    kind = raw.get("kind")
     if kind not in CHANGE_KINDS:
         r.problem(f"{path}.kind", kind, "one of: " + ", ".join(CHANGE_KINDS))
         return None
     required, optional, feature_kind = CHANGE_KINDS[kind]
-    _unknown(r, c, path, _COMMON_KEYS + required + tuple(optional))
+    c = r.mapping(raw, path, keys=_COMMON_KEYS + required + tuple(optional))
     model = c.get("model")
     if model not in models:
         r.problem(f"{path}.model", model, "a model of this scenario: " + ", ".join(models))
         return None
-    at_ms = r.duration(c, "at", path, 0)
+    at_ms = r.duration_ms(c, "at", path, 0)
     if "at" not in c:
         r.problem(f"{path}.at", None, "an event-time offset such as 10m")
-    until_ms = r.duration(c, "until", path, 0) if c.get("until") is not None else None
+    until_ms = r.duration_ms(c, "until", path, None)
     if until_ms is not None and until_ms <= at_ms:
         r.problem(f"{path}.until", c.get("until"), f"an offset after at ({c.get('at')})")
     feature = c.get("feature")
@@ -188,30 +179,11 @@ def _change(r: Reader, raw: Any, path: str, models: Mapping[str, ModelTraffic]) 
         low, high = {"share": (0.0, 1.0)}.get(key, (-1e12, 1e12))
         if key in ("factor", "scale", "noise"):
             low = 0.0
-        params[key] = _number(r, c, key, path, default, low=low, high=high)
+        params[key] = r.number(c, key, path, default, low=low, high=high)
     if kind == "canary" and params["version"] == "v1":
         r.problem(f"{path}.version", "v1", "a version other than v1 (v1 is the stable one)")
     name = r.string(c, "name", path, None) or f"{kind.replace('_', ' ')} on {model}"
     return Change(name, kind, model, at_ms, until_ms, feature, params)
-
-
-def _unknown(r: Reader, raw: Mapping[str, Any], path: str, allowed) -> None:
-    for key in raw:
-        if key not in allowed:
-            r.problem(f"{path}.{key}" if path else str(key), raw[key], "no such key (valid: " + ", ".join(allowed) + ")")
-
-
-def _number(r: Reader, raw: Mapping[str, Any], key: str, path: str, default: float, *, low: float,
-            high: float) -> float:
-    value = raw.get(key, default)
-    where = f"{path}.{key}" if path else key
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        r.problem(where, value, "a number")
-        return default
-    if not low <= value <= high:
-        r.problem(where, value, f"a number in [{low:g}, {high:g}]")
-        return default
-    return float(value)
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,10 +11,13 @@ from .errors import DetectorConfigError
 
 def check_int(name: str, value: Any, *, low: int | None = None, high: int | None = None) -> int:
     """Return ``value`` as an int in ``[low, high]`` or raise naming ``name``."""
+    expected = _range("an int", low, high)
     if isinstance(value, bool) or not isinstance(value, int):
-        raise DetectorConfigError(f"{name}: {value!r} is not an int (expected {_range('an int', low, high)})")
+        raise DetectorConfigError(f"{name}: {value!r} is not an int (expected {expected})",
+                                  key=name, value=value, expected=expected)
     if (low is not None and value < low) or (high is not None and value > high):
-        raise DetectorConfigError(f"{name}: {value!r} is out of range (expected {_range('an int', low, high)})")
+        raise DetectorConfigError(f"{name}: {value!r} is out of range (expected {expected})",
+                                  key=name, value=value, expected=expected)
     return int(value)
 
 
@@ -32,12 +35,14 @@ def check_float(
     right = ")" if high_open else "]"
     expected = f"a number in {left}{'-inf' if low is None else low}, {'inf' if high is None else high}{right}"
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise DetectorConfigError(f"{name}: {value!r} is not a finite number (expected {expected})")
+        raise DetectorConfigError(f"{name}: {value!r} is not a finite number (expected {expected})",
+                                  key=name, value=value, expected=expected)
     v = float(value)
     bad_low = low is not None and (v <= low if low_open else v < low)
     bad_high = high is not None and (v >= high if high_open else v > high)
     if bad_low or bad_high:
-        raise DetectorConfigError(f"{name}: {value!r} is out of range (expected {expected})")
+        raise DetectorConfigError(f"{name}: {value!r} is out of range (expected {expected})",
+                                  key=name, value=value, expected=expected)
     return v
 
 
@@ -45,9 +50,9 @@ def check_choice(name: str, value: Any, choices: Iterable[str], what: str = "val
     """Return ``value`` if it is one of ``choices``, else raise listing them sorted."""
     valid = sorted(choices)
     if not isinstance(value, str) or value not in valid:
-        raise DetectorConfigError(
-            f"{name}: {value!r} is not a known {what} (expected one of: {', '.join(valid)})"
-        )
+        expected = f"one of: {', '.join(valid)}"
+        raise DetectorConfigError(f"{name}: {value!r} is not a known {what} (expected {expected})",
+                                  key=name, value=value, expected=expected)
     return value
 
 

@@ -25,4 +25,13 @@ class DetectorConfigError(DetectorError, ValueError):
 
     The message names the parameter (or the YAML key path), the bad value and
     what was expected, e.g. ``bins: 1 is out of range (expected an int in [2, 1000])``.
+    When one parameter is at fault, ``key``, ``value`` and ``expected`` carry the same
+    facts unformatted, so the settings layer can report them under the full key path.
     """
+
+    def __init__(self, message: str, *, key: str | None = None, value: object = None,
+                 expected: str | None = None) -> None:
+        super().__init__(message)
+        self.key = key
+        self.value = value
+        self.expected = expected

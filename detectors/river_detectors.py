@@ -73,7 +73,9 @@ class _RiverStream:
             params.setdefault("seed", 0)  # river's default is unseeded
         for key, value in params.items():
             if key not in accepted:
-                raise DetectorConfigError(f"{key}: not a parameter of {self.name} (expected one of: {', '.join(accepted)})")
+                raise DetectorConfigError(f"{key}: not a parameter of {self.name} (expected one of: {', '.join(accepted)})",
+                                          key=key, value=value,
+                                          expected=f"a known parameter of {self.name}: {', '.join(accepted)}")
             if key in _CHECKS:
                 _CHECKS[key](key, value)
         try:

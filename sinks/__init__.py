@@ -8,13 +8,13 @@ from .delivery_log import AsyncStoreDeliveryLog, StoreDeliveryLog
 from .errors import DeliveryError, SchemaError, SinkError, StoreError
 from .metrics import WorkerMetrics
 from .migrations import Migration, known_migrations, migrate, pending_migrations
-from .retention import RetentionPolicy, apply_retention
+from .retention import apply_retention
 from .store import ClickHouseStore, Store, connect_params
 from .writer import EventWriter
 
 __all__ = [
     "AsyncStoreDeliveryLog", "ClickHouseStore", "DeliveryError", "EmbeddedStore", "EventWriter",
-    "Migration", "RetentionPolicy", "SchemaError", "SinkError", "Store", "StoreDeliveryLog", "StoreError",
+    "Migration", "SchemaError", "SinkError", "Store", "StoreDeliveryLog", "StoreError",
     "WorkerMetrics", "apply_retention", "connect_params", "known_migrations", "migrate", "pending_migrations",
 ]
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from driftline.sinks.queries import status as reads
 from driftline.sinks.store import Store
-from driftline.stream.config import Settings
+from driftline.settings import Settings
 
 __all__ = ["PERFORMANCE_METRICS", "StatusApi", "drift_score"]
 

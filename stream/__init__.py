@@ -4,17 +4,15 @@
 only module that builds concrete clients. The Faust app is imported on first use.
 """
 
-from .config import Settings, load_settings, parse_settings
-from .errors import ConfigError, DriftlineError, WorkerError
+from .errors import DriftlineError, WorkerError
 from .events import DeadLetter, EventDecoder, FeedbackEvent, PredictionEvent
 from .join import LabelJoin
 from .monitor import ModelMonitor
 from .processor import BatchOutput, PartitionState, Processor
 
 __all__ = [
-    "BatchOutput", "ConfigError", "DeadLetter", "DriftlineError", "EventDecoder", "FeedbackEvent", "LabelJoin",
-    "ModelMonitor", "PartitionState", "PredictionEvent", "Processor", "Settings", "WorkerError", "create_app",
-    "load_settings", "parse_settings",
+    "BatchOutput", "DeadLetter", "DriftlineError", "EventDecoder", "FeedbackEvent", "LabelJoin", "ModelMonitor",
+    "PartitionState", "PredictionEvent", "Processor", "WorkerError", "create_app",
 ]
 
 

@@ -20,12 +20,12 @@ from pathlib import Path
 
 import faust
 import mode
+from driftline.settings import Settings
 from driftline.sinks.delivery_log import AsyncStoreDeliveryLog, StoreDeliveryLog
 from driftline.sinks.migrations import migrate
 from driftline.sinks.writer import EventWriter
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
-from .config import Settings
 from .ingest import IngestLoop
 from .processor import Processor
 from .wiring import (
@@ -128,7 +128,7 @@ class Runtime:
             return None
         from driftline.sinks.alerts import AlertDispatcher, build_channels
 
-        channels = build_channels(self.settings.alert_channels, path="alerts.channels", producer=producer)
+        channels = build_channels(self.settings.alert_channels, producer=producer)
         self.delivery_log = StoreDeliveryLog(self.read_store)
         self.channel_names = [c.name for c in channels]
         return AlertDispatcher(

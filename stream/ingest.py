@@ -38,13 +38,13 @@ from collections import defaultdict
 from collections.abc import Callable
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Producer, TopicPartition
+from driftline.settings import Settings
 from driftline.sinks.errors import StoreError
 from driftline.sinks.join_state import load_pending_join
 from driftline.sinks.metrics import WorkerMetrics
 from driftline.sinks.store import Store
 from driftline.sinks.writer import EventWriter
 
-from .config import Settings
 from .events import DeadLetter
 from .processor import BatchOutput, PartitionState, Processor
 

@@ -9,7 +9,7 @@ It does no I/O and reads no clock: processing time comes in as ``now_ms``.
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 from driftline.detectors import (
@@ -27,9 +27,9 @@ from driftline.detectors import (
     WindowReport,
     WindowSketch,
 )
+from driftline.settings import ModelSettings
 
 from .columns import FeatureColumns, label_key
-from .config import ModelSettings
 from .join import JoinedLabel
 
 __all__ = ["ModelMonitor"]
@@ -81,14 +81,14 @@ class ModelMonitor:
         self.reference = reference
         self.builder = None if reference else ReferenceBuilder(self.drift_kinds, warmup_events=settings.warmup_events or 5000)
         self.suite = DriftSuite(reference, settings.drift) if reference else None
-        self.concept = ConceptDriftMonitor(settings.concept_detector, **dict(settings.concept_params))
-        self.quality = DataQualityCheck(**dict(settings.quality))
+        self.concept = ConceptDriftMonitor(settings.concept.detector, **settings.concept.params)
+        self.quality = DataQualityCheck(**asdict(settings.quality))
         # Multivariate drift: a PCA fitted on the reference rows (given, or the warm-up rows).
         self.pca = multivariate
         self.numeric = [n for n, k in self.kinds.items() if k == "numeric"]
         self._pca_warmup: list[dict[str, np.ndarray]] | None = (
             [] if settings.multivariate is not None and multivariate is None and self.builder is not None else None)
-        self.streaming = [(spec["feature"], StreamingFeatureDetector(**{k: v for k, v in spec.items() if k != "feature"}))
+        self.streaming = [(spec.feature, StreamingFeatureDetector(spec.type, **spec.params))
                           for spec in settings.streaming]
         self.windows: dict[int, _OpenWindow] = {}
         self.watermark_ms = -(2**62)
@@ -307,6 +307,6 @@ class ModelMonitor:
         self.builder = None
         if self._pca_warmup is not None:
             rows = {n: np.concatenate([part[n] for part in self._pca_warmup]) for n in self.numeric}
-            self.pca = PCAReconstructionDrift(**dict(self.settings.multivariate)).fit(rows)
+            self.pca = PCAReconstructionDrift(**asdict(self.settings.multivariate)).fit(rows)
             self._pca_warmup = None
         self.suite = DriftSuite(profile, self.settings.drift)

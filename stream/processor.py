@@ -17,11 +17,11 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 import msgspec
-from driftline.alerting import Alert, AlertEngine
+from driftline.alerting import Alert, AlertEngine, build_rules
 from driftline.detectors import ReferenceProfile, WindowReport
+from driftline.settings import Settings
 
 from .columns import build_columns, label_key
-from .config import Settings
 from .events import DeadLetter, EventDecoder, FeedbackEvent, PredictionEvent
 from .join import LabelJoin
 from .monitor import ModelMonitor
@@ -65,6 +65,7 @@ class Processor:
         self.references = references or {}
         self.multivariate = multivariate or {}  # model -> PCAReconstructionDrift fitted on its reference file
         self.known = frozenset(self.models)
+        self.rules = build_rules(settings.alert_rules)
         k = settings.kafka
         limits = dict(known_models=self.known, max_bytes=k.max_message_bytes,
                       max_features=settings.worker.max_features)
@@ -109,7 +110,7 @@ class Processor:
         for key, snap in raw["engines"].items():
             if key[0] not in self.models:
                 continue
-            engines[key] = AlertEngine(self.settings.alert_rules)
+            engines[key] = AlertEngine(self.rules)
             engines[key].restore(snap)
         return PartitionState(raw["partition"], raw["monitors"], raw["join"], engines, raw["offsets"])
 
@@ -122,7 +123,7 @@ class Processor:
                 out.reports.append(report)
                 engine = state.engines.get(key)
                 if engine is None:
-                    engine = state.engines[key] = AlertEngine(self.settings.alert_rules)
+                    engine = state.engines[key] = AlertEngine(self.rules)
                 out.alerts.extend(engine.evaluate(report, now_ms))
 
     def _monitor(self, state: PartitionState, model: str, version: str) -> ModelMonitor:

@@ -8,8 +8,7 @@ from pathlib import Path
 
 import numpy as np
 from driftline.detectors import ReferenceProfile
-
-from .config import ModelSettings
+from driftline.settings import ModelSettings
 
 __all__ = ["infer_kinds", "load_reference", "profile_from_file", "read_columns"]
 

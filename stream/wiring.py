@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Mapping
+from dataclasses import asdict
 from typing import Any
 
 from confluent_kafka import Consumer, Producer
 from driftline.detectors import ReferenceProfile
+from driftline.settings import Settings
 from driftline.sinks.metrics import WorkerMetrics
 from driftline.sinks.store import ClickHouseStore, Store
 from prometheus_client import CollectorRegistry, disable_created_metrics
 
-from .config import Settings
 from .reference import load_reference
 
 __all__ = ["faust_credentials", "build_consumer", "build_producer", "build_references", "build_store", "consumer_config", "producer_config"]
@@ -28,7 +29,7 @@ def build_store(url: str) -> Store:
 
 def _security(settings: Settings) -> dict[str, Any]:
     """``kafka.security`` (mapped to librdkafka names), then ``kafka.options`` verbatim on top."""
-    return {**settings.kafka.security, **settings.kafka.client_options}
+    return {**settings.kafka.security.client_properties(), **settings.kafka.client_options}
 
 
 def consumer_config(settings: Settings) -> dict[str, Any]:
@@ -86,7 +87,7 @@ def build_multivariate(settings: Settings) -> dict:
     for m in settings.models:
         if m.multivariate is not None and m.reference_path:
             numeric = {f: k for f, k in m.features.items() if k == "numeric"}
-            fitted[m.name] = PCAReconstructionDrift(**dict(m.multivariate)).fit(read_columns(m.reference_path, numeric))
+            fitted[m.name] = PCAReconstructionDrift(**asdict(m.multivariate)).fit(read_columns(m.reference_path, numeric))
     return fitted
 
 
@@ -101,7 +102,7 @@ def faust_credentials(settings: Settings):
 
     import faust
 
-    sec = dict(settings.kafka.security)
+    sec = settings.kafka.security.client_properties()
     protocol = sec.get("security.protocol", "PLAINTEXT").upper()
     context = None
     if protocol in ("SSL", "SASL_SSL"):

@@ -10,8 +10,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from driftline.sinks.alerts.channels import parse_channel_configs
-from driftline.stream.config import Settings, load_settings, parse_settings
+from driftline.settings import Settings, load_settings, parse_settings
 
 ROOT = Path(__file__).resolve().parents[1]
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
@@ -123,7 +122,7 @@ def test_worker_config_parses_and_ports_agree():
     assert settings.kafka.bootstrap_servers == "kafka:9092"
     assert settings.clickhouse.url == "clickhouse://default:@clickhouse:9000/driftline"
     assert len(settings.models) == 2
-    assert {c.name for c in parse_channel_configs(settings.alert_channels)}  # channels validate
+    assert {c.name for c in settings.alert_channels} == {"alertmanager", "alerts-topic"}
     port = settings.metrics.port
     assert f"{port}:{port}" in worker["ports"][0]
     assert re.search(rf"^EXPOSE {port}$", DOCKERFILE, re.M)
@@ -196,9 +195,7 @@ def test_kustomization_lists_every_manifest():
 def k8s_settings() -> tuple[Settings, dict]:
     docs = k8s_documents()
     config = docs["ConfigMap/driftline-config"]["data"]["driftline.yaml"]
-    from driftline.stream.config import expand_env
-
-    return parse_settings(yaml.safe_load(expand_env(config, DUMMY_ENV))), docs
+    return parse_settings(yaml.safe_load(config), environ=DUMMY_ENV), docs
 
 
 @pytest.mark.parametrize("workload", ["Deployment/driftline", "CronJob/driftline-retention"])
@@ -223,7 +220,7 @@ def test_kubernetes_config_ports_and_probes_agree():
     settings, docs = k8s_settings()
     assert settings.metrics.host == "0.0.0.0"
     assert len(settings.models) == 2
-    parse_channel_configs(settings.alert_channels)
+    assert {c.name for c in settings.alert_channels} == {"alertmanager", "slack"}
     deployment = docs["Deployment/driftline"]
     container = deployment["spec"]["template"]["spec"]["containers"][0]
     ports = {p["name"]: p["containerPort"] for p in container["ports"]}

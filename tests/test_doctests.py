@@ -35,7 +35,7 @@ MODULES = _modules()
 
 def test_every_package_is_walked():
     packages = {name.split(".")[1] for name in MODULES}
-    assert {"alerting", "cli", "demo", "detectors", "sinks", "status", "stream"} <= packages
+    assert {"alerting", "cli", "demo", "detectors", "settings", "sinks", "status", "stream"} <= packages
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -1,15 +1,15 @@
 """Alert delivery: channels (Kafka, Slack, PagerDuty, webhooks, Alertmanager) and the dispatcher.
 
 The engine in ``driftline.alerting`` decides *what* to say; this package says
-it. Channels render an :class:`~driftline.alerting.Alert` to a request (pure);
-:class:`AlertDispatcher` queues, sends, retries and logs the outcome.
+it. Channels are built from typed settings (:mod:`driftline.settings.channels`) and render
+an :class:`~driftline.alerting.Alert` to a request (pure); :class:`AlertDispatcher` queues,
+sends, retries and logs the outcome.
 """
 
-from driftline.sinks.alerts.alertmanager import AlertmanagerChannel, AlertmanagerConfig
+from driftline.sinks.alerts.alertmanager import AlertmanagerChannel
 from driftline.sinks.alerts.base import (
     AlertSinkError,
     ChannelConfigError,
-    ChannelFilter,
     DeliveryError,
     HttpRequest,
     HttpStatusError,
@@ -22,7 +22,6 @@ from driftline.sinks.alerts.channels import (
     BlockingChannel,
     HttpChannel,
     build_channels,
-    parse_channel_configs,
 )
 from driftline.sinks.alerts.delivery import (
     AlertDispatcher,
@@ -30,11 +29,11 @@ from driftline.sinks.alerts.delivery import (
     DeliveryRecord,
     MemoryDeliveryLog,
 )
-from driftline.sinks.alerts.kafka import KafkaChannel, KafkaChannelConfig
-from driftline.sinks.alerts.pagerduty import PagerDutyChannel, PagerDutyConfig
+from driftline.sinks.alerts.kafka import KafkaChannel
+from driftline.sinks.alerts.pagerduty import PagerDutyChannel
 from driftline.sinks.alerts.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign, verify
-from driftline.sinks.alerts.slack import SlackChannel, SlackConfig
-from driftline.sinks.alerts.webhook import WebhookChannel, WebhookConfig
+from driftline.sinks.alerts.slack import SlackChannel
+from driftline.sinks.alerts.webhook import WebhookChannel
 
 __all__ = [
     "CHANNEL_TYPES",
@@ -44,10 +43,8 @@ __all__ = [
     "AlertDispatcher",
     "AlertSinkError",
     "AlertmanagerChannel",
-    "AlertmanagerConfig",
     "BlockingChannel",
     "ChannelConfigError",
-    "ChannelFilter",
     "DeliveryError",
     "DeliveryLog",
     "DeliveryRecord",
@@ -55,18 +52,13 @@ __all__ = [
     "HttpRequest",
     "HttpStatusError",
     "KafkaChannel",
-    "KafkaChannelConfig",
     "KafkaDeliveryError",
     "MemoryDeliveryLog",
     "PagerDutyChannel",
-    "PagerDutyConfig",
     "SlackChannel",
-    "SlackConfig",
     "TransportError",
     "WebhookChannel",
-    "WebhookConfig",
     "build_channels",
-    "parse_channel_configs",
     "sign",
     "verify",
 ]

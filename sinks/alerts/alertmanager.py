@@ -6,42 +6,18 @@ re-sends every cooldown, so keep ``ttl`` longer than the cooldown); resolved
 ones ``endsAt = now``. An escalation also ends the warning-labelled twin so
 Alertmanager does not keep both.
 
->>> AlertmanagerConfig.from_dict({"url": "http://alertmanager:9093"}, "alerts.channels[4]", "alertmanager")
-AlertmanagerConfig(name='alertmanager', url='http://alertmanager:9093', ttl_ms=3600000)
+>>> alertname("data_quality")
+'DriftlineDataQuality'
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from driftline.alerting import Alert, rfc3339
-from driftline.sinks.alerts.base import ChannelFilter, ConfigReader, HttpRequest, format_template
+from driftline.settings import AlertmanagerSettings
+from driftline.sinks.alerts.base import HttpRequest, accepts, format_template
 from driftline.sinks.alerts.webhook import USER_AGENT, json_bytes
 
-__all__ = ["AlertmanagerChannel", "AlertmanagerConfig", "alertmanager_alerts"]
-
-
-@dataclass(frozen=True, slots=True)
-class AlertmanagerConfig:
-    name: str
-    url: str
-    filter: ChannelFilter = ChannelFilter()
-    ttl_ms: int = 3_600_000
-    dashboard_url: str | None = None
-
-    @classmethod
-    def from_dict(cls, raw: object, path: str, default_name: str) -> AlertmanagerConfig:
-        r = ConfigReader(raw, path, {"url", "ttl", "dashboard_url"})
-        return cls(
-            name=r.string("name", default_name, required=True),  # type: ignore[arg-type]
-            url=r.url("url"),
-            filter=r.channel_filter(),
-            ttl_ms=r.duration_ms("ttl", "1h"),
-            dashboard_url=r.template("dashboard_url"),
-        )
-
-    def __repr__(self) -> str:
-        return f"AlertmanagerConfig(name={self.name!r}, url={self.url!r}, ttl_ms={self.ttl_ms})"
+__all__ = ["AlertmanagerChannel", "alertmanager_alerts"]
 
 
 def alertname(kind: str) -> str:
@@ -84,14 +60,12 @@ def alertmanager_alerts(alert: Alert, *, now_ms: int, ttl_ms: int, dashboard_url
 
 
 class AlertmanagerChannel:
-    config_class = AlertmanagerConfig
-
-    def __init__(self, config: AlertmanagerConfig):
+    def __init__(self, config: AlertmanagerSettings):
         self.config = config
         self.name = config.name
 
     def accepts(self, alert: Alert) -> bool:
-        return self.config.filter.accepts(alert)
+        return accepts(self.config.filter, alert)
 
     def render(self, alert: Alert, *, now_s: float) -> HttpRequest:
         body = json_bytes(alertmanager_alerts(alert, now_ms=int(now_s * 1000), ttl_ms=self.config.ttl_ms,

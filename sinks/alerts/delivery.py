@@ -35,12 +35,12 @@ from typing import Any, Protocol
 
 import httpx
 from driftline.alerting import Alert
+from driftline.settings import redact_url
 from driftline.sinks.alerts.base import (
     AlertSinkError,
     DeliveryError,
     HttpStatusError,
     TransportError,
-    redact_url,
 )
 
 __all__ = ["AlertDispatcher", "DeliveryLog", "DeliveryRecord", "MemoryDeliveryLog", "parse_retry_after"]

@@ -3,26 +3,18 @@
 Keying by ``dedup_key`` keeps firing/resolved of one alert in one partition,
 in order. The producer is injected (``stream`` wiring builds it); when absent
 one is built from ``bootstrap_servers``.
-
->>> KafkaChannelConfig.from_dict({"topic": "driftline.alerts"}, "alerts.channels[0]", "kafka")
-KafkaChannelConfig(name='kafka', topic='driftline.alerts', bootstrap_servers=None)
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, Protocol
 
 from driftline.alerting import Alert
-from driftline.sinks.alerts.base import (
-    ChannelConfigError,
-    ChannelFilter,
-    ConfigReader,
-    KafkaDeliveryError,
-)
+from driftline.settings import KafkaChannelSettings
+from driftline.sinks.alerts.base import ChannelConfigError, KafkaDeliveryError, accepts
 from driftline.sinks.alerts.webhook import json_bytes
 
-__all__ = ["KafkaChannel", "KafkaChannelConfig", "Producer"]
+__all__ = ["KafkaChannel", "Producer"]
 
 
 class Producer(Protocol):
@@ -32,47 +24,23 @@ class Producer(Protocol):
     def flush(self, timeout: float = ...) -> int: ...
 
 
-@dataclass(frozen=True, slots=True)
-class KafkaChannelConfig:
-    name: str
-    topic: str
-    filter: ChannelFilter = ChannelFilter()
-    bootstrap_servers: str | None = None
-
-    @classmethod
-    def from_dict(cls, raw: object, path: str, default_name: str) -> KafkaChannelConfig:
-        r = ConfigReader(raw, path, {"topic", "bootstrap_servers"})
-        return cls(
-            name=r.string("name", default_name, required=True),  # type: ignore[arg-type]
-            topic=r.string("topic", required=True),  # type: ignore[arg-type]
-            filter=r.channel_filter(),
-            bootstrap_servers=r.string("bootstrap_servers"),
-        )
-
-    def __repr__(self) -> str:
-        return (f"KafkaChannelConfig(name={self.name!r}, topic={self.topic!r}, "
-                f"bootstrap_servers={self.bootstrap_servers!r})")
-
-
 class KafkaChannel:
     """Produces and waits for the broker's ack (``deliver`` blocks; the dispatcher runs it in a thread)."""
 
-    config_class = KafkaChannelConfig
-
-    def __init__(self, config: KafkaChannelConfig, producer: Producer | None = None):
+    def __init__(self, config: KafkaChannelSettings, producer: Producer | None = None):
         self.config = config
         self.name = config.name
         if producer is None:
             if not config.bootstrap_servers:
-                raise ChannelConfigError(
-                    f"channel {config.name!r}: no producer given, expected bootstrap_servers to build one")
+                raise ChannelConfigError(f"alert channel {config.name!r}: no producer given and no "
+                                         "bootstrap_servers to build one")
             from confluent_kafka import Producer as KafkaProducer
 
             producer = KafkaProducer({"bootstrap.servers": config.bootstrap_servers, "enable.idempotence": True})
         self.producer = producer
 
     def accepts(self, alert: Alert) -> bool:
-        return self.config.filter.accepts(alert)
+        return accepts(self.config.filter, alert)
 
     def deliver(self, alert: Alert, *, timeout: float) -> None:
         errors: list[Any] = []

@@ -2,45 +2,16 @@
 
 Firing alerts ``trigger`` and resolved ones ``resolve`` the incident keyed by
 the alert's ``dedup_key``, so a re-send or escalation updates one incident.
-
->>> PagerDutyConfig.from_dict({"routing_key": "R0UTING"}, "alerts.channels[3]", "pagerduty")
-PagerDutyConfig(name='pagerduty', url='https://events.pagerduty.com/v2/enqueue', routing_key='***')
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from driftline.alerting import Alert, rfc3339
-from driftline.sinks.alerts.base import ChannelFilter, ConfigReader, HttpRequest, format_template
+from driftline.settings import PagerDutySettings
+from driftline.sinks.alerts.base import HttpRequest, accepts, format_template
 from driftline.sinks.alerts.webhook import USER_AGENT, json_bytes
 
-__all__ = ["DEFAULT_EVENTS_URL", "PagerDutyChannel", "PagerDutyConfig"]
-
-DEFAULT_EVENTS_URL = "https://events.pagerduty.com/v2/enqueue"
-
-
-@dataclass(frozen=True, slots=True, repr=False)
-class PagerDutyConfig:
-    name: str
-    routing_key: str
-    filter: ChannelFilter = ChannelFilter()
-    url: str = DEFAULT_EVENTS_URL
-    dashboard_url: str | None = None
-
-    @classmethod
-    def from_dict(cls, raw: object, path: str, default_name: str) -> PagerDutyConfig:
-        r = ConfigReader(raw, path, {"routing_key", "url", "dashboard_url"})
-        return cls(
-            name=r.string("name", default_name, required=True),  # type: ignore[arg-type]
-            routing_key=r.string("routing_key", required=True, secret=True),  # type: ignore[arg-type]
-            filter=r.channel_filter(),
-            url=r.url("url", DEFAULT_EVENTS_URL),
-            dashboard_url=r.template("dashboard_url"),
-        )
-
-    def __repr__(self) -> str:
-        return f"PagerDutyConfig(name={self.name!r}, url={self.url!r}, routing_key='***')"
+__all__ = ["PagerDutyChannel"]
 
 
 def pagerduty_event(alert: Alert, routing_key: str, dashboard_url: str | None = None) -> dict:
@@ -77,14 +48,12 @@ def pagerduty_event(alert: Alert, routing_key: str, dashboard_url: str | None = 
 
 
 class PagerDutyChannel:
-    config_class = PagerDutyConfig
-
-    def __init__(self, config: PagerDutyConfig):
+    def __init__(self, config: PagerDutySettings):
         self.config = config
         self.name = config.name
 
     def accepts(self, alert: Alert) -> bool:
-        return self.config.filter.accepts(alert)
+        return accepts(self.config.filter, alert)
 
     def render(self, alert: Alert, *, now_s: float) -> HttpRequest:
         body = json_bytes(pagerduty_event(alert, self.config.routing_key, self.config.dashboard_url))

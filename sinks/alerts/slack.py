@@ -1,53 +1,23 @@
 """Slack incoming webhooks (``type: slack``): Block Kit plus a ``text`` fallback.
 
-The webhook URL *is* the secret, so it never appears in a repr or an error.
-
->>> cfg = SlackConfig.from_dict({"url": "https://hooks.slack.com/services/T/B/X",
-...     "dashboard_url": "http://grafana:3000/d/driftline-model?var-model={model}&var-version={version}"},
-...     "alerts.channels[1]", "slack")
->>> cfg
-SlackConfig(name='slack', url='https://hooks.slack.com/***', min_severity='warning')
+The webhook URL *is* the secret, so it never appears in a repr or an error
+(:class:`~driftline.settings.SlackSettings` hides it).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from driftline.alerting import Alert, rfc3339
-from driftline.sinks.alerts.base import ChannelFilter, ConfigReader, HttpRequest, format_template
+from driftline.settings import SlackSettings
+from driftline.sinks.alerts.base import HttpRequest, accepts, format_template
 from driftline.sinks.alerts.webhook import USER_AGENT, json_bytes
 
-__all__ = ["SlackChannel", "SlackConfig"]
+__all__ = ["SlackChannel"]
 
 KIND_LABELS = {
     "data_drift": "Data drift", "prediction_drift": "Prediction drift", "concept_drift": "Concept drift",
     "performance": "Performance", "data_quality": "Data quality", "latency": "Latency",
 }
 _ICONS = {("firing", "critical"): ":red_circle:", ("firing", "warning"): ":large_orange_circle:"}
-
-
-@dataclass(frozen=True, slots=True, repr=False)
-class SlackConfig:
-    name: str
-    url: str
-    filter: ChannelFilter = ChannelFilter()
-    dashboard_url: str | None = None
-    max_features: int = 5
-
-    @classmethod
-    def from_dict(cls, raw: object, path: str, default_name: str) -> SlackConfig:
-        r = ConfigReader(raw, path, {"url", "dashboard_url", "max_features"})
-        return cls(
-            name=r.string("name", default_name, required=True),  # type: ignore[arg-type]
-            url=r.url("url", secret=True),
-            filter=r.channel_filter(),
-            dashboard_url=r.template("dashboard_url"),
-            max_features=r.integer("max_features", 5, 1),
-        )
-
-    def __repr__(self) -> str:
-        return f"SlackConfig(name={self.name!r}, url='https://hooks.slack.com/***', " \
-               f"min_severity={self.filter.min_severity!r})"
 
 
 def escape(text: str) -> str:
@@ -92,14 +62,12 @@ def slack_message(alert: Alert, *, dashboard_url: str | None = None, max_feature
 
 
 class SlackChannel:
-    config_class = SlackConfig
-
-    def __init__(self, config: SlackConfig):
+    def __init__(self, config: SlackSettings):
         self.config = config
         self.name = config.name
 
     def accepts(self, alert: Alert) -> bool:
-        return self.config.filter.accepts(alert)
+        return accepts(self.config.filter, alert)
 
     def render(self, alert: Alert, *, now_s: float) -> HttpRequest:
         body = json_bytes(slack_message(alert, dashboard_url=self.config.dashboard_url,

@@ -7,75 +7,32 @@ which carries ``action`` and ``evidence``) with ``Idempotency-Key``,
 GitHub ``repository_dispatch`` and GitLab pipeline triggers so a retrain action
 needs no relay. An action webhook is a webhook with ``actions: [retrain]``.
 
->>> cfg = WebhookConfig.from_dict({"url": "https://ci.example/hook", "secret": "s", "actions": ["retrain"]},
-...                               "alerts.channels[0]", "webhook")
->>> cfg
-WebhookConfig(name='webhook', url='https://ci.example/***', secret='***', headers=[], format='driftline', actions=['retrain'])
+>>> from driftline.settings import parse_channels
+>>> (settings,) = parse_channels([{"type": "webhook", "url": "https://ci.example/hook", "secret": "s"}])
+>>> alert = Alert("a1", "m/v1/data_drift", "firing", "data_drift", "warning", "retrain", "m", "v1", (),
+...               0, 60_000, "Data drift on m/v1", 60_000)
+>>> request = WebhookChannel(settings).render(alert, now_s=1_714_564_800)
+>>> request
+HttpRequest(POST https://ci.example/***, headers=[Content-Type, User-Agent, Idempotency-Key, X-Driftline-Timestamp, X-Driftline-Signature], 436 bytes)
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from urllib.parse import urlencode
 
 from driftline.alerting import Alert
-from driftline.sinks.alerts.base import (
-    ChannelConfigError,
-    ChannelFilter,
-    ConfigReader,
-    HttpRequest,
-    redact_url,
-)
+from driftline.settings import WebhookSettings
+from driftline.sinks.alerts.base import HttpRequest, accepts
 from driftline.sinks.alerts.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
 
-__all__ = ["FORMATS", "WebhookChannel", "WebhookConfig"]
+__all__ = ["WebhookChannel"]
 
-FORMATS = ("driftline", "github_dispatch", "gitlab_trigger")
 USER_AGENT = "driftline-alerts/1"
 
 
 def json_bytes(value: object) -> bytes:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
-
-
-@dataclass(frozen=True, slots=True, repr=False)
-class WebhookConfig:
-    name: str
-    url: str
-    filter: ChannelFilter = ChannelFilter()
-    secret: str | None = None
-    headers: tuple[tuple[str, str], ...] = ()
-    format: str = "driftline"
-    event_type: str = "driftline_alert"
-    ref: str = "main"
-    token: str | None = None
-
-    @classmethod
-    def from_dict(cls, raw: object, path: str, default_name: str) -> WebhookConfig:
-        r = ConfigReader(raw, path, {"url", "secret", "headers", "format", "event_type", "ref", "token"})
-        fmt = r.choice("format", FORMATS, "driftline")
-        token = r.string("token", secret=True)
-        if fmt == "gitlab_trigger" and token is None:
-            raise ChannelConfigError(f"{path}.token: missing, expected the pipeline trigger token "
-                                     "(format: gitlab_trigger)")
-        return cls(
-            name=r.string("name", default_name, required=True),  # type: ignore[arg-type]
-            url=r.url("url", secret=True),
-            filter=r.channel_filter(),
-            secret=r.string("secret", secret=True),
-            headers=r.headers("headers"),
-            format=fmt,
-            event_type=r.string("event_type", "driftline_alert", required=True),  # type: ignore[arg-type]
-            ref=r.string("ref", "main", required=True),  # type: ignore[arg-type]
-            token=token,
-        )
-
-    def __repr__(self) -> str:
-        actions = sorted(self.filter.actions) if self.filter.actions is not None else None
-        return (f"WebhookConfig(name={self.name!r}, url={redact_url(self.url)!r}, "
-                f"secret={'***' if self.secret else None!r}, headers={[k for k, _ in self.headers]}, "
-                f"format={self.format!r}, actions={actions})")
 
 
 def github_dispatch_body(alert: Alert, event_type: str) -> dict:
@@ -104,14 +61,12 @@ def gitlab_trigger_form(alert: Alert, token: str, ref: str) -> list[tuple[str, s
 class WebhookChannel:
     """Renders an alert to a signed POST; see the module docstring for formats."""
 
-    config_class = WebhookConfig
-
-    def __init__(self, config: WebhookConfig):
+    def __init__(self, config: WebhookSettings):
         self.config = config
         self.name = config.name
 
     def accepts(self, alert: Alert) -> bool:
-        return self.config.filter.accepts(alert)
+        return accepts(self.config.filter, alert)
 
     def render(self, alert: Alert, *, now_s: float) -> HttpRequest:
         cfg = self.config

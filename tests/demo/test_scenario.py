@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from driftline.demo.cli import TrafficPump, bundled_scenario, demo_settings
 from driftline.demo.scenario import TrafficGenerator, load_scenario, parse_scenario
-from driftline.stream.errors import ConfigError
+from driftline.settings import ConfigError
 
 ROOT = Path(__file__).resolve().parents[2]
 MINUTE = 60_000
@@ -63,6 +63,20 @@ def test_bundled_scenario_is_the_one_committed_file_and_valid():
     assert {r.kind for r in settings.alert_rules} >= {"data_drift", "concept_drift", "performance", "latency"}
     # labels arrive up to 90 s late: windows must wait for them
     assert all(m.allowed_lateness_ms >= 90_000 for m in settings.models)
+
+
+def test_a_scenario_file_is_read_by_the_settings_loader_and_reported_in_the_one_format(tmp_path):
+    path = tmp_path / "scenario.yaml"
+    path.write_text("rate: fast\nwindow: 1h30m\nchanges:\n  - {kind: canary, model: credit, at: 1m30s, version: v1}\n")
+    with pytest.raises(ConfigError) as info:
+        load_scenario(path)
+    assert str(info.value).splitlines() == [
+        "rate: 'fast' is invalid, expected a number in [1, 1000000]",
+        "changes[0].version: 'v1' is invalid, expected a version other than v1 (v1 is the stable one)",
+    ]
+    path.write_text("window: 1h30m\nchanges:\n  - {kind: canary, model: credit, at: 1m30s, version: v2}\n")
+    scenario = load_scenario(path)  # the one duration grammar: compound durations too
+    assert (scenario.window_ms, scenario.changes[0].at_ms) == (5_400_000, 90_000)
 
 
 def test_missing_file_is_a_config_error(tmp_path):

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 from confluent_kafka import TopicPartition
+from driftline.settings import parse_settings
 from driftline.sinks.errors import StoreError
 from driftline.sinks.metrics import WorkerMetrics
 from driftline.sinks.writer import EventWriter
-from driftline.stream.config import parse_settings
 from driftline.stream.ingest import IngestLoop
 from driftline.stream.processor import Processor
 from prometheus_client import CollectorRegistry

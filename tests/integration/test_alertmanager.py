@@ -19,11 +19,11 @@ import httpx
 import pytest
 from driftline.alerting import DEFAULT_RULES, AlertEngine
 from driftline.detectors.results import DriftResult, WindowReport
+from driftline.settings import parse_channels
 from driftline.sinks.alerts import (
     AlertDispatcher,
     MemoryDeliveryLog,
     build_channels,
-    parse_channel_configs,
 )
 
 from tests.support.servers import free_port
@@ -141,7 +141,7 @@ async def test_firing_then_resolved_reach_alertmanager_receiver(alertmanager, no
     (firing,) = engine.evaluate(drifted, now_ms=now_ms)
 
     log = MemoryDeliveryLog()
-    channels = build_channels(parse_channel_configs([{
+    channels = build_channels(parse_channels([{
         "type": "alertmanager", "url": alertmanager, "ttl": "10m",
         "dashboard_url": "http://grafana:3000/d/driftline-model?var-model={model}&var-version={version}"}]))
     dispatcher = AlertDispatcher(channels, delivery_log=log, max_attempts=3)
@@ -171,19 +171,20 @@ async def test_firing_then_resolved_reach_alertmanager_receiver(alertmanager, no
 
 
 async def test_escalation_ends_the_warning_twin(alertmanager, notifications):
-    from driftline.alerting import parse_rules
+    from driftline.alerting import build_rules
+    from driftline.settings import parse_rules
 
-    rules = parse_rules([
+    rules = build_rules(parse_rules([
         {"name": "any", "kind": "data_drift", "severity": "warning"},
         {"name": "wide", "kind": "data_drift", "severity": "critical", "when": {"min_features": 2}},
-    ])
+    ]))
     engine = AlertEngine(rules)
     now_ms = int(time.time() * 1000)
     one = WindowReport("fraud", "v3", now_ms - 120_000, now_ms - 60_000, 1000, 0,
                        drift=(DriftResult("a", "psi", 0.4, 0.2, True), DriftResult("b", "psi", 0.0, 0.2, False)))
     two = WindowReport("fraud", "v3", now_ms - 60_000, now_ms, 1000, 0,
                        drift=(DriftResult("a", "psi", 0.4, 0.2, True), DriftResult("b", "psi", 0.5, 0.2, True)))
-    channels = build_channels(parse_channel_configs([{"type": "alertmanager", "url": alertmanager}]))
+    channels = build_channels(parse_channels([{"type": "alertmanager", "url": alertmanager}]))
     dispatcher = AlertDispatcher(channels, delivery_log=MemoryDeliveryLog())
     await dispatcher.start()
     try:

@@ -6,9 +6,10 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from driftline.settings import RetentionPolicy, parse_retention
 from driftline.sinks.embedded import EmbeddedStore
 from driftline.sinks.migrations import migrate
-from driftline.sinks.retention import TABLE_TIME_COLUMNS, RetentionPolicy, apply_retention
+from driftline.sinks.retention import TABLE_TIME_COLUMNS, apply_retention
 from driftline.sinks.store import ClickHouseStore
 
 from tests.integration.samples import insert_samples
@@ -32,18 +33,6 @@ def months(store, table: str) -> list[str]:
     return [p for (p,) in store.execute(
         f"SELECT DISTINCT partition_id FROM system.parts WHERE database = '{store.database}' "
         f"AND table = '{table}' AND active ORDER BY partition_id")]
-
-
-def test_policy_defaults_and_validation():
-    policy = RetentionPolicy()
-    assert {t: policy.days(t) for t in ("predictions", "feedback", "dead_letters", "window_metrics",
-                                        "drift_results", "alerts", "predictions_hourly", "drift_daily")} == {
-        "predictions": 30, "feedback": 30, "dead_letters": 30, "window_metrics": 365,
-        "drift_results": 365, "alerts": 365, "predictions_hourly": 365, "drift_daily": 365}
-    with pytest.raises(ValueError, match=r"retention.tables: unknown table\(s\) \['prediction'\]"):
-        RetentionPolicy.from_mapping({"tables": {"prediction": 7}})
-    with pytest.raises(ValueError, match=r"retention.raw_events: expected days"):
-        RetentionPolicy.from_mapping({"raw_events": "two weeks"})
 
 
 def test_old_server_drops_whole_expired_months(server_store):
@@ -76,7 +65,7 @@ def test_current_server_sets_ttl_once(tmp_path):
     store = EmbeddedStore(f"chdb://{tmp_path}/store")
     try:
         migrate(store)
-        policy = RetentionPolicy.from_mapping({"raw_events": "14d", "tables": {"alerts": "730d"}})
+        policy = parse_retention({"raw_events": "14d", "tables": {"alerts": "730d"}})
         actions = apply_retention(store, policy, NOW, dry_run=True)
         assert {a.table for a in actions} == set(TABLE_TIME_COLUMNS)
         assert {a.kind for a in actions} == {"ttl"}

@@ -1,4 +1,7 @@
-"""Alert channels: exact wire formats, config parsing, filters; sent to a real local HTTP server."""
+"""Alert channels: exact wire formats and filters, built from typed settings; sent to a real local HTTP server.
+
+How ``alerts.channels`` is read and validated: tests/settings/test_channels.py.
+"""
 
 from __future__ import annotations
 
@@ -11,13 +14,13 @@ from urllib.parse import parse_qsl
 
 import pytest
 from driftline.alerting import Alert, FeatureEvidence
+from driftline.settings import parse_channels
 from driftline.sinks.alerts import (
     AlertDispatcher,
     ChannelConfigError,
     KafkaDeliveryError,
     MemoryDeliveryLog,
     build_channels,
-    parse_channel_configs,
     verify,
 )
 from driftline.sinks.alerts.alertmanager import alertmanager_alerts
@@ -78,7 +81,7 @@ def make_alert(**overrides) -> Alert:
 
 
 async def send_via_dispatcher(channel_dicts, alert, *, clock=lambda: NOW_S):
-    channels = build_channels(parse_channel_configs(channel_dicts))
+    channels = build_channels(parse_channels(channel_dicts))
     log = MemoryDeliveryLog()
     dispatcher = AlertDispatcher(channels, delivery_log=log, clock=clock)
     await dispatcher.start()
@@ -148,7 +151,7 @@ async def test_slack_block_kit_exact(receiver):
 
 
 def test_slack_escapes_and_truncates_features():
-    (channel,) = build_channels(parse_channel_configs([{"type": "slack", "url": SLACK_URL, "max_features": 1}]))
+    (channel,) = build_channels(parse_channels([{"type": "slack", "url": SLACK_URL, "max_features": 1}]))
     alert = make_alert(status="resolved", severity="warning", model="a<b>", summary="x & y")
     body = channel.render(alert, now_s=NOW_S).json()
     assert body["blocks"][0]["text"]["text"] == ":large_green_circle: RESOLVED warning: Data drift on a<b>/v3"
@@ -190,7 +193,7 @@ async def test_pagerduty_events_v2_fields(receiver):
 
 
 def test_pagerduty_resolve_and_default_url():
-    (channel,) = build_channels(parse_channel_configs([{"type": "pagerduty", "routing_key": "k"}]))
+    (channel,) = build_channels(parse_channels([{"type": "pagerduty", "routing_key": "k"}]))
     request = channel.render(make_alert(status="resolved", reason="resolved"), now_s=NOW_S)
     assert request.url == "https://events.pagerduty.com/v2/enqueue"
     body = request.json()
@@ -234,7 +237,7 @@ async def test_alertmanager_channel_posts_to_api_v2(receiver):
 
 
 def test_github_repository_dispatch_format():
-    (channel,) = build_channels(parse_channel_configs([{
+    (channel,) = build_channels(parse_channels([{
         "type": "webhook", "url": "https://api.github.com/repos/acme/models/dispatches", "format": "github_dispatch",
         "event_type": "driftline-retrain", "actions": ["retrain"], "headers": {"Authorization": "Bearer ghp_x"}}]))
     alert = make_alert()
@@ -249,7 +252,7 @@ def test_github_repository_dispatch_format():
 
 
 def test_gitlab_pipeline_trigger_format():
-    (channel,) = build_channels(parse_channel_configs([{
+    (channel,) = build_channels(parse_channels([{
         "type": "webhook", "url": "https://gitlab.example.com/api/v4/projects/42/trigger/pipeline",
         "format": "gitlab_trigger", "token": "glptt-secret", "ref": "release", "actions": ["retrain"]}]))
     request = channel.render(make_alert(), now_s=NOW_S)
@@ -261,7 +264,7 @@ def test_gitlab_pipeline_trigger_format():
 
 
 def test_filters_actions_kinds_severity_and_action_channel_defaults():
-    configs = parse_channel_configs([
+    configs = parse_channels([
         {"type": "webhook", "name": "retrain", "url": "https://ci/x", "actions": ["retrain"]},
         {"type": "webhook", "name": "crit-drift", "url": "https://ops/x", "kinds": ["data_drift"],
          "min_severity": "critical"},
@@ -285,36 +288,8 @@ def test_filters_actions_kinds_severity_and_action_channel_defaults():
     }
 
 
-@pytest.mark.parametrize(("raw", "message"), [
-    ([{"type": "webhook"}], "alerts.channels[0].url: got None, expected a non-empty string"),
-    ([{"type": "slack", "url": "https://hooks.slack.com/x"}, {"type": "webhook", "url": "ftp://x"}],
-     "alerts.channels[1].url: got '***', expected an http:// or https:// URL"),
-    ([{"type": "slack", "url": "hooks.slack.com/services/SECRET"}],
-     "alerts.channels[0].url: got '***', expected an http:// or https:// URL"),
-    ([{"type": "webhook", "url": "https://x", "actions": ["reboot"]}],
-     "alerts.channels[0].actions: got ['reboot'], expected a list drawn from 'notify', 'retrain', 'deactivate'"),
-    ([{"type": "webhook", "url": "https://x", "min_severity": "info"}],
-     "alerts.channels[0].min_severity: got 'info', expected one of 'warning', 'critical'"),
-    ([{"type": "pagerduty"}], "alerts.channels[0].routing_key: got None, expected a non-empty string"),
-    ([{"type": "alertmanager", "url": "http://am:9093", "ttl": "forever"}],
-     "alerts.channels[0].ttl: got 'forever', expected a duration"),
-    ([{"type": "slack", "url": "https://h/x", "dashboard_url": "http://g/{modle}"}],
-     "alerts.channels[0].dashboard_url: got 'http://g/{modle}', expected placeholders among"),
-    ([{"type": "webhook", "url": "https://x", "format": "gitlab_trigger"}],
-     "alerts.channels[0].token: missing, expected the pipeline trigger token"),
-    ([{"type": "kafka", "topic": "t", "partitions": 3}], "alerts.channels[0].partitions: unknown key"),
-    ([{"type": "webhook", "name": "a", "url": "https://x"}, {"type": "slack", "name": "a", "url": "https://y"}],
-     "alerts.channels[1].name: got 'a', expected a name no other channel uses"),
-    ([{"type": "email"}], "alerts.channels[0].type: got 'email', expected one of 'alertmanager', 'kafka'"),
-])
-def test_config_errors_name_the_key_path(raw, message):
-    with pytest.raises(ChannelConfigError) as info:
-        parse_channel_configs(raw)
-    assert str(info.value).startswith(message)
-
-
 def test_secrets_never_appear_in_repr_or_errors():
-    configs = parse_channel_configs([
+    configs = parse_channels([
         {"type": "slack", "url": SLACK_URL},
         {"type": "pagerduty", "routing_key": "PDKEY123"},
         {"type": "webhook", "url": "https://h/x?token=QS", "secret": "HMACKEY", "headers": {"Authorization": "B AUTH"}},
@@ -340,7 +315,7 @@ class FakeProducer:
 
 def test_kafka_channel_produces_keyed_json():
     producer = FakeProducer()
-    (channel,) = build_channels(parse_channel_configs([{"type": "kafka", "topic": "driftline.alerts"}]),
+    (channel,) = build_channels(parse_channels([{"type": "kafka", "topic": "driftline.alerts"}]),
                                 producer=producer)
     alert = make_alert()
     channel.deliver(alert, timeout=1)
@@ -348,13 +323,13 @@ def test_kafka_channel_produces_keyed_json():
     assert (topic, key) == ("driftline.alerts", b"fraud/v3/data_drift")
     assert json.loads(value) == alert.to_dict()
     with pytest.raises(KafkaDeliveryError) as info:
-        build_channels(parse_channel_configs([{"type": "kafka", "topic": "t"}]),
+        build_channels(parse_channels([{"type": "kafka", "topic": "t"}]),
                        producer=FakeProducer(unflushed=1))[0].deliver(alert, timeout=1)
     assert info.value.retriable
 
 
-def test_build_channels_accepts_raw_mappings_with_a_key_path():
-    (channel,) = build_channels([{"type": "kafka", "topic": "t"}], path="alerts.channels", producer=FakeProducer())
-    assert channel.name == "kafka"
-    with pytest.raises(ChannelConfigError, match=r"^cfg\.alerts\.channels\[0\]\.url: got None"):
-        build_channels([{"type": "webhook"}], path="cfg.alerts.channels")
+def test_a_kafka_channel_needs_a_producer_or_bootstrap_servers():
+    (settings,) = parse_channels([{"type": "kafka", "topic": "t"}])
+    assert build_channels([settings], producer=FakeProducer())[0].name == "kafka"
+    with pytest.raises(ChannelConfigError, match="'kafka': no producer given and no bootstrap_servers"):
+        build_channels([settings])

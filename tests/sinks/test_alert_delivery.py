@@ -12,12 +12,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from driftline.alerting import Alert
+from driftline.settings import parse_channels
 from driftline.sinks.alerts import (
     AlertDispatcher,
     DeliveryRecord,
     MemoryDeliveryLog,
     build_channels,
-    parse_channel_configs,
 )
 from driftline.sinks.alerts.delivery import parse_retry_after
 
@@ -95,8 +95,8 @@ class Harness:
         self.sleeps: list[float] = []
         self.results: list[tuple[str, str]] = []
         self.log = kw.pop("delivery_log", None) or MemoryDeliveryLog()
-        channels = build_channels(parse_channel_configs(kw.pop("channels", None) or
-                                                        [{"type": "webhook", "name": "hook", "url": url}]))
+        channels = build_channels(parse_channels(kw.pop("channels", None) or
+                                                 [{"type": "webhook", "name": "hook", "url": url}]))
 
         async def sleep(delay: float) -> None:
             self.sleeps.append(delay)
@@ -303,7 +303,7 @@ async def test_kafka_channel_runs_in_a_thread_and_retries():
 
     producer = FlakyProducer()
     log = MemoryDeliveryLog()
-    channels = build_channels(parse_channel_configs([{"type": "kafka", "topic": "alerts"}]), producer=producer)
+    channels = build_channels(parse_channels([{"type": "kafka", "topic": "alerts"}]), producer=producer)
     sleeps = []
 
     async def sleep(d):
@@ -332,7 +332,8 @@ def test_backoff_bounds_and_parameters():
 async def test_an_unreachable_delivery_log_neither_blocks_nor_kills_delivery():
     import httpx
     from driftline.alerting import Alert
-    from driftline.sinks.alerts import AlertDispatcher, WebhookChannel, WebhookConfig
+    from driftline.settings import WebhookSettings
+    from driftline.sinks.alerts import AlertDispatcher, WebhookChannel
 
     class BrokenLog:
         calls = 0
@@ -356,8 +357,7 @@ async def test_an_unreachable_delivery_log_neither_blocks_nor_kills_delivery():
     async def no_sleep(seconds):
         delays.append(seconds)
 
-    channel = WebhookChannel(WebhookConfig.from_dict({"type": "webhook", "name": "hook", "url": "http://hook.test/x"},
-                                                     "alerts.channels[0]", "hook"))
+    channel = WebhookChannel(WebhookSettings("hook", "http://hook.test/x"))
     dispatcher = AlertDispatcher([channel], client=httpx.AsyncClient(transport=httpx.MockTransport(handler)),
                                  delivery_log=BrokenLog(), sleep=no_sleep)
     alert = Alert.from_dict({"alert_id": "a1", "dedup_key": "m/v/data_drift", "status": "firing", "kind": "data_drift",

@@ -6,7 +6,7 @@ import numpy as np
 from click.testing import CliRunner
 from driftline.cli import main
 from driftline.detectors import ReferenceProfile
-from driftline.stream.config import parse_settings
+from driftline.settings import parse_settings
 from driftline.stream.reference import load_reference
 
 

@@ -1,7 +1,7 @@
 """The hot path without I/O: windows, drift verdicts, joins and checkpoint/restore determinism."""
 
 import pytest
-from driftline.stream.config import parse_settings
+from driftline.settings import parse_settings
 from driftline.stream.processor import BatchOutput, Processor
 
 from tests.integration.traffic import make_traffic

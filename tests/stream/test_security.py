@@ -13,10 +13,10 @@ import httpx
 import pytest
 from click.testing import CliRunner
 from driftline.cli import main
+from driftline.settings import load_settings
 from driftline.sinks.errors import StoreError
 from driftline.sinks.metrics import WorkerMetrics
 from driftline.sinks.store import ClickHouseStore, connect_params
-from driftline.stream.config import load_settings
 from driftline.stream.events import EventDecoder, PredictionEvent
 from driftline.stream.wiring import consumer_config, producer_config
 from prometheus_client import CollectorRegistry
@@ -190,7 +190,7 @@ def test_running_worker_binds_loopback_requires_the_token_and_logs_no_secret(bro
 
 def test_kafka_security_reaches_fausts_connection_too():
     import faust
-    from driftline.stream.config import parse_settings
+    from driftline.settings import parse_settings
     from driftline.stream.wiring import faust_credentials
 
     base = {"models": [{"name": "m", "features": {"x": "numeric"}}]}

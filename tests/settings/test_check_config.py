@@ -1,7 +1,9 @@
-"""Every invalid config gives exit code 2 from ``driftline check-config`` and a message naming the key."""
+"""Every invalid config gives exit code 2 from ``driftline check-config``, one line per problem in the
+one format (``key.path: <value> is invalid, expected <what>``), naming the key."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -57,7 +59,7 @@ CASES = [
     ("max-features", "worker: {max_features: 0}\nmodels:\n" + MODEL, "worker.max_features"),
     ("no-models", "kafka: {}\n", "models"),
     ("models-not-list", "models: {a: 1}\n", "models"),
-    ("duplicate-models", "models:\n" + MODEL + MODEL, "models"),
+    ("duplicate-models", "models:\n" + MODEL + MODEL, "models[1].name"),
     ("model-no-name", "models:\n  - task: regression\n    features: {a: numeric}\n", "models[0].name"),
     ("model-task", "models:\n  - name: m\n    task: clustering\n    features: {a: numeric}\n", "models[0].task"),
     ("feature-kind", "models:\n  - name: m\n    features: {a: text}\n", "models[0].features.a"),
@@ -69,12 +71,25 @@ CASES = [
     ("idle-close", "models:\n  - name: m\n    features: {a: numeric}\n    window: {idle_close: 1ms}\n",
      "models[0].window.idle_close"),
     ("drift-test", "models:\n  - name: m\n    features: {a: numeric}\n    drift: {numeric: [{type: nope}]}\n",
-     "models[0].drift"),
-    ("alert-rules", "models:\n" + MODEL + "alerts: {rules: [{name: r, kind: nope}]}\n", "alerts.rules"),
-    ("alert-channel-type", "models:\n" + MODEL + "alerts: {channels: [{type: carrier_pigeon}]}\n", "alerts.channels[0]"),
+     "models[0].drift.numeric[0].type"),
+    ("alert-rules", "models:\n" + MODEL + "alerts: {rules: [{name: r, kind: nope}]}\n", "alerts.rules[0].kind"),
+    ("alert-channel-type", "models:\n" + MODEL + "alerts: {channels: [{type: carrier_pigeon}]}\n", "alerts.channels[0].type"),
     ("webhook-url-env-unset", "models:\n" + MODEL + "alerts: {channels: [{type: webhook, url: '${DRIFTLINE_TEST_UNSET_URL}'}]}\n",
      "alerts.channels[0].url"),
+    ("unknown-section", "modles: []\nmodels:\n" + MODEL, "modles"),
+    ("unknown-kafka-key", "kafka: {sesion_timeout: 10s}\nmodels:\n" + MODEL, "kafka.sesion_timeout"),
+    ("concept-param", "models:\n" + MODEL + "    concept: {detector: adwin, params: {delta: 5}}\n",
+     "models[0].concept.params.delta"),
+    ("quality-threshold", "models:\n" + MODEL + "    quality: {max_missing_rate: 2}\n",
+     "models[0].quality.max_missing_rate"),
+    ("multivariate-param", "models:\n" + MODEL + "    multivariate: {variance: 0}\n", "models[0].multivariate.variance"),
+    ("streaming-feature", "models:\n" + MODEL + "    streaming: [{feature: nope}]\n", "models[0].streaming[0].feature"),
+    ("rule-when", "models:\n" + MODEL + "alerts: {rules: [{name: r, kind: latency, severity: warning, "
+                  "when: {metric: x, op: '>', value: high}}]}\n", "alerts.rules[0].when.value"),
+    ("retention-days", "models:\n" + MODEL + "retention: {raw_events: 12h}\n", "retention.raw_events"),
+    ("retention-table", "models:\n" + MODEL + "retention: {tables: {predictons: 7}}\n", "retention.tables.predictons"),
 ]
+ONE_FORMAT = re.compile(r"[^\s:]+: .+ is invalid, expected .+")
 
 
 def _check(tmp_path: Path, text: str):
@@ -93,7 +108,9 @@ def test_the_valid_config_passes(tmp_path):
 def test_invalid_config_exits_2_naming_the_key(tmp_path, text, key):
     result = _check(tmp_path, text)
     assert result.exit_code == 2, result.output
-    assert key in result.output, result.output
+    lines = result.output.splitlines()
+    assert any(line.startswith(key + ":") for line in lines), result.output
+    assert all(ONE_FORMAT.fullmatch(line) for line in lines), result.output
 
 
 def test_missing_file_exits_2(tmp_path):

@@ -1,0 +1,119 @@
+"""The whole config file: read once with ``yaml.safe_load`` into one frozen :class:`Settings`.
+
+:func:`load_settings` reads the file, expands ``${VAR}`` references in string values
+(:mod:`driftline.settings.env`) and parses every section; :func:`parse_settings` does the
+same for a mapping already loaded. Every problem of every section is collected and
+raised together as one :class:`~driftline.settings.ConfigError`: a bad channel does not
+hide a bad rule. Keys and defaults are those of the README's annotated config.
+
+>>> s = parse_settings({"models": [{"name": "credit", "features": {"income": "numeric"}}]})
+>>> s.kafka.batch_size, s.model("credit").window_ms, s.alert_rules, s.retention.raw_events_days
+(10000, 60000, None, 30)
+>>> parse_settings({"models": [{"name": "m", "task": "clustering"}], "retention": {"raw_events": "x"},
+...                 "alerts": {"rules": [{"name": "r", "kind": "nope", "severity": "warning"}],
+...                            "channels": [{"type": "sms"}]}})
+Traceback (most recent call last):
+...
+driftline.settings.errors.ConfigError: models[0].task: 'clustering' is invalid, expected one of: binary_classification, multiclass_classification, regression
+alerts.rules[0].kind: 'nope' is invalid, expected one of: data_drift, prediction_drift, concept_drift, performance, data_quality, latency
+alerts.channels[0].type: 'sms' is invalid, expected one of: alertmanager, kafka, pagerduty, slack, webhook
+retention.raw_events: 'x' is invalid, expected a whole number of days such as 30d (or 30)
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .channels import ChannelSettings, read_channels
+from .env import expand_env
+from .errors import MISSING, ConfigError, ConfigProblem
+from .kafka import KafkaSettings, parse_kafka
+from .models import ModelSettings, parse_model
+from .reader import Reader, join
+from .retention import RetentionPolicy, read_retention
+from .rules import RuleSettings, read_rules
+from .service import (
+    ClickHouseSettings,
+    MetricsSettings,
+    WorkerSettings,
+    parse_clickhouse,
+    parse_metrics,
+    parse_worker,
+)
+
+__all__ = ["Settings", "load_settings", "parse_settings", "read_yaml"]
+
+_SECTIONS = ("kafka", "clickhouse", "metrics", "worker", "retention", "models", "alerts")
+
+
+@dataclass(frozen=True)
+class Settings:
+    kafka: KafkaSettings = field(default_factory=KafkaSettings)
+    clickhouse: ClickHouseSettings = field(default_factory=ClickHouseSettings)
+    metrics: MetricsSettings = field(default_factory=MetricsSettings)
+    worker: WorkerSettings = field(default_factory=WorkerSettings)
+    models: tuple[ModelSettings, ...] = ()
+    # ``None``: ``alerts.rules`` is absent and the alerting layer's default rules apply.
+    alert_rules: tuple[RuleSettings, ...] | None = None
+    alert_channels: tuple[ChannelSettings, ...] = ()
+    retention: RetentionPolicy = field(default_factory=RetentionPolicy)
+
+    def model(self, name: str) -> ModelSettings | None:
+        return next((m for m in self.models if m.name == name), None)
+
+
+def read_yaml(path: str | Path, environ: Mapping[str, str] | None = None) -> Any:
+    """The parsed YAML file (``None`` when empty), references expanded from ``environ``
+    (default ``os.environ``). A missing file or bad YAML is a :class:`ConfigError` on ``<file>``."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError([ConfigProblem("<file>", str(path), f"a readable file ({exc.strerror})")]) from exc
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError([ConfigProblem("<file>", str(path), f"valid YAML ({_yaml_problem(exc)})")]) from exc
+    return expand_env(raw, os.environ if environ is None else environ)
+
+
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    """One line: what the parser found and where (the file's text is not echoed)."""
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None) or " ".join(str(exc).split())
+    return f"{problem} at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else problem
+
+
+def load_settings(path: str | Path, environ: Mapping[str, str] | None = None) -> Settings:
+    """Read a config file. Raises :class:`ConfigError` listing every problem."""
+    return parse_settings(read_yaml(path, environ))
+
+
+def parse_settings(raw: Any, environ: Mapping[str, str] | None = None) -> Settings:
+    """Settings from a parsed config mapping; with ``environ``, ``${VAR}`` references are expanded first."""
+    if environ is not None:
+        raw = expand_env(raw, environ)
+    r = Reader()
+    root = r.mapping({} if raw is None else raw, "", keys=_SECTIONS)
+    kafka = parse_kafka(r, root.get("kafka"))
+    clickhouse = parse_clickhouse(r, root.get("clickhouse"))
+    metrics = parse_metrics(r, root.get("metrics"))
+    worker = parse_worker(r, root.get("worker"))
+    models = tuple(parse_model(r, item, where) for where, item in r.items(root, "models", ""))
+    names = [m.name for m in models]
+    for i, name in enumerate(names):
+        if name and name in names[:i]:
+            r.problem(join(join("models", i), "name"), name, "a name no other model uses")
+    if not models and (raw is None or isinstance(raw, Mapping)) and not any(p.path == "models" for p in r.problems):
+        r.problem("models", root.get("models", MISSING), "a list of at least one model")
+    alerts = r.section(root, "alerts", "", keys=("rules", "channels"))
+    rules = None if alerts.get("rules") is None else read_rules(r, alerts["rules"], "alerts.rules")
+    channels = () if alerts.get("channels") is None else read_channels(r, alerts["channels"], "alerts.channels")
+    retention = read_retention(r, root.get("retention"), "retention")
+    r.raise_if_problems()
+    return Settings(kafka, clickhouse, metrics, worker, models, rules, channels, retention)
