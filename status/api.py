@@ -12,9 +12,9 @@ import math
 from collections import defaultdict
 from typing import Any
 
+from driftline.settings import Settings
 from driftline.sinks.queries import status as reads
 from driftline.sinks.store import Store
-from driftline.settings import Settings
 
 __all__ = ["PERFORMANCE_METRICS", "StatusApi", "drift_score"]
 

@@ -7,8 +7,8 @@ import math
 from datetime import datetime, timedelta
 
 import pytest
+from driftline.settings import parse_settings
 from driftline.status.api import StatusApi, drift_score
-from driftline.stream.config import parse_settings
 
 from tests.integration.samples import base_time
 from tests.support.stores import SAMPLE_NOW, sample_start_s, sample_store
