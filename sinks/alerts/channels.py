@@ -98,7 +98,7 @@ def build_channels(configs: Sequence[Any], *, path: str = "alerts.channels",
                    producer: Producer | None = None) -> tuple[AlertChannel, ...]:
     """Instantiate channels from raw ``alerts.channels`` mappings (validated here,
     errors under ``path``) or from configs already parsed by :func:`parse_channel_configs`.
-    The Kafka producer is injected; ``kafka`` channels without one build their own.
+    ``kafka`` channels are given ``producer`` (the worker's wiring builds it); they never build one.
 
     >>> [c.name for c in build_channels([{"type": "pagerduty", "routing_key": "k"}])]
     ['pagerduty']
@@ -109,5 +109,10 @@ def build_channels(configs: Sequence[Any], *, path: str = "alerts.channels",
     out = []
     for cfg in configs:
         cls = by_config[type(cfg)]
-        out.append(cls(cfg, producer) if cls is KafkaChannel else cls(cfg))
+        if cls is KafkaChannel:
+            if producer is None:
+                raise ChannelConfigError(f"channel {cfg.name!r}: a kafka channel needs a producer, none was given")
+            out.append(KafkaChannel(cfg, producer))
+        else:
+            out.append(cls(cfg))
     return tuple(out)

@@ -1,8 +1,8 @@
 """Kafka topic channel (``type: kafka``): the v1 alert JSON keyed by ``dedup_key``.
 
 Keying by ``dedup_key`` keeps firing/resolved of one alert in one partition,
-in order. The producer is injected (``stream`` wiring builds it); when absent
-one is built from ``bootstrap_servers``.
+in order. The producer is always given: ``driftline.stream.wiring`` hands the
+worker's producer to every Kafka channel.
 
 >>> KafkaChannelConfig.from_dict({"topic": "driftline.alerts"}, "alerts.channels[0]", "kafka")
 KafkaChannelConfig(name='kafka', topic='driftline.alerts', bootstrap_servers=None)
@@ -14,12 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from driftline.alerting import Alert
-from driftline.sinks.alerts.base import (
-    ChannelConfigError,
-    ChannelFilter,
-    ConfigReader,
-    KafkaDeliveryError,
-)
+from driftline.sinks.alerts.base import ChannelFilter, ConfigReader, KafkaDeliveryError
 from driftline.sinks.alerts.webhook import json_bytes
 
 __all__ = ["KafkaChannel", "KafkaChannelConfig", "Producer"]
@@ -59,16 +54,9 @@ class KafkaChannel:
 
     config_class = KafkaChannelConfig
 
-    def __init__(self, config: KafkaChannelConfig, producer: Producer | None = None):
+    def __init__(self, config: KafkaChannelConfig, producer: Producer):
         self.config = config
         self.name = config.name
-        if producer is None:
-            if not config.bootstrap_servers:
-                raise ChannelConfigError(
-                    f"channel {config.name!r}: no producer given, expected bootstrap_servers to build one")
-            from confluent_kafka import Producer as KafkaProducer
-
-            producer = KafkaProducer({"bootstrap.servers": config.bootstrap_servers, "enable.idempotence": True})
         self.producer = producer
 
     def accepts(self, alert: Alert) -> bool:

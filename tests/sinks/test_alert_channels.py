@@ -353,6 +353,11 @@ def test_kafka_channel_produces_keyed_json():
     assert info.value.retriable
 
 
+def test_a_kafka_channel_is_given_its_producer_and_never_builds_one():
+    with pytest.raises(ChannelConfigError, match="'kafka': a kafka channel needs a producer"):
+        build_channels([{"type": "kafka", "topic": "t", "bootstrap_servers": "127.0.0.1:9092"}])
+
+
 def test_build_channels_accepts_raw_mappings_with_a_key_path():
     (channel,) = build_channels([{"type": "kafka", "topic": "t"}], path="alerts.channels", producer=FakeProducer())
     assert channel.name == "kafka"
