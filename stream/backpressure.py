@@ -32,7 +32,7 @@ log = logging.getLogger("driftline.ingest")
 T = TypeVar("T")
 
 
-class Stopping(Exception):  # noqa: N818 - control flow, not an error
+class Stopping(Exception):  # control flow, not an error: hence no "Error" suffix
     """The worker was asked to stop while it waited for the store or the broker."""
 
 

@@ -68,7 +68,7 @@ def exit_process(exc: BaseException) -> None:
 
 class IngestLoop:
     def __init__(self, settings: Settings, processor: Processor, *, consumer: Any, producer: Any,
-                 writer: EventWriter, checkpoints: CheckpointStore, pending_join: PendingJoinLoader,
+                 writer: EventWriter, checkpoint_store: CheckpointStore, pending_join: PendingJoinLoader,
                  metrics: WorkerMetrics, on_alert: Callable = lambda alert: None,
                  clock: Callable[[], float] = time.time, max_buffered_rows: int = 500_000,
                  producer_flush_timeout_s: float = 10.0,
@@ -91,7 +91,7 @@ class IngestLoop:
         self.backpressure = Backpressure(consumer, metrics, self.stopping, sleep=sleep,
                                          on_resume=self.partitions.restart_idle_clocks)
         self.checkpoints = CheckpointCoordinator(
-            self.topics, processor, self.partitions, writer, checkpoints, pending_join, producer, consumer, metrics,
+            self.topics, processor, self.partitions, writer, checkpoint_store, pending_join, producer, consumer, metrics,
             self.backpressure, on_alert=on_alert, clock=clock, producer_flush_timeout_s=producer_flush_timeout_s)
         self.rebalance = Rebalance(self.partitions, processor, self.checkpoints)
         self.broker = BrokerOffsets(consumer, self.partitions, metrics, self.backpressure, clock=clock)

@@ -105,7 +105,7 @@ def build_ingest_loop(settings: Settings, store: Store, producer: Producer, metr
     return IngestLoop(
         settings, processor, consumer=build_consumer(settings), producer=producer,
         writer=build_writer(store, on_insert=on_insert),
-        checkpoints=CheckpointStore(store, group_id=settings.kafka.group_id),
+        checkpoint_store=CheckpointStore(store, group_id=settings.kafka.group_id),
         pending_join=functools.partial(load_pending_join, store), metrics=metrics, on_alert=on_alert)
 
 

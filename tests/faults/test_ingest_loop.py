@@ -125,7 +125,7 @@ def _loop(store, consumer, **kw):
     metrics = WorkerMetrics(CollectorRegistry())
     loop = IngestLoop(SETTINGS, Processor(SETTINGS), consumer=consumer, producer=FakeProducer(), sleep=lambda s: None,
                       writer=EventWriter(store, clock=lambda: 0.0),
-                      checkpoints=CheckpointStore(store, group_id=SETTINGS.kafka.group_id),
+                      checkpoint_store=CheckpointStore(store, group_id=SETTINGS.kafka.group_id),
                       pending_join=lambda **kw: ([], []), metrics=metrics, **kw)
     loop.states[0] = loop.processor.new_partition(0)
     loop.states[0].offsets = {"p": 10}
