@@ -37,7 +37,7 @@ class Runtime:
 
     def __init__(self, settings: Settings, *, registry: CollectorRegistry | None = None) -> None:
         self.settings = settings
-        self.registry = registry or CollectorRegistry()
+        self.registry = registry or wiring.build_registry()
         self.metrics = wiring.build_metrics(self.registry)
         self.loop_thread: threading.Thread | None = None
         self.ingest: IngestLoop | None = None

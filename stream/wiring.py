@@ -31,7 +31,7 @@ from .reference import load_reference
 
 __all__ = [
     "AlertDelivery", "build_alert_delivery", "build_consumer", "build_ingest_loop", "build_metrics",
-    "build_multivariate", "build_producer", "build_references", "build_store", "build_traffic_producer",
+    "build_multivariate", "build_producer", "build_references", "build_registry", "build_store", "build_traffic_producer",
     "build_writer", "consumer_config", "faust_credentials", "producer_config",
 ]
 
@@ -132,9 +132,14 @@ def build_alert_delivery(settings: Settings, store: Store, producer: Producer,
     return AlertDelivery(dispatcher, delivery_log, tuple(c.name for c in channels))
 
 
+def build_registry() -> CollectorRegistry:
+    """A worker's own Prometheus registry (never the process-wide default one)."""
+    return CollectorRegistry()
+
+
 def build_metrics(registry: CollectorRegistry | None = None) -> WorkerMetrics:
     disable_created_metrics()  # the *_created series only double the scrape size
-    return WorkerMetrics(registry or CollectorRegistry())
+    return WorkerMetrics(registry or build_registry())
 
 
 def build_multivariate(settings: Settings) -> dict:
