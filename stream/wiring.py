@@ -126,7 +126,7 @@ def build_alert_delivery(settings: Settings, store: Store, producer: Producer,
     from driftline.sinks.alerts import AlertDispatcher, build_channels
     from driftline.sinks.delivery_log import AsyncStoreDeliveryLog, StoreDeliveryLog
 
-    channels = build_channels(settings.alert_channels, path="alerts.channels", producer=producer)
+    channels = build_channels(settings.alert_channels, producer=producer)
     delivery_log = StoreDeliveryLog(store)
     dispatcher = AlertDispatcher(channels, delivery_log=AsyncStoreDeliveryLog(delivery_log), on_result=on_result)
     return AlertDelivery(dispatcher, delivery_log, tuple(c.name for c in channels))
