@@ -15,7 +15,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable
 
-import driftline.stream.app
+import driftline.stream.wiring
 
 # (module, attribute path, stage). The hot path is being optimised while this harness exists:
 # a target that is absent in the checked-out code is skipped, so the breakdown follows the code.
@@ -23,6 +23,7 @@ _TARGETS = (
     ("driftline.stream.events", "EventDecoder.decode", "decode + validate"),
     ("driftline.stream.processor", "build_columns", "columns (events -> numpy)"),
     ("driftline.stream.processor", "_prediction_rows", "row buffers"),
+    ("driftline.sinks.rows", "PredictionRows.add", "row buffers"),
     ("driftline.stream.join", "LabelJoin.add_predictions", "label join"),
     ("driftline.stream.processor", "Processor._predictions", "predictions: other"),
     ("driftline.stream.processor", "Processor._feedback", "feedback: join + rows"),
@@ -32,8 +33,11 @@ _TARGETS = (
     ("driftline.detectors.suite", "DriftSuite.evaluate", "drift tests"),
     ("driftline.stream.ingest", "IngestLoop._emit", "emit (metrics, buffers)"),
     ("driftline.stream.ingest", "IngestLoop.flush", "store insert"),
+    ("driftline.stream.checkpoints", "CheckpointCoordinator.flush", "store insert"),
     ("driftline.stream.ingest", "IngestLoop.checkpoint", "checkpoint + commit"),
+    ("driftline.stream.checkpoints", "CheckpointCoordinator.checkpoint", "checkpoint + commit"),
     ("driftline.stream.ingest", "IngestLoop._report_lag", "lag report"),
+    ("driftline.stream.broker_offsets", "BrokerOffsets.report_lag", "lag report"),
     ("driftline.stream.ingest", "IngestLoop.step", "step (group by partition)"),
 )
 
@@ -134,8 +138,9 @@ class TimedConsumer:
 
 
 def patch_wiring(timer: StageTimer, on_batch: Callable[[list], None], on_insert: Callable[[str, int], None]):
-    """Make ``driftline.stream.app.Runtime`` build a timed consumer and a store that reports each insert."""
-    original_consumer, original_store = driftline.stream.app.build_consumer, driftline.stream.app.build_store
+    """Make ``driftline.stream.wiring`` build a timed consumer and stores that report each insert."""
+    wiring = driftline.stream.wiring
+    original_consumer, original_store = wiring.build_consumer, wiring.build_store
 
     def build_consumer(settings):
         return TimedConsumer(original_consumer(settings), timer, on_batch)
@@ -151,9 +156,9 @@ def patch_wiring(timer: StageTimer, on_batch: Callable[[list], None], on_insert:
         store.insert = reporting_insert
         return store
 
-    driftline.stream.app.build_consumer, driftline.stream.app.build_store = build_consumer, build_store
+    wiring.build_consumer, wiring.build_store = build_consumer, build_store
 
     def restore() -> None:
-        driftline.stream.app.build_consumer, driftline.stream.app.build_store = original_consumer, original_store
+        wiring.build_consumer, wiring.build_store = original_consumer, original_store
 
     return restore

@@ -175,9 +175,9 @@ def demo(speed: float | None, duration: str, clickhouse_url: str, keep: bool, po
          scenario_path: str | None, rate: float | None, loglevel: str, no_display: bool) -> None:
     """Run a self-contained demo: broker, worker, store and two models whose traffic goes wrong."""
     import faust
-    from confluent_kafka import Producer
     from driftline.status import register_status_pages
     from driftline.stream.app import create_app
+    from driftline.stream.wiring import build_traffic_producer
 
     from .broker import EmbeddedBroker, port_is_free
     from .display import DemoDisplay, print_summary
@@ -211,8 +211,7 @@ def demo(speed: float | None, duration: str, clickhouse_url: str, keep: bool, po
                                  port=port, host=host, group_id=f"driftline-demo-{run_id}")
         app, runtime = create_app(settings, datadir=datadir)
         register_status_pages(app, runtime)
-        producer = Producer({"bootstrap.servers": broker.bootstrap_servers, "linger.ms": 20,
-                             "queue.buffering.max.messages": 500_000, "log.connection.close": False})
+        producer = build_traffic_producer(settings)
         generator = TrafficGenerator(scenario, start_ms=int(time.time() * 1000), run_id=run_id)
         pump = TrafficPump(generator, producer, rate=rate, speed=speed)
         producer = None  # the pump owns it
@@ -234,7 +233,7 @@ def demo(speed: float | None, duration: str, clickhouse_url: str, keep: bool, po
                 pump.join(10)
             # Release the stopped worker's Kafka clients while the broker is still up: librdkafka
             # would otherwise print connection errors to the terminal once the broker is gone.
-            stores = [runtime.read_store, runtime.ingest.store if runtime.ingest is not None else None]
+            stores = [runtime.read_store, runtime.store]
             runtime.ingest = None
             gc.collect()
         print_summary(runtime, pump, scenario, display, speed=speed)

@@ -27,6 +27,7 @@ from .drift_tests import (
 )
 from .errors import DetectorConfigError, DetectorError
 from .explain import DriftOutcome, RankedFeature, rank_drifted, severity
+from .labels import label_key
 from .multivariate import PCAReconstructionDrift
 from .operational import label_coverage, throughput
 from .performance import PerformanceWindow
@@ -85,6 +86,7 @@ __all__ = [
     "ks_two_sample",
     "l_infinity",
     "label_coverage",
+    "label_key",
     "make_detector",
     "psi",
     "rank_drifted",

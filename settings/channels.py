@@ -118,13 +118,12 @@ class AlertmanagerSettings:
 
 @dataclass(frozen=True)
 class KafkaChannelSettings:
-    """A topic; the worker's producer is used unless ``bootstrap_servers`` names another cluster."""
+    """A topic on the worker's own Kafka cluster, written with the worker's producer."""
 
     type: ClassVar[str] = "kafka"
     name: str
     topic: str
     filter: ChannelFilter = ChannelFilter()
-    bootstrap_servers: str | None = None
 
 
 ChannelSettings = WebhookSettings | SlackSettings | PagerDutySettings | AlertmanagerSettings | KafkaChannelSettings
@@ -219,14 +218,13 @@ def _alertmanager(r: Reader, c: Mapping[str, Any], path: str) -> dict[str, Any]:
 
 
 def _kafka(r: Reader, c: Mapping[str, Any], path: str) -> dict[str, Any]:
-    return {"topic": r.string(c, "topic", path, "", required=True),
-            "bootstrap_servers": r.string(c, "bootstrap_servers", path)}
+    return {"topic": r.string(c, "topic", path, "", required=True)}
 
 
 # YAML ``type:`` -> (keys besides type, name and the filter keys, their reader)
 _READERS = {
     "alertmanager": (("url", "ttl", "dashboard_url"), _alertmanager),
-    "kafka": (("topic", "bootstrap_servers"), _kafka),
+    "kafka": (("topic",), _kafka),
     "pagerduty": (("routing_key", "url", "dashboard_url"), _pagerduty),
     "slack": (("url", "dashboard_url", "max_features"), _slack),
     "webhook": (("url", "secret", "headers", "format", "event_type", "ref", "token"), _webhook),

@@ -1,21 +1,28 @@
-"""Everything that leaves the process: stores, schema, writer, metrics, alert channels.
+"""Everything that leaves the process: stores, schema, table rows, writer, checkpoints, Kafka
+messages, metrics, alert channels.
 
 ``sinks`` knows nothing of Faust: it receives plain result objects and writes them out.
 The embedded chdb store is imported on first use (it loads a whole database engine).
 """
 
+from .checkpoints import Checkpoint, CheckpointStore
 from .delivery_log import AsyncStoreDeliveryLog, StoreDeliveryLog
 from .errors import DeliveryError, SchemaError, SinkError, StoreError
+from .join_state import load_pending_join
+from .messages import KafkaMessage, alert_message, dead_letter_message
 from .metrics import WorkerMetrics
 from .migrations import Migration, known_migrations, migrate, pending_migrations
 from .retention import apply_retention
+from .rows import DeadLetterRows, FeedbackRows, PredictionRows, TableRows
 from .store import ClickHouseStore, Store, connect_params
 from .writer import EventWriter
 
 __all__ = [
-    "AsyncStoreDeliveryLog", "ClickHouseStore", "DeliveryError", "EmbeddedStore", "EventWriter",
-    "Migration", "SchemaError", "SinkError", "Store", "StoreDeliveryLog", "StoreError",
-    "WorkerMetrics", "apply_retention", "connect_params", "known_migrations", "migrate", "pending_migrations",
+    "AsyncStoreDeliveryLog", "Checkpoint", "CheckpointStore", "ClickHouseStore", "DeadLetterRows", "DeliveryError",
+    "EmbeddedStore", "EventWriter", "FeedbackRows", "KafkaMessage", "Migration", "PredictionRows",
+    "SchemaError", "SinkError", "Store", "StoreDeliveryLog", "StoreError", "TableRows",
+    "WorkerMetrics", "alert_message", "apply_retention", "connect_params", "dead_letter_message",
+    "known_migrations", "load_pending_join", "migrate", "pending_migrations",
 ]
 
 

@@ -18,6 +18,7 @@ from typing import Any
 from driftline.alerting import Alert
 from driftline.detectors import WindowReport
 
+from .rows import TableRows
 from .store import Store
 
 __all__ = ["EventWriter"]
@@ -35,6 +36,11 @@ class EventWriter:
     @property
     def buffered_rows(self) -> int:
         return sum(_rows(cols) for cols in self._buffers.values())
+
+    def add_rows(self, rows: TableRows) -> None:
+        """Buffer a batch from one of the row builders of :mod:`driftline.sinks.rows`."""
+        if len(rows):
+            self.add_columns(rows.table, rows.columns())
 
     def add_columns(self, table: str, columns: Mapping[str, Sequence[Any]]) -> None:
         buffer = self._buffers.setdefault(table, defaultdict(list))

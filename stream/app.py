@@ -21,22 +21,11 @@ from pathlib import Path
 import faust
 import mode
 from driftline.settings import Settings
-from driftline.sinks.delivery_log import AsyncStoreDeliveryLog, StoreDeliveryLog
 from driftline.sinks.migrations import migrate
-from driftline.sinks.writer import EventWriter
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
+from . import wiring
 from .ingest import IngestLoop
-from .processor import Processor
-from .wiring import (
-    build_consumer,
-    build_metrics,
-    build_multivariate,
-    build_producer,
-    build_references,
-    build_store,
-    faust_credentials,
-)
 
 __all__ = ["Runtime", "create_app"]
 
@@ -48,25 +37,30 @@ class Runtime:
 
     def __init__(self, settings: Settings, *, registry: CollectorRegistry | None = None) -> None:
         self.settings = settings
-        self.registry = registry or CollectorRegistry()
-        self.metrics = build_metrics(self.registry)
+        self.registry = registry or wiring.build_registry()
+        self.metrics = wiring.build_metrics(self.registry)
         self.loop_thread: threading.Thread | None = None
         self.ingest: IngestLoop | None = None
-        self.dispatcher = None
+        self.store = None  # the ingest loop's connection: rows and checkpoints
         self.read_store = None  # a separate connection for the web/status page and delivery log
+        self.alert_delivery: wiring.AlertDelivery | None = None
+        self.dispatcher = None
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
         settings = self.settings
-        store = await loop.run_in_executor(None, build_store, settings.clickhouse.url)
+        self.store = store = await loop.run_in_executor(None, wiring.build_store, settings.clickhouse.url)
         applied = await loop.run_in_executor(None, migrate, store)
         if applied:
             log.info("applied schema migrations: %s", ", ".join(f"{m.version:04d}_{m.name}" for m in applied))
-        self.read_store = await loop.run_in_executor(None, build_store, settings.clickhouse.url)
+        self.read_store = await loop.run_in_executor(None, wiring.build_store, settings.clickhouse.url)
         self.read_store.use_database()
-        producer = build_producer(settings)
-        self.dispatcher = self._build_dispatcher(producer)
-        if self.dispatcher is not None:
+        producer = wiring.build_producer(settings)
+        self.alert_delivery = wiring.build_alert_delivery(
+            settings, self.read_store, producer,
+            on_result=lambda channel, result: self.metrics.deliveries.labels(channel, result).inc())
+        if self.alert_delivery is not None:
+            self.dispatcher = self.alert_delivery.dispatcher
             await self.dispatcher.start()
             await self._replay_outbox()
 
@@ -74,10 +68,8 @@ class Runtime:
             if self.dispatcher is not None:
                 loop.call_soon_threadsafe(self.dispatcher.submit, alert)
 
-        writer = EventWriter(store, clock=time.time, on_insert=self._on_insert)
-        processor = Processor(settings, dict(build_references(settings)), build_multivariate(settings))
-        self.ingest = IngestLoop(settings, processor, store, writer, self.metrics, build_consumer(settings),
-                                 producer, on_alert=on_alert)
+        self.ingest = wiring.build_ingest_loop(settings, store, producer, self.metrics, on_alert=on_alert,
+                                               on_insert=self._on_insert)
         # The hot path allocates millions of short-lived objects while the label join and the
         # row buffers hold many long-lived ones: with CPython's default thresholds full
         # collections keep rescanning those (18% of the worker's time in the benchmark).
@@ -103,14 +95,16 @@ class Runtime:
             await self.dispatcher.stop(10)
         if self.ingest is not None:
             self.ingest.producer.flush(10)  # dead letters and alerts of the last batch
-            self.ingest.store.close()  # the read store stays open for a caller's summary; closed at exit
+        if self.store is not None:
+            self.store.close()  # the read store stays open for a caller's summary; closed at exit
 
     async def _replay_outbox(self) -> None:
         """Re-submit recent alerts some channel never delivered (a crash cut their delivery short)."""
         from driftline.alerting import Alert
 
         since = int(time.time()) - 24 * 3600
-        rows = await asyncio.to_thread(self.delivery_log.undelivered, self.channel_names, since_s=since)
+        delivery = self.alert_delivery
+        rows = await asyncio.to_thread(delivery.delivery_log.undelivered, list(delivery.channel_names), since_s=since)
         for _alert_id, payload in rows:
             self.dispatcher.submit(Alert.from_dict(json.loads(payload)))
         if rows:
@@ -123,26 +117,13 @@ class Runtime:
         else:
             self.metrics.insert_errors.labels(table).inc()
 
-    def _build_dispatcher(self, producer):
-        if not self.settings.alert_channels:
-            return None
-        from driftline.sinks.alerts import AlertDispatcher, build_channels
-
-        channels = build_channels(self.settings.alert_channels, producer=producer)
-        self.delivery_log = StoreDeliveryLog(self.read_store)
-        self.channel_names = [c.name for c in channels]
-        return AlertDispatcher(
-            channels, delivery_log=AsyncStoreDeliveryLog(self.delivery_log),
-            on_result=lambda channel, result: self.metrics.deliveries.labels(channel, result).inc(),
-        )
-
 
 def _apply_retention(settings: Settings) -> list:
     from datetime import UTC, datetime
 
     from driftline.sinks.retention import apply_retention
 
-    store = build_store(settings.clickhouse.url)  # its own connection: clients are not thread-safe
+    store = wiring.build_store(settings.clickhouse.url)  # its own connection: clients are not thread-safe
     try:
         store.use_database()
         return apply_retention(store, settings.retention, datetime.now(UTC))
@@ -156,7 +137,7 @@ def create_app(settings: Settings, *, datadir: str | Path = ".driftline/faust",
     app = faust.App(
         f"{settings.kafka.group_id}-app",
         broker=f"kafka://{settings.kafka.bootstrap_servers.split(',')[0]}",
-        broker_credentials=faust_credentials(settings),
+        broker_credentials=wiring.faust_credentials(settings),
         web_port=settings.metrics.port,
         web_bind=settings.metrics.host,
         web_host=settings.metrics.host,

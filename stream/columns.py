@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from operator import itemgetter
 
 import numpy as np
+from driftline.detectors import label_key
 
 __all__ = ["FeatureColumns", "build_columns", "label_key"]
 
@@ -93,27 +94,3 @@ def _categorical(raw: list) -> tuple[np.ndarray, int]:
     out = np.empty(len(raw), dtype=object)
     out[:] = [v if v is None or isinstance(v, str) else label_key(v) for v in raw]
     return out, 0
-
-
-def label_key(value) -> str:
-    """Canonical string of a class label or categorical value: 1, 1.0 and True all give ``"1"``.
-
-    >>> label_key(1.0), label_key(True), label_key("yes"), label_key(2.5)
-    ('1', '1', 'yes', '2.5')
-    """
-    if type(value) is str:
-        return value
-    key = _LABEL_KEYS.get(value)  # 1 == 1.0 == True hash alike, and so map to one key
-    if key is None:
-        if isinstance(value, bool):
-            key = "1" if value else "0"
-        elif isinstance(value, float) and value.is_integer():
-            key = str(int(value))
-        else:
-            key = str(value)
-        if len(_LABEL_KEYS) < 4096:  # classes are few; regression values are not cached for long
-            _LABEL_KEYS[value] = key
-    return key
-
-
-_LABEL_KEYS: dict = {}

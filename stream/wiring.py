@@ -1,22 +1,39 @@
-"""The one place that builds concrete clients and sinks from settings."""
+"""The one place that builds concrete clients and sinks from settings.
+
+Kafka consumers and producers, stores, the event writer, the checkpoint store,
+alert channels and their dispatcher, the Prometheus registry's metrics, and the
+ingest loop that ties them together are all built here; everything else is
+handed what it uses.
+"""
 
 from __future__ import annotations
 
+import functools
 import socket
-from collections.abc import Mapping
-from dataclasses import asdict
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from confluent_kafka import Consumer, Producer
 from driftline.detectors import ReferenceProfile
 from driftline.settings import Settings
+from driftline.sinks.checkpoints import CheckpointStore
+from driftline.sinks.join_state import load_pending_join
 from driftline.sinks.metrics import WorkerMetrics
 from driftline.sinks.store import ClickHouseStore, Store
+from driftline.sinks.writer import EventWriter
 from prometheus_client import CollectorRegistry, disable_created_metrics
 
+from .ingest import IngestLoop
+from .processor import Processor
 from .reference import load_reference
 
-__all__ = ["faust_credentials", "build_consumer", "build_producer", "build_references", "build_store", "consumer_config", "producer_config"]
+__all__ = [
+    "AlertDelivery", "build_alert_delivery", "build_consumer", "build_ingest_loop", "build_metrics",
+    "build_multivariate", "build_producer", "build_references", "build_registry", "build_store", "build_traffic_producer",
+    "build_writer", "consumer_config", "faust_credentials", "producer_config",
+]
 
 
 def build_store(url: str) -> Store:
@@ -72,9 +89,57 @@ def build_producer(settings: Settings) -> Producer:
     return Producer(producer_config(settings))
 
 
+def build_traffic_producer(settings: Settings) -> Producer:
+    """A producer of generated traffic (the demo): the worker's connection settings, a deeper queue."""
+    return Producer({**producer_config(settings), "queue.buffering.max.messages": 500_000})
+
+
+def build_writer(store: Store, *, on_insert: Callable | None = None) -> EventWriter:
+    return EventWriter(store, clock=time.time, on_insert=on_insert)
+
+
+def build_ingest_loop(settings: Settings, store: Store, producer: Producer, metrics: WorkerMetrics, *,
+                      on_alert: Callable = lambda alert: None, on_insert: Callable | None = None) -> IngestLoop:
+    """The batch loop with its consumer, processor, writer and checkpoint store, all on ``store``."""
+    processor = Processor(settings, dict(build_references(settings)), build_multivariate(settings))
+    return IngestLoop(
+        settings, processor, consumer=build_consumer(settings), producer=producer,
+        writer=build_writer(store, on_insert=on_insert),
+        checkpoint_store=CheckpointStore(store, group_id=settings.kafka.group_id),
+        pending_join=functools.partial(load_pending_join, store), metrics=metrics, on_alert=on_alert)
+
+
+@dataclass(frozen=True)
+class AlertDelivery:
+    """Alert channels, their dispatcher and the delivery log it records outcomes in."""
+
+    dispatcher: Any  # driftline.sinks.alerts.AlertDispatcher
+    delivery_log: Any  # driftline.sinks.delivery_log.StoreDeliveryLog
+    channel_names: tuple[str, ...]
+
+
+def build_alert_delivery(settings: Settings, store: Store, producer: Producer,
+                         on_result: Callable[[str, str], None]) -> AlertDelivery | None:
+    """None when no channel is configured. Kafka channels share the worker's ``producer``."""
+    if not settings.alert_channels:
+        return None
+    from driftline.sinks.alerts import AlertDispatcher, build_channels
+    from driftline.sinks.delivery_log import AsyncStoreDeliveryLog, StoreDeliveryLog
+
+    channels = build_channels(settings.alert_channels, producer=producer)
+    delivery_log = StoreDeliveryLog(store)
+    dispatcher = AlertDispatcher(channels, delivery_log=AsyncStoreDeliveryLog(delivery_log), on_result=on_result)
+    return AlertDelivery(dispatcher, delivery_log, tuple(c.name for c in channels))
+
+
+def build_registry() -> CollectorRegistry:
+    """A worker's own Prometheus registry (never the process-wide default one)."""
+    return CollectorRegistry()
+
+
 def build_metrics(registry: CollectorRegistry | None = None) -> WorkerMetrics:
     disable_created_metrics()  # the *_created series only double the scrape size
-    return WorkerMetrics(registry or CollectorRegistry())
+    return WorkerMetrics(registry or build_registry())
 
 
 def build_multivariate(settings: Settings) -> dict:

@@ -44,8 +44,8 @@ class AlertSinkError(Exception):
 
 
 class ChannelConfigError(AlertSinkError, ValueError):
-    """A channel cannot be built from its settings (say, a Kafka channel with neither a producer
-    nor ``bootstrap_servers``); the message names the channel."""
+    """A channel cannot be built from its settings (say, a Kafka channel without the worker's
+    producer); the message names the channel."""
 
 
 class DeliveryError(AlertSinkError):

@@ -18,7 +18,7 @@ from typing import Protocol, runtime_checkable
 from driftline.alerting import Alert
 from driftline.settings import ChannelSettings
 from driftline.sinks.alerts.alertmanager import AlertmanagerChannel
-from driftline.sinks.alerts.base import HttpRequest
+from driftline.sinks.alerts.base import ChannelConfigError, HttpRequest
 from driftline.sinks.alerts.kafka import KafkaChannel, Producer
 from driftline.sinks.alerts.pagerduty import PagerDutyChannel
 from driftline.sinks.alerts.slack import SlackChannel
@@ -67,10 +67,15 @@ CHANNEL_TYPES: dict[str, type] = {
 
 def build_channels(settings: Sequence[ChannelSettings], *,
                    producer: Producer | None = None) -> tuple[AlertChannel, ...]:
-    """One channel per ``alerts.channels`` entry. The Kafka producer is injected; ``kafka``
-    channels without one build their own from ``bootstrap_servers``."""
+    """One channel per ``alerts.channels`` entry. ``kafka`` channels are given ``producer``
+    (the worker's wiring builds it); they never build one."""
     out: list[AlertChannel] = []
     for cfg in settings:
         cls = CHANNEL_TYPES[cfg.type]
-        out.append(cls(cfg, producer) if cls is KafkaChannel else cls(cfg))
+        if cls is KafkaChannel:
+            if producer is None:
+                raise ChannelConfigError(f"channel {cfg.name!r}: a kafka channel needs a producer, none was given")
+            out.append(KafkaChannel(cfg, producer))
+        else:
+            out.append(cls(cfg))
     return tuple(out)

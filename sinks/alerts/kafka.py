@@ -1,8 +1,8 @@
 """Kafka topic channel (``type: kafka``): the v1 alert JSON keyed by ``dedup_key``.
 
 Keying by ``dedup_key`` keeps firing/resolved of one alert in one partition,
-in order. The producer is injected (``stream`` wiring builds it); when absent
-one is built from ``bootstrap_servers``.
+in order. The producer is always given: ``driftline.stream.wiring`` hands the
+worker's producer to every Kafka channel.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from typing import Any, Protocol
 
 from driftline.alerting import Alert
 from driftline.settings import KafkaChannelSettings
-from driftline.sinks.alerts.base import ChannelConfigError, KafkaDeliveryError, accepts
+from driftline.sinks.alerts.base import KafkaDeliveryError, accepts
 from driftline.sinks.alerts.webhook import json_bytes
 
 __all__ = ["KafkaChannel", "Producer"]
@@ -27,16 +27,9 @@ class Producer(Protocol):
 class KafkaChannel:
     """Produces and waits for the broker's ack (``deliver`` blocks; the dispatcher runs it in a thread)."""
 
-    def __init__(self, config: KafkaChannelSettings, producer: Producer | None = None):
+    def __init__(self, config: KafkaChannelSettings, producer: Producer):
         self.config = config
         self.name = config.name
-        if producer is None:
-            if not config.bootstrap_servers:
-                raise ChannelConfigError(f"alert channel {config.name!r}: no producer given and no "
-                                         "bootstrap_servers to build one")
-            from confluent_kafka import Producer as KafkaProducer
-
-            producer = KafkaProducer({"bootstrap.servers": config.bootstrap_servers, "enable.idempotence": True})
         self.producer = producer
 
     def accepts(self, alert: Alert) -> bool:

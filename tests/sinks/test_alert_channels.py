@@ -328,8 +328,8 @@ def test_kafka_channel_produces_keyed_json():
     assert info.value.retriable
 
 
-def test_a_kafka_channel_needs_a_producer_or_bootstrap_servers():
+def test_a_kafka_channel_is_given_its_producer_and_never_builds_one():
     (settings,) = parse_channels([{"type": "kafka", "topic": "t"}])
     assert build_channels([settings], producer=FakeProducer())[0].name == "kafka"
-    with pytest.raises(ChannelConfigError, match="'kafka': no producer given and no bootstrap_servers"):
+    with pytest.raises(ChannelConfigError, match="'kafka': a kafka channel needs a producer"):
         build_channels([settings])

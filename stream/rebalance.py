@@ -1,0 +1,96 @@
+"""The partitions a worker owns, and what a consumer-group rebalance does to them.
+
+On assignment each new partition's state is restored from its last checkpoint
+(or started fresh) and the consumer is positioned at the checkpoint's offsets;
+on revocation the leaving partitions are checkpointed once (the next owner
+replays more if that fails) and dropped. Every rebalance bumps
+:attr:`Partitions.generation`, which tells a checkpoint that waited for the
+store that its partitions may have moved meanwhile.
+
+Range assignment (see :func:`~driftline.stream.wiring.consumer_config`) gives a
+worker the same partition number of both topics, so one state covers both.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Protocol
+
+from confluent_kafka import OFFSET_BEGINNING, TopicPartition
+from driftline.sinks.errors import StoreError
+
+from .processor import PartitionState, Processor
+
+__all__ = ["CheckpointKeeper", "Partitions", "Rebalance"]
+
+log = logging.getLogger("driftline.ingest")
+
+
+class Partitions:
+    """Partition number -> state of the partitions this worker owns."""
+
+    def __init__(self, *, clock: Callable[[], float] = time.time) -> None:
+        self.clock = clock
+        self.states: dict[int, PartitionState] = {}
+        self.generation = 0  # bumped by every rebalance callback
+        self.ready = threading.Event()  # set once partitions are assigned
+
+    def restart_idle_clocks(self) -> None:
+        """Time the worker spent not reading (paused, restarted) is not model idleness.
+
+        Without this a window would be closed as idle right after a restart or a store outage,
+        before the events of that window still waiting in Kafka are read.
+        """
+        now_ms = int(self.clock() * 1000)
+        for state in self.states.values():
+            for monitor in state.monitors.values():
+                monitor.last_event_at_ms = max(monitor.last_event_at_ms, now_ms)
+
+
+class CheckpointKeeper(Protocol):
+    """What a rebalance needs from checkpoints (:class:`~driftline.stream.checkpoints.CheckpointCoordinator`)."""
+
+    def load(self, partition: int) -> PartitionState | None: ...
+
+    def checkpoint(self, partitions: list[int] | None = None, *, wait: bool = True) -> None: ...
+
+
+class Rebalance:
+    """The consumer's ``on_assign``/``on_revoke`` callbacks (librdkafka calls them inside ``consume()``)."""
+
+    def __init__(self, partitions: Partitions, processor: Processor, checkpoints: CheckpointKeeper) -> None:
+        self.partitions = partitions
+        self.processor = processor
+        self.checkpoints = checkpoints
+
+    def on_assign(self, consumer, assigned: list[TopicPartition]) -> None:
+        partitions = self.partitions
+        partitions.generation += 1
+        for p in sorted({tp.partition for tp in assigned}):
+            if p in partitions.states:
+                continue
+            state = self.checkpoints.load(p)
+            partitions.states[p] = state or self.processor.new_partition(p)
+            log.info("partition %d assigned (%s)", p, "restored from checkpoint" if state else "fresh state")
+        partitions.restart_idle_clocks()
+        for tp in assigned:
+            offset = partitions.states[tp.partition].offsets.get(tp.topic)
+            tp.offset = offset if offset is not None else OFFSET_BEGINNING
+        consumer.assign(assigned)
+        partitions.ready.set()
+
+    def on_revoke(self, consumer, revoked: list[TopicPartition]) -> None:
+        partitions = self.partitions
+        partitions.generation += 1
+        leaving = sorted({tp.partition for tp in revoked} & set(partitions.states))
+        if leaving:
+            try:
+                self.checkpoints.checkpoint(leaving, wait=False)
+            except StoreError as exc:
+                log.warning("checkpoint on revoke failed, the next owner replays more: %s", exc)
+            for p in leaving:
+                del partitions.states[p]
+        consumer.unassign()
