@@ -31,7 +31,7 @@ def test_each_type_gets_its_typed_settings():
          "max_features": 3, "kinds": ["data_drift"]},
         {"type": "pagerduty", "routing_key": "k", "min_severity": "critical"},
         {"type": "alertmanager", "url": "http://am:9093", "ttl": "2h", "send_resolved": False},
-        {"type": "kafka", "topic": "driftline.alerts", "bootstrap_servers": "other:9092"},
+        {"type": "kafka", "topic": "driftline.alerts"},
     ])
     assert channels == (
         WebhookSettings("ci", "https://api.github.com/repos/a/b/dispatches",
@@ -41,7 +41,7 @@ def test_each_type_gets_its_typed_settings():
                       ChannelFilter(kinds=frozenset({"data_drift"})), DASHBOARD, 3),
         PagerDutySettings("pagerduty", "k", ChannelFilter(min_severity="critical")),
         AlertmanagerSettings("alertmanager", "http://am:9093", ChannelFilter(send_resolved=False), 7_200_000),
-        KafkaChannelSettings("kafka", "driftline.alerts", bootstrap_servers="other:9092"),
+        KafkaChannelSettings("kafka", "driftline.alerts"),
     )
 
 
@@ -78,7 +78,7 @@ def test_unnamed_channels_are_named_after_their_type():
      "alerts.channels[0].headers.Authorization: '***' is invalid, expected a string"),
     ([{"type": "kafka", "topic": "t", "partitions": 3}],
      "alerts.channels[0].partitions: 3 is invalid, expected a known key: type, name, actions, kinds, "
-     "min_severity, send_resolved, send_repeats, topic, bootstrap_servers"),
+     "min_severity, send_resolved, send_repeats, topic"),
     ([{"type": "webhook", "name": "a", "url": "https://x"}, {"type": "slack", "name": "a", "url": "https://y"}],
      "alerts.channels[1].name: 'a' is invalid, expected a name no other channel uses"),
     ([{"type": "email"}],
