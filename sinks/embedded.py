@@ -87,13 +87,9 @@ class _Context:
 class EmbeddedStore:
     """chdb in this process. One lock serialises the session across threads."""
 
-    def __init__(self, url: str = DEFAULT_URL, *, session_factory: Callable[[str], Any] | None = None) -> None:
+    def __init__(self, url: str = DEFAULT_URL, *, session_factory: Callable[[str], Any]) -> None:
+        """``session_factory(path)`` opens a chdb session; the wiring passes ``chdb.session.Session``."""
         self.path, self.database = embedded_path(url)
-        if session_factory is None:
-            try:
-                from chdb.session import Session as session_factory
-            except ImportError as exc:  # pragma: no cover - chdb is a core dependency
-                raise ImportError("the embedded store needs chdb: pip install 'chdb>=3.0'") from exc
         if self.path != ":memory:":
             os.makedirs(self.path, exist_ok=True)
         self._lock = threading.Lock()

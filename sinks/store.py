@@ -9,7 +9,7 @@ server over the native protocol, via clickhouse-driver) and
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 from urllib.parse import parse_qs, unquote, urlparse
 
@@ -57,12 +57,13 @@ def connect_params(url: str) -> dict[str, Any]:
 class ClickHouseStore:
     """A ClickHouse server. Rows always travel as parameters (never inline VALUES)."""
 
-    def __init__(self, url: str, *, client_factory=None, settings: Mapping[str, Any] | None = None) -> None:
-        from clickhouse_driver import Client
-
+    def __init__(self, url: str, *, client_factory: Callable[..., Any],
+                 settings: Mapping[str, Any] | None = None) -> None:
+        """``client_factory(**connect_params)`` makes a clickhouse-driver ``Client``; the wiring passes
+        ``clickhouse_driver.Client`` (the store reconnects with it to switch database)."""
         params = connect_params(url)
         self.database = params.pop("database")
-        factory = client_factory or Client
+        factory = client_factory
         self._settings = {"allow_experimental_low_cardinality_type": 1, **(settings or {})}
         self._client = factory(database="default", settings=self._settings, **params)
         self._params = params

@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
+import httpx
 from confluent_kafka import Consumer, Producer
 from driftline.detectors import ReferenceProfile
 from driftline.settings import Settings
@@ -37,11 +38,18 @@ __all__ = [
 
 
 def build_store(url: str) -> Store:
+    """``chdb://`` is the embedded engine in this process; anything else a ClickHouse server."""
     if url.startswith("chdb://"):
+        try:
+            from chdb.session import Session
+        except ImportError as exc:
+            raise ImportError("the embedded store needs chdb: pip install 'chdb>=3.0'") from exc
         from driftline.sinks.embedded import EmbeddedStore
 
-        return EmbeddedStore(url)
-    return ClickHouseStore(url)
+        return EmbeddedStore(url, session_factory=Session)
+    from clickhouse_driver import Client
+
+    return ClickHouseStore(url, client_factory=Client)
 
 
 def _security(settings: Settings) -> dict[str, Any]:
@@ -128,7 +136,8 @@ def build_alert_delivery(settings: Settings, store: Store, producer: Producer,
 
     channels = build_channels(settings.alert_channels, producer=producer)
     delivery_log = StoreDeliveryLog(store)
-    dispatcher = AlertDispatcher(channels, delivery_log=AsyncStoreDeliveryLog(delivery_log), on_result=on_result)
+    dispatcher = AlertDispatcher(channels, client=httpx.AsyncClient(follow_redirects=False),
+                                 delivery_log=AsyncStoreDeliveryLog(delivery_log), on_result=on_result)
     return AlertDelivery(dispatcher, delivery_log, tuple(c.name for c in channels))
 
 

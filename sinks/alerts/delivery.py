@@ -121,7 +121,7 @@ class AlertDispatcher:
     ``"dropped"`` (queue full) — wire Prometheus counters there.
     """
 
-    def __init__(self, channels: Iterable[Any], *, client: httpx.AsyncClient | None = None,
+    def __init__(self, channels: Iterable[Any], *, client: httpx.AsyncClient,
                  delivery_log: DeliveryLog, clock: Callable[[], float] = time.time,
                  sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep, max_attempts: int = 5,
                  base_backoff: float = 0.5, max_backoff: float = 30.0, timeout: float = 10.0,
@@ -135,7 +135,7 @@ class AlertDispatcher:
             if not value > 0:
                 raise ValueError(f"{name}: got {value!r}, expected a number > 0")
         self.channels = {c.name: c for c in channels}
-        self._client, self._own_client = client, client is None
+        self._client: httpx.AsyncClient | None = client  # owned: closed by stop()
         self._log, self._clock, self._sleep = delivery_log, clock, sleep
         self.max_attempts, self.base_backoff, self.max_backoff = max_attempts, base_backoff, max_backoff
         self.timeout, self.concurrency = timeout, concurrency
@@ -178,8 +178,6 @@ class AlertDispatcher:
     async def start(self) -> None:
         if self._workers:
             return
-        if self._client is None:
-            self._client = httpx.AsyncClient(follow_redirects=False)
         for name in self.channels:
             for _ in range(self.concurrency):
                 self._workers.append(asyncio.create_task(self._work(name), name=f"alerts:{name}"))
@@ -207,7 +205,7 @@ class AlertDispatcher:
                 self._record_soon(self._record(alert, name, "failed", 0, None, "dispatcher stopped"))
         if self._pending:
             await asyncio.gather(*list(self._pending), return_exceptions=True)
-        if self._own_client and self._client is not None:
+        if self._client is not None:
             await self._client.aclose()
             self._client = None
 

@@ -144,7 +144,7 @@ async def test_firing_then_resolved_reach_alertmanager_receiver(alertmanager, no
     channels = build_channels(parse_channels([{
         "type": "alertmanager", "url": alertmanager, "ttl": "10m",
         "dashboard_url": "http://grafana:3000/d/driftline-model?var-model={model}&var-version={version}"}]))
-    dispatcher = AlertDispatcher(channels, delivery_log=log, max_attempts=3)
+    dispatcher = AlertDispatcher(client=httpx.AsyncClient(), channels=channels, delivery_log=log, max_attempts=3)
     await dispatcher.start()
     try:
         dispatcher.submit(firing)
@@ -185,7 +185,7 @@ async def test_escalation_ends_the_warning_twin(alertmanager, notifications):
     two = WindowReport("fraud", "v3", now_ms - 60_000, now_ms, 1000, 0,
                        drift=(DriftResult("a", "psi", 0.4, 0.2, True), DriftResult("b", "psi", 0.5, 0.2, True)))
     channels = build_channels(parse_channels([{"type": "alertmanager", "url": alertmanager}]))
-    dispatcher = AlertDispatcher(channels, delivery_log=MemoryDeliveryLog())
+    dispatcher = AlertDispatcher(client=httpx.AsyncClient(), channels=channels, delivery_log=MemoryDeliveryLog())
     await dispatcher.start()
     try:
         dispatcher.submit(engine.evaluate(one, now_ms=now_ms)[0])

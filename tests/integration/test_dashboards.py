@@ -19,10 +19,9 @@ from pathlib import Path
 
 import pytest
 import yaml
-from driftline.sinks.embedded import EmbeddedStore
 from driftline.sinks.metrics import WorkerMetrics
 from driftline.sinks.migrations import migrate
-from driftline.sinks.store import ClickHouseStore
+from driftline.stream.wiring import build_store
 from prometheus_client import CollectorRegistry
 
 from tests.integration.samples import MODEL, VERSIONS, insert_samples
@@ -83,7 +82,7 @@ PROM_TARGETS = targets("prometheus")
 def database(clickhouse):
     """A fresh database, migrated and filled with sample rows through the real store."""
     name = f"dash_{uuid.uuid4().hex[:10]}"
-    store = ClickHouseStore(clickhouse.url.rsplit("/", 1)[0] + f"/{name}")
+    store = build_store(clickhouse.url.rsplit("/", 1)[0] + f"/{name}")
     migrate(store)
     insert_samples(store, NOW)
     store.close()
@@ -146,7 +145,7 @@ def test_clickhouse_target_runs_and_returns_expected_columns(database, item, int
 @pytest.fixture(scope="module")
 def embedded(tmp_path_factory):
     """The same schema and rows in chdb: current ClickHouse, in process."""
-    store = EmbeddedStore(f"chdb://{tmp_path_factory.mktemp('dashboards-chdb')}/store")
+    store = build_store(f"chdb://{tmp_path_factory.mktemp('dashboards-chdb')}/store")
     migrate(store)
     insert_samples(store, NOW)
     yield store

@@ -7,7 +7,7 @@ import uuid
 import pytest
 from driftline.sinks.join_state import load_pending_join
 from driftline.sinks.migrations import migrate
-from driftline.sinks.store import ClickHouseStore
+from driftline.stream.wiring import build_store
 
 pytestmark = pytest.mark.integration
 
@@ -19,7 +19,7 @@ def _predictions(rows):
 
 
 def test_pending_entries_at_the_checkpoint_offsets(clickhouse):
-    store = ClickHouseStore(clickhouse.url.rsplit("/", 1)[0] + f"/join_{uuid.uuid4().hex[:8]}")
+    store = build_store(clickhouse.url.rsplit("/", 1)[0] + f"/join_{uuid.uuid4().hex[:8]}")
     migrate(store)
     base = 1_764_000_000_000
     preds = [(f"e{i}", "m", "v1", (base + i) // 1000, base + i, "{}", "1", float("nan"), 0.9, None, "", "{}",

@@ -8,9 +8,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from driftline.sinks.embedded import EmbeddedStore
 from driftline.sinks.migrations import migrate
-from driftline.sinks.store import ClickHouseStore
+from driftline.stream.wiring import build_store
 
 from tests.integration.samples import insert_samples
 
@@ -48,7 +47,7 @@ def test_the_readme_questions_are_answered():
 @pytest.fixture(scope="module")
 def server_store(clickhouse):
     name = f"queries_{uuid.uuid4().hex[:10]}"
-    store = ClickHouseStore(clickhouse.url.rsplit("/", 1)[0] + f"/{name}")
+    store = build_store(clickhouse.url.rsplit("/", 1)[0] + f"/{name}")
     migrate(store)
     insert_samples(store, NOW)
     yield store
@@ -58,7 +57,7 @@ def server_store(clickhouse):
 
 @pytest.fixture(scope="module")
 def embedded_store(tmp_path_factory):
-    store = EmbeddedStore(f"chdb://{tmp_path_factory.mktemp('queries-chdb')}/store")
+    store = build_store(f"chdb://{tmp_path_factory.mktemp('queries-chdb')}/store")
     migrate(store)
     insert_samples(store, NOW)
     yield store

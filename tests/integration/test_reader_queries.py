@@ -7,7 +7,7 @@ import uuid
 import pytest
 from driftline.sinks import queries as q
 from driftline.sinks.migrations import migrate
-from driftline.sinks.store import ClickHouseStore
+from driftline.stream.wiring import build_store
 
 from tests.integration.samples import insert_samples
 from tests.support.stores import SAMPLE_NOW, sample_start_s, sample_store
@@ -44,7 +44,7 @@ READS = {
 @pytest.fixture(scope="module")
 def server_store(clickhouse):
     name = f"reads_{uuid.uuid4().hex[:10]}"
-    store = ClickHouseStore(clickhouse.url.rsplit("/", 1)[0] + f"/{name}")
+    store = build_store(clickhouse.url.rsplit("/", 1)[0] + f"/{name}")
     migrate(store)
     insert_samples(store, SAMPLE_NOW)
     yield store

@@ -7,10 +7,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from driftline.settings import RetentionPolicy, parse_retention
-from driftline.sinks.embedded import EmbeddedStore
 from driftline.sinks.migrations import migrate
 from driftline.sinks.retention import TABLE_TIME_COLUMNS, apply_retention
-from driftline.sinks.store import ClickHouseStore
+from driftline.stream.wiring import build_store
 
 from tests.integration.samples import insert_samples
 
@@ -22,7 +21,7 @@ NOW = datetime(2024, 6, 15, 12, 0, tzinfo=UTC)
 @pytest.fixture
 def server_store(clickhouse):
     name = f"retention_{uuid.uuid4().hex[:10]}"
-    store = ClickHouseStore(clickhouse.url.rsplit("/", 1)[0] + f"/{name}")
+    store = build_store(clickhouse.url.rsplit("/", 1)[0] + f"/{name}")
     migrate(store)
     yield store
     store.execute(f"DROP DATABASE IF EXISTS {name}")
@@ -62,7 +61,7 @@ def test_old_server_keeps_tables_with_zero_days(server_store):
 
 
 def test_current_server_sets_ttl_once(tmp_path):
-    store = EmbeddedStore(f"chdb://{tmp_path}/store")
+    store = build_store(f"chdb://{tmp_path}/store")
     try:
         migrate(store)
         policy = parse_retention({"raw_events": "14d", "tables": {"alerts": "730d"}})
@@ -93,7 +92,7 @@ clickhouse: {{url: "chdb://{tmp_path}/store"}}
 models:
   - {{name: credit, task: binary_classification, features: {{income: numeric}}}}
 """)
-    store = EmbeddedStore(f"chdb://{tmp_path}/store")
+    store = build_store(f"chdb://{tmp_path}/store")
     migrate(store)
     store.close()
     result = CliRunner().invoke(retention_command, ["--config", str(config), "--dry-run"])

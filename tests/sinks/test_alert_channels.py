@@ -12,6 +12,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl
 
+import httpx
 import pytest
 from driftline.alerting import Alert, FeatureEvidence
 from driftline.settings import parse_channels
@@ -83,7 +84,7 @@ def make_alert(**overrides) -> Alert:
 async def send_via_dispatcher(channel_dicts, alert, *, clock=lambda: NOW_S):
     channels = build_channels(parse_channels(channel_dicts))
     log = MemoryDeliveryLog()
-    dispatcher = AlertDispatcher(channels, delivery_log=log, clock=clock)
+    dispatcher = AlertDispatcher(client=httpx.AsyncClient(), channels=channels, delivery_log=log, clock=clock)
     await dispatcher.start()
     dispatcher.submit(alert)
     await dispatcher.stop(drain_timeout=10)

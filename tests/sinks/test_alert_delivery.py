@@ -10,6 +10,7 @@ import time
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import httpx
 import pytest
 from driftline.alerting import Alert
 from driftline.settings import parse_channels
@@ -102,7 +103,7 @@ class Harness:
             self.sleeps.append(delay)
 
         kw.setdefault("sleep", sleep)
-        self.dispatcher = AlertDispatcher(channels, delivery_log=self.log, rng=random.Random(7),
+        self.dispatcher = AlertDispatcher(client=httpx.AsyncClient(), channels=channels, delivery_log=self.log, rng=random.Random(7),
                                           on_result=lambda ch, r: self.results.append((ch, r)), **kw)
 
     async def run(self, *alerts: Alert, start: bool = True) -> list[DeliveryRecord]:
@@ -309,7 +310,7 @@ async def test_kafka_channel_runs_in_a_thread_and_retries():
     async def sleep(d):
         sleeps.append(d)
 
-    dispatcher = AlertDispatcher(channels, delivery_log=log, sleep=sleep)
+    dispatcher = AlertDispatcher(client=httpx.AsyncClient(), channels=channels, delivery_log=log, sleep=sleep)
     await dispatcher.start()
     dispatcher.submit(make_alert())
     await dispatcher.stop()
@@ -318,14 +319,14 @@ async def test_kafka_channel_runs_in_a_thread_and_retries():
 
 
 def test_backoff_bounds_and_parameters():
-    dispatcher = AlertDispatcher([], delivery_log=MemoryDeliveryLog(), base_backoff=0.5, max_backoff=4,
+    dispatcher = AlertDispatcher(client=httpx.AsyncClient(), channels=[], delivery_log=MemoryDeliveryLog(), base_backoff=0.5, max_backoff=4,
                                  rng=random.Random(1))
     for attempt in range(1, 10):
         assert 0 <= dispatcher.backoff(attempt) <= min(4, 0.5 * 2 ** (attempt - 1))
     assert dispatcher.backoff(3, retry_after=2.5) == 2.5
     assert dispatcher.backoff(3, retry_after=100) == 4
     with pytest.raises(ValueError, match="max_attempts: got 0, expected an integer >= 1"):
-        AlertDispatcher([], delivery_log=MemoryDeliveryLog(), max_attempts=0)
+        AlertDispatcher(client=httpx.AsyncClient(), channels=[], delivery_log=MemoryDeliveryLog(), max_attempts=0)
     assert parse_retry_after("Wed, 01 May 2024 12:00:04 GMT", 1_714_564_810.0) == 0.0
 
 

@@ -6,9 +6,8 @@ import uuid
 
 import pytest
 from driftline.sinks.checkpoints import Checkpoint, CheckpointStore
-from driftline.sinks.embedded import EmbeddedStore
 from driftline.sinks.migrations import migrate
-from driftline.sinks.store import ClickHouseStore
+from driftline.stream.wiring import build_store
 
 EVERY_BYTE = bytes(range(256)) * 3  # a state blob is arbitrary binary
 
@@ -33,7 +32,7 @@ def round_trip(store) -> None:
 
 
 def test_round_trip_on_the_embedded_store(tmp_path):
-    store = EmbeddedStore(f"chdb://{tmp_path}/store")
+    store = build_store(f"chdb://{tmp_path}/store")
     try:
         round_trip(store)
     finally:
@@ -42,7 +41,7 @@ def test_round_trip_on_the_embedded_store(tmp_path):
 
 @pytest.mark.integration
 def test_round_trip_on_a_clickhouse_server(clickhouse):
-    store = ClickHouseStore(clickhouse.url.rsplit("/", 1)[0] + f"/checkpoints_{uuid.uuid4().hex[:8]}")
+    store = build_store(clickhouse.url.rsplit("/", 1)[0] + f"/checkpoints_{uuid.uuid4().hex[:8]}")
     try:
         round_trip(store)
     finally:

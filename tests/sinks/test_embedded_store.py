@@ -14,9 +14,10 @@ from datetime import datetime
 
 import numpy as np
 import pytest
-from driftline.sinks.embedded import EmbeddedStore, embedded_path
+from driftline.sinks.embedded import embedded_path
 from driftline.sinks.errors import StoreError
 from driftline.sinks.migrations import known_migrations, migrate
+from driftline.stream.wiring import build_store
 
 TS = 1_700_000_000  # 2023-11-14 22:13:20 UTC
 
@@ -28,7 +29,7 @@ def url(tmp_path):
 
 @pytest.fixture
 def store(url):
-    s = EmbeddedStore(url)
+    s = build_store(url)
     migrate(s)
     yield s
     s.close()
@@ -54,7 +55,7 @@ def predictions(n: int, *, start: int = 0) -> dict[str, list]:
 
 
 def test_migrations_apply_once(url):
-    s = EmbeddedStore(url)
+    s = build_store(url)
     try:
         assert [m.version for m in migrate(s)] == [m.version for m in known_migrations()]
         assert migrate(s) == []
@@ -133,14 +134,14 @@ def test_params_are_escaped(store):
 
 
 def test_data_survives_close_and_reopen(url):
-    first = EmbeddedStore(url)
+    first = build_store(url)
     migrate(first)
     first.insert("predictions", predictions(10))
     first.close()
     with pytest.raises(StoreError, match="closed"):
         first.execute("SELECT 1")
 
-    again = EmbeddedStore(url)
+    again = build_store(url)
     try:
         assert migrate(again) == []
         assert again.execute("SELECT count() FROM predictions FINAL") == [(10,)]
@@ -165,7 +166,7 @@ def test_url_forms(tmp_path, monkeypatch):
     assert embedded_path("chdb:///abs/dir?database=demo") == ("/abs/dir", "demo")
     with pytest.raises(ValueError, match="database"):
         embedded_path("chdb:///abs/dir?database=x;DROP")
-    s = EmbeddedStore("chdb://./.driftline/store?database=demo")
+    s = build_store("chdb://./.driftline/store?database=demo")
     try:
         migrate(s)
         assert (tmp_path / ".driftline/store").is_dir()
@@ -176,15 +177,15 @@ def test_url_forms(tmp_path, monkeypatch):
 
 
 def test_one_directory_per_process(url, tmp_path):
-    first = EmbeddedStore(url)
-    second = EmbeddedStore(url.replace("/store", "/./store"))  # same dir, shares the engine
+    first = build_store(url)
+    second = build_store(url.replace("/store", "/./store"))  # same dir, shares the engine
     try:
         migrate(first)
         second.use_database()
         first.insert("predictions", predictions(2))
         assert second.execute("SELECT count() FROM predictions") == [(2,)]
         with pytest.raises(StoreError, match="one data directory per process"):
-            EmbeddedStore(f"chdb://{tmp_path}/elsewhere")
+            build_store(f"chdb://{tmp_path}/elsewhere")
     finally:
         first.close()
         second.close()

@@ -7,10 +7,10 @@ from types import SimpleNamespace
 
 import msgspec
 import pytest
-from driftline.sinks.embedded import EmbeddedStore
 from driftline.sinks.migrations import migrate
 from driftline.sinks.rows import DeadLetterRows, FeedbackRows, PredictionRows
 from driftline.sinks.writer import EventWriter
+from driftline.stream.wiring import build_store
 
 TS_MS = 1_700_000_000_123
 
@@ -63,7 +63,7 @@ def test_dead_letters_are_cut_to_the_stored_size_but_keep_their_true_size():
 
 @pytest.fixture
 def store(tmp_path):
-    s = EmbeddedStore(f"chdb://{tmp_path}/store")
+    s = build_store(f"chdb://{tmp_path}/store")
     migrate(s)
     yield s
     s.close()

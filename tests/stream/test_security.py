@@ -12,6 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 from click.testing import CliRunner
+from clickhouse_driver import Client
 from driftline.cli import main
 from driftline.settings import load_settings
 from driftline.sinks.errors import StoreError
@@ -115,7 +116,7 @@ def test_check_config_output_never_shows_a_secret(tmp_path):
 
 def test_store_errors_do_not_carry_the_password():
     store = ClickHouseStore(f"clickhouse://driftline:{SECRETS['DL_CH_PASSWORD']}@127.0.0.1:1/driftline",
-                            settings={"connect_timeout": 1})
+                            client_factory=Client, settings={"connect_timeout": 1})
     with pytest.raises(StoreError) as caught:
         store.execute("SELECT 1")
     assert _leaks(str(caught.value)) == [] and _leaks(repr(caught.value)) == []

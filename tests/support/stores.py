@@ -9,6 +9,7 @@ from pathlib import Path
 
 from driftline.sinks.embedded import EmbeddedStore
 from driftline.sinks.migrations import migrate
+from driftline.stream.wiring import build_store
 
 from tests.integration.samples import base_time, insert_samples
 
@@ -29,7 +30,7 @@ def sample_store(directory: Path, now: datetime = SAMPLE_NOW) -> Iterator[Embedd
 
     chdb runs one engine per process: close it (leave the ``with``) before opening another.
     """
-    store = EmbeddedStore(f"chdb://{directory}/store")
+    store = build_store(f"chdb://{directory}/store")
     try:
         migrate(store)
         insert_samples(store, now)
