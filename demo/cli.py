@@ -23,7 +23,8 @@ from typing import Any
 import click
 from driftline.settings import DURATION, ConfigError, Settings, parse_duration_ms, parse_settings
 
-from .scenario import MODELS, Scenario, TrafficGenerator, load_scenario
+from .scenario import MODELS, Scenario, load_scenario
+from .traffic import TrafficGenerator
 
 __all__ = ["TrafficPump", "demo", "demo_settings"]
 

@@ -9,7 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 from driftline.demo.cli import TrafficPump, bundled_scenario, demo_settings
-from driftline.demo.scenario import TrafficGenerator, load_scenario, parse_scenario
+from driftline.demo.scenario import load_scenario, parse_scenario
+from driftline.demo.traffic import TrafficGenerator
 from driftline.settings import ConfigError
 
 ROOT = Path(__file__).resolve().parents[2]
