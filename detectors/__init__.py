@@ -25,10 +25,11 @@ from .drift_tests import (
     UnseenCategoryShare,
     WassersteinDistance,
 )
-from .errors import DetectorConfigError, DetectorError
+from .errors import DetectorConfigError, DetectorError, DetectorStateError
 from .explain import RankedFeature, rank_drifted, severity
 from .multivariate import PCAReconstructionDrift
 from .operational import label_coverage, throughput
+from .packing import decode_float, encode_float, pack_array, unpack_array
 from .performance import PerformanceWindow
 from .profile import CategoricalProfile, NumericProfile, ReferenceProfile
 from .quality import DataQualityCheck, QualityResult
@@ -51,6 +52,7 @@ __all__ = [
     "DataQualityCheck",
     "DetectorConfigError",
     "DetectorError",
+    "DetectorStateError",
     "DriftResult",
     "DriftSettings",
     "DriftSuite",
@@ -79,15 +81,19 @@ __all__ = [
     "WindowSketch",
     "adjust_p_values",
     "chi2_homogeneity",
+    "decode_float",
+    "encode_float",
     "hellinger",
     "jensen_shannon",
     "ks_two_sample",
     "l_infinity",
     "label_coverage",
     "make_detector",
+    "pack_array",
     "psi",
     "rank_drifted",
     "severity",
     "throughput",
+    "unpack_array",
     "wasserstein",
 ]

@@ -3,7 +3,9 @@
     DriftlineError
     ├── ConfigError          a config file or value is invalid (exit code 2)
     └── WorkerError          the worker cannot go on
-        └── SchemaTooNewError  the store holds a schema newer than this build knows
+        ├── SchemaTooNewError  the store holds a schema newer than this build knows
+        └── CheckpointError    a partition's checkpoint cannot be loaded (malformed)
+            └── CheckpointTooNewError  written by a newer build (names both versions)
 """
 
 from __future__ import annotations
@@ -12,7 +14,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["ConfigError", "ConfigProblem", "DriftlineError", "WorkerError", "redact"]
+__all__ = ["CheckpointError", "CheckpointTooNewError", "ConfigError", "ConfigProblem", "DriftlineError",
+           "WorkerError", "redact"]
 
 _SECRET_KEY = re.compile(r"(secret|password|token|routing_key|sasl|api_key)", re.IGNORECASE)
 
@@ -43,6 +46,15 @@ class ConfigError(DriftlineError, ValueError):
 
 class WorkerError(DriftlineError):
     """The worker cannot continue."""
+
+
+class CheckpointError(WorkerError):
+    """A stored checkpoint cannot be loaded; the worker refuses the partition rather than
+    silently starting it from scratch."""
+
+
+class CheckpointTooNewError(CheckpointError):
+    """The checkpoint was written by a build with a newer checkpoint format."""
 
 
 def redact(path: str, value: Any) -> Any:

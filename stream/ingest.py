@@ -39,6 +39,7 @@ from collections.abc import Callable
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Producer, TopicPartition
 from driftline.sinks.errors import StoreError
+from driftline.sinks.history import read_partition_history
 from driftline.sinks.join_state import load_pending_join
 from driftline.sinks.metrics import WorkerMetrics
 from driftline.sinks.store import Store
@@ -382,7 +383,7 @@ class IngestLoop:
             cols["kafka_partition"].append(p)
             cols["seq"].append(seq)
             cols["offsets"].append(json.dumps(state.offsets))
-            cols["state"].append(base64.b64encode(state.snapshot()).decode())
+            cols["state"].append(state.snapshot().decode())  # the JSON document as text, readable in SQL
             commits.extend(TopicPartition(t, p, o) for t, o in state.offsets.items())
         generation = self._generation
 
@@ -427,7 +428,7 @@ class IngestLoop:
         while True:
             try:
                 rows = self.store.execute(
-                    "SELECT state FROM checkpoints FINAL WHERE group_id = %(g)s AND kafka_partition = %(p)s",
+                    "SELECT state, offsets FROM checkpoints FINAL WHERE group_id = %(g)s AND kafka_partition = %(p)s",
                     {"g": self.settings.kafka.group_id, "p": partition},
                 )
                 break
@@ -441,7 +442,16 @@ class IngestLoop:
         self.metrics.paused.set(1 if self._paused else 0)
         if not rows:
             return None
-        return self.processor.restore_partition(base64.b64decode(rows[0][0]), self._pending_join)
+        (state, offsets), = rows
+        try:
+            offsets = json.loads(offsets)
+        except ValueError:
+            offsets = None  # only a version-1 checkpoint needs them, and says so
+        # A version-2 document is stored as JSON text; version 1 (a pickle) as base64, and it is
+        # rebuilt from the event tables at the row's offsets, never unpickled.
+        blob = state.encode() if state.startswith("{") else base64.b64decode(state)
+        return self.processor.restore_partition(blob, self._pending_join, partition=partition,
+                                                offsets=offsets, history_loader=self._history)
 
     def _pending_join(self, partition: int, offsets: dict, horizon_ms: int, limit: int):
         """The label join's pending entries at the checkpoint, read back from the event tables."""
@@ -449,6 +459,13 @@ class IngestLoop:
         return load_pending_join(self.store, partition=partition, horizon_ms=horizon_ms, limit=limit,
                                  predictions_offset=offsets.get(k.predictions_topic, 0),
                                  feedback_offset=offsets.get(k.feedback_topic, 0))
+
+    def _history(self, partition: int, offsets: dict, horizon_ms: int, warmup: dict):
+        """The partition's stored events below the checkpoint offsets, to rebuild a version-1 checkpoint."""
+        k = self.settings.kafka
+        return read_partition_history(self.store, partition=partition, horizon_ms=horizon_ms, warmup=warmup,
+                                      predictions_offset=offsets.get(k.predictions_topic, 0),
+                                      feedback_offset=offsets.get(k.feedback_topic, 0))
 
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         self._generation += 1
