@@ -17,10 +17,11 @@ by its header and never unpickled: the partition is rebuilt from the event table
 the offsets of the checkpoint row (:mod:`driftline.stream.replay`).
 
 A version newer than :data:`VERSION` raises :class:`CheckpointTooNewError` naming both
-versions. The worker does not take the partition: the error ends the ingest loop, which
-logs it and exits with status 70 (a supervisor restarting it will see the same message
-until a build that knows the version runs). Starting the partition afresh instead would
-recompute and re-alert everything since the start of its topics.
+versions (a malformed document, :class:`CheckpointError`). The worker does not take the
+partition: the error ends the ingest loop, which logs it and exits with status 70 (a
+supervisor restarting it will see the same message until a build that knows the version
+runs). Starting the partition afresh instead would recompute and re-alert everything since
+the start of its topics.
 
 >>> blob = encode_checkpoint({"partition": 0, "offsets": {"p": 5}})
 >>> blob[:60]

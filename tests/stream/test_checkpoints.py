@@ -168,7 +168,7 @@ def test_the_document_is_versioned_json_with_the_partition_envelope():
     assert sorted((m["model"], m["version"]) for m in doc["monitors"]) == sorted(state.monitors)
     assert doc["join"] == {"expired_predictions": 0, "expired_feedback": 0, "evicted": 0}
     assert {(e["model"], e["version"]) for e in doc["engines"]} == set(state.engines)
-    assert len(state.snapshot()) < 600_000  # 3 model versions, reference samples and reservoirs included
+    assert len(state.snapshot()) < 200_000  # 3 model versions, reference samples and reservoirs included
 
 
 def test_settings_changed_since_the_checkpoint_win():
