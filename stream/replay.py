@@ -80,7 +80,7 @@ def rebuild_partition(processor: Any, partition: int, offsets: Mapping[str, int]
     for chunk in _chunks(events, k.batch_size):
         preds = [(partition, row[0], _prediction_message(row), 0) for _, topic, row in chunk if topic == 0]
         labels = [(partition, row[0], _feedback_message(row), 0) for _, topic, row in chunk if topic == 1]
-        clock = max(clock, chunk[-1][0])
+        clock = max(clock, max(item[0] for item in chunk))  # topics merge by time, each in offset order
         out = BatchOutput()  # discarded: everything in it was emitted before the checkpoint
         processor.process(state, preds, labels, clock, out)
         processor.close_windows(state, clock, out)
