@@ -25,11 +25,12 @@ from .drift_tests import (
     UnseenCategoryShare,
     WassersteinDistance,
 )
-from .errors import DetectorConfigError, DetectorError
+from .errors import DetectorConfigError, DetectorError, DetectorStateError
 from .explain import DriftOutcome, RankedFeature, rank_drifted, severity
 from .labels import label_key
 from .multivariate import PCAReconstructionDrift
 from .operational import label_coverage, throughput
+from .packing import decode_float, encode_float, pack_array, unpack_array
 from .performance import PerformanceWindow
 from .profile import CategoricalProfile, NumericProfile, ReferenceProfile
 from .quality import DataQualityCheck, QualityResult
@@ -52,6 +53,7 @@ __all__ = [
     "DataQualityCheck",
     "DetectorConfigError",
     "DetectorError",
+    "DetectorStateError",
     "DriftOutcome",
     "DriftResult",
     "DriftSettings",
@@ -81,6 +83,8 @@ __all__ = [
     "WindowSketch",
     "adjust_p_values",
     "chi2_homogeneity",
+    "decode_float",
+    "encode_float",
     "hellinger",
     "jensen_shannon",
     "ks_two_sample",
@@ -88,9 +92,11 @@ __all__ = [
     "label_coverage",
     "label_key",
     "make_detector",
+    "pack_array",
     "psi",
     "rank_drifted",
     "severity",
     "throughput",
+    "unpack_array",
     "wasserstein",
 ]

@@ -3,15 +3,16 @@
 Hierarchy::
 
     DetectorError                    root of every error raised here
-    └── DetectorConfigError          bad hyperparameter or settings value (also a ValueError)
+    ├── DetectorConfigError          bad hyperparameter or settings value (also a ValueError)
+    └── DetectorStateError           a snapshot cannot be taken or restored (also a ValueError)
 
 None of them is retriable: they describe a programming or configuration mistake,
-so retrying the same call gives the same error.
+or a snapshot written by an incompatible build, so retrying the same call gives the same error.
 """
 
 from __future__ import annotations
 
-__all__ = ["DetectorConfigError", "DetectorError"]
+__all__ = ["DetectorConfigError", "DetectorError", "DetectorStateError"]
 
 
 class DetectorError(Exception):
@@ -35,3 +36,8 @@ class DetectorConfigError(DetectorError, ValueError):
         self.key = key
         self.value = value
         self.expected = expected
+
+
+class DetectorStateError(DetectorError, ValueError):
+    """A snapshot holds something this build does not know: a malformed array, an attribute
+    or a type outside the allowlist. The message names the path of the offending value."""

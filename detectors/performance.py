@@ -7,6 +7,8 @@ from typing import Any
 import numpy as np
 
 from ._checks import check_choice, check_int
+from .errors import DetectorStateError
+from .packing import decode_float, encode_float
 from .results import MetricValue
 
 __all__ = ["PerformanceWindow", "TASKS"]
@@ -172,7 +174,8 @@ class PerformanceWindow:
 
     def snapshot(self) -> dict[str, Any]:
         """JSON-safe state (labels are stored as given; use JSON-compatible labels)."""
-        state = {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in self._s.items()}
+        state = {k: (v.tolist() if isinstance(v, np.ndarray) else encode_float(v) if isinstance(v, float) else v)
+                 for k, v in self._s.items()}
         snap = {"task": self.task, "positive_label": self.positive_label, "score_bins": self.score_bins,
                 "max_classes": self.max_classes, "n": self.n, "state": state}
         if self.task == "multiclass_classification":
@@ -185,7 +188,10 @@ class PerformanceWindow:
                  max_classes=snapshot["max_classes"])
         pw.n = snapshot["n"]
         for k, v in snapshot["state"].items():
-            pw._s[k] = np.asarray(v, dtype=np.int64) if isinstance(v, list) else v
+            if k not in pw._s:
+                raise DetectorStateError(f"state.{k}: not a {pw.task} state")
+            pw._s[k] = (np.asarray(v, dtype=np.int64) if isinstance(v, list)
+                        else v if type(v) is int else decode_float(v, f"state.{k}"))
         if pw.task == "multiclass_classification":
             k = len(snapshot["state"]["confusion"])
             pw._s["confusion"] = pw._s["confusion"].reshape(k, k)

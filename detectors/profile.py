@@ -6,15 +6,14 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from ._checks import check_int
 from ._columns import check_features, count_categories, finite_values
+from .packing import pack_array, unpack_array
 
-if TYPE_CHECKING:
-    from .window import WindowSketch
 
 __all__ = ["CategoricalProfile", "NumericProfile", "ReferenceProfile"]
 
@@ -22,9 +21,15 @@ FORMAT_VERSION = 1
 
 
 def _frozen(a: Any, dtype: Any) -> np.ndarray:
+    if isinstance(a, Mapping):  # a packed array (checkpoints), see to_dict(packed=True)
+        a = unpack_array(a, np.dtype(dtype).newbyteorder("<").str)
     arr = np.array(a, dtype=dtype)
     arr.flags.writeable = False
     return arr
+
+
+def _array(a: np.ndarray, packed: bool) -> Any:
+    return pack_array(a) if packed else a.tolist()
 
 
 def _opt(x: float) -> float | None:
@@ -69,11 +74,11 @@ class NumericProfile:
             _frozen(np.sort(v_sample), np.float64),
         )
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, *, packed: bool = False) -> dict[str, Any]:
         return {
-            "kind": "numeric", "edges": self.edges.tolist(), "counts": self.counts.tolist(),
+            "kind": "numeric", "edges": _array(self.edges, packed), "counts": self.counts.tolist(),
             "n": self.n, "missing": self.missing, "min": _opt(self.min), "max": _opt(self.max),
-            "mean": _opt(self.mean), "std": _opt(self.std), "sample": self.sample.tolist(),
+            "mean": _opt(self.mean), "std": _opt(self.std), "sample": _array(self.sample, packed),
         }
 
     @classmethod
@@ -108,7 +113,7 @@ class CategoricalProfile:
         kept = sum(n for _, n in top)
         return cls(tuple(c for c, _ in top), _frozen([n for _, n in top], np.int64), int(total - kept), int(total), int(missing))
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, *, packed: bool = False) -> dict[str, Any]:
         return {
             "kind": "categorical", "categories": list(self.categories), "counts": self.counts.tolist(),
             "other": self.other, "n": self.n, "missing": self.missing,
@@ -182,24 +187,16 @@ class ReferenceProfile:
         """``feature -> "numeric" | "categorical"``."""
         return {name: p.kind for name, p in self.features.items()}
 
-    def new_window(self) -> WindowSketch:
-        """An empty window sketch binned against this profile: use ``WindowSketch(profile)``.
+    def to_dict(self, *, packed: bool = False) -> dict[str, Any]:
+        """JSON-safe dict; ``from_dict(to_dict())`` round-trips exactly.
 
-        The profile does not need windows, but this makes it import them back (an import
-        cycle tests/test_architecture.py reports). Only stream/monitor.py still calls it;
-        delete it, and the TYPE_CHECKING import above, once the monitor builds its sketches
-        with ``WindowSketch(self.reference)``.
+        ``packed=True`` writes the float arrays (bin edges, samples) as base64 of their bytes
+        (see :mod:`~driftline.detectors.packing`): half the size, for checkpoints.
         """
-        from .window import WindowSketch
-
-        return WindowSketch(self)
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-safe dict; ``from_dict(to_dict())`` round-trips exactly."""
         return {
             "format_version": FORMAT_VERSION, "n": self.n, "bins": self.bins,
             "max_categories": self.max_categories, "reservoir_size": self.reservoir_size, "seed": self.seed,
-            "features": {name: p.to_dict() for name, p in self.features.items()},
+            "features": {name: p.to_dict(packed=packed) for name, p in self.features.items()},
         }
 
     @classmethod

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
 from ._checks import check_int
 from ._columns import batch_length, check_features, count_categories, finite_values
+from .errors import DetectorStateError
+from .packing import pack_array, unpack_array
 from .profile import CategoricalProfile, FeatureProfile, NumericProfile, ReferenceProfile
 
 __all__ = ["ReferenceBuilder"]
@@ -33,6 +36,9 @@ class ReferenceBuilder:
     >>> ref = b.build()
     >>> ref.n, ref.features["c"].missing, ref.features["x"].max
     (100, 20, 59.0)
+    >>> again = ReferenceBuilder.restore({"x": "numeric", "c": "categorical"}, b.snapshot(), warmup_events=100)
+    >>> again.build().to_dict() == ref.to_dict()
+    True
     """
 
     def __init__(
@@ -106,6 +112,37 @@ class ReferenceBuilder:
                 known[cat] = n
             else:
                 self._overflow[name] += n
+
+    def snapshot(self) -> dict[str, Any]:
+        """JSON-safe state: the consumed values (packed), category counts, overflow and missing counts.
+
+        The parameters are not included: :meth:`restore` takes them from the caller's settings.
+        """
+        return {
+            "n": self.n,
+            "values": {f: pack_array(np.concatenate(c) if c else np.empty(0)) for f, c in self._values.items()},
+            "categories": {f: dict(c) for f, c in self._cats.items()},
+            "overflow": dict(self._overflow),
+            "missing": dict(self._missing),
+        }
+
+    @classmethod
+    def restore(cls, features: Mapping[str, str], snapshot: Mapping[str, Any], *, warmup_events: int,
+                **params: int) -> ReferenceBuilder:
+        """A builder with these settings carrying :meth:`snapshot` state taken with the same features."""
+        b = cls(features, warmup_events=warmup_events, **params)
+        numeric = set(b._values)
+        categorical = set(b._cats)
+        if set(snapshot["values"]) != numeric or set(snapshot["categories"]) != categorical:
+            raise DetectorStateError(f"features: the snapshot's {sorted(snapshot['values'])} numeric and "
+                                     f"{sorted(snapshot['categories'])} categorical features differ from the "
+                                     f"builder's {sorted(numeric)} and {sorted(categorical)}")
+        b.n = int(snapshot["n"])
+        b._values = {f: [unpack_array(v, "<f8")] for f, v in snapshot["values"].items()}
+        b._cats = {f: {str(k): int(n) for k, n in c.items()} for f, c in snapshot["categories"].items()}
+        b._overflow = {f: int(snapshot["overflow"][f]) for f in b._cats}
+        b._missing = {f: int(snapshot["missing"][f]) for f in b.features}
+        return b
 
     def build(self) -> ReferenceProfile:
         """Summarise what was consumed (usable before ``ready``, e.g. at shutdown)."""

@@ -7,6 +7,8 @@ from typing import Any
 import numpy as np
 
 from ._checks import check_int
+from .errors import DetectorStateError
+from .packing import pack_array, unpack_array
 
 __all__ = ["Reservoir"]
 
@@ -71,22 +73,32 @@ class Reservoir:
         self._rng = np.random.default_rng(self.seed)
 
     def snapshot(self) -> dict[str, Any]:
-        """JSON-safe state, including the random generator's position."""
+        """JSON-safe state, including the random generator's position (PCG64's 128-bit words in hex)."""
+        rng = self._rng.bit_generator.state
         return {
             "size": self.size,
             "seed": self.seed,
             "seen": self.seen,
-            "values": self.values.tolist(),
-            "rng": self._rng.bit_generator.state,
+            "values": pack_array(self.values),
+            "rng": {"state": format(rng["state"]["state"], "x"), "inc": format(rng["state"]["inc"], "x"),
+                    "has_uint32": rng["has_uint32"], "uinteger": rng["uinteger"]},
         }
 
     @classmethod
     def restore(cls, snapshot: dict[str, Any]) -> Reservoir:
         """Rebuild a reservoir from :meth:`snapshot` output."""
         r = cls(size=snapshot["size"], seed=snapshot["seed"])
-        values = np.asarray(snapshot["values"], dtype=np.float64)
+        values = unpack_array(snapshot["values"], "<f8")
+        if values.ndim != 1 or len(values) > r.size:
+            raise DetectorStateError(f"values: {len(values)} values do not fit a reservoir of size {r.size}")
         r._buf[: len(values)] = values
         r._filled = len(values)
         r.seen = int(snapshot["seen"])
-        r._rng.bit_generator.state = snapshot["rng"]
+        rng = snapshot["rng"]
+        try:
+            r._rng.bit_generator.state = {
+                "bit_generator": "PCG64", "state": {"state": int(rng["state"], 16), "inc": int(rng["inc"], 16)},
+                "has_uint32": int(rng["has_uint32"]), "uinteger": int(rng["uinteger"])}
+        except (TypeError, ValueError, KeyError) as exc:
+            raise DetectorStateError(f"rng: not a PCG64 state ({exc})") from exc
         return r

@@ -1,15 +1,13 @@
 """river change detectors fed from numpy arrays: concept drift on the error stream, streaming drift on a feature.
 
 river updates one value at a time, so the update loops in Python; everything else
-is vectorised. State snapshots embed the river object as base64 pickle: restore
-them only from a trusted state store.
+is vectorised. A snapshot holds the river detector's attributes as data
+(:mod:`~driftline.detectors.river_state`), never a pickle.
 """
 
 from __future__ import annotations
 
-import base64
 import inspect
-import pickle
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -18,8 +16,9 @@ from river import drift
 from river.drift import binary
 
 from ._checks import check_choice, check_float, check_int
-from .errors import DetectorConfigError
+from .errors import DetectorConfigError, DetectorStateError
 from .results import ConceptDriftEvent
+from .river_state import encode_river, restore_river
 
 __all__ = ["ConceptDriftMonitor", "StreamingFeatureDetector"]
 
@@ -120,14 +119,21 @@ class _RiverStream:
         self.n, self.state = 0, "stable"
 
     def snapshot(self) -> dict[str, Any]:
-        """JSON-safe state; the river object is base64 pickle."""
+        """JSON-safe state: parameters, counters and the river detector's attributes as data."""
         return {"detector": self.name, "params": dict(self.params), "n": self.n, "state": self.state,
-                "river": base64.b64encode(pickle.dumps(self._detector)).decode("ascii")}
+                "river": encode_river(self._detector, self.name)}
 
     @classmethod
     def restore(cls, snapshot: Mapping[str, Any]) -> Any:
+        """A detector built from the snapshot's parameters, carrying its state.
+
+        Raises :class:`DetectorStateError` when the state holds an attribute or a type
+        this build's river does not have.
+        """
         obj = cls(snapshot["detector"], **snapshot["params"])
-        obj._detector = pickle.loads(base64.b64decode(snapshot["river"]))
+        restore_river(obj._detector, snapshot["river"], obj.name)
+        if snapshot["state"] not in ("stable", "warning", "drift"):
+            raise DetectorStateError(f"state: {snapshot['state']!r} is not stable, warning or drift")
         obj.n, obj.state = int(snapshot["n"]), snapshot["state"]
         return obj
 

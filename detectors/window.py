@@ -8,6 +8,8 @@ from typing import Any
 import numpy as np
 
 from ._columns import batch_length, count_categories, finite_values
+from .errors import DetectorStateError
+from .packing import decode_float, encode_float
 from .profile import CategoricalProfile, NumericProfile, ReferenceProfile
 from .reservoir import Reservoir
 
@@ -54,13 +56,14 @@ class NumericWindow:
     def snapshot(self) -> dict[str, Any]:
         return {
             "counts": self.counts.tolist(), "missing": self.missing, "n": self.n, "below": self.below,
-            "above": self.above, "total": self.total, "total_sq": self.total_sq, "reservoir": self.reservoir.snapshot(),
+            "above": self.above, "total": encode_float(self.total), "total_sq": encode_float(self.total_sq),
+            "reservoir": self.reservoir.snapshot(),
         }
 
     def load(self, s: Mapping[str, Any]) -> None:
-        self.counts = np.asarray(s["counts"], dtype=np.int64)
+        self.counts = _counts(s["counts"], len(self.counts))
         self.missing, self.n, self.below, self.above = s["missing"], s["n"], s["below"], s["above"]
-        self.total, self.total_sq = s["total"], s["total_sq"]
+        self.total, self.total_sq = decode_float(s["total"], "total"), decode_float(s["total_sq"], "total_sq")
         self.reservoir = Reservoir.restore(s["reservoir"])
 
 
@@ -94,12 +97,19 @@ class CategoricalWindow:
                 "unseen": self.unseen, "unseen_examples": dict(self.unseen_examples)}
 
     def load(self, s: Mapping[str, Any]) -> None:
-        self.counts = np.asarray(s["counts"], dtype=np.int64)
+        self.counts = _counts(s["counts"], len(self.counts))
         self.missing, self.n, self.unseen = s["missing"], s["n"], s["unseen"]
         self.unseen_examples = dict(s["unseen_examples"])
 
 
 FeatureWindow = NumericWindow | CategoricalWindow
+
+
+def _counts(values: Any, bins: int) -> np.ndarray:
+    counts = np.asarray(values, dtype=np.int64)
+    if counts.shape != (bins,):
+        raise DetectorStateError(f"counts: {len(counts)} bins where the reference has {bins}")
+    return counts
 
 
 class WindowSketch:
@@ -149,6 +159,8 @@ class WindowSketch:
     def restore(cls, profile: ReferenceProfile, snapshot: Mapping[str, Any]) -> WindowSketch:
         """Rebuild a sketch from :meth:`snapshot` output and the profile it was built against."""
         w = cls(profile)
+        if list(snapshot["features"]) != list(w.features):
+            raise DetectorStateError(f"features: {list(snapshot['features'])} differ from the reference's {list(w.features)}")
         w.n = int(snapshot["n"])
         for name, s in snapshot["features"].items():
             w.features[name].load(s)

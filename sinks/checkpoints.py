@@ -1,7 +1,9 @@
 """The ``checkpoints`` table: one partition's state and offsets, the newest per consumer group.
 
 A row holds the partition's offsets (JSON ``topic -> next offset``) and its
-state blob (base64, the table column is a String). The table is a
+state: the worker's versioned JSON document, stored as text so that it can be read
+with SQL. Rows of the previous release hold a base64 pickle instead; they are
+handed back as raw bytes for the worker to recognise, and never unpickled here. The table is a
 ReplacingMergeTree on ``seq``: reading with ``FINAL`` gives the newest row of
 each ``(group_id, kafka_partition)``, so an older checkpoint written again by a
 retry never wins over a newer one. Delivery guarantee: :meth:`CheckpointStore.save`
@@ -30,7 +32,7 @@ class Checkpoint:
     partition: int
     seq: int  # orders the checkpoints of a partition: the newest is read back
     offsets: Mapping[str, int]  # topic -> next offset to read
-    state: bytes
+    state: bytes  # UTF-8 JSON document; a previous release's base64-decoded pickle on load
 
 
 class CheckpointStore:
@@ -50,7 +52,7 @@ class CheckpointStore:
             "kafka_partition": [c.partition for c in checkpoints],
             "seq": [c.seq for c in checkpoints],
             "offsets": [json.dumps(dict(c.offsets)) for c in checkpoints],
-            "state": [base64.b64encode(c.state).decode() for c in checkpoints],
+            "state": [c.state.decode("utf-8") for c in checkpoints],  # a JSON document
         })
 
     def load(self, partition: int) -> Checkpoint | None:
@@ -59,4 +61,6 @@ class CheckpointStore:
         if not rows:
             return None
         kafka_partition, seq, offsets, state = rows[0]  # FINAL: one row per (group, partition)
-        return Checkpoint(int(kafka_partition), int(seq), json.loads(offsets), base64.b64decode(state))
+        # A JSON document (this release) starts with "{"; a previous release's row is base64.
+        blob = state.encode("utf-8") if state.startswith("{") else base64.b64decode(state)
+        return Checkpoint(int(kafka_partition), int(seq), json.loads(offsets), blob)

@@ -26,7 +26,7 @@ from .backpressure import Backpressure
 from .processor import PartitionState, Processor
 from .rebalance import Partitions
 
-__all__ = ["CheckpointCoordinator", "PendingJoinLoader"]
+__all__ = ["CheckpointCoordinator", "HistoryLoader", "PendingJoinLoader"]
 
 log = logging.getLogger("driftline.ingest")
 
@@ -39,12 +39,20 @@ class PendingJoinLoader(Protocol):
                  limit: int) -> tuple[list[tuple], list[tuple]]: ...
 
 
+class HistoryLoader(Protocol):
+    """Reads a partition's stored events back (:func:`driftline.sinks.history.read_partition_history`
+    with its store bound), to rebuild a previous release's checkpoint."""
+
+    def __call__(self, *, partition: int, predictions_offset: int, feedback_offset: int, horizon_ms: int,
+                 warmup: Mapping[str, int]) -> tuple[Any, Any]: ...
+
+
 class CheckpointCoordinator:
     """``topics`` are the predictions and feedback topics, in this order."""
 
     def __init__(self, topics: tuple[str, str], processor: Processor, partitions: Partitions, writer: EventWriter,
                  store: CheckpointStore, pending_join: PendingJoinLoader, producer: Any, consumer: Any,
-                 metrics: WorkerMetrics, backpressure: Backpressure, *,
+                 metrics: WorkerMetrics, backpressure: Backpressure, *, history: HistoryLoader | None = None,
                  on_alert: Callable[[Alert], None] = lambda alert: None, clock: Callable[[], float] = time.time,
                  producer_flush_timeout_s: float = 10.0) -> None:
         if not producer_flush_timeout_s > 0:
@@ -55,6 +63,7 @@ class CheckpointCoordinator:
         self.writer = writer
         self.store = store
         self.pending_join = pending_join
+        self.history = history
         self.producer = producer
         self.consumer = consumer
         self.metrics = metrics
@@ -153,7 +162,15 @@ class CheckpointCoordinator:
             f"checkpoint read of partition {partition}", lambda: self.store.load(partition), in_rebalance=True)
         if checkpoint is None:
             return None
-        return self.processor.restore_partition(checkpoint.state, self._pending_join)
+        return self.processor.restore_partition(
+            checkpoint.state, self._pending_join, partition=partition, offsets=checkpoint.offsets,
+            history_loader=self._history if self.history is not None else None)
+
+    def _history(self, partition: int, offsets: Mapping[str, int], horizon_ms: int, warmup: Mapping[str, int]):
+        """The partition's stored events below the checkpoint offsets (a previous release's checkpoint)."""
+        return self.history(partition=partition, horizon_ms=horizon_ms, warmup=warmup,
+                            predictions_offset=offsets.get(self.predictions_topic, 0),
+                            feedback_offset=offsets.get(self.feedback_topic, 0))
 
     def _pending_join(self, partition: int, offsets: Mapping[str, int], horizon_ms: int, limit: int):
         """The label join's pending entries at the checkpoint: what the join had read of each topic."""

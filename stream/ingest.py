@@ -42,7 +42,7 @@ from driftline.sinks.writer import EventWriter
 
 from .backpressure import Backpressure, Stopping
 from .broker_offsets import BrokerOffsets
-from .checkpoints import CheckpointCoordinator, PendingJoinLoader
+from .checkpoints import CheckpointCoordinator, HistoryLoader, PendingJoinLoader
 from .events import DeadLetter
 from .processor import BatchOutput, PartitionState, Processor
 from .rebalance import Partitions, Rebalance
@@ -69,7 +69,7 @@ def exit_process(exc: BaseException) -> None:
 class IngestLoop:
     def __init__(self, settings: Settings, processor: Processor, *, consumer: Any, producer: Any,
                  writer: EventWriter, checkpoint_store: CheckpointStore, pending_join: PendingJoinLoader,
-                 metrics: WorkerMetrics, on_alert: Callable = lambda alert: None,
+                 metrics: WorkerMetrics, history: HistoryLoader | None = None, on_alert: Callable = lambda alert: None,
                  clock: Callable[[], float] = time.time, max_buffered_rows: int = 500_000,
                  producer_flush_timeout_s: float = 10.0,
                  on_fatal: Callable[[BaseException], None] = exit_process,
@@ -92,7 +92,8 @@ class IngestLoop:
                                          on_resume=self.partitions.restart_idle_clocks)
         self.checkpoints = CheckpointCoordinator(
             self.topics, processor, self.partitions, writer, checkpoint_store, pending_join, producer, consumer, metrics,
-            self.backpressure, on_alert=on_alert, clock=clock, producer_flush_timeout_s=producer_flush_timeout_s)
+            self.backpressure, history=history, on_alert=on_alert, clock=clock,
+            producer_flush_timeout_s=producer_flush_timeout_s)
         self.rebalance = Rebalance(self.partitions, processor, self.checkpoints)
         self.broker = BrokerOffsets(consumer, self.partitions, metrics, self.backpressure, clock=clock)
         metrics.buffer_cap.set(max_buffered_rows)

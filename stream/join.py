@@ -2,14 +2,18 @@
 
 State is two insertion-ordered maps (pending predictions, pending feedback),
 each capped at ``max_pending`` entries and expired ``max_delay_ms`` of event
-time after the entry's timestamp. The join lives inside a partition's state,
-so it is checkpointed with it and survives a restart.
+time after the entry's timestamp. The join lives inside a partition's state; its
+checkpoint holds only its counters: the pending entries are read back from the
+event tables on restore (:mod:`driftline.sinks.join_state`), which keeps
+checkpoints small however many labels wait.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 __all__ = ["JoinedLabel", "LabelJoin"]
 
@@ -41,6 +45,8 @@ class LabelJoin:
     ['1']
     >>> join.pending
     (0, 0)
+    >>> LabelJoin.restore(join.snapshot(), max_delay_ms=60_000, max_pending=10).snapshot() == join.snapshot()
+    True
     """
 
     def __init__(self, *, max_delay_ms: int, max_pending: int) -> None:
@@ -59,13 +65,19 @@ class LabelJoin:
         self.evicted = 0
 
     # -- checkpoints -----------------------------------------------------------------------------
-    def __getstate__(self) -> dict:
-        # The pending maps are not checkpointed: they are rebuilt from the event tables on
-        # restore (driftline.sinks.join_state), which keeps checkpoints small however many labels wait.
-        state = self.__dict__.copy()
-        state["_predictions"] = OrderedDict()
-        state["_feedback"] = OrderedDict()
-        return state
+    def snapshot(self) -> dict[str, Any]:
+        """The counters; the pending entries are not included (see :meth:`load_pending`)."""
+        return {"expired_predictions": self.expired_predictions, "expired_feedback": self.expired_feedback,
+                "evicted": self.evicted}
+
+    @classmethod
+    def restore(cls, snapshot: Mapping[str, Any], *, max_delay_ms: int, max_pending: int) -> LabelJoin:
+        """An empty join with the current limits and the snapshot's counters."""
+        join = cls(max_delay_ms=max_delay_ms, max_pending=max_pending)
+        join.expired_predictions = int(snapshot["expired_predictions"])
+        join.expired_feedback = int(snapshot["expired_feedback"])
+        join.evicted = int(snapshot["evicted"])
+        return join
 
     def load_pending(self, predictions, feedback) -> None:
         """Refill the maps with ``(event_id, model, version, prediction, score, ts_ms)`` and

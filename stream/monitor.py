@@ -9,7 +9,9 @@ It does no I/O and reads no clock: processing time comes in as ``now_ms``.
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import asdict, dataclass, field
+from collections.abc import Mapping
+from dataclasses import asdict
+from typing import Any
 
 import numpy as np
 from driftline.detectors import (
@@ -20,49 +22,26 @@ from driftline.detectors import (
     MetricValue,
     PCAReconstructionDrift,
     PerformanceWindow,
-    QuantileSketch,
     ReferenceBuilder,
     ReferenceProfile,
     StreamingFeatureDetector,
     WindowReport,
-    WindowSketch,
+    label_coverage,
+    throughput,
 )
 from driftline.settings import ModelSettings
 
 from .columns import FeatureColumns, label_key
 from .join import JoinedLabel
+from .monitor_state import reference_snapshot, restore_detectors, restore_reference
+from .windows import LabelWindow, OpenWindow, concept_event, event_dict
 
 __all__ = ["ModelMonitor"]
 
 MAX_OPEN_WINDOWS = 32
-
-
-@dataclass
-class _OpenWindow:
-    start_ms: int
-    end_ms: int
-    n: int = 0
-    sketch: WindowSketch | None = None
-    latency: QuantileSketch = field(default_factory=QuantileSketch)
-    missing: dict[str, int] = field(default_factory=dict)
-    type_errors: dict[str, int] = field(default_factory=dict)
-    pca_sum: float = 0.0
-    pca_n: int = 0
-    change_points: list = field(default_factory=list)  # DriftResults of streaming feature detectors
-
-
-
-@dataclass
-class _LabelWindow:
-    """Label-side state of a window: labels are attributed to the event time of the join
-    (the later of prediction and feedback) and the window closes on the *label* watermark,
-    so a label delay never makes labels late for the prediction-side window."""
-
-    start_ms: int
-    end_ms: int
-    performance: PerformanceWindow
-    labels: int = 0
-    concept: list = field(default_factory=list)
+# Scalar state carried by a checkpoint as is.
+_COUNTERS = ("watermark_ms", "closed_through_ms", "last_event_at_ms", "late_events", "late_labels",
+             "label_watermark_ms", "labels_closed_through_ms", "last_label_at_ms", "_label_clock_ms")
 
 
 class ModelMonitor:
@@ -79,25 +58,28 @@ class ModelMonitor:
         if settings.task == "binary_classification":
             self.drift_kinds["score"] = "numeric"
         self.reference = reference
+        self._reference_from_config = reference is not None
+        self._reference_state: dict | None = None  # its checkpoint form, cached
         self.builder = None if reference else ReferenceBuilder(self.drift_kinds, warmup_events=settings.warmup_events or 5000)
         self.suite = DriftSuite(reference, settings.drift) if reference else None
         self.concept = ConceptDriftMonitor(settings.concept.detector, **settings.concept.params)
         self.quality = DataQualityCheck(**asdict(settings.quality))
         # Multivariate drift: a PCA fitted on the reference rows (given, or the warm-up rows).
         self.pca = multivariate
+        self._pca_in_stream = False
         self.numeric = [n for n, k in self.kinds.items() if k == "numeric"]
         self._pca_warmup: list[dict[str, np.ndarray]] | None = (
             [] if settings.multivariate is not None and multivariate is None and self.builder is not None else None)
         self.streaming = [(spec.feature, StreamingFeatureDetector(spec.type, **spec.params))
                           for spec in settings.streaming]
-        self.windows: dict[int, _OpenWindow] = {}
+        self.windows: dict[int, OpenWindow] = {}
         self.watermark_ms = -(2**62)
         self.closed_through_ms = -(2**62)
         self.last_event_at_ms = 0  # processing time of the last prediction
         self.late_events = 0
         self.late_labels = 0
         self.pending_concept: deque = deque(maxlen=64)
-        self.label_windows: dict[int, _LabelWindow] = {}
+        self.label_windows: dict[int, LabelWindow] = {}
         self.label_watermark_ms = -(2**62)
         self.labels_closed_through_ms = -(2**62)
         self.last_label_at_ms = 0
@@ -142,7 +124,7 @@ class ModelMonitor:
                 keep = mask.copy()
                 keep[:offset] = False
                 if keep.any():
-                    window.sketch = window.sketch or self.reference.new_window()
+                    window.sketch = window.sketch or WindowSketch(self.reference)
                     window.sketch.update({name: col[keep] for name, col in columns.items()})
                     if self.pca is not None:
                         errors = self.pca.reconstruction_error({n: cols.columns[n][keep] for n in self.numeric})
@@ -205,7 +187,7 @@ class ModelMonitor:
             window = self.label_windows.get(start)
             if window is None:
                 performance = PerformanceWindow(task, positive_label=label_key(self.settings.positive_label))
-                window = self.label_windows[start] = _LabelWindow(start, start + size, performance)
+                window = self.label_windows[start] = LabelWindow(start, start + size, performance)
             window.labels += int(mask.sum())
             score = scores[mask] if task == "binary_classification" and not np.isnan(scores[mask]).any() else None
             window.performance.update(y_true[mask], y_pred[mask], score)
@@ -237,27 +219,26 @@ class ModelMonitor:
             ready.append(min(s for s in windows if s not in ready))
         return sorted(ready)
 
-    def _close_labels(self, window: _LabelWindow) -> WindowReport:
+    def _close_labels(self, window: LabelWindow) -> WindowReport:
         self.labels_closed_through_ms = max(self.labels_closed_through_ms, window.end_ms)
         metrics = [MetricValue("labels", float(window.labels), window.labels)]
         predicted = self.prediction_counts.get(window.start_ms, 0)
         if predicted:
-            metrics.append(MetricValue("label_coverage", min(1.0, window.labels / predicted), predicted))
+            metrics.append(label_coverage(predicted, window.labels))
         metrics.extend(window.performance.compute())
         concept = tuple(self.pending_concept) + tuple(window.concept)
         self.pending_concept.clear()
         return WindowReport(self.model, self.version, window.start_ms, window.end_ms, 0, window.labels,
                             (), tuple(metrics), concept)
 
-    def _close(self, window: _OpenWindow) -> WindowReport:
+    def _close(self, window: OpenWindow) -> WindowReport:
         self.closed_through_ms = max(self.closed_through_ms, window.end_ms)
-        seconds = (window.end_ms - window.start_ms) / 1000
         self.prediction_counts[window.start_ms] = window.n
         while len(self.prediction_counts) > 4 * MAX_OPEN_WINDOWS:
             del self.prediction_counts[next(iter(self.prediction_counts))]
         metrics = [
             MetricValue("predictions", float(window.n), window.n),
-            MetricValue("throughput_per_s", window.n / seconds, window.n),
+            throughput(window.n, window.start_ms, window.end_ms),
         ]
         if window.latency.n:
             for q, name in ((0.5, "latency_p50_ms"), (0.95, "latency_p95_ms"), (0.99, "latency_p99_ms")):
@@ -281,26 +262,53 @@ class ModelMonitor:
         return WindowReport(self.model, self.version, window.start_ms, window.end_ms, window.n,
                             0, drift, tuple(metrics))
 
-    def _window(self, start: int) -> _OpenWindow:
+    def _window(self, start: int) -> OpenWindow:
         window = self.windows.get(start)
         if window is None:
-            window = self.windows[start] = _OpenWindow(start, start + self.settings.window_ms)
+            window = self.windows[start] = OpenWindow(start, start + self.settings.window_ms)
             if self.reference is not None:
-                window.sketch = self.reference.new_window()
+                window.sketch = WindowSketch(self.reference)
         return window
 
     # -- checkpoints: settings are not state; they come back from the config on restore ----------
-    def __getstate__(self) -> dict:
-        state = self.__dict__.copy()
-        state["settings"] = None
-        state["suite"] = self.suite.snapshot() if self.suite is not None else None
-        return state
+    def snapshot(self) -> dict[str, Any]:
+        """JSON-safe state of this model version (see :meth:`restore`)."""
+        return {
+            "model": self.model, "version": self.version, "kinds": dict(self.drift_kinds),
+            "reference": reference_snapshot(self),
+            "suite": None if self.suite is None else self.suite.snapshot(),
+            "concept": self.concept.snapshot(),
+            "streaming": [[feature, detector.snapshot()] for feature, detector in self.streaming],
+            "windows": [w.snapshot() for w in self.windows.values()],
+            "label_windows": [w.snapshot() for w in self.label_windows.values()],
+            "pending_concept": [event_dict(e) for e in self.pending_concept],
+            "prediction_counts": [[start, n] for start, n in self.prediction_counts.items()],
+            "counters": {name: getattr(self, name) for name in _COUNTERS},
+        }
 
-    def attach(self, settings: ModelSettings) -> None:
-        """Re-bind settings after unpickling a checkpoint."""
-        self.settings = settings
-        if isinstance(self.suite, dict):
-            self.suite = DriftSuite.restore(self.reference, settings.drift, self.suite)
+    @classmethod
+    def restore(cls, snapshot: Mapping[str, Any], settings: ModelSettings, reference: ReferenceProfile | None = None,
+                multivariate: PCAReconstructionDrift | None = None) -> ModelMonitor:
+        """The monitor a :meth:`snapshot` describes, under the current ``settings``.
+
+        ``reference``/``multivariate`` are the configured ones, as for a new monitor. State built
+        under other settings is not reused: drift state (window sketches, persistence, PCA sums)
+        restarts when the features or the configured reference changed, a river detector starts
+        fresh when its type or parameters changed or its state does not fit this river.
+        """
+        m = cls(settings, str(snapshot["version"]), reference, multivariate)
+        kept = restore_reference(m, snapshot["reference"], snapshot["kinds"])
+        if kept and snapshot["suite"] is not None and m.suite is not None:
+            m.suite = DriftSuite.restore(m.reference, settings.drift, snapshot["suite"])
+        restore_detectors(m, snapshot["concept"], snapshot["streaming"])
+        m.windows = {w.start_ms: w for w in (OpenWindow.restore(w, m.reference if kept else None)
+                                             for w in snapshot["windows"])}
+        m.label_windows = {w.start_ms: w for w in (LabelWindow.restore(w) for w in snapshot["label_windows"])}
+        m.pending_concept.extend(concept_event(e) for e in snapshot["pending_concept"])
+        m.prediction_counts = {int(start): int(n) for start, n in snapshot["prediction_counts"]}
+        for name in _COUNTERS:
+            setattr(m, name, int(snapshot["counters"][name]))
+        return m
 
     def _reference_ready(self, profile: ReferenceProfile) -> None:
         self.reference = profile
@@ -309,4 +317,5 @@ class ModelMonitor:
             rows = {n: np.concatenate([part[n] for part in self._pca_warmup]) for n in self.numeric}
             self.pca = PCAReconstructionDrift(**asdict(self.settings.multivariate)).fit(rows)
             self._pca_warmup = None
+            self._pca_in_stream = True
         self.suite = DriftSuite(profile, self.settings.drift)

@@ -1,58 +1,33 @@
 """The hot path without I/O: decoded batches in, rows, window reports and alerts out.
 
-State is partition-local (Kafka Streams style): producers key predictions and
-feedback by model, so partition ``p`` of both topics holds every event of the
-models it carries, and a :class:`PartitionState` holds their monitors, the
-label join and the alert engine. The whole state of a partition is
-checkpointed as one blob together with its offsets; after a crash the worker
-restores it and replays from those offsets, so every window is computed from
+The state of a partition (:class:`~driftline.stream.partition.PartitionState`) is
+checkpointed as one versioned document together with its offsets; after a crash the
+worker restores it and replays from those offsets, so every window is computed from
 exactly the events it would have seen without the crash.
 """
 
 from __future__ import annotations
 
 import copy
-import pickle
 from collections import defaultdict
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from typing import Any
 
-from driftline.alerting import Alert, AlertEngine, build_rules
-from driftline.detectors import ReferenceProfile, WindowReport
+from driftline.alerting import AlertEngine, build_rules
+from driftline.detectors import ReferenceProfile
 from driftline.settings import Settings
-from driftline.sinks.rows import FeedbackRows, PredictionRows
 
+from .checkpoint import decode_checkpoint, is_legacy_checkpoint
 from .columns import build_columns
-from .events import DeadLetter, EventDecoder, FeedbackEvent, PredictionEvent
+from .errors import CheckpointError
+from .events import EventDecoder, FeedbackEvent, PredictionEvent
 from .join import LabelJoin
 from .monitor import ModelMonitor
+from .partition import BatchOutput, PartitionState
+from .replay import rebuild_partition
 
 __all__ = ["BatchOutput", "PartitionState", "Processor"]
 
-
-@dataclass
-class PartitionState:
-    partition: int
-    monitors: dict[tuple[str, str], ModelMonitor]
-    join: LabelJoin
-    engines: dict[tuple[str, str], AlertEngine]
-    offsets: dict[str, int] = field(default_factory=dict)  # topic -> next offset to read
-
-    def snapshot(self) -> bytes:
-        state = {
-            "partition": self.partition, "monitors": self.monitors, "join": self.join, "offsets": self.offsets,
-            "engines": {key: engine.snapshot() for key, engine in self.engines.items()},
-        }
-        return pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL)
-
-
-@dataclass
-class BatchOutput:
-    predictions: PredictionRows = field(default_factory=PredictionRows)
-    feedback: FeedbackRows = field(default_factory=FeedbackRows)
-    dead: list[DeadLetter] = field(default_factory=list)
-    reports: list[WindowReport] = field(default_factory=list)
-    alerts: list[Alert] = field(default_factory=list)
-    counts: dict[tuple[str, str, str], int] = field(default_factory=lambda: defaultdict(int))
 
 
 class Processor:
@@ -88,29 +63,61 @@ class Processor:
             self._feedback(state, batch, now_ms, out)
             state.offsets[k.feedback_topic] = feedback[-1][1] + 1
 
-    def restore_partition(self, blob: bytes, pending_loader=None) -> PartitionState:
-        """Rebuild a partition's state from :meth:`PartitionState.snapshot` with the current settings.
+    def restore_partition(self, blob: bytes, pending_loader=None, *, partition: int | None = None,
+                          offsets: Mapping[str, int] | None = None, history_loader=None) -> PartitionState:
+        """Rebuild a partition's state from its stored checkpoint, with the current settings.
 
         ``pending_loader(partition, offsets, horizon_ms, limit)`` returns the label join's pending
         rows at the checkpoint (see :func:`driftline.sinks.join_state.load_pending_join`).
+
+        A version-1 checkpoint (a pickle, from the previous release) is never unpickled: the state
+        is rebuilt from the stored events below ``offsets`` (the checkpoint row's ``offsets``
+        column) of ``partition``, read by ``history_loader`` (see
+        :func:`driftline.stream.replay.rebuild_partition`). A document newer than this build raises
+        :class:`~driftline.stream.errors.CheckpointTooNewError`; a malformed one
+        :class:`~driftline.stream.errors.CheckpointError`.
         """
-        raw = pickle.loads(blob)
-        for key in [k for k in raw["monitors"] if k[0] not in self.models]:
-            del raw["monitors"][key]  # a model removed from the config since the checkpoint
-        for (model, _version), monitor in raw["monitors"].items():
-            monitor.attach(self.models[model])
-        join = raw["join"]
-        if pending_loader is not None:
-            watermark = max((m.watermark_ms for m in raw["monitors"].values()), default=0)
-            join.load_pending(*pending_loader(raw["partition"], raw["offsets"],
-                                              watermark - join.max_delay_ms, join.max_pending))
+        if is_legacy_checkpoint(blob):
+            if partition is None or offsets is None or history_loader is None:
+                raise CheckpointError("a version-1 checkpoint is rebuilt from the event tables: partition, offsets "
+                                      "and history_loader are needed")
+            return rebuild_partition(self, partition, offsets, history_loader, pending_loader)
+        doc = decode_checkpoint(blob)
+        try:
+            state = self._restore(doc)
+        except (KeyError, TypeError, ValueError) as exc:  # DetectorStateError is a ValueError
+            raise CheckpointError(f"checkpoint of partition {doc.get('partition')} is malformed: "
+                                  f"{type(exc).__name__}: {exc}") from exc
+        self.load_pending(state, pending_loader)
+        return state
+
+    def _restore(self, doc: Mapping[str, Any]) -> PartitionState:
+        monitors = {}
+        for snap in doc["monitors"]:
+            model = snap["model"]
+            if model not in self.models:
+                continue  # a model removed from the config since the checkpoint
+            fitted = self.multivariate.get(model)
+            monitor = ModelMonitor.restore(snap, self.models[model], self.references.get(model),
+                                           copy.deepcopy(fitted) if fitted is not None else None)
+            monitors[(model, monitor.version)] = monitor
+        w = self.settings.worker
+        join = LabelJoin.restore(doc["join"], max_delay_ms=w.join_max_delay_ms, max_pending=w.join_max_pending)
         engines = {}
-        for key, snap in raw["engines"].items():
-            if key[0] not in self.models:
-                continue
-            engines[key] = AlertEngine(self.rules)
-            engines[key].restore(snap)
-        return PartitionState(raw["partition"], raw["monitors"], raw["join"], engines, raw["offsets"])
+        for entry in doc["engines"]:
+            if entry["model"] in self.models:
+                engine = engines[(entry["model"], entry["version"])] = AlertEngine(self.rules)
+                engine.restore(entry["state"])
+        offsets = {str(topic): int(offset) for topic, offset in doc["offsets"].items()}
+        return PartitionState(int(doc["partition"]), monitors, join, engines, offsets)
+
+    def load_pending(self, state: PartitionState, pending_loader) -> None:
+        """Refill the label join with its pending entries at the state's offsets, read back from the tables."""
+        if pending_loader is not None:
+            join = state.join
+            watermark = max((m.watermark_ms for m in state.monitors.values()), default=0)
+            join.load_pending(*pending_loader(state.partition, state.offsets, watermark - join.max_delay_ms,
+                                              join.max_pending))
 
     def close_windows(self, state: PartitionState, now_ms: int, out: BatchOutput) -> None:
         watermark = max((m.watermark_ms for m in state.monitors.values()), default=None)
@@ -162,4 +169,3 @@ class Processor:
         out.feedback.add(batch.events, batch.ts_ms, batch.origins)
         for (model, version), joined in joined_by_model.items():
             self._monitor(state, model, version).add_labels(joined, now_ms)
-

@@ -20,6 +20,7 @@ from confluent_kafka import Consumer, Producer
 from driftline.detectors import ReferenceProfile
 from driftline.settings import Settings
 from driftline.sinks.checkpoints import CheckpointStore
+from driftline.sinks.history import read_partition_history
 from driftline.sinks.join_state import load_pending_join
 from driftline.sinks.metrics import WorkerMetrics
 from driftline.sinks.store import ClickHouseStore, Store
@@ -114,7 +115,8 @@ def build_ingest_loop(settings: Settings, store: Store, producer: Producer, metr
         settings, processor, consumer=build_consumer(settings), producer=producer,
         writer=build_writer(store, on_insert=on_insert),
         checkpoint_store=CheckpointStore(store, group_id=settings.kafka.group_id),
-        pending_join=functools.partial(load_pending_join, store), metrics=metrics, on_alert=on_alert)
+        pending_join=functools.partial(load_pending_join, store),
+        history=functools.partial(read_partition_history, store), metrics=metrics, on_alert=on_alert)
 
 
 @dataclass(frozen=True)

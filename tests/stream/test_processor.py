@@ -94,7 +94,7 @@ def test_checkpoint_leaves_the_join_to_the_tables():
     feed(processor, state, traffic, 0, 3000, BatchOutput())
     assert state.join.pending[0] > 300
     restored = processor.restore_partition(state.snapshot())
-    assert restored.join.pending == (0, 0)  # nothing pending is pickled...
+    assert restored.join.pending == (0, 0)  # nothing pending is in the checkpoint...
     assert len(state.snapshot()) < 200_000  # ...so the checkpoint stays small
     calls = []
     processor.restore_partition(state.snapshot(), lambda *args: calls.append(args) or ([], []))

@@ -1,0 +1,54 @@
+"""The state of one partition and the output of one batch.
+
+State is partition-local (Kafka Streams style): producers key predictions and
+feedback by model, so partition ``p`` of both topics holds every event of the
+models it carries, and a :class:`PartitionState` holds their monitors, the
+label join and the alert engines. Its checkpoint is one versioned document
+(:mod:`driftline.stream.checkpoint`) together with its offsets.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from driftline.alerting import Alert, AlertEngine
+from driftline.detectors import WindowReport
+from driftline.sinks.rows import FeedbackRows, PredictionRows
+
+from .checkpoint import encode_checkpoint
+from .events import DeadLetter
+from .join import LabelJoin
+from .monitor import ModelMonitor
+
+__all__ = ["BatchOutput", "PartitionState"]
+
+
+@dataclass
+class PartitionState:
+    partition: int
+    monitors: dict[tuple[str, str], ModelMonitor]
+    join: LabelJoin
+    engines: dict[tuple[str, str], AlertEngine]
+    offsets: dict[str, int] = field(default_factory=dict)  # topic -> next offset to read
+
+    def snapshot(self) -> bytes:
+        """The checkpoint document (version 2); :meth:`Processor.restore_partition` loads it."""
+        return encode_checkpoint({
+            "partition": self.partition,
+            "offsets": dict(self.offsets),
+            "monitors": [monitor.snapshot() for monitor in self.monitors.values()],
+            "join": self.join.snapshot(),
+            "engines": [{"model": model, "version": version, "state": engine.snapshot()}
+                        for (model, version), engine in self.engines.items()],
+        })
+
+
+@dataclass
+class BatchOutput:
+    predictions: PredictionRows = field(default_factory=PredictionRows)
+    feedback: FeedbackRows = field(default_factory=FeedbackRows)
+    dead: list[DeadLetter] = field(default_factory=list)
+    reports: list[WindowReport] = field(default_factory=list)
+    alerts: list[Alert] = field(default_factory=list)
+    counts: dict[tuple[str, str, str], int] = field(default_factory=lambda: defaultdict(int))

@@ -1,0 +1,115 @@
+"""The open windows of a model version and their checkpoint form.
+
+An :class:`OpenWindow` accumulates the prediction side of one event-time window
+(counts, latency sketch, drift sketch, PCA error sums, change points); a
+:class:`LabelWindow` the label side (performance, concept drift events). Both are
+snapshotted as JSON-safe dicts and restored against the monitor's reference.
+
+>>> w = OpenWindow(0, 60_000, n=3, missing={"x": 1})
+>>> w.change_points.append(DriftResult("x", "adwin_stream", 1.0, 1.0, True))
+>>> again = OpenWindow.restore(w.snapshot(), reference=None)
+>>> (again.n, again.missing, again.change_points) == (w.n, w.missing, w.change_points)
+True
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from driftline.detectors import (
+    ConceptDriftEvent,
+    DriftResult,
+    PerformanceWindow,
+    QuantileSketch,
+    ReferenceProfile,
+    WindowSketch,
+    decode_float,
+    encode_float,
+)
+
+__all__ = ["LabelWindow", "OpenWindow", "concept_event", "drift_result", "event_dict", "result_dict"]
+
+
+@dataclass
+class OpenWindow:
+    start_ms: int
+    end_ms: int
+    n: int = 0
+    sketch: WindowSketch | None = None
+    latency: QuantileSketch = field(default_factory=QuantileSketch)
+    missing: dict[str, int] = field(default_factory=dict)
+    type_errors: dict[str, int] = field(default_factory=dict)
+    pca_sum: float = 0.0
+    pca_n: int = 0
+    change_points: list = field(default_factory=list)  # DriftResults of streaming feature detectors
+
+    def snapshot(self) -> dict[str, Any]:
+        return {"start_ms": self.start_ms, "end_ms": self.end_ms, "n": self.n,
+                "sketch": None if self.sketch is None else self.sketch.snapshot(),
+                "latency": self.latency.snapshot(), "missing": dict(self.missing),
+                "type_errors": dict(self.type_errors), "pca_sum": encode_float(self.pca_sum), "pca_n": self.pca_n,
+                "change_points": [result_dict(r) for r in self.change_points]}
+
+    @classmethod
+    def restore(cls, s: Mapping[str, Any], reference: ReferenceProfile | None) -> OpenWindow:
+        """``reference=None`` drops the drift sketch and PCA sums (the reference they were built
+        against is gone); the counts, latencies and change points are kept."""
+        window = cls(int(s["start_ms"]), int(s["end_ms"]), int(s["n"]),
+                     latency=QuantileSketch.restore(s["latency"]),
+                     missing={str(k): int(v) for k, v in s["missing"].items()},
+                     type_errors={str(k): int(v) for k, v in s["type_errors"].items()},
+                     change_points=[drift_result(r) for r in s["change_points"]])
+        if reference is not None:
+            window.sketch = None if s["sketch"] is None else WindowSketch.restore(reference, s["sketch"])
+            window.pca_sum, window.pca_n = decode_float(s["pca_sum"], "pca_sum"), int(s["pca_n"])
+        return window
+
+
+@dataclass
+class LabelWindow:
+    """Label-side state of a window: labels are attributed to the event time of the join
+    (the later of prediction and feedback) and the window closes on the *label* watermark,
+    so a label delay never makes labels late for the prediction-side window."""
+
+    start_ms: int
+    end_ms: int
+    performance: PerformanceWindow
+    labels: int = 0
+    concept: list = field(default_factory=list)
+
+    def snapshot(self) -> dict[str, Any]:
+        return {"start_ms": self.start_ms, "end_ms": self.end_ms, "performance": self.performance.snapshot(),
+                "labels": self.labels, "concept": [event_dict(e) for e in self.concept]}
+
+    @classmethod
+    def restore(cls, s: Mapping[str, Any]) -> LabelWindow:
+        return cls(int(s["start_ms"]), int(s["end_ms"]), PerformanceWindow.restore(s["performance"]),
+                   int(s["labels"]), [concept_event(e) for e in s["concept"]])
+
+
+def result_dict(r: DriftResult) -> dict[str, Any]:
+    return {"feature": r.feature, "test": r.test, "statistic": encode_float(r.statistic),
+            "threshold": encode_float(r.threshold), "drifted": r.drifted,
+            "p_value": None if r.p_value is None else encode_float(r.p_value), "raw_drifted": r.raw_drifted,
+            "corrected": r.corrected, "importance": None if r.importance is None else encode_float(r.importance),
+            "adjusted_p_value": None if r.adjusted_p_value is None else encode_float(r.adjusted_p_value)}
+
+
+def drift_result(d: Mapping[str, Any]) -> DriftResult:
+    def opt(name: str) -> float | None:
+        return None if d[name] is None else decode_float(d[name], name)
+
+    return DriftResult(str(d["feature"]), str(d["test"]), decode_float(d["statistic"], "statistic"),
+                       decode_float(d["threshold"], "threshold"), bool(d["drifted"]), opt("p_value"),
+                       None if d["raw_drifted"] is None else bool(d["raw_drifted"]), str(d["corrected"]),
+                       opt("importance"), opt("adjusted_p_value"))
+
+
+def event_dict(e: ConceptDriftEvent) -> dict[str, Any]:
+    return {"detector": e.detector, "state": e.state, "ts_ms": e.ts_ms, "index": e.index}
+
+
+def concept_event(d: Mapping[str, Any]) -> ConceptDriftEvent:
+    return ConceptDriftEvent(str(d["detector"]), str(d["state"]), int(d["ts_ms"]), int(d["index"]))
