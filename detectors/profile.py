@@ -14,7 +14,6 @@ from ._checks import check_int
 from ._columns import check_features, count_categories, finite_values
 from .packing import pack_array, unpack_array
 
-
 __all__ = ["CategoricalProfile", "NumericProfile", "ReferenceProfile"]
 
 FORMAT_VERSION = 1

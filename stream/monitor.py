@@ -26,6 +26,7 @@ from driftline.detectors import (
     ReferenceProfile,
     StreamingFeatureDetector,
     WindowReport,
+    WindowSketch,
     label_coverage,
     throughput,
 )
