@@ -262,7 +262,7 @@ COMPONENTS = {
                                  QuantileSketch.restore),
     "reservoir": Component(lambda: Reservoir(100, seed=3), lambda r, rng: (r.update(rng.normal(size=500)), r.values.tolist())[1],
                            Reservoir.restore),
-    "window_sketch": Component(REF.new_window, lambda w, rng: (w.update(batch(rng)), w.snapshot())[1],
+    "window_sketch": Component(lambda: WindowSketch(REF), lambda w, rng: (w.update(batch(rng)), w.snapshot())[1],
                                lambda s: WindowSketch.restore(REF, s)),
     "reference_builder": Component(
         lambda: ReferenceBuilder(REF.kinds, warmup_events=25_000),
