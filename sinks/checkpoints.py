@@ -47,6 +47,9 @@ class CheckpointStore:
     def save(self, checkpoints: Sequence[Checkpoint]) -> None:
         if not checkpoints:
             return
+        for c in checkpoints:
+            if not c.state.startswith(b"{"):
+                raise ValueError(f"checkpoint of partition {c.partition}: the state must be a JSON document")
         self.store.insert("checkpoints", {
             "group_id": [self.group_id] * len(checkpoints),
             "kafka_partition": [c.partition for c in checkpoints],

@@ -36,6 +36,7 @@ from itertools import islice
 from typing import Any
 
 import msgspec
+from driftline.alerting import build_rules
 
 from .errors import CheckpointError
 from .join import LabelJoin
@@ -52,7 +53,7 @@ _encode = msgspec.json.encode
 def replay_horizon_ms(settings: Any) -> int:
     """Event time replayed back from the newest stored prediction (see the module docstring)."""
     memory = [1] + [m.drift.persistence[1] for m in settings.models]
-    memory += [n for rule in settings.alert_rules for n in (rule.for_windows, rule.resolve_after_windows)]
+    memory += [n for rule in build_rules(settings.alert_rules) for n in (rule.for_windows, rule.resolve_after_windows)]
     history = max(memory)
     return max((m.window_ms * (history + REPLAY_EXTRA_WINDOWS) + m.allowed_lateness_ms for m in settings.models),
                default=0)

@@ -80,6 +80,7 @@ LONG_MODULES: dict[str, str] = {
     "driftline.alerting.rules": "the alert-rule language: its vocabulary, its conditions and their parser",
     "driftline.demo.broker": "the embedded Tansu broker's lifecycle: start, readiness, restart, topics, stop",
     "driftline.sinks.alerts.delivery": "delivering alerts: the queue, retries with backoff, the delivery record",
+    "driftline.stream.monitor": "one model version's event-time windows: feed, close, report",
 }
 
 

@@ -14,7 +14,7 @@ import pickle
 
 import pytest
 from driftline.sinks.migrations import migrate
-from driftline.sinks.store import ClickHouseStore
+from driftline.stream.wiring import build_store
 
 from tests.faults.harness import Scenario, traffic
 from tests.support.waiting import wait_until
@@ -35,7 +35,7 @@ class Boom:
 
 
 def _insert_checkpoints(sc: Scenario, states: dict[int, str], offsets: dict[str, int]) -> None:
-    store = ClickHouseStore(f"clickhouse://default:@127.0.0.1:{sc.clickhouse.tcp_port}/{sc.db}")
+    store = build_store(f"clickhouse://default:@127.0.0.1:{sc.clickhouse.tcp_port}/{sc.db}")
     try:
         migrate(store)  # the worker would create the tables; the attacker's row must exist before it starts
         store.insert("checkpoints", {"group_id": [sc.group] * len(states), "kafka_partition": list(states),

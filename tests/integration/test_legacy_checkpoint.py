@@ -20,6 +20,7 @@ from driftline.sinks.migrations import migrate
 from driftline.sinks.store import ClickHouseStore
 from driftline.stream.processor import BatchOutput, Processor
 from driftline.stream.replay import replay_horizon_ms
+from driftline.stream.wiring import build_store
 
 from tests.integration.traffic import START_MS, make_traffic
 
@@ -39,7 +40,7 @@ SPLIT = 45  # seconds: the 25 s horizon (5 s windows x (2 + 3)) leaves the 10-20
 
 
 def _store(clickhouse, name: str) -> ClickHouseStore:
-    store = ClickHouseStore(clickhouse.url.rsplit("/", 1)[0] + f"/{name}_{uuid.uuid4().hex[:8]}")
+    store = build_store(clickhouse.url.rsplit("/", 1)[0] + f"/{name}_{uuid.uuid4().hex[:8]}")
     migrate(store)
     return store
 
@@ -82,10 +83,10 @@ def _run(processor, batches, store=None, split=None, restore=None):
         processor.process(state, predictions, feedback, now, target)
         processor.close_windows(state, now, target)
         if store is not None and i < split:  # what the worker's writer stored before the checkpoint
-            for table, columns in (("predictions", target.predictions), ("feedback", target.feedback)):
-                if columns:
-                    store.insert(table, columns)
-                    columns.clear()
+            for rows in (target.predictions, target.feedback):
+                if len(rows):
+                    store.insert(rows.table, rows.columns())
+            target.predictions, target.feedback = type(target.predictions)(), type(target.feedback)()
     processor.close_windows(state, batches[-1][0] + 3_600_000, after if split is not None else out)
     return out, after
 
