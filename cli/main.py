@@ -64,7 +64,7 @@ def migrate(config: str) -> None:
                    "profiled, numeric when all its values are numbers.")
 def baseline(data: str, model: str, out: str, config: str | None) -> None:
     """Build a reference profile from a dataset for `reference: {profile: ...}`."""
-    from driftline.stream.reference import infer_kinds, profile_from_file
+    from driftline.stream.reference_files import infer_kinds, profile_from_file
 
     if config:
         settings = settings_or_exit(config)

@@ -14,7 +14,7 @@ from .distances import (
     psi,
     wasserstein,
 )
-from .drift_tests import (
+from .drift_registry import (
     ChiSquare,
     DriftTest,
     HellingerDistance,
@@ -26,7 +26,7 @@ from .drift_tests import (
     WassersteinDistance,
 )
 from .errors import DetectorConfigError, DetectorError, DetectorStateError
-from .explain import DriftOutcome, RankedFeature, rank_drifted, severity
+from .explain import DriftOutcome, RankedFeature, exceedance, rank_drifted
 from .labels import label_key
 from .multivariate import PCAReconstructionDrift
 from .operational import label_coverage, throughput
@@ -35,13 +35,13 @@ from .performance import PerformanceWindow
 from .profile import CategoricalProfile, NumericProfile, ReferenceProfile
 from .quality import DataQualityCheck, QualityResult
 from .quantiles import QuantileSketch
-from .reference import ReferenceBuilder
 from .registry import DETECTORS, make_detector
 from .reservoir import Reservoir
 from .results import ConceptDriftEvent, DriftResult, MetricValue, WindowReport
 from .river_detectors import ConceptDriftMonitor, StreamingFeatureDetector
 from .settings import DriftSettings, TestSpec
 from .suite import DriftSuite
+from .warmup import ReferenceBuilder
 from .window import WindowSketch
 
 __all__ = [
@@ -95,7 +95,7 @@ __all__ = [
     "pack_array",
     "psi",
     "rank_drifted",
-    "severity",
+    "exceedance",
     "throughput",
     "unpack_array",
     "wasserstein",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from . import distances
 from ._checks import check_float
-from .drift_test import DriftTest, Profile, Window, binned
+from .drift_base import DriftTest, Profile, Window, binned
 
 __all__ = ["ChiSquare", "HellingerDistance", "JensenShannonDistance", "LInfinityDistance", "PopulationStabilityIndex", "UnseenCategoryShare"]
 

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
-__all__ = ["RankedFeature", "DriftOutcome", "rank_drifted", "severity"]
+__all__ = ["RankedFeature", "DriftOutcome", "exceedance", "rank_drifted"]
 
 
 class DriftOutcome(Protocol):
@@ -33,16 +33,16 @@ class DriftOutcome(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class RankedFeature:
-    """A drifted feature, its score (severity x importance) and its worst result."""
+    """A drifted feature, its score (exceedance x importance) and its worst result."""
 
     feature: str
     score: float
-    severity: float
+    exceedance: float
     importance: float
     worst: DriftOutcome
 
 
-def severity(result: DriftOutcome) -> float:
+def exceedance(result: DriftOutcome) -> float:
     """How far past its threshold a result is: ``statistic / threshold``, or ``threshold / p`` for p-value tests.
 
     Both are 1.0 exactly at the threshold, so tests on different scales compare.
@@ -55,7 +55,7 @@ def severity(result: DriftOutcome) -> float:
 def rank_drifted(results: Iterable[DriftOutcome], importances: Mapping[str, float] | None = None) -> list[RankedFeature]:
     """Drifted features, worst first; one entry per feature (its most severe drifted result).
 
-    With ``importances`` (e.g. model feature importances) the score is severity x
+    With ``importances`` (e.g. model feature importances) the score is exceedance x
     importance (a feature missing from the mapping weighs 0); without, the result's own
     ``importance`` if set, else 1.
 
@@ -71,7 +71,7 @@ def rank_drifted(results: Iterable[DriftOutcome], importances: Mapping[str, floa
     for r in results:
         if not r.drifted:
             continue
-        s = severity(r)
+        s = exceedance(r)
         if r.feature not in worst or s > worst[r.feature][0]:
             worst[r.feature] = (s, r)
     ranked = []

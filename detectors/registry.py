@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .drift_tests import DRIFT_TESTS
+from .drift_registry import DRIFT_TESTS
 from .errors import DetectorConfigError
 from .multivariate import PCAReconstructionDrift
 from .quality import DataQualityCheck

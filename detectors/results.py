@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .explain import rank_drifted, severity
+from .explain import exceedance, rank_drifted
 
 __all__ = ["ConceptDriftEvent", "DriftResult", "MetricValue", "WindowReport"]
 
@@ -69,8 +69,8 @@ class WindowReport:
 
     @property
     def drifted_features(self) -> tuple[DriftResult, ...]:
-        """Drifted results, worst feature first: by severity (statistic against its threshold),
+        """Drifted results, worst feature first: by exceedance (statistic against its threshold),
         times the feature's importance when the config gives importances (see ``rank_drifted``)."""
         order = {ranked.feature: i for i, ranked in enumerate(rank_drifted(self.drift))}
         hits = [r for r in self.drift if r.drifted]
-        return tuple(sorted(hits, key=lambda r: (order[r.feature], -severity(r))))
+        return tuple(sorted(hits, key=lambda r: (order[r.feature], -exceedance(r))))

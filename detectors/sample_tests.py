@@ -6,7 +6,7 @@ import numpy as np
 
 from . import distances
 from ._checks import check_choice
-from .drift_test import DriftTest, Profile, Window
+from .drift_base import DriftTest, Profile, Window
 
 __all__ = ["KolmogorovSmirnov", "WassersteinDistance"]
 

@@ -12,7 +12,7 @@ import inspect
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from .drift_tests import DRIFT_TESTS, DriftTest
+from .drift_registry import DRIFT_TESTS, DriftTest
 from .errors import DetectorConfigError
 
 __all__ = ["CATEGORICAL_TESTS", "CORRECTIONS", "NUMERIC_TESTS", "DriftSettings", "TestSpec"]

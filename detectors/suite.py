@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from .correction import Persistence, adjust_p_values
-from .drift_tests import DriftTest
+from .drift_registry import DriftTest
 from .profile import ReferenceProfile
 from .results import DriftResult
 from .settings import DriftSettings

@@ -7,7 +7,7 @@ The embedded chdb store is imported on first use (it loads a whole database engi
 
 from .checkpoints import Checkpoint, CheckpointStore
 from .delivery_log import AsyncStoreDeliveryLog, StoreDeliveryLog
-from .errors import DeliveryError, SchemaError, SinkError, StoreError
+from .errors import SchemaError, SinkError, StoreError
 from .join_state import load_pending_join
 from .messages import KafkaMessage, alert_message, dead_letter_message
 from .metrics import WorkerMetrics
@@ -18,8 +18,7 @@ from .store import ClickHouseStore, Store, connect_params
 from .writer import EventWriter
 
 __all__ = [
-    "AsyncStoreDeliveryLog", "Checkpoint", "CheckpointStore", "ClickHouseStore", "DeadLetterRows", "DeliveryError",
-    "EmbeddedStore", "EventWriter", "FeedbackRows", "KafkaMessage", "Migration", "PredictionRows",
+    "AsyncStoreDeliveryLog", "Checkpoint", "CheckpointStore", "ClickHouseStore", "DeadLetterRows", "EmbeddedStore", "EventWriter", "FeedbackRows", "KafkaMessage", "Migration", "PredictionRows",
     "SchemaError", "SinkError", "Store", "StoreDeliveryLog", "StoreError", "TableRows",
     "WorkerMetrics", "alert_message", "apply_retention", "connect_params", "dead_letter_message",
     "known_migrations", "load_pending_join", "migrate", "pending_migrations",

@@ -1,17 +1,21 @@
-"""Exceptions of the sinks package.
+"""Exceptions of the sinks package: one root, :class:`SinkError`.
 
     SinkError
-    ├── StoreError            a query or insert failed (retriable: the server may come back)
-    │   └── SchemaError       the store's schema is newer than this build (not retriable)
-    └── DeliveryError         an alert could not be delivered (see driftline.sinks.alerts)
+    ├── StoreError              a query or insert failed (retriable: the server may come back)
+    │   └── SchemaError         the store's schema is newer than this build (not retriable)
+    └── AlertSinkError          alert channels (driftline.sinks.alerts.base draws its subtree)
+        ├── ChannelConfigError  a channel cannot be built from its settings
+        └── DeliveryError       one delivery attempt failed (retriable or not, per cause)
 """
 
 from __future__ import annotations
 
-__all__ = ["DeliveryError", "SchemaError", "SinkError", "StoreError"]
+__all__ = ["SchemaError", "SinkError", "StoreError"]
 
 
 class SinkError(Exception):
+    """Root of every error raised by :mod:`driftline.sinks`."""
+
     retriable = False
 
 
@@ -21,7 +25,3 @@ class StoreError(SinkError):
 
 class SchemaError(StoreError):
     retriable = False
-
-
-class DeliveryError(SinkError):
-    retriable = True

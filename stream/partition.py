@@ -52,3 +52,4 @@ class BatchOutput:
     reports: list[WindowReport] = field(default_factory=list)
     alerts: list[Alert] = field(default_factory=list)
     counts: dict[tuple[str, str, str], int] = field(default_factory=lambda: defaultdict(int))
+    late: dict[str, int] = field(default_factory=lambda: defaultdict(int))  # model -> events for closed windows

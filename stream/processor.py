@@ -153,7 +153,10 @@ class Processor:
                 origins = [batch.origins[i] for i in idx]
                 maps = [batch.features[i] for i in idx]
             monitor = self._monitor(state, model, version)
+            late_before = monitor.late_events
             monitor.add_predictions(build_columns(events, ts, monitor.kinds, maps), now_ms)
+            if monitor.late_events != late_before:
+                out.late[model] += monitor.late_events - late_before
             monitor.add_labels(state.join.add_predictions(events, ts, model, version), now_ms)
             out.predictions.add(events, ts, origins, model, version,
                                 classification=monitor.settings.task != "regression")

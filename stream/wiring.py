@@ -29,7 +29,7 @@ from prometheus_client import CollectorRegistry, disable_created_metrics
 
 from .ingest import IngestLoop
 from .processor import Processor
-from .reference import load_reference
+from .reference_files import load_reference
 
 __all__ = [
     "AlertDelivery", "build_alert_delivery", "build_consumer", "build_ingest_loop", "build_metrics",
@@ -157,7 +157,7 @@ def build_multivariate(settings: Settings) -> dict:
     """PCA reconstruction models fitted on reference files (warm-up references fit in the stream)."""
     from driftline.detectors import PCAReconstructionDrift
 
-    from .reference import read_columns
+    from .reference_files import read_columns
 
     fitted = {}
     for m in settings.models:

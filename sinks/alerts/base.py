@@ -5,7 +5,7 @@ reads configuration.
 
 Exception hierarchy (``retriable`` says whether the dispatcher tries again)::
 
-    AlertSinkError                      retriable = False
+    AlertSinkError (a driftline.sinks.SinkError)   retriable = False
     ├── ChannelConfigError (ValueError)  a channel cannot be built from its settings
     └── DeliveryError                   one delivery attempt failed
         ├── TransportError              retriable = True  (refused, reset, timeout)
@@ -23,6 +23,7 @@ from urllib.parse import quote
 from driftline.alerting import Alert, severity_rank
 from driftline.settings import ChannelFilter, redact_url
 from driftline.settings.channels import TEMPLATE_FIELDS
+from driftline.sinks.errors import SinkError
 
 __all__ = [
     "AlertSinkError",
@@ -37,7 +38,7 @@ __all__ = [
 ]
 
 
-class AlertSinkError(Exception):
+class AlertSinkError(SinkError):
     """Root of every error raised by ``driftline.sinks.alerts``."""
 
     retriable = False

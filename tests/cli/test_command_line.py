@@ -7,7 +7,7 @@ import sys
 
 import click
 import pytest
-from driftline.cli.__main__ import run
+from driftline.cli.entry import run
 from driftline.stream.errors import WorkerError
 
 

@@ -30,7 +30,7 @@ from driftline.detectors import (
     WindowSketch,
     make_detector,
 )
-from driftline.detectors.drift_tests import DRIFT_TESTS
+from driftline.detectors.drift_registry import DRIFT_TESTS
 from driftline.detectors.river_detectors import RIVER_ALGORITHMS
 
 REF = ReferenceProfile.from_columns(

@@ -23,7 +23,7 @@ def results():
 def test_rank_by_severity_one_entry_per_feature():
     ranked = rank_drifted(results())
     assert [r.feature for r in ranked] == ["age", "income"]
-    assert ranked[0].worst.test == "ks" and ranked[0].severity == pytest.approx(0.05 / 1e-6)
+    assert ranked[0].worst.test == "ks" and ranked[0].exceedance == pytest.approx(0.05 / 1e-6)
     assert ranked[1].score == pytest.approx(1.25 * 3.0)  # the result's own importance
 
 

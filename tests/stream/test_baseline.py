@@ -7,7 +7,7 @@ from click.testing import CliRunner
 from driftline.cli import main
 from driftline.detectors import ReferenceProfile
 from driftline.settings import parse_settings
-from driftline.stream.reference import load_reference
+from driftline.stream.reference_files import load_reference
 
 
 def write_csv(path, n=500, seed=1):

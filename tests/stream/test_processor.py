@@ -129,3 +129,23 @@ def test_quality_multivariate_and_change_points_reach_the_window_reports():
     assert {"out_of_range_rate:income", "unseen_rate:country"} <= names
     oor = [m.value for r in after for m in r.metrics if m.name == "out_of_range_rate:income"]
     assert max(oor) > 0.05  # the shifted incomes leave the reference range
+
+
+def test_events_for_a_closed_window_are_counted_as_late_per_model():
+    import json
+
+    processor = Processor(parse_settings({"models": [{"name": "m", "features": {"x": "numeric"},
+                                                      "window": {"size": "10s"}}]}))
+    state = processor.new_partition(0)
+
+    def event(i, ts_ms):
+        return (0, i, json.dumps({"event_id": f"e{i}", "model": "m", "version": "v", "ts": ts_ms,
+                                  "features": {"x": 1.0}, "prediction": 1}).encode(), 0)
+
+    out = BatchOutput()
+    processor.process(state, [event(0, 1_000), event(1, 25_000)], [], 0, out)  # watermark passes [0, 10s)
+    processor.close_windows(state, 0, out)
+    assert dict(out.late) == {}
+    out = BatchOutput()
+    processor.process(state, [event(2, 2_000), event(3, 3_000), event(4, 26_000)], [], 0, out)
+    assert dict(out.late) == {"m": 2}

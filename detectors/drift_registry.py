@@ -1,7 +1,7 @@
 """All drift tests and their registry by YAML ``type`` name.
 
 A test compares one feature's window sketch with its reference profile; see
-:class:`driftline.detectors.drift_test.DriftTest` for the threshold convention.
+:class:`driftline.detectors.drift_base.DriftTest` for the threshold convention.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from .binned_tests import (
     PopulationStabilityIndex,
     UnseenCategoryShare,
 )
-from .drift_test import DriftTest, binned
+from .drift_base import DriftTest, binned
 from .sample_tests import KolmogorovSmirnov, WassersteinDistance
 
 __all__ = [
