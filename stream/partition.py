@@ -4,7 +4,7 @@ State is partition-local (Kafka Streams style): producers key predictions and
 feedback by model, so partition ``p`` of both topics holds every event of the
 models it carries, and a :class:`PartitionState` holds their monitors, the
 label join and the alert engines. Its checkpoint is one versioned document
-(:mod:`driftline.stream.checkpoint`) together with its offsets.
+(:mod:`driftline.stream.checkpoint_format`) together with its offsets.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from driftline.alerting import Alert, AlertEngine
 from driftline.detectors import WindowReport
 from driftline.sinks.rows import FeedbackRows, PredictionRows
 
-from .checkpoint import encode_checkpoint
+from .checkpoint_format import encode_checkpoint
 from .events import DeadLetter
 from .join import LabelJoin
 from .monitor import ModelMonitor

@@ -17,7 +17,7 @@ from driftline.alerting import AlertEngine, build_rules
 from driftline.detectors import ReferenceProfile
 from driftline.settings import Settings
 
-from .checkpoint import decode_checkpoint, is_legacy_checkpoint
+from .checkpoint_format import decode_checkpoint, is_legacy_checkpoint
 from .columns import build_columns
 from .errors import CheckpointError
 from .events import EventDecoder, FeedbackEvent, PredictionEvent

@@ -14,7 +14,7 @@ import pickle
 import pytest
 from driftline.detectors import ReferenceProfile
 from driftline.settings import parse_settings
-from driftline.stream.checkpoint import FORMAT, VERSION, decode_checkpoint
+from driftline.stream.checkpoint_format import FORMAT, VERSION, decode_checkpoint
 from driftline.stream.errors import CheckpointError, CheckpointTooNewError
 from driftline.stream.processor import BatchOutput, Processor
 from driftline.stream.replay import replay_horizon_ms
