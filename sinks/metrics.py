@@ -22,7 +22,11 @@ class WorkerMetrics:
         self._versions: dict[str, set[str]] = {}
         r = registry
         self.events = Counter("driftline_events_total", "Valid events consumed.", ["model", "version", "stream"], registry=r)
-        self.dead_letters = Counter("driftline_dead_letters_total", "Malformed events sent to the dead-letter topic.", ["reason"], registry=r)
+        self.dead_letters = Counter("driftline_dead_letters_total", "Events (and rows the store refused: store_rejected) sent to the dead-letter topic and table.", ["reason"], registry=r)
+        self.dead_letters_truncated = Counter("driftline_dead_letters_truncated_total", "Dead letters whose payload was cut to fit the message limit (header driftline-truncated).", registry=r)
+        self.produce_failures = Counter("driftline_produce_failures_total", "Messages to the alerts and dead-letter topics the broker did not acknowledge; each is produced again and checkpoints wait for it.", ["topic", "error"], registry=r)
+        self.store_rejected = Counter("driftline_store_rejected_rows_total", "Rows the store refused (dead-lettered as store_rejected), by table.", ["table"], registry=r)
+        self.model_partitions = Gauge("driftline_model_partitions", "Kafka partitions a model's events arrived on lately; over 1, its producers do not key by model.", ["model"], registry=r)
         self.drift_statistic = Gauge("driftline_drift_statistic", "Drift statistic of the last closed window.", ["model", "version", "feature", "test"], registry=r)
         self.drift_detected = Gauge("driftline_drift_detected", "1 when the feature drifted in the last closed window.", ["model", "version", "feature"], registry=r)
         self.window_metric = Gauge("driftline_window_metric", "Performance/health metric of the last closed window.", ["model", "version", "metric"], registry=r)
@@ -38,7 +42,7 @@ class WorkerMetrics:
         self.insert_rows = Counter("driftline_clickhouse_insert_rows_total", "Rows inserted into ClickHouse.", ["table"], registry=r)
         self.insert_errors = Counter("driftline_clickhouse_insert_errors_total", "Failed ClickHouse inserts.", ["table"], registry=r)
         self.consumer_lag = Gauge("driftline_consumer_lag_messages", "High watermark minus position, per partition.", ["topic", "partition"], registry=r)
-        self.checkpoints = Counter("driftline_checkpoints_total", "State checkpoints written.", ["result"], registry=r)
+        self.checkpoints = Counter("driftline_checkpoints_total", "State checkpoints by result: ok, error, postponed (messages not acknowledged), fenced (partition no longer owned).", ["result"], registry=r)
         self.checkpoint_duration = Histogram("driftline_checkpoint_duration_seconds", "Time to flush, checkpoint and commit.", registry=r, buckets=_FAST_BUCKETS)
         self.join_pending = Gauge("driftline_join_pending", "Entries waiting in the label join.", ["side"], registry=r)
         self.buffered_rows = Gauge("driftline_buffered_rows", "Rows buffered for ClickHouse.", registry=r)

@@ -11,8 +11,8 @@ as its canonical string, a timestamp as seconds and milliseconds) live here only
 ...                        payload=b"{", ts_ms=0)
 >>> rows = DeadLetterRows()
 >>> rows.add([dead], now_s=1_700_000_000)
->>> len(rows), rows.columns()["ts"], rows.columns()["payload_bytes"]
-(1, [1700000000], [1])
+>>> len(rows), rows.columns()["ts"], rows.columns()["payload_bytes"], rows.columns()["truncated"]
+(1, [1700000000], [1], [0])
 """
 
 from __future__ import annotations
@@ -62,6 +62,9 @@ class FeedbackRecord(Protocol):
 
 
 class DeadLetterRecord(Protocol):
+    """A dead letter: an event the worker could not take (or a row the store refused, which also
+    has a ``table`` attribute naming the table)."""
+
     topic: str
     partition: int
     offset: int
@@ -138,10 +141,12 @@ class FeedbackRows:
 
 
 class DeadLetterRows:
-    """Dead letters as stored: payload and detail truncated (the topic keeps the full payload)."""
+    """Dead letters as stored: payload and detail cut (the topic keeps the payload whole, unless
+    it is over the broker's limit: then ``truncated`` is 1 and so is the topic's copy)."""
 
     table = "dead_letters"
-    __slots__ = ("topic", "kafka_partition", "kafka_offset", "reason", "detail", "payload", "payload_bytes", "ts")
+    __slots__ = ("topic", "kafka_partition", "kafka_offset", "reason", "detail", "payload", "payload_bytes", "ts",
+                 "truncated", "store_table")
 
     def __init__(self) -> None:
         for name in self.__slots__:
@@ -150,8 +155,9 @@ class DeadLetterRows:
     def __len__(self) -> int:
         return len(self.topic)
 
-    def add(self, dead: Sequence[DeadLetterRecord], *, now_s: int) -> None:
-        """``now_s`` stands in for the broker timestamp where it is unknown."""
+    def add(self, dead: Sequence[DeadLetterRecord], *, now_s: int, truncated: Sequence[bool] = ()) -> None:
+        """``now_s`` stands in for the broker timestamp where it is unknown; ``truncated`` says, per
+        dead letter, whether its message on the topic holds a cut payload (default: none does)."""
         self.topic += [d.topic for d in dead]
         self.kafka_partition += [d.partition for d in dead]
         self.kafka_offset += [d.offset for d in dead]
@@ -161,6 +167,8 @@ class DeadLetterRows:
                          for d in dead]
         self.payload_bytes += [len(d.payload) for d in dead]
         self.ts += [d.ts_ms // 1000 if d.ts_ms else now_s for d in dead]
+        self.truncated += [int(bool(t)) for t in truncated] if truncated else [0] * len(dead)
+        self.store_table += [getattr(d, "table", "") for d in dead]
 
     def columns(self) -> dict[str, list]:
         return {name: getattr(self, name) for name in self.__slots__}

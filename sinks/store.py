@@ -14,6 +14,7 @@ from typing import Any, Protocol
 from urllib.parse import parse_qs, unquote, urlparse
 
 from .errors import StoreError
+from .store_errors import insert_error
 
 __all__ = ["ClickHouseStore", "Store", "connect_params"]
 
@@ -24,7 +25,11 @@ class Store(Protocol):
     def execute(self, sql: str, params: Mapping[str, Any] | None = None) -> list[tuple]: ...
 
     def insert(self, table: str, columns: Mapping[str, Sequence[Any]]) -> None:
-        """Insert one columnar batch (all columns the same length)."""
+        """Insert one columnar batch (all columns the same length), all of it or none of it.
+
+        Raises :class:`~driftline.sinks.errors.StoreRejected` when the store refuses the rows
+        (see :mod:`driftline.sinks.store_errors`), a retriable StoreError when it may take them later.
+        """
 
     def server_version(self) -> tuple[int, ...]: ...
 
@@ -91,8 +96,8 @@ class ClickHouseStore:
                 self._client.execute(
                     f"INSERT INTO {table} ({names}) VALUES", list(columns.values()), columnar=True
                 )
-        except Exception as exc:
-            raise StoreError(f"ClickHouse insert into {table} failed: {exc}") from exc
+        except Exception as exc:  # the driver disconnects on any error, so the next call starts clean
+            raise insert_error(exc, table=table, store="ClickHouse") from exc
 
     def server_version(self) -> tuple[int, ...]:
         (version,), = self.execute("SELECT version()")

@@ -1,11 +1,17 @@
 """Buffered, columnar writes of events and results to a :class:`~driftline.sinks.store.Store`.
 
 ``add_*`` only appends to in-memory column lists; :meth:`EventWriter.flush`
-does one insert per table. Delivery guarantee: at-least-once. A failed flush
-keeps the buffer (so nothing is lost) and raises; the caller retries and does
-not commit offsets until a flush succeeded. Every table is a
-ReplacingMergeTree keyed on the row's identity, so a retried or replayed
-batch leaves no duplicate visible through ``FINAL``.
+does one insert per table. Delivery guarantee: at-least-once. A flush that fails
+because the store is away (a retriable error) keeps the buffer (so nothing is
+lost) and raises; the caller retries and does not commit offsets until a flush
+succeeded. Rows the store refuses (:class:`~driftline.sinks.errors.StoreRejected`)
+never block the rest: :func:`~driftline.sinks.isolation.insert_isolating` finds
+them, the others are stored, and the refused rows wait in :meth:`EventWriter.take_rejected`
+for the caller to dead-letter. Every table is a ReplacingMergeTree keyed on the
+row's identity, so a retried or replayed batch leaves no duplicate visible
+through ``FINAL``. Window results carry the Kafka partition that computed them
+(``kafka_partition``, part of their key), so two partitions never replace each
+other's results.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from typing import Any
 from driftline.alerting import Alert
 from driftline.detectors import WindowReport
 
+from .isolation import MAX_ISOLATION_INSERTS, RejectedRow, insert_isolating
 from .rows import TableRows
 from .store import Store
 
@@ -27,11 +34,16 @@ _TABLE_ORDER = ("predictions", "feedback", "dead_letters", "window_metrics", "dr
 
 
 class EventWriter:
-    def __init__(self, store: Store, *, clock: Callable[[], float], on_insert=None) -> None:
+    def __init__(self, store: Store, *, clock: Callable[[], float], on_insert=None,
+                 max_isolation_inserts: int = MAX_ISOLATION_INSERTS) -> None:
+        if max_isolation_inserts < 1:
+            raise ValueError(f"max_isolation_inserts must be >= 1, got {max_isolation_inserts}")
         self.store = store
         self.clock = clock
         self.on_insert = on_insert  # callback(table, rows, seconds, error)
+        self.max_isolation_inserts = max_isolation_inserts
         self._buffers: dict[str, dict[str, list]] = {}
+        self._rejected: list[RejectedRow] = []
 
     @property
     def buffered_rows(self) -> int:
@@ -47,14 +59,15 @@ class EventWriter:
         for name, values in columns.items():
             buffer[name].extend(values)
 
-    def add_report(self, report: WindowReport) -> None:
+    def add_report(self, report: WindowReport, *, partition: int) -> None:
+        """Buffer a closed window's results; ``partition`` is the Kafka partition that computed them."""
         now = int(self.clock())
         start, end = report.window_start_ms // 1000, report.window_end_ms // 1000
         metrics = self._buffers.setdefault("window_metrics", defaultdict(list))
         for m in report.metrics:
             for name, value in (("model", report.model), ("version", report.version), ("window_start", start),
                                 ("window_end", end), ("metric", m.name), ("value", m.value), ("n", m.n),
-                                ("computed_at", now)):
+                                ("kafka_partition", partition), ("computed_at", now)):
                 metrics[name].append(value)
         drift = self._buffers.setdefault("drift_results", defaultdict(list))
         for r in report.drift:
@@ -63,7 +76,7 @@ class EventWriter:
                                 ("statistic", float(r.statistic)), ("p_value", r.p_value),
                                 ("threshold", float(r.threshold)), ("drifted", int(r.drifted)),
                                 ("raw_drifted", int(r.drifted if r.raw_drifted is None else r.raw_drifted)),
-                                ("corrected", r.corrected), ("computed_at", now)):
+                                ("corrected", r.corrected), ("kafka_partition", partition), ("computed_at", now)):
                 drift[name].append(value)
 
         # Concept-drift state changes of the error stream share the table, as the pseudo-feature
@@ -74,7 +87,7 @@ class EventWriter:
                                 ("statistic", 1.0 if event.state == "drift" else 0.5), ("p_value", None),
                                 ("threshold", 1.0), ("drifted", int(event.state == "drift")),
                                 ("raw_drifted", int(event.state == "drift")), ("corrected", "none"),
-                                ("computed_at", now)):
+                                ("kafka_partition", partition), ("computed_at", now)):
                 drift[name].append(value)
 
     def add_alert(self, alert: Alert) -> None:
@@ -92,7 +105,11 @@ class EventWriter:
         self.add_columns("alerts", {k: [v] for k, v in row.items()})
 
     def flush(self) -> int:
-        """Insert every buffered table. On failure the unwritten tables stay buffered."""
+        """Insert every buffered table; returns the rows stored.
+
+        A retriable error leaves the unwritten tables buffered and raises. Rows the store
+        refuses are left out and kept for :meth:`take_rejected`; the rest of their table is stored.
+        """
         written = 0
         for table in sorted(self._buffers, key=lambda t: _TABLE_ORDER.index(t) if t in _TABLE_ORDER else 99):
             columns = self._buffers[table]
@@ -101,16 +118,22 @@ class EventWriter:
                 continue
             started = self.clock()
             try:
-                self.store.insert(table, columns)
+                rejected = insert_isolating(self.store.insert, table, columns, max_inserts=self.max_isolation_inserts)
             except Exception as exc:
                 if self.on_insert:
                     self.on_insert(table, rows, self.clock() - started, exc)
                 raise
             if self.on_insert:
-                self.on_insert(table, rows, self.clock() - started, None)
+                self.on_insert(table, rows - len(rejected), self.clock() - started, None)
+            self._rejected += rejected
             self._buffers[table] = defaultdict(list)
-            written += rows
+            written += rows - len(rejected)
         return written
+
+    def take_rejected(self) -> list[RejectedRow]:
+        """The rows the store refused since the last call (the caller dead-letters them)."""
+        rejected, self._rejected = self._rejected, []
+        return rejected
 
 
 def _rows(columns: Mapping[str, list]) -> int:

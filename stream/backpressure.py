@@ -94,9 +94,15 @@ class Backpressure:
             self._resume()
         return result
 
-    def until_produced(self, producer: Any, topic: str, message: KafkaMessage) -> None:
-        """Hand a message to the producer; while its queue is full (broker away), wait for room."""
+    def until_produced(self, producer: Any, topic: str, message: KafkaMessage, *,
+                       on_delivery: Callable[[Any, Any], None] | None = None) -> None:
+        """Hand a message to the producer; while its queue is full (broker away), wait for room.
+
+        ``on_delivery(err, msg)`` is the message's delivery report (librdkafka calls it in poll/flush).
+        """
         kwargs: dict[str, Any] = {"value": message.value}
+        if on_delivery is not None:
+            kwargs["on_delivery"] = on_delivery
         if message.key is not None:
             kwargs["key"] = message.key
         if message.headers:

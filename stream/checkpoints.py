@@ -1,11 +1,22 @@
 """Checkpoints: flush, wait for the broker's acks, write each partition's state, commit its offsets.
 
 The order is the at-least-once guarantee. Offsets are committed only after every
-buffered row is stored, every dead letter and alert handed to the producer is
-acknowledged, and the state of each partition is written with those offsets; a
-crash at any point replays from the previous checkpoint, with the state as it
-was then. The ``checkpoints`` table, not the committed offsets, is the source of
-truth on restore. Alerts go to delivery only once their rows are stored.
+buffered row is stored (rows the store refuses are dead-lettered first), every dead
+letter and alert handed to the producer is acknowledged, and the state of each
+partition is written with those offsets; a crash at any point replays from the
+previous checkpoint, with the state as it was then. The ``checkpoints`` table, not
+the committed offsets, is the source of truth on restore. Alerts go to delivery only
+once their rows are stored.
+
+Ownership. Checkpoints of a partition are ordered by ``(epoch, counter)``
+(:func:`~driftline.sinks.checkpoints.pack_seq`), never by a clock: on assignment the
+new owner takes the epoch after the one it loaded and writes a claim row at once, so
+everything it writes outranks every earlier owner. Right before each insert the worker
+checks that it still owns the partitions: no rebalance since the rows were built, the
+partitions still in the consumer's assignment, and the offset commit, done before the
+insert, accepted by the group coordinator (which refuses a member it has fenced out). A
+worker that lost a partition without knowing it yet is stopped by the commit; if even
+that slips through, its row loses to the new owner's under ``FINAL``.
 """
 
 from __future__ import annotations
@@ -15,20 +26,27 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
-from confluent_kafka import TopicPartition
+from confluent_kafka import KafkaError, KafkaException, TopicPartition
 from driftline.alerting import Alert
-from driftline.sinks.checkpoints import Checkpoint, CheckpointStore
+from driftline.sinks.checkpoints import Checkpoint, CheckpointStore, pack_seq, unpack_seq
 from driftline.sinks.errors import StoreError
+from driftline.sinks.isolation import rejected_letter
 from driftline.sinks.metrics import WorkerMetrics
 from driftline.sinks.writer import EventWriter
 
 from .backpressure import Backpressure
+from .deliveries import KafkaOutput
+from .keying import KeyingWatch
 from .processor import PartitionState, Processor
 from .rebalance import Partitions
 
 __all__ = ["CheckpointCoordinator", "HistoryLoader", "PendingJoinLoader"]
 
 log = logging.getLogger("driftline.ingest")
+
+# The group coordinator's answers to a member that no longer owns what it commits.
+FENCED = frozenset({KafkaError.ILLEGAL_GENERATION, KafkaError.UNKNOWN_MEMBER_ID, KafkaError.REBALANCE_IN_PROGRESS,
+                    KafkaError.FENCED_INSTANCE_ID, getattr(KafkaError, "_ASSIGNMENT_LOST", -142)})
 
 
 class PendingJoinLoader(Protocol):
@@ -48,11 +66,13 @@ class HistoryLoader(Protocol):
 
 
 class CheckpointCoordinator:
-    """``topics`` are the predictions and feedback topics, in this order."""
+    """``topics`` are the predictions and feedback topics, in this order; ``dead_letter(letters)``
+    dead-letters the rows the store refused (topic, table and metrics, like any dead letter)."""
 
     def __init__(self, topics: tuple[str, str], processor: Processor, partitions: Partitions, writer: EventWriter,
-                 store: CheckpointStore, pending_join: PendingJoinLoader, producer: Any, consumer: Any,
-                 metrics: WorkerMetrics, backpressure: Backpressure, *, history: HistoryLoader | None = None,
+                 store: CheckpointStore, pending_join: PendingJoinLoader, output: KafkaOutput, consumer: Any,
+                 metrics: WorkerMetrics, backpressure: Backpressure, keying: KeyingWatch, *,
+                 dead_letter: Callable[[list], None], history: HistoryLoader | None = None,
                  on_alert: Callable[[Alert], None] = lambda alert: None, clock: Callable[[], float] = time.time,
                  producer_flush_timeout_s: float = 10.0) -> None:
         if not producer_flush_timeout_s > 0:
@@ -64,38 +84,63 @@ class CheckpointCoordinator:
         self.store = store
         self.pending_join = pending_join
         self.history = history
-        self.producer = producer
+        self.output = output
         self.consumer = consumer
         self.metrics = metrics
         self.backpressure = backpressure
+        self.keying = keying
+        self.dead_letter = dead_letter
         self.on_alert = on_alert
         self.clock = clock
         self.producer_flush_timeout_s = producer_flush_timeout_s
         self.unsent_alerts: list[Alert] = []  # alerts waiting for their rows to be stored
         self.flushed_at = self.checkpointed_at = clock()
+        self._loaded_epoch: dict[int, int] = {}  # partition -> epoch of the checkpoint it was loaded from
+        self._seq: dict[int, tuple[int, int]] = {}  # partition -> (epoch, counter) of its last row written
 
     # -- writing -------------------------------------------------------------------------------
     def flush(self) -> None:
         """Write buffered rows; while the store fails, pause consumption (backpressure) and retry."""
         self.backpressure.until_stored("flush", self._write_rows)
-        self.producer.poll(0)
+        self.output.producer.poll(0)
         self.flushed_at = self.clock()
         self.metrics.buffered_rows.set(self.writer.buffered_rows)
 
     def _write_rows(self) -> None:
         self.writer.flush()
+        rejected = self.writer.take_rejected()
+        if rejected:
+            self._dead_letter_rejected(rejected)
+            self.writer.flush()  # their dead_letters rows
         # Alerts are handed to delivery only once their rows are stored: a delivered alert always
         # has its row in `alerts`, and one lost to a crash before that is recomputed on replay.
         unsent, self.unsent_alerts = self.unsent_alerts, []
         for alert in unsent:
             self.on_alert(alert)
 
+    def _dead_letter_rejected(self, rejected: list) -> None:
+        topics = {"predictions": self.predictions_topic, "feedback": self.feedback_topic}
+        letters = []
+        for row in rejected:
+            self.metrics.store_rejected.labels(row.table).inc()
+            if row.table == "dead_letters":  # never dead-lettered again: that could go round forever
+                log.error("the store refused a dead_letters row (topic %s, partition %s, offset %s): %s",
+                          row.row.get("topic"), row.row.get("kafka_partition"), row.row.get("kafka_offset"),
+                          row.message)
+                continue
+            letters.append(rejected_letter(row, topics=topics))
+        log.warning("the store refused %d row(s) (%s): dead-lettered as store_rejected, the rest of their "
+                    "batches is stored; first: %s", len(rejected), ", ".join(sorted({r.table for r in rejected})),
+                    rejected[0].message)
+        if letters:
+            self.dead_letter(letters)
+
     def checkpoint(self, partitions: list[int] | None = None, *, wait: bool = True) -> None:
         """Flush, then write the partitions' state and offsets and commit them.
 
         ``wait=False`` (inside a rebalance callback) tries once and raises StoreError instead of
-        retrying; a checkpoint is postponed while the producer still holds undelivered dead letters
-        or alerts (the broker is away), since committing would lose them.
+        retrying; a checkpoint is postponed while any dead letter or alert is not acknowledged by
+        the broker (it is produced again meanwhile), since committing would lose it.
         """
         started = self.clock()
         if wait:
@@ -107,17 +152,18 @@ class CheckpointCoordinator:
         if not chosen:
             self.checkpointed_at = self.clock()
             return
-        undelivered = self.producer.flush(self.producer_flush_timeout_s if wait else 1.0)
+        undelivered = self.output.settle(self.producer_flush_timeout_s if wait else 1.0)
         if undelivered:
             log.warning("checkpoint postponed: %d dead letter/alert message(s) not yet acknowledged by the "
                         "broker", undelivered)
             self.metrics.checkpoints.labels("postponed").inc()
             self.checkpointed_at = self.clock()
             return
-        seq = int(started * 1000)
-        rows = [Checkpoint(p, seq, dict(states[p].offsets), states[p].snapshot()) for p in chosen]
-        commits = [TopicPartition(t, c.partition, o) for c in rows for t, o in c.offsets.items()]
+        rows = [self._row(p, states[p]) for p in chosen]
         generation = self.partitions.generation
+        if not self._still_owned(chosen, generation):
+            self.checkpointed_at = self.clock()
+            return
 
         def save() -> None:
             if self.partitions.generation != generation:
@@ -136,15 +182,46 @@ class CheckpointCoordinator:
             log.info("checkpoint skipped: partitions were reassigned while the store was away")
             self.checkpointed_at = self.clock()
             return
-        if commits:
-            try:
-                self.consumer.commit(offsets=commits, asynchronous=False)
-            except Exception as exc:  # the checkpoint table stays the source of truth
-                log.warning("offset commit failed (checkpoint is saved): %s", exc)
+        for row in rows:
+            self._seq[row.partition] = unpack_seq(row.seq)
         self.metrics.checkpoints.labels("ok").inc()
         self.metrics.checkpoint_duration.observe(self.clock() - started)
         self._report_join()
+        self._report_keying()
         self.checkpointed_at = self.clock()
+
+    def _row(self, partition: int, state: PartitionState) -> Checkpoint:
+        epoch, counter = self._seq.get(partition, (0, 0))
+        return Checkpoint(partition, pack_seq(epoch, counter + 1), dict(state.offsets), state.snapshot(),
+                          self.keying.models(partition))
+
+    def _still_owned(self, partitions: list[int], generation: int) -> bool:
+        """Fence: still assigned, and the group coordinator takes the offsets (committed before the
+        state, which is harmless: on restore the checkpoints table, not the commit, is the truth)."""
+        assigned = {tp.partition for tp in self.consumer.assignment()}
+        lost = sorted(set(partitions) - assigned)
+        if self.partitions.generation != generation or lost:
+            log.warning("checkpoint fenced: partition(s) %s no longer assigned to this worker",
+                        ", ".join(map(str, lost or partitions)))
+            self.metrics.checkpoints.labels("fenced").inc()
+            return False
+        states = self.partitions.states
+        commits = [TopicPartition(t, p, o) for p in partitions for t, o in states[p].offsets.items()]
+        if not commits:
+            return True
+        try:
+            self.consumer.commit(offsets=commits, asynchronous=False)
+        except KafkaException as exc:
+            error = exc.args[0]
+            if error.code() in FENCED:
+                log.warning("checkpoint fenced: the group coordinator refused the offsets of partition(s) %s "
+                            "(%s); their new owner checkpoints them", ", ".join(map(str, partitions)), error)
+                self.metrics.checkpoints.labels("fenced").inc()
+                return False
+            log.warning("offset commit failed (the checkpoint is written anyway): %s", exc)
+        except Exception as exc:  # the checkpoint table stays the source of truth
+            log.warning("offset commit failed (the checkpoint is written anyway): %s", exc)
+        return True
 
     def _report_join(self) -> None:
         joins = [s.join for s in self.partitions.states.values()]
@@ -155,17 +232,44 @@ class CheckpointCoordinator:
         m.join_dropped.labels("predictions", "expired").set(sum(j.expired_predictions for j in joins))
         m.join_dropped.labels("feedback", "expired").set(sum(j.expired_feedback for j in joins))
 
-    # -- reading -------------------------------------------------------------------------------
+    def _report_keying(self) -> None:
+        """Models on more than one partition, over every worker's newest checkpoints."""
+        try:
+            self.keying.update(self.store.partition_models())
+        except StoreError as exc:  # only a report: the next checkpoint tries again
+            log.debug("keying check skipped: %s", exc)
+
+    # -- ownership -----------------------------------------------------------------------------
     def load(self, partition: int) -> PartitionState | None:
         """The partition's state at its last checkpoint, or None; retried while the store is away."""
         checkpoint = self.backpressure.until_stored(
             f"checkpoint read of partition {partition}", lambda: self.store.load(partition), in_rebalance=True)
+        self._loaded_epoch[partition] = unpack_seq(checkpoint.seq)[0] if checkpoint is not None else 0
         if checkpoint is None:
             return None
         return self.processor.restore_partition(
             checkpoint.state, self._pending_join, partition=partition, offsets=checkpoint.offsets,
             history_loader=self._history if self.history is not None else None)
 
+    def claim(self, states: Mapping[int, PartitionState]) -> None:
+        """Take ownership of newly assigned partitions: write each one's state under the next epoch."""
+        rows = []
+        for partition, state in sorted(states.items()):
+            epoch = self._loaded_epoch.pop(partition, 0) + 1
+            rows.append(Checkpoint(partition, pack_seq(epoch, 0), dict(state.offsets), state.snapshot()))
+        self.backpressure.until_stored(f"checkpoint claim of partition(s) {', '.join(map(str, sorted(states)))}",
+                                       lambda: self.store.save(rows), in_rebalance=True)
+        for row in rows:
+            self._seq[row.partition] = unpack_seq(row.seq)
+
+    def release(self, partitions: list[int]) -> None:
+        """The partitions left this worker: it no longer writes or reports them."""
+        for partition in partitions:
+            self._seq.pop(partition, None)
+            self._loaded_epoch.pop(partition, None)
+            self.keying.forget(partition)
+
+    # -- reading -------------------------------------------------------------------------------
     def _history(self, partition: int, offsets: Mapping[str, int], horizon_ms: int, warmup: Mapping[str, int]):
         """The partition's stored events below the checkpoint offsets (a previous release's checkpoint)."""
         return self.history(partition=partition, horizon_ms=horizon_ms, warmup=warmup,

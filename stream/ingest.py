@@ -35,15 +35,15 @@ from typing import Any
 from confluent_kafka import KafkaError
 from driftline.settings import Settings
 from driftline.sinks.checkpoints import CheckpointStore
-from driftline.sinks.messages import alert_message, dead_letter_message
 from driftline.sinks.metrics import WorkerMetrics
-from driftline.sinks.rows import DeadLetterRows
+from driftline.sinks.rows import DeadLetterRecord, DeadLetterRows
 from driftline.sinks.writer import EventWriter
 
 from .backpressure import Backpressure, Stopping
 from .broker_offsets import BrokerOffsets
 from .checkpoints import CheckpointCoordinator, HistoryLoader, PendingJoinLoader
-from .events import DeadLetter
+from .deliveries import KafkaOutput
+from .keying import KeyingWatch
 from .processor import BatchOutput, PartitionState, Processor
 from .rebalance import Partitions, Rebalance
 
@@ -71,9 +71,11 @@ class IngestLoop:
                  writer: EventWriter, checkpoint_store: CheckpointStore, pending_join: PendingJoinLoader,
                  metrics: WorkerMetrics, history: HistoryLoader | None = None, on_alert: Callable = lambda alert: None,
                  clock: Callable[[], float] = time.time, max_buffered_rows: int = 500_000,
-                 producer_flush_timeout_s: float = 10.0,
+                 producer_flush_timeout_s: float = 10.0, max_produce_bytes: int | None = None,
                  on_fatal: Callable[[BaseException], None] = exit_process,
                  sleep: Callable[[float], None] = time.sleep) -> None:
+        """``max_produce_bytes``: the producer's message limit (``message.max.bytes``), when it is
+        below ``kafka.max_message_bytes``; a dead letter is cut to fit the lower of the two."""
         if max_buffered_rows <= 0:
             raise ValueError(f"max_buffered_rows must be > 0, got {max_buffered_rows}")
         self.settings = settings
@@ -90,10 +92,15 @@ class IngestLoop:
         self.partitions = Partitions(clock=clock)
         self.backpressure = Backpressure(consumer, metrics, self.stopping, sleep=sleep,
                                          on_resume=self.partitions.restart_idle_clocks)
+        k = settings.kafka
+        self.output = KafkaOutput(producer, self.backpressure, metrics, dead_letter_topic=k.dead_letter_topic,
+                                  alerts_topic=k.alerts_topic,
+                                  max_message_bytes=min(k.max_message_bytes, max_produce_bytes or k.max_message_bytes))
+        self.keying = KeyingWatch(metrics, clock=clock)
         self.checkpoints = CheckpointCoordinator(
-            self.topics, processor, self.partitions, writer, checkpoint_store, pending_join, producer, consumer, metrics,
-            self.backpressure, history=history, on_alert=on_alert, clock=clock,
-            producer_flush_timeout_s=producer_flush_timeout_s)
+            self.topics, processor, self.partitions, writer, checkpoint_store, pending_join, self.output, consumer,
+            metrics, self.backpressure, self.keying, dead_letter=self._dead_letters, history=history,
+            on_alert=on_alert, clock=clock, producer_flush_timeout_s=producer_flush_timeout_s)
         self.rebalance = Rebalance(self.partitions, processor, self.checkpoints)
         self.broker = BrokerOffsets(consumer, self.partitions, metrics, self.backpressure, clock=clock)
         metrics.buffer_cap.set(max_buffered_rows)
@@ -168,7 +175,9 @@ class IngestLoop:
                 continue
             self.broker.check_first_offset(state, self.topics[0], predictions)
             self.broker.check_first_offset(state, self.topics[1], feedback)
+            n_predictions, n_feedback = len(out.predictions), len(out.feedback)
             self.processor.process(state, predictions, feedback, now_ms, out)
+            self.keying.saw(partition, out.predictions.model[n_predictions:], out.feedback.model[n_feedback:])
         decoded = self.clock()
         for state in states.values():
             self.processor.close_windows(state, now_ms, out)
@@ -201,23 +210,24 @@ class IngestLoop:
         self.writer.add_rows(out.feedback)
         if out.dead:
             self._dead_letters(out.dead)
-        for report in out.reports:
-            self.writer.add_report(report)
+        for partition, report in zip(out.report_partitions, out.reports, strict=True):
+            self.writer.add_report(report, partition=partition)
             m.observe_report(report, now_ms / 1000 - report.window_end_ms / 1000)
         for alert in out.alerts:
             self.writer.add_alert(alert)
             m.alerts.labels(alert.kind, alert.severity, alert.status).inc()
-            self.backpressure.until_produced(self.producer, self.settings.kafka.alerts_topic, alert_message(alert))
+            self.output.alert(alert)
             self.checkpoints.unsent_alerts.append(alert)
         self.producer.poll(0)
         m.buffered_rows.set(self.writer.buffered_rows)
 
-    def _dead_letters(self, dead: list[DeadLetter]) -> None:
-        k = self.settings.kafka
+    def _dead_letters(self, dead: list[DeadLetterRecord]) -> None:
+        """To the dead-letter topic (cut to fit, acknowledged before the next commit) and table."""
+        truncated = []
         for letter in dead:
             self.metrics.dead_letters.labels(letter.reason).inc()
-            self.backpressure.until_produced(self.producer, k.dead_letter_topic,
-                                             dead_letter_message(letter, max_bytes=k.max_message_bytes))
+            message = self.output.dead_letter(letter)
+            truncated.append(message is None or message.truncated)
         rows = DeadLetterRows()
-        rows.add(dead, now_s=int(self.clock()))
+        rows.add(dead, now_s=int(self.clock()), truncated=truncated)
         self.writer.add_rows(rows)

@@ -50,6 +50,12 @@ class BatchOutput:
     feedback: FeedbackRows = field(default_factory=FeedbackRows)
     dead: list[DeadLetter] = field(default_factory=list)
     reports: list[WindowReport] = field(default_factory=list)
+    report_partitions: list[int] = field(default_factory=list)  # the partition of each report, in order
     alerts: list[Alert] = field(default_factory=list)
     counts: dict[tuple[str, str, str], int] = field(default_factory=lambda: defaultdict(int))
     late: dict[str, int] = field(default_factory=lambda: defaultdict(int))  # model -> events for closed windows
+
+    def add_report(self, partition: int, report: WindowReport) -> None:
+        """A closed window of ``partition``: its results are keyed by partition when stored."""
+        self.reports.append(report)
+        self.report_partitions.append(partition)

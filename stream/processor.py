@@ -125,7 +125,7 @@ class Processor:
             state.join.expire(watermark)
         for key, monitor in state.monitors.items():
             for report in monitor.close_ready(now_ms):
-                out.reports.append(report)
+                out.add_report(state.partition, report)
                 engine = state.engines.get(key)
                 if engine is None:
                     engine = state.engines[key] = AlertEngine(self.rules)

@@ -1,9 +1,11 @@
 """The partitions a worker owns, and what a consumer-group rebalance does to them.
 
 On assignment each new partition's state is restored from its last checkpoint
-(or started fresh) and the consumer is positioned at the checkpoint's offsets;
-on revocation the leaving partitions are checkpointed once (the next owner
-replays more if that fails) and dropped. Every rebalance bumps
+(or started fresh), claimed (written back under the next ownership epoch, so that
+no earlier owner's late write can outrank this worker's checkpoints) and the
+consumer is positioned at the checkpoint's offsets; on revocation the leaving
+partitions are checkpointed once (the next owner replays more if that fails) and
+dropped. Every rebalance bumps
 :attr:`Partitions.generation`, which tells a checkpoint that waited for the
 store that its partitions may have moved meanwhile.
 
@@ -55,6 +57,10 @@ class CheckpointKeeper(Protocol):
 
     def load(self, partition: int) -> PartitionState | None: ...
 
+    def claim(self, states: dict[int, PartitionState]) -> None: ...
+
+    def release(self, partitions: list[int]) -> None: ...
+
     def checkpoint(self, partitions: list[int] | None = None, *, wait: bool = True) -> None: ...
 
 
@@ -69,12 +75,15 @@ class Rebalance:
     def on_assign(self, consumer, assigned: list[TopicPartition]) -> None:
         partitions = self.partitions
         partitions.generation += 1
+        new = {}
         for p in sorted({tp.partition for tp in assigned}):
             if p in partitions.states:
                 continue
             state = self.checkpoints.load(p)
-            partitions.states[p] = state or self.processor.new_partition(p)
+            new[p] = partitions.states[p] = state or self.processor.new_partition(p)
             log.info("partition %d assigned (%s)", p, "restored from checkpoint" if state else "fresh state")
+        if new:
+            self.checkpoints.claim(new)
         partitions.restart_idle_clocks()
         for tp in assigned:
             offset = partitions.states[tp.partition].offsets.get(tp.topic)
@@ -93,4 +102,5 @@ class Rebalance:
                 log.warning("checkpoint on revoke failed, the next owner replays more: %s", exc)
             for p in leaving:
                 del partitions.states[p]
+            self.checkpoints.release(leaving)
         consumer.unassign()

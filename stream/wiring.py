@@ -113,6 +113,7 @@ def build_ingest_loop(settings: Settings, store: Store, producer: Producer, metr
     processor = Processor(settings, dict(build_references(settings)), build_multivariate(settings))
     return IngestLoop(
         settings, processor, consumer=build_consumer(settings), producer=producer,
+        max_produce_bytes=int(producer_config(settings)["message.max.bytes"]),
         writer=build_writer(store, on_insert=on_insert),
         checkpoint_store=CheckpointStore(store, group_id=settings.kafka.group_id),
         pending_join=functools.partial(load_pending_join, store),

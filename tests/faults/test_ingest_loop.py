@@ -89,13 +89,17 @@ class FlakyStore:
         self.columns.setdefault(table, []).append(dict(columns))
 
     def execute(self, sql, params=None):
+        """The newest checkpoint of a partition (``p``), or every partition's models."""
         self._fail()
-        saved = self.columns.get("checkpoints", [])
-        if not saved:
-            return []
-        cols = saved[-1]
-        rows = zip(cols["kafka_partition"], cols["seq"], cols["offsets"], cols["state"], strict=True)
-        return [row for row in rows if row[0] == params["p"]]
+        newest = {}
+        for cols in self.columns.get("checkpoints", []):
+            for row in zip(cols["kafka_partition"], cols["seq"], cols["offsets"], cols["state"], cols["models"],
+                           strict=True):
+                if row[0] not in newest or row[1] > newest[row[0]][1]:
+                    newest[row[0]] = row
+        if "p" not in params:
+            return [(p, row[4]) for p, row in newest.items()]
+        return [row[:4] for p, row in newest.items() if p == params["p"]]
 
 
 class Message:
