@@ -43,6 +43,8 @@ __all__ = ["KafkaOutput"]
 
 log = logging.getLogger("driftline.ingest")
 
+SETTLE_ROUNDS = 3  # a dead letter refused as too large is cut in half per round
+
 
 class KafkaOutput:
     def __init__(self, producer: Any, backpressure: Backpressure, metrics: WorkerMetrics, *,
@@ -93,17 +95,18 @@ class KafkaOutput:
 
     # -- waiting for the acknowledgements ----------------------------------------------------------
     def settle(self, timeout: float) -> int:
-        """Wait up to ``timeout`` s for every report, producing failed messages again; returns how
-        many messages are still not acknowledged (0: every one is on the broker)."""
+        """Wait up to ``timeout`` s for every report, producing failed messages again (at most
+        :data:`SETTLE_ROUNDS` times: a broker refusing them fast is not retried in a busy loop);
+        returns how many messages are still not acknowledged (0: every one is on the broker)."""
         deadline = self.clock() + timeout
-        while True:
+        remaining, failed = 0, []
+        for _ in range(SETTLE_ROUNDS):
             remaining = self.producer.flush(max(0.0, deadline - self.clock()))
             failed, self._failed = self._failed, []
             if not failed:
                 return remaining
             self._retry(failed)
-            if self.clock() >= deadline:
-                return max(remaining, len(failed))
+        return max(remaining, len(failed))  # produced again, not acknowledged yet
 
     @property
     def failed(self) -> int:

@@ -36,6 +36,7 @@ REASONS = (
     "too_large",
     "too_many_features",
     "empty",
+    "store_rejected",  # a row the store refused (found on insert, not by the decoder)
 )
 
 

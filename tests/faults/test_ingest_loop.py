@@ -5,132 +5,15 @@ from __future__ import annotations
 import pytest
 from confluent_kafka import OFFSET_BEGINNING, TopicPartition
 from driftline.settings import parse_settings
-from driftline.sinks.checkpoints import CheckpointStore
-from driftline.sinks.errors import StoreError
-from driftline.sinks.metrics import WorkerMetrics
-from driftline.sinks.writer import EventWriter
-from driftline.stream.ingest import IngestLoop
-from driftline.stream.processor import Processor
-from prometheus_client import CollectorRegistry
+
+from tests.support.ingest_fakes import FakeConsumer, FlakyStore, Message, ingest_loop
 
 SETTINGS = parse_settings({"models": [{"name": "m", "features": {"x": "numeric"}}],
                            "kafka": {"topics": {"predictions": "p", "feedback": "f"}}})
 
 
-class FakeConsumer:
-    def __init__(self):
-        self.paused, self.seeks, self.commits, self.batches = set(), [], [], []
-        self.watermarks = {}
-
-    def subscribe(self, topics, on_assign, on_revoke):
-        self.on_assign = on_assign
-
-    def consume(self, n, timeout):
-        return self.batches.pop(0) if self.batches else []
-
-    def assignment(self):
-        return [TopicPartition("p", 0), TopicPartition("f", 0)]
-
-    def pause(self, tps):
-        self.paused |= {(tp.topic, tp.partition) for tp in tps}
-
-    def resume(self, tps):
-        self.paused -= {(tp.topic, tp.partition) for tp in tps}
-
-    def seek(self, tp):
-        self.seeks.append((tp.topic, tp.partition, tp.offset))
-
-    def commit(self, offsets, asynchronous):
-        self.commits.append([(tp.topic, tp.partition, tp.offset) for tp in offsets])
-
-    def get_watermark_offsets(self, tp, cached):
-        return self.watermarks.get(tp.topic, (-1001, -1001))
-
-    def position(self, tps):
-        return []
-
-    def assign(self, tps):
-        pass
-
-    def close(self):
-        pass
-
-
-class FakeProducer:
-    def __init__(self):
-        self.produced = []
-
-    def produce(self, topic, **kwargs):
-        self.produced.append((topic, kwargs))
-
-    def poll(self, t=0):
-        return 0
-
-    def flush(self, t=0):
-        return 0
-
-
-class FlakyStore:
-    """Fails its first ``failures`` calls; reads return the checkpoint rows it stored."""
-
-    database = "d"
-
-    def __init__(self, failures: int):
-        self.failures, self.inserts, self.columns = failures, [], {}
-
-    def _fail(self):
-        if self.failures:
-            self.failures -= 1
-            raise StoreError("server went away")
-
-    def insert(self, table, columns):
-        self._fail()
-        self.inserts.append(table)
-        self.columns.setdefault(table, []).append(dict(columns))
-
-    def execute(self, sql, params=None):
-        """The newest checkpoint of a partition (``p``), or every partition's models."""
-        self._fail()
-        newest = {}
-        for cols in self.columns.get("checkpoints", []):
-            for row in zip(cols["kafka_partition"], cols["seq"], cols["offsets"], cols["state"], cols["models"],
-                           strict=True):
-                if row[0] not in newest or row[1] > newest[row[0]][1]:
-                    newest[row[0]] = row
-        if "p" not in params:
-            return [(p, row[4]) for p, row in newest.items()]
-        return [row[:4] for p, row in newest.items() if p == params["p"]]
-
-
-class Message:
-    def __init__(self, topic, partition, offset, value):
-        self.args = (topic, partition, offset, value)
-
-    def error(self):
-        return None
-
-    def topic(self):
-        return self.args[0]
-
-    def partition(self):
-        return self.args[1]
-
-    def offset(self):
-        return self.args[2]
-
-    def value(self):
-        return self.args[3]
-
-    def timestamp(self):
-        return (1, 1_700_000_000_000)
-
-
 def _loop(store, consumer, **kw):
-    metrics = WorkerMetrics(CollectorRegistry())
-    loop = IngestLoop(SETTINGS, Processor(SETTINGS), consumer=consumer, producer=FakeProducer(), sleep=lambda s: None,
-                      writer=EventWriter(store, clock=lambda: 0.0),
-                      checkpoint_store=CheckpointStore(store, group_id=SETTINGS.kafka.group_id),
-                      pending_join=lambda **kw: ([], []), metrics=metrics, **kw)
+    loop, metrics = ingest_loop(SETTINGS, store, consumer, **kw)
     loop.states[0] = loop.processor.new_partition(0)
     loop.states[0].offsets = {"p": 10}
     return loop, metrics
@@ -195,3 +78,51 @@ def test_a_malformed_message_goes_to_the_dead_letter_topic_and_table():
     assert rows["kafka_offset"] == [10] and rows["payload"] == ["{not json"]
     assert metrics.dead_letters.labels("invalid_json")._value.get() == 1
     assert loop.states[0].offsets["p"] == 11
+
+
+def _event(event_id: str) -> bytes:
+    return (b'{"event_id":"%s","model":"m","version":"1","ts":1700000000000,"features":{"x":1},"prediction":0}'
+            % event_id.encode())
+
+
+def test_offsets_are_not_committed_past_a_dead_letter_the_broker_did_not_acknowledge():
+    from confluent_kafka import KafkaError
+
+    store, consumer = FlakyStore(failures=0), FakeConsumer()
+    loop, metrics = _loop(store, consumer)
+    consumer.batches = [[Message("p", 0, 10, b"{not json"), Message("p", 0, 11, _event("a"))]]
+    loop.step()
+    loop.producer.failing = KafkaError._MSG_TIMED_OUT  # the broker never acknowledges the dead letter
+    loop.checkpoints.checkpoint()
+    loop.checkpoints.checkpoint()
+    assert consumer.commits == [] and "checkpoints" not in store.inserts
+    assert metrics.checkpoints.labels("postponed")._value.get() == 2
+    assert metrics.produce_failures.labels(SETTINGS.kafka.dead_letter_topic, "_MSG_TIMED_OUT")._value.get() >= 2
+    loop.producer.failing = None  # the broker is back: the dead letter produced again is acknowledged
+    loop.checkpoints.checkpoint()
+    assert consumer.commits == [[("p", 0, 12)]] and store.inserts.count("checkpoints") == 1
+    sent = [kw["value"] for topic, kw in loop.producer.produced if topic == SETTINGS.kafka.dead_letter_topic]
+    assert len(sent) > 2 and set(sent) == {b"{not json"}  # the same dead letter, produced until acknowledged
+    assert all(callable(kw["on_delivery"]) for _, kw in loop.producer.produced)
+
+
+def test_a_row_the_store_refuses_is_dead_lettered_and_the_rest_is_stored():
+    store = FlakyStore(refuse=lambda table, row: table == "predictions" and row["event_id"] == "bad")
+    consumer = FakeConsumer()
+    loop, metrics = _loop(store, consumer)
+    consumer.batches = [[Message("p", 0, 10, _event("a")), Message("p", 0, 11, _event("bad")),
+                         Message("p", 0, 12, _event("c"))]]
+    loop.step()
+    loop.checkpoints.checkpoint()
+    assert sorted(row["event_id"] for row in store.rows("predictions")) == ["a", "c"]
+    ((topic, message),) = [(t, kw) for t, kw in loop.producer.produced if t == SETTINGS.kafka.dead_letter_topic]
+    headers = dict(message["headers"])
+    assert (headers["driftline-reason"], headers["driftline-table"], headers["driftline-topic"],
+            headers["driftline-offset"]) == (b"store_rejected", b"predictions", b"p", b"11")
+    assert headers["driftline-detail"].startswith(b"predictions row model='m' event_id='bad' refused: ")
+    assert b'"event_id": "bad"' in message["value"]
+    (dead,) = store.rows("dead_letters")
+    assert (dead["reason"], dead["store_table"], dead["kafka_offset"]) == ("store_rejected", "predictions", 11)
+    assert metrics.dead_letters.labels("store_rejected")._value.get() == 1
+    assert metrics.store_rejected.labels("predictions")._value.get() == 1
+    assert consumer.commits == [[("p", 0, 13)]]  # not stalled: the checkpoint went through
