@@ -46,7 +46,8 @@ log = logging.getLogger("driftline.ingest")
 
 # The group coordinator's answers to a member that no longer owns what it commits.
 FENCED = frozenset({KafkaError.ILLEGAL_GENERATION, KafkaError.UNKNOWN_MEMBER_ID, KafkaError.REBALANCE_IN_PROGRESS,
-                    KafkaError.FENCED_INSTANCE_ID, getattr(KafkaError, "_ASSIGNMENT_LOST", -142)})
+                    KafkaError.FENCED_INSTANCE_ID, getattr(KafkaError, "_ASSIGNMENT_LOST", -142),
+                    getattr(KafkaError, "_MAX_POLL_EXCEEDED", -147)})
 
 
 class PendingJoinLoader(Protocol):
