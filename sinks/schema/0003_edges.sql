@@ -14,6 +14,9 @@
 --
 -- checkpoints: `models`, a JSON list of the models a partition had events of lately, read to
 -- find a model whose events arrive on more than one partition.
+--
+-- 18.16 has no ADD COLUMN IF NOT EXISTS: should one statement fail, the ones before it stay
+-- applied and must be undone (DROP COLUMN) before the migration runs again.
 
 ALTER TABLE window_metrics ADD COLUMN kafka_partition UInt32,
     MODIFY ORDER BY (model, version, metric, window_start, kafka_partition);
