@@ -1,22 +1,16 @@
 """Checkpoints: flush, wait for the broker's acks, write each partition's state, commit its offsets.
 
-The order is the at-least-once guarantee. Offsets are committed only after every
-buffered row is stored (rows the store refuses are dead-lettered first), every dead
-letter and alert handed to the producer is acknowledged, and the state of each
-partition is written with those offsets; a crash at any point replays from the
-previous checkpoint, with the state as it was then. The ``checkpoints`` table, not
-the committed offsets, is the source of truth on restore. Alerts go to delivery only
-once their rows are stored.
+The order is the at-least-once guarantee. A checkpoint first stores every buffered
+row (rows the store refuses are dead-lettered first) and waits until the broker has
+acknowledged every dead letter and alert handed to the producer; only then are the
+offsets committed and each partition's state written with them. A crash at any point
+replays from the previous checkpoint row, with the state as it was then: the
+``checkpoints`` table, not the committed offsets, is the source of truth on restore, so
+committing just before the row is written (the commit is the ownership fence) loses
+nothing. Alerts go to delivery only once their rows are stored.
 
-Ownership. Checkpoints of a partition are ordered by ``(epoch, counter)``
-(:func:`~driftline.sinks.checkpoints.pack_seq`), never by a clock: on assignment the
-new owner takes the epoch after the one it loaded and writes a claim row at once, so
-everything it writes outranks every earlier owner. Right before each insert the worker
-checks that it still owns the partitions: no rebalance since the rows were built, the
-partitions still in the consumer's assignment, and the offset commit, done before the
-insert, accepted by the group coordinator (which refuses a member it has fenced out). A
-worker that lost a partition without knowing it yet is stopped by the commit; if even
-that slips through, its row loses to the new owner's under ``FINAL``.
+Which partition a worker may write, and in what order its rows rank, is
+:mod:`~driftline.stream.ownership`.
 """
 
 from __future__ import annotations
@@ -26,9 +20,8 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
-from confluent_kafka import KafkaError, KafkaException, TopicPartition
 from driftline.alerting import Alert
-from driftline.sinks.checkpoints import Checkpoint, CheckpointStore, pack_seq, unpack_seq
+from driftline.sinks.checkpoints import CheckpointStore
 from driftline.sinks.errors import StoreError
 from driftline.sinks.isolation import rejected_letter
 from driftline.sinks.metrics import WorkerMetrics
@@ -37,18 +30,13 @@ from driftline.sinks.writer import EventWriter
 from .backpressure import Backpressure
 from .deliveries import KafkaOutput
 from .keying import KeyingWatch
+from .ownership import Ownership
 from .processor import PartitionState, Processor
 from .rebalance import Partitions
 
 __all__ = ["CheckpointCoordinator", "HistoryLoader", "PendingJoinLoader"]
 
 log = logging.getLogger("driftline.ingest")
-
-# The group coordinator's answers to a member that no longer owns what it commits.
-FENCED = frozenset({KafkaError.ILLEGAL_GENERATION, KafkaError.UNKNOWN_MEMBER_ID, KafkaError.REBALANCE_IN_PROGRESS,
-                    KafkaError.FENCED_INSTANCE_ID, getattr(KafkaError, "_ASSIGNMENT_LOST", -142),
-                    getattr(KafkaError, "_MAX_POLL_EXCEEDED", -147)})
-
 
 class PendingJoinLoader(Protocol):
     """Reads the label join's pending rows back (:func:`driftline.sinks.join_state.load_pending_join`
@@ -96,8 +84,7 @@ class CheckpointCoordinator:
         self.producer_flush_timeout_s = producer_flush_timeout_s
         self.unsent_alerts: list[Alert] = []  # alerts waiting for their rows to be stored
         self.flushed_at = self.checkpointed_at = clock()
-        self._loaded_epoch: dict[int, int] = {}  # partition -> epoch of the checkpoint it was loaded from
-        self._seq: dict[int, tuple[int, int]] = {}  # partition -> (epoch, counter) of its last row written
+        self.ownership = Ownership(consumer, partitions, metrics)
 
     # -- writing -------------------------------------------------------------------------------
     def flush(self) -> None:
@@ -160,9 +147,9 @@ class CheckpointCoordinator:
             self.metrics.checkpoints.labels("postponed").inc()
             self.checkpointed_at = self.clock()
             return
-        rows = [self._row(p, states[p]) for p in chosen]
+        rows = [self.ownership.next_row(p, states[p], self.keying.models(p)) for p in chosen]
         generation = self.partitions.generation
-        if not self._still_owned(chosen, generation):
+        if not self.ownership.still_owned(chosen, generation):
             self.checkpointed_at = self.clock()
             return
 
@@ -183,46 +170,12 @@ class CheckpointCoordinator:
             log.info("checkpoint skipped: partitions were reassigned while the store was away")
             self.checkpointed_at = self.clock()
             return
-        for row in rows:
-            self._seq[row.partition] = unpack_seq(row.seq)
+        self.ownership.written(rows)
         self.metrics.checkpoints.labels("ok").inc()
         self.metrics.checkpoint_duration.observe(self.clock() - started)
         self._report_join()
         self._report_keying()
         self.checkpointed_at = self.clock()
-
-    def _row(self, partition: int, state: PartitionState) -> Checkpoint:
-        epoch, counter = self._seq.get(partition, (0, 0))
-        return Checkpoint(partition, pack_seq(epoch, counter + 1), dict(state.offsets), state.snapshot(),
-                          self.keying.models(partition))
-
-    def _still_owned(self, partitions: list[int], generation: int) -> bool:
-        """Fence: still assigned, and the group coordinator takes the offsets (committed before the
-        state, which is harmless: on restore the checkpoints table, not the commit, is the truth)."""
-        assigned = {tp.partition for tp in self.consumer.assignment()}
-        lost = sorted(set(partitions) - assigned)
-        if self.partitions.generation != generation or lost:
-            log.warning("checkpoint fenced: partition(s) %s no longer assigned to this worker",
-                        ", ".join(map(str, lost or partitions)))
-            self.metrics.checkpoints.labels("fenced").inc()
-            return False
-        states = self.partitions.states
-        commits = [TopicPartition(t, p, o) for p in partitions for t, o in states[p].offsets.items()]
-        if not commits:
-            return True
-        try:
-            self.consumer.commit(offsets=commits, asynchronous=False)
-        except KafkaException as exc:
-            error = exc.args[0]
-            if error.code() in FENCED:
-                log.warning("checkpoint fenced: the group coordinator refused the offsets of partition(s) %s "
-                            "(%s); their new owner checkpoints them", ", ".join(map(str, partitions)), error)
-                self.metrics.checkpoints.labels("fenced").inc()
-                return False
-            log.warning("offset commit failed (the checkpoint is written anyway): %s", exc)
-        except Exception as exc:  # the checkpoint table stays the source of truth
-            log.warning("offset commit failed (the checkpoint is written anyway): %s", exc)
-        return True
 
     def _report_join(self) -> None:
         joins = [s.join for s in self.partitions.states.values()]
@@ -240,12 +193,12 @@ class CheckpointCoordinator:
         except StoreError as exc:  # only a report: the next checkpoint tries again
             log.debug("keying check skipped: %s", exc)
 
-    # -- ownership -----------------------------------------------------------------------------
+    # -- assignment ------------------------------------------------------------------------------
     def load(self, partition: int) -> PartitionState | None:
         """The partition's state at its last checkpoint, or None; retried while the store is away."""
         checkpoint = self.backpressure.until_stored(
             f"checkpoint read of partition {partition}", lambda: self.store.load(partition), in_rebalance=True)
-        self._loaded_epoch[partition] = unpack_seq(checkpoint.seq)[0] if checkpoint is not None else 0
+        self.ownership.loaded(partition, checkpoint)
         if checkpoint is None:
             return None
         return self.processor.restore_partition(
@@ -254,20 +207,15 @@ class CheckpointCoordinator:
 
     def claim(self, states: Mapping[int, PartitionState]) -> None:
         """Take ownership of newly assigned partitions: write each one's state under the next epoch."""
-        rows = []
-        for partition, state in sorted(states.items()):
-            epoch = self._loaded_epoch.pop(partition, 0) + 1
-            rows.append(Checkpoint(partition, pack_seq(epoch, 0), dict(state.offsets), state.snapshot()))
+        rows = self.ownership.claims(states)
         self.backpressure.until_stored(f"checkpoint claim of partition(s) {', '.join(map(str, sorted(states)))}",
                                        lambda: self.store.save(rows), in_rebalance=True)
-        for row in rows:
-            self._seq[row.partition] = unpack_seq(row.seq)
+        self.ownership.written(rows)
 
     def release(self, partitions: list[int]) -> None:
         """The partitions left this worker: it no longer writes or reports them."""
+        self.ownership.release(partitions)
         for partition in partitions:
-            self._seq.pop(partition, None)
-            self._loaded_epoch.pop(partition, None)
             self.keying.forget(partition)
 
     # -- reading -------------------------------------------------------------------------------

@@ -123,7 +123,7 @@ def test_a_revoked_partition_is_checkpointed_then_released():
     consumer.batches = [[event(5)]]
     a.step()
     a.rebalance.on_revoke(consumer, list(ASSIGNED))
-    assert newest(store) == ((1, 1), {"p": 6}) and a.states == {} and a.checkpoints._seq == {}
+    assert newest(store) == ((1, 1), {"p": 6}) and a.states == {} and a.checkpoints.ownership.sequences == {}
 
 
 def round_trip(store) -> None:
