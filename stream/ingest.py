@@ -14,6 +14,15 @@ Faults it rides out by itself (docs/guarantees.md names the test for each):
   (:mod:`~driftline.stream.backpressure`); nothing is committed meanwhile. The
   buffer is capped (``driftline_buffered_rows_cap``): reaching the cap forces a
   flush, and a flush that fails blocks consumption.
+* the store refuses rows (a value a column cannot hold): they are isolated and
+  dead-lettered as ``store_rejected``, the rest is stored, nothing stalls
+  (:mod:`~driftline.sinks.isolation`).
+* the broker does not acknowledge a dead letter or an alert: it is produced
+  again and no offset is committed past it (:mod:`~driftline.stream.deliveries`).
+* the partition moved to another worker without this one knowing yet: its
+  checkpoint is fenced (:mod:`~driftline.stream.ownership`).
+* events of one model arrive on several partitions: reported, results kept per
+  partition (:mod:`~driftline.stream.keying`).
 * the broker loses its data: detected, counted and processing goes on with the
   new data (:mod:`~driftline.stream.broker_offsets`).
 * anything else raised in the loop is a bug or an unrecoverable state: it is
