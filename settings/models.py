@@ -35,7 +35,8 @@ __all__ = ["FEATURE_KINDS", "TASKS", "ConceptSettings", "ModelSettings", "Multiv
            "QualitySettings", "StreamingSettings", "parse_model"]
 
 TASKS = ("binary_classification", "multiclass_classification", "regression")
-FEATURE_KINDS = ("numeric", "categorical")
+# ``boolean`` is categorical with canonical keys: true, 1 and "True" are all the category "1".
+FEATURE_KINDS = ("numeric", "categorical", "boolean")
 _KEYS = ("name", "task", "positive_label", "features", "reference", "window", "drift", "concept", "quality",
          "multivariate", "streaming")
 _REFERENCE_KEYS = ("warmup_events", "path", "profile")

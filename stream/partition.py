@@ -53,3 +53,4 @@ class BatchOutput:
     alerts: list[Alert] = field(default_factory=list)
     counts: dict[tuple[str, str, str], int] = field(default_factory=lambda: defaultdict(int))
     late: dict[str, int] = field(default_factory=lambda: defaultdict(int))  # model -> events for closed windows
+    folded: dict[str, int] = field(default_factory=lambda: defaultdict(int))  # model -> events monitored as _other
