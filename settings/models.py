@@ -134,7 +134,7 @@ def parse_model(r: Reader, raw: Any, path: str) -> ModelSettings:
         concept=_concept(r, m.get("concept"), join(path, "concept")),
         positive_label=positive,
         quality=_quality(r, m.get("quality"), join(path, "quality")),
-        multivariate=_multivariate(r, m.get("multivariate"), join(path, "multivariate")),
+        multivariate=_multivariate(r, m.get("multivariate"), join(path, "multivariate"), features),
         streaming=tuple(s for where, item in r.items(m, "streaming", path)
                         if (s := _streaming(r, item, where, features)) is not None),
     )
@@ -158,9 +158,12 @@ def _quality(r: Reader, raw: Any, path: str) -> QualitySettings:
     return settings
 
 
-def _multivariate(r: Reader, raw: Any, path: str) -> MultivariateSettings | None:
+def _multivariate(r: Reader, raw: Any, path: str, features: Mapping[str, str]) -> MultivariateSettings | None:
     if raw is None:
         return None
+    if sum(kind == "numeric" for kind in features.values()) < 2:
+        # The PCA is fitted when the reference is ready: a worker would find out only then.
+        r.problem(path, dict(raw) if isinstance(raw, Mapping) else raw, "a model with at least 2 numeric features")
     keys = ("type", *MultivariateSettings.__dataclass_fields__)
     mv = r.mapping(raw, path, keys=keys)
     r.string(mv, "type", path, "pca_reconstruction", choices=("pca_reconstruction",))
