@@ -6,9 +6,10 @@ than its limit (``worker.limits``) is ``field_too_long``. Both are found at deco
 such an event never reaches a window, the label join or the store.
 
 String limits are checked inside msgspec's decoder as ``max_length`` constraints of the
-event types (no cost on the hot path). msgspec counts characters, which are the bytes for
-ASCII text; only a message with non-ASCII bytes or ``\\u`` escapes has its strings measured
-in UTF-8 bytes afterwards (:func:`byte_problem`).
+event types (no cost on the hot path), feature names on the distinct names of a whole batch
+(a constraint on dict keys would cost msgspec its key cache). msgspec counts characters, which
+are the bytes for ASCII text; only a batch with non-ASCII bytes or escapes has the strings of
+its suspect messages measured in UTF-8 bytes afterwards (:func:`byte_problem`).
 
 >>> bounds = TimeBounds.around(1_700_000_000_000, EventTimeBounds(max_age_ms=86_400_000, max_future_ms=60_000))
 >>> bounds.problem(1_700_000_030_000) is None
@@ -24,6 +25,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from itertools import repeat
+from operator import contains
 from typing import Annotated, Any
 
 import msgspec
@@ -56,8 +59,8 @@ def limited_event_type(struct: type, limits: EventLimits, *, feedback: bool) -> 
 
 
 def feature_map_type(limits: EventLimits) -> Any:
-    """A feature map with names and string values capped at ``limits``."""
-    return dict[_text(limits.feature_name), float | _text(limits.value) | bool | None]
+    """A feature map with string values capped at ``limits`` (names: see :func:`rejections`)."""
+    return dict[str, float | _text(limits.value) | bool | None]
 
 
 def too_long_detail(message: str) -> str | None:
@@ -69,7 +72,10 @@ def too_long_detail(message: str) -> str | None:
 
 
 def _utf8_over(value: Any, limit: int) -> bool:
-    return type(value) is str and len(value) * 4 > limit and len(value.encode()) > limit
+    """True for a string of more than ``limit`` UTF-8 bytes (as many as its characters if ASCII)."""
+    if type(value) is not str:
+        return False
+    return len(value) > limit or (not value.isascii() and len(value.encode()) > limit)
 
 
 def byte_problem(event: Any, features: dict | None, limits: EventLimits) -> str | None:
@@ -126,19 +132,31 @@ class TimeBounds:
 def rejections(events: list, ts_ms: list[int], features: list | None, sources: list, bounds: TimeBounds,
                limits: EventLimits) -> dict[int, tuple[str, str]]:
     """``index -> (reason, detail)`` of the decoded events not admitted: out of the time bounds, or
-    over a byte limit (looked for only in messages that are not plain ASCII). ``sources`` are the
-    events' messages, ``(partition, offset, value, broker_ts)``."""
+    over a byte limit. ``sources`` are the events' messages, ``(partition, offset, value, broker_ts)``."""
     rejected: dict[int, tuple[str, str]] = {}
     if ts_ms and (min(ts_ms) < bounds.low or max(ts_ms) > bounds.high):
         for i, t in enumerate(ts_ms):
             problem = bounds.problem(t)
             if problem is not None:
                 rejected[i] = ("out_of_range", problem)
+    if features:
+        limit = limits.feature_name
+        # Feature names repeat from event to event: look at each distinct one once.
+        long = {name for name in set().union(*features) if _utf8_over(name, limit)}
+        if long:
+            for i, names in enumerate(features):
+                if i not in rejected and not long.isdisjoint(names):
+                    name = next(n for n in names if n in long)
+                    rejected[i] = ("field_too_long", f"feature name is {len(name.encode())} bytes, longer than "
+                                                     f"{limit} (worker.limits)")
+    values = [source[2] for source in sources]
+    if all(map(bytes.isascii, values)) and not any(map(contains, values, repeat(0x5C))):  # no backslash
+        return rejected  # every string is ASCII: msgspec's limits in characters were limits in bytes
     last, suspect = None, False
     for i, source in enumerate(sources):
         if source is not last:  # the events of one JSON array share their message: look at it once
             last, value = source, source[2]
-            suspect = not value.isascii() or b"\\u" in value
+            suspect = not value.isascii() or 0x5C in value
         if suspect and i not in rejected:
             problem = byte_problem(events[i], None if features is None else features[i], limits)
             if problem is not None:
