@@ -17,16 +17,17 @@ from typing import Annotated, Any
 import msgspec
 from driftline.settings import EventLimits, EventTimeBounds
 
-from .admission import TimeBounds, feature_map_type, limited_event_type, rejections, too_long_detail
+from .admission import (
+    STORE_MAX_MS,
+    STORE_MIN_MS,
+    TimeBounds,
+    feature_map_type,
+    limited_event_type,
+    rejections,
+    too_long_detail,
+)
 
-__all__ = [
-    "DeadLetter",
-    "DecodedBatch",
-    "FeedbackEvent",
-    "PredictionEvent",
-    "decode_feedback",
-    "decode_predictions",
-]
+__all__ = ["DeadLetter", "DecodedBatch", "FeedbackEvent", "PredictionEvent", "decode_feedback", "decode_predictions"]
 
 AwareDatetime = Annotated[datetime, msgspec.Meta(tz=True)]
 
@@ -44,7 +45,7 @@ REASONS = (
 
 
 NonEmpty = Annotated[str, msgspec.Meta(min_length=1)]
-EpochMs = Annotated[int, msgspec.Meta(ge=0, lt=4_102_444_800_000)]  # the store's range, see admission
+EpochMs = Annotated[int, msgspec.Meta(ge=STORE_MIN_MS, lt=STORE_MAX_MS)]  # 1970 to 2100: what the store holds
 Timestamp = EpochMs | AwareDatetime
 Score = Annotated[float, msgspec.Meta(ge=0.0, le=1.0)]
 Latency = Annotated[float, msgspec.Meta(ge=0.0)]
@@ -243,11 +244,14 @@ _ANY_DECODER = msgspec.json.Decoder()
 
 def _broker_ts(value) -> int:
     """The broker timestamp of a message: given as int, or read from a confluent-kafka Message
-    only when a dead letter needs it (it is not needed on the hot path)."""
+    only when a dead letter needs it (it is not needed on the hot path). 0 (unknown) when the
+    store cannot hold it: a producer sets it (CreateTime), and it is the dead letter's ``ts``."""
     if type(value) is int:
-        return value
-    ts_type, ts = value.timestamp()
-    return ts if ts_type else 0
+        ts = value
+    else:
+        ts_type, ts = value.timestamp()
+        ts = ts if ts_type else 0
+    return ts if STORE_MIN_MS <= ts < STORE_MAX_MS else 0
 
 
 def decode_predictions(messages, topic, known_models, *, max_bytes, max_features, now_ms: int | None = None,

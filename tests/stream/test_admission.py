@@ -126,3 +126,11 @@ def test_the_worker_counts_hostile_events_by_reason_and_keeps_the_rest():
     assert sorted(d.reason for d in out.dead) == ["field_too_long", "field_too_long", "out_of_range", "out_of_range"]
     assert {d.reason for d in out.dead} <= set(REASONS)
     assert list(state.monitors) == [("credit", "v1")]
+
+
+def test_a_broker_timestamp_the_store_cannot_hold_is_unknown_in_the_dead_letter():
+    # The broker timestamp is the producer's (CreateTime), and it becomes the dead letter's row time.
+    values = [json.dumps({**GOOD, "ts": "9999-12-31T23:59:59Z"}).encode()] * 3
+    messages = [(0, 0, values[0], 253_402_300_799_000), (0, 1, values[1], -1), (0, 2, values[2], NOW_MS)]
+    batch = decode_predictions(messages, "preds", {"credit"}, max_bytes=100_000, max_features=50, now_ms=NOW_MS)
+    assert [d.ts_ms for d in batch.dead] == [0, 0, NOW_MS]  # 0: the row takes the time it is written
