@@ -16,8 +16,8 @@ def topics(run: str) -> dict[str, str]:
 
 def bench_raw(bootstrap: str, store_url: str, run: str, *, group: str | None = None,
               webhook_url: str | None = None, idle_close: str = "10s", warmup_events: int | None = None) -> dict:
-    """Defaults everywhere except: the topics, the store, 10 s windows and (optionally) a webhook
-    and a shorter reference warm-up. The raw mapping, as YAML would give it."""
+    """Defaults everywhere except: the topics, the store, 10 s windows, no oldest event age and
+    (optionally) a webhook and a shorter reference warm-up. The raw mapping, as YAML would give it."""
     models = []
     for name in MODELS:
         model = {"name": name, "task": "binary_classification", "features": dict(FEATURES),
@@ -29,6 +29,8 @@ def bench_raw(bootstrap: str, store_url: str, run: str, *, group: str | None = N
         "kafka": {"bootstrap_servers": bootstrap, "group_id": group or f"bench-{run}-{uuid.uuid4().hex[:6]}",
                   "session_timeout": "6s", "topics": topics(run)},
         "clickhouse": {"url": store_url},
+        # The traffic's event time is a fixed date (comparable runs), older than the default oldest age.
+        "worker": {"event_time": {"max_age": 0}},
         "models": models,
     }
     if webhook_url:

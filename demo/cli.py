@@ -26,7 +26,7 @@ from driftline.settings import DURATION, ConfigError, Settings, parse_duration_m
 from .scenario import MODELS, Scenario, load_scenario
 from .traffic import TrafficGenerator
 
-__all__ = ["TrafficPump", "demo", "demo_settings"]
+__all__ = ["TrafficPump", "demo", "demo_settings", "event_horizon_ms"]
 
 DEMO_DIR = Path(".driftline")
 DEFAULT_STORE = "chdb://./.driftline/demo-store"
@@ -41,9 +41,17 @@ def bundled_scenario() -> Path:
     return Path(str(resource))
 
 
+def event_horizon_ms(speed: float, duration_s: float) -> int:
+    """How far the accelerated event time runs ahead of the wall clock: the whole run at ``speed``
+    (a run until Ctrl-C: ten years), plus an hour. The worker's ``worker.event_time.max_future``."""
+    ahead_s = speed * duration_s if duration_s > 0 else 10 * 365 * 86_400
+    return int(ahead_s * 1000) + 3_600_000
+
+
 def demo_settings(scenario: Scenario, *, bootstrap: str, store_url: str, port: int, group_id: str,
-                  host: str = "127.0.0.1") -> Settings:
-    """Worker settings for the demo models: windows, drift tests and alert rules tuned for the scenario."""
+                  host: str = "127.0.0.1", speed: float | None = None, duration_s: float = 0) -> Settings:
+    """Worker settings for the demo models: windows, drift tests and alert rules tuned for the scenario,
+    event-time bounds for traffic at ``speed`` (default: the scenario's) for ``duration_s`` (0: no end)."""
     max_delay = max(m.label_delay_ms[1] for m in scenario.models.values())
     models = [
         {"name": name, "task": MODELS[name][0], "features": MODELS[name][1],
@@ -71,7 +79,8 @@ def demo_settings(scenario: Scenario, *, bootstrap: str, store_url: str, port: i
                   "topics": dict(TOPICS)},
         "clickhouse": {"url": store_url, "flush_interval": "1s"},
         "metrics": {"port": port, "host": host},
-        "worker": {"checkpoint_interval": "5s"},
+        "worker": {"checkpoint_interval": "5s",
+                   "event_time": {"max_future": f"{event_horizon_ms(speed or scenario.speed, duration_s)}ms"}},
         "models": models,
         "alerts": {"rules": rules},
     })
@@ -209,7 +218,8 @@ def demo(speed: float | None, duration: str, clickhouse_url: str, keep: bool, po
         broker.create_topics(list(TOPICS.values()), partitions=4)
         run_id = format(int(time.time()), "x")
         settings = demo_settings(scenario, bootstrap=broker.bootstrap_servers, store_url=clickhouse_url,
-                                 port=port, host=host, group_id=f"driftline-demo-{run_id}")
+                                 port=port, host=host, group_id=f"driftline-demo-{run_id}", speed=speed,
+                                 duration_s=duration_s)
         app, runtime = create_app(settings, datadir=datadir)
         register_status_pages(app, runtime)
         producer = build_traffic_producer(settings)

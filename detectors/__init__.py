@@ -27,7 +27,7 @@ from .drift_registry import (
 )
 from .errors import DetectorConfigError, DetectorError, DetectorStateError
 from .explain import DriftOutcome, RankedFeature, exceedance, rank_drifted
-from .labels import label_key
+from .labels import boolean_key, label_key
 from .multivariate import PCAReconstructionDrift
 from .operational import label_coverage, throughput
 from .packing import decode_float, encode_float, pack_array, unpack_array
@@ -82,6 +82,7 @@ __all__ = [
     "WindowReport",
     "WindowSketch",
     "adjust_p_values",
+    "boolean_key",
     "chi2_homogeneity",
     "decode_float",
     "encode_float",

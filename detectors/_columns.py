@@ -65,3 +65,16 @@ def count_categories(column: np.ndarray) -> tuple[dict[str, int], int]:
         skey = key if isinstance(key, str) else str(key)
         out[skey] = out.get(skey, 0) + n
     return out, missing
+
+
+def mean_std(values: np.ndarray) -> tuple[float, float]:
+    """Mean and (population) standard deviation of finite ``values``, finite however large they are:
+    near the float64 limit (a value like 1e308) sums and squares would overflow, so they are then
+    taken on ``values / max|values|``. ``(nan, nan)`` for no values."""
+    if len(values) == 0:
+        return float("nan"), float("nan")
+    scale = float(np.max(np.abs(values)))
+    if scale < 1e150:
+        return float(values.mean()), float(values.std())
+    z = values / scale
+    return float(z.mean()) * scale, float(z.std()) * scale

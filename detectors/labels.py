@@ -7,7 +7,7 @@ them as strings, so ``1``, ``1.0`` and ``true`` must give the same key.
 
 from __future__ import annotations
 
-__all__ = ["label_key"]
+__all__ = ["boolean_key", "label_key"]
 
 
 def label_key(value) -> str:
@@ -32,3 +32,21 @@ def label_key(value) -> str:
 
 
 _LABEL_KEYS: dict = {}
+
+
+_BOOLEAN_KEYS = {"true": "1", "false": "0", "1": "1", "0": "0"}
+
+
+def boolean_key(value) -> str | None:
+    """Canonical key of a boolean value, the same as :func:`label_key` gives ``True``/``False``:
+    JSON ``true``, the number 1 and the text ``"True"``/``"true"``/``"1"`` are all ``"1"``.
+    None when ``value`` is not boolean-like (or missing).
+
+    >>> boolean_key(True), boolean_key(0.0), boolean_key("FALSE"), boolean_key("yes"), boolean_key(None)
+    ('1', '0', '0', None, None)
+    """
+    if isinstance(value, str):
+        return _BOOLEAN_KEYS.get(value.strip().lower())
+    if isinstance(value, bool | int | float) and value in (0, 1):
+        return "1" if value else "0"
+    return None

@@ -8,11 +8,13 @@ from typing import Any
 import numpy as np
 
 from ._checks import check_float, check_int
+from ._columns import mean_std
 from .results import DriftResult
 
 __all__ = ["PCAReconstructionDrift"]
 
 FEATURE = "__multivariate__"
+Z_LIMIT = 1e6  # standard deviations: the largest z-score a row's reconstruction error sees
 
 
 class PCAReconstructionDrift:
@@ -72,8 +74,9 @@ class PCAReconstructionDrift:
         if n_chunks < 2:
             raise ValueError(f"columns: {len(x)} reference rows give fewer than 2 chunks of chunk_size={self.chunk_size}")
         self.features = names
-        self._mean = np.nan_to_num(np.nanmean(x, axis=0))
-        std = np.nan_to_num(np.nanstd(x, axis=0))
+        moments = [mean_std(column[~np.isnan(column)]) for column in x.T]
+        self._mean = np.nan_to_num(np.array([m for m, _ in moments]))
+        std = np.nan_to_num(np.array([s for _, s in moments]))
         self._scale = np.where(std > 0, std, 1.0)
         z = self._standardise(x)
         _, s, vt = np.linalg.svd(z - z.mean(axis=0), full_matrices=False)
@@ -88,7 +91,11 @@ class PCAReconstructionDrift:
 
     def _standardise(self, x: np.ndarray) -> np.ndarray:
         x = np.where(np.isnan(x), self._mean, x)
-        return (x - self._mean) / self._scale
+        # A value near the float64 limit (1e308) overflows here: any z-score past Z_LIMIT is "far
+        # off" alike, and clipping keeps the squared errors finite.
+        with np.errstate(over="ignore"):
+            z = (x - self._mean) / self._scale
+        return np.clip(z, -Z_LIMIT, Z_LIMIT)
 
     def _errors(self, z: np.ndarray) -> np.ndarray:
         recon = (z @ self._components.T) @ self._components

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from ._checks import check_int
-from ._columns import check_features, count_categories, finite_values
+from ._columns import check_features, count_categories, finite_values, mean_std
 from .packing import pack_array, unpack_array
 
 __all__ = ["CategoricalProfile", "NumericProfile", "ReferenceProfile"]
@@ -69,7 +69,7 @@ class NumericProfile:
             v_sample = v
         return cls(
             _frozen(edges, np.float64), _frozen(counts, np.int64), int(len(v)), int(missing),
-            float(v.min()), float(v.max()), float(v.mean()), float(v.std()),
+            float(v.min()), float(v.max()), *mean_std(v),
             _frozen(np.sort(v_sample), np.float64),
         )
 

@@ -9,7 +9,6 @@ import numpy as np
 
 from ._columns import batch_length, count_categories, finite_values
 from .errors import DetectorStateError
-from .packing import decode_float, encode_float
 from .profile import CategoricalProfile, NumericProfile, ReferenceProfile
 from .reservoir import Reservoir
 
@@ -21,13 +20,12 @@ MAX_UNSEEN_EXAMPLES = 20
 class NumericWindow:
     """Bin counts, missing and out-of-range counts and a reservoir sample of one numeric feature."""
 
-    __slots__ = ("profile", "counts", "missing", "n", "below", "above", "total", "total_sq", "reservoir")
+    __slots__ = ("profile", "counts", "missing", "n", "below", "above", "reservoir")
 
     def __init__(self, profile: NumericProfile, reservoir_size: int, seed: int) -> None:
         self.profile = profile
         self.counts = np.zeros(len(profile.edges) + 1, dtype=np.int64)
         self.missing = self.n = self.below = self.above = 0
-        self.total = self.total_sq = 0.0
         self.reservoir = Reservoir(reservoir_size, seed)
 
     @property
@@ -49,21 +47,19 @@ class NumericWindow:
         if self.profile.min is not None:
             self.below += int(np.count_nonzero(values < self.profile.min))
             self.above += int(np.count_nonzero(values > self.profile.max))
-        self.total += float(values.sum())
-        self.total_sq += float(values @ values)
         self.reservoir.update(values)
 
     def snapshot(self) -> dict[str, Any]:
         return {
             "counts": self.counts.tolist(), "missing": self.missing, "n": self.n, "below": self.below,
-            "above": self.above, "total": encode_float(self.total), "total_sq": encode_float(self.total_sq),
-            "reservoir": self.reservoir.snapshot(),
+            "above": self.above, "reservoir": self.reservoir.snapshot(),
         }
 
     def load(self, s: Mapping[str, Any]) -> None:
         self.counts = _counts(s["counts"], len(self.counts))
+        # Snapshots of earlier builds also hold "total" and "total_sq": sums nothing read, and
+        # that overflowed to inf on values near the float64 limit. They are ignored.
         self.missing, self.n, self.below, self.above = s["missing"], s["n"], s["below"], s["above"]
-        self.total, self.total_sq = decode_float(s["total"], "total"), decode_float(s["total_sq"], "total_sq")
         self.reservoir = Reservoir.restore(s["reservoir"])
 
 

@@ -11,8 +11,9 @@ hyperparameters) and below everything else: ``alerting``, ``sinks``, ``stream``,
 ``demo`` take their typed settings from here.
 
 Modules: ``config`` (the whole file, :class:`Settings`), ``kafka``, ``service`` (clickhouse,
-metrics, worker), ``models``, ``drift``, ``rules``, ``channels``, ``retention``; ``reader``
-(typed reads that collect problems), ``env``, ``durations``, ``errors``.
+metrics, worker), ``limits`` (what one event may be), ``models``, ``drift``, ``rules``,
+``channels``, ``retention``; ``reader`` (typed reads that collect problems), ``env``,
+``durations``, ``errors``.
 """
 
 from .channels import (
@@ -30,6 +31,7 @@ from .config import Settings, load_settings, parse_settings, read_yaml
 from .durations import DURATION, parse_duration_ms
 from .errors import ConfigError, ConfigProblem, redact, redact_url
 from .kafka import KafkaSecurity, KafkaSettings
+from .limits import EventLimits, EventTimeBounds, VersionLimits
 from .models import (
     ConceptSettings,
     ModelSettings,
@@ -67,6 +69,8 @@ __all__ = [
     "ConfigError",
     "ConfigProblem",
     "DriftWhen",
+    "EventLimits",
+    "EventTimeBounds",
     "KafkaChannelSettings",
     "KafkaSecurity",
     "KafkaSettings",
@@ -83,6 +87,7 @@ __all__ = [
     "Settings",
     "SlackSettings",
     "StreamingSettings",
+    "VersionLimits",
     "WebhookSettings",
     "WorkerSettings",
     "load_settings",

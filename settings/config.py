@@ -82,6 +82,19 @@ def read_yaml(path: str | Path, environ: Mapping[str, str] | None = None) -> Any
     return expand_env(raw, os.environ if environ is None else environ)
 
 
+def _within_limits(r: Reader, models: tuple[ModelSettings, ...], worker: WorkerSettings) -> None:
+    """A configured name longer than the event limits would dead-letter every event that uses it."""
+    limits = worker.limits
+    for i, m in enumerate(models):
+        if len(m.name.encode()) > limits.model:
+            r.problem(join(join("models", i), "name"), m.name,
+                      f"a name of at most {limits.model} bytes (worker.limits.model)")
+        for feature in m.features:
+            if len(feature.encode()) > limits.feature_name:
+                r.problem(join(join(join("models", i), "features"), feature), feature,
+                          f"a feature name of at most {limits.feature_name} bytes (worker.limits.feature_name)")
+
+
 def _yaml_problem(exc: yaml.YAMLError) -> str:
     """One line: what the parser found and where (the file's text is not echoed)."""
     mark = getattr(exc, "problem_mark", None)
@@ -103,12 +116,15 @@ def parse_settings(raw: Any, environ: Mapping[str, str] | None = None) -> Settin
     kafka = parse_kafka(r, root.get("kafka"))
     clickhouse = parse_clickhouse(r, root.get("clickhouse"))
     metrics = parse_metrics(r, root.get("metrics"))
-    worker = parse_worker(r, root.get("worker"))
+    # The default oldest event age follows the raw-event retention (its problems are reported below).
+    worker = parse_worker(r, root.get("worker"),
+                          raw_events_days=read_retention(Reader(), root.get("retention"), "retention").raw_events_days)
     models = tuple(parse_model(r, item, where) for where, item in r.items(root, "models", ""))
     names = [m.name for m in models]
     for i, name in enumerate(names):
         if name and name in names[:i]:
             r.problem(join(join("models", i), "name"), name, "a name no other model uses")
+    _within_limits(r, models, worker)
     if not models and (raw is None or isinstance(raw, Mapping)) and not any(p.path == "models" for p in r.problems):
         r.problem("models", root.get("models", MISSING), "a list of at least one model")
     alerts = r.section(root, "alerts", "", keys=("rules", "channels"))

@@ -35,7 +35,8 @@ __all__ = ["FEATURE_KINDS", "TASKS", "ConceptSettings", "ModelSettings", "Multiv
            "QualitySettings", "StreamingSettings", "parse_model"]
 
 TASKS = ("binary_classification", "multiclass_classification", "regression")
-FEATURE_KINDS = ("numeric", "categorical")
+# ``boolean`` is categorical with canonical keys: true, 1 and "True" are all the category "1".
+FEATURE_KINDS = ("numeric", "categorical", "boolean")
 _KEYS = ("name", "task", "positive_label", "features", "reference", "window", "drift", "concept", "quality",
          "multivariate", "streaming")
 _REFERENCE_KEYS = ("warmup_events", "path", "profile")
@@ -133,7 +134,7 @@ def parse_model(r: Reader, raw: Any, path: str) -> ModelSettings:
         concept=_concept(r, m.get("concept"), join(path, "concept")),
         positive_label=positive,
         quality=_quality(r, m.get("quality"), join(path, "quality")),
-        multivariate=_multivariate(r, m.get("multivariate"), join(path, "multivariate")),
+        multivariate=_multivariate(r, m.get("multivariate"), join(path, "multivariate"), features),
         streaming=tuple(s for where, item in r.items(m, "streaming", path)
                         if (s := _streaming(r, item, where, features)) is not None),
     )
@@ -157,9 +158,12 @@ def _quality(r: Reader, raw: Any, path: str) -> QualitySettings:
     return settings
 
 
-def _multivariate(r: Reader, raw: Any, path: str) -> MultivariateSettings | None:
+def _multivariate(r: Reader, raw: Any, path: str, features: Mapping[str, str]) -> MultivariateSettings | None:
     if raw is None:
         return None
+    if sum(kind == "numeric" for kind in features.values()) < 2:
+        # The PCA is fitted when the reference is ready: a worker would find out only then.
+        r.problem(path, dict(raw) if isinstance(raw, Mapping) else raw, "a model with at least 2 numeric features")
     keys = ("type", *MultivariateSettings.__dataclass_fields__)
     mv = r.mapping(raw, path, keys=keys)
     r.string(mv, "type", path, "pca_reconstruction", choices=("pca_reconstruction",))

@@ -14,6 +14,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import redact
+from .limits import (
+    EventLimits,
+    EventTimeBounds,
+    VersionLimits,
+    parse_event_time,
+    parse_limits,
+    parse_versions,
+)
 from .reader import Reader, join
 
 __all__ = ["ClickHouseSettings", "MetricsSettings", "WorkerSettings", "parse_clickhouse", "parse_metrics",
@@ -46,6 +54,9 @@ class WorkerSettings:
     join_max_delay_ms: int = 3_600_000
     join_max_pending: int = 200_000
     max_features: int = 500
+    event_time: EventTimeBounds = field(default_factory=EventTimeBounds)
+    limits: EventLimits = field(default_factory=EventLimits)
+    versions: VersionLimits = field(default_factory=VersionLimits)
 
 
 def parse_clickhouse(r: Reader, raw: Any, path: str = "clickhouse") -> ClickHouseSettings:
@@ -67,8 +78,10 @@ def parse_metrics(r: Reader, raw: Any, path: str = "metrics") -> MetricsSettings
     )
 
 
-def parse_worker(r: Reader, raw: Any, path: str = "worker") -> WorkerSettings:
-    w = r.mapping(raw, path, keys=("checkpoint_interval", "max_features", "join"))
+def parse_worker(r: Reader, raw: Any, path: str = "worker", *, raw_events_days: int = 30) -> WorkerSettings:
+    """``raw_events_days`` (``retention.raw_events``) sets the default oldest event age."""
+    w = r.mapping(raw, path, keys=("checkpoint_interval", "max_features", "join", "event_time", "limits",
+                                   "versions"))
     join_path = join(path, "join")
     j = r.section(w, "join", path, keys=("max_delay", "max_pending"))
     d = WorkerSettings
@@ -77,4 +90,8 @@ def parse_worker(r: Reader, raw: Any, path: str = "worker") -> WorkerSettings:
         join_max_delay_ms=r.duration_ms(j, "max_delay", join_path, d.join_max_delay_ms),
         join_max_pending=r.integer(j, "max_pending", join_path, d.join_max_pending, low=1),
         max_features=r.integer(w, "max_features", path, d.max_features, low=1),
+        event_time=parse_event_time(r, w.get("event_time"), join(path, "event_time"),
+                                    raw_events_days=raw_events_days),
+        limits=parse_limits(r, w.get("limits"), join(path, "limits")),
+        versions=parse_versions(r, w.get("versions"), join(path, "versions")),
     )

@@ -33,6 +33,7 @@ class WorkerMetrics:
         self.windows_closed = Counter("driftline_windows_closed_total", "Event-time windows closed.", ["model", "version"], registry=r)
         self.window_close_lag = Histogram("driftline_window_close_lag_seconds", "Processing time from window end to its close.", ["model"], registry=r, buckets=(0.5, 1, 2, 5, 10, 30, 60, 120, 300))
         self.late_events = Counter("driftline_late_events_total", "Events for an already closed window.", ["model"], registry=r)
+        self.versions_folded = Counter("driftline_versions_folded_total", "Predictions of versions past worker.versions.max_per_model, monitored as version _other.", ["model"], registry=r)
         self.concept_drift = Counter("driftline_concept_drift_total", "Concept-drift detector state changes on the error stream.", ["model", "version", "detector", "state"], registry=r)
         self.alerts = Counter("driftline_alerts_total", "Alert state changes.", ["kind", "severity", "status"], registry=r)
         self.deliveries = Counter("driftline_alert_deliveries_total", "Alert deliveries by channel and result.", ["channel", "result"], registry=r)

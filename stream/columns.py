@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from operator import itemgetter
 
 import numpy as np
-from driftline.detectors import label_key
+from driftline.detectors import boolean_key, label_key
 
-__all__ = ["FeatureColumns", "build_columns", "label_key"]
+__all__ = ["FeatureColumns", "build_columns", "detector_kinds", "label_key"]
 
 _NAN = float("nan")
 
@@ -28,11 +28,19 @@ class FeatureColumns:
     prediction: list  # as sent: float or str
 
 
+def detector_kinds(kinds: Mapping[str, str]) -> dict[str, str]:
+    """The detectors' kind of each configured feature: a ``boolean`` is a categorical feature
+    whose values are canonical keys ("1"/"0")."""
+    return {name: "categorical" if kind == "boolean" else kind for name, kind in kinds.items()}
+
+
 def build_columns(events: Sequence, ts_ms: Sequence[int], kinds: Mapping[str, str],
                   feature_maps: Sequence[Mapping] | None = None) -> FeatureColumns:
-    """Numeric columns are float64 with NaN for missing; categorical are object arrays of str/None.
+    """Numeric columns are float64 with NaN for missing; categorical and boolean are object arrays
+    of str/None (a boolean's values are "1"/"0", as :func:`~driftline.detectors.boolean_key` gives).
 
-    A value of the wrong kind (a string for a numeric feature) counts as a type error and as missing.
+    A value of the wrong kind (a string for a numeric feature, "maybe" for a boolean) counts as a
+    type error and as missing.
     """
     columns: dict[str, np.ndarray] = {}
     type_errors: dict[str, int] = {}
@@ -56,6 +64,8 @@ def build_columns(events: Sequence, ts_ms: Sequence[int], kinds: Mapping[str, st
         raw = list(raw_columns[name])
         if kind == "numeric":
             values, errors = _numeric(raw)
+        elif kind == "boolean":
+            values, errors = _boolean(raw)
         else:
             values, errors = _categorical(raw)
         columns[name] = values
@@ -94,3 +104,10 @@ def _categorical(raw: list) -> tuple[np.ndarray, int]:
     out = np.empty(len(raw), dtype=object)
     out[:] = [v if v is None or isinstance(v, str) else label_key(v) for v in raw]
     return out, 0
+
+
+def _boolean(raw: list) -> tuple[np.ndarray, int]:
+    out = np.empty(len(raw), dtype=object)
+    out[:] = keys = [None if v is None else boolean_key(v) for v in raw]
+    errors = sum(1 for v, k in zip(raw, keys, strict=True) if k is None and v is not None)
+    return out, errors

@@ -4,6 +4,8 @@ A message value is UTF-8 JSON: one event object or a JSON array of event
 objects. The fast path decodes a whole message straight into msgspec Structs;
 only a message that fails is decoded again element by element, so one bad
 event in a batch does not take its neighbours to the dead-letter topic.
+An event must also be admitted (:mod:`~driftline.stream.admission`): its time
+within the bounds around processing time, its strings within their byte limits.
 """
 
 from __future__ import annotations
@@ -13,19 +15,21 @@ from datetime import datetime
 from typing import Annotated, Any
 
 import msgspec
+from driftline.settings import EventLimits, EventTimeBounds
 
-__all__ = [
-    "DeadLetter",
-    "DecodedBatch",
-    "FeedbackEvent",
-    "PredictionEvent",
-    "decode_feedback",
-    "decode_predictions",
-]
+from .admission import (
+    STORE_MAX_MS,
+    STORE_MIN_MS,
+    TimeBounds,
+    feature_map_type,
+    limited_event_type,
+    rejections,
+    too_long_detail,
+)
+
+__all__ = ["DeadLetter", "DecodedBatch", "FeedbackEvent", "PredictionEvent", "decode_feedback", "decode_predictions"]
 
 AwareDatetime = Annotated[datetime, msgspec.Meta(tz=True)]
-Timestamp = int | AwareDatetime
-FeatureValue = float | str | bool | None
 
 # Bounded set of reasons: they are Prometheus label values.
 REASONS = (
@@ -36,12 +40,13 @@ REASONS = (
     "too_large",
     "too_many_features",
     "empty",
+    "field_too_long",
     "store_rejected",  # a row the store refused (found on insert, not by the decoder)
 )
 
 
 NonEmpty = Annotated[str, msgspec.Meta(min_length=1)]
-EpochMs = Annotated[int, msgspec.Meta(ge=0, lt=4_102_444_800_000)]  # before 2100-01-01
+EpochMs = Annotated[int, msgspec.Meta(ge=STORE_MIN_MS, lt=STORE_MAX_MS)]  # 1970 to 2100: what the store holds
 Timestamp = EpochMs | AwareDatetime
 Score = Annotated[float, msgspec.Meta(ge=0.0, le=1.0)]
 Latency = Annotated[float, msgspec.Meta(ge=0.0)]
@@ -110,23 +115,30 @@ class EventDecoder:
     """
 
     def __init__(self, struct: type, *, topic: str, known_models, max_bytes: int = 1_048_576,
-                 max_features: int = 500) -> None:
+                 max_features: int = 500, limits: EventLimits | None = None,
+                 event_time: EventTimeBounds | None = None) -> None:
         self.struct = struct
         self.topic = topic
         self.known = frozenset(known_models)
         self.max_bytes = max_bytes
         self.max_features = max_features
-        self._decoder = msgspec.json.Decoder(struct | list[struct])
-        self._features_batch = msgspec.json.Decoder(list[dict[str, FeatureValue]])
-        self._features_one = msgspec.json.Decoder(dict[str, FeatureValue])
+        self.limits = limits or EventLimits()
+        self.event_time = event_time or EventTimeBounds()
+        # The event type with its strings capped: decoded events are instances of a subclass of ``struct``.
+        self._struct = limited_event_type(struct, self.limits, feedback=struct is not PredictionEvent)
+        self._decoder = msgspec.json.Decoder(self._struct | list[self._struct])
+        features = feature_map_type(self.limits)
+        self._features_batch = msgspec.json.Decoder(list[features])
+        self._features_one = msgspec.json.Decoder(features)
 
-    def decode(self, messages) -> DecodedBatch:
-        """``messages`` are ``(partition, offset, value, broker_ts_ms)`` tuples."""
+    def decode(self, messages, now_ms: int | None = None) -> DecodedBatch:
+        """``messages`` are ``(partition, offset, value, broker_ts_ms)`` tuples; ``now_ms`` (processing
+        time) bounds the admitted event times (without it, only the store's range does)."""
         events: list = []
         origins: list = []
         sources: list = []  # the message of each event, for a dead letter found after decoding
         dead: list[DeadLetter] = []
-        struct, known, decode, max_bytes = self.struct, self.known, self._decoder.decode, self.max_bytes
+        struct, known, decode, max_bytes = self._struct, self.known, self._decoder.decode, self.max_bytes
         for message in messages:
             value = message[2]
             if value and len(value) <= max_bytes:
@@ -140,9 +152,26 @@ class EventDecoder:
                     sources.append(message)
                     continue
             self._slow(message, events, origins, sources, dead)
-        features = self._decode_features(events, origins, sources, dead) if struct is PredictionEvent else None
+        features = self._decode_features(events, origins, sources, dead) if self.struct is PredictionEvent else None
         ts_ms = [t if type(t) is int else int(t.timestamp() * 1000) for t in (e.ts for e in events)]
-        return DecodedBatch(events, ts_ms, origins, dead, features)
+        batch = DecodedBatch(events, ts_ms, origins, dead, features)
+        self._admit(batch, sources, TimeBounds.around(now_ms, self.event_time))
+        return batch
+
+    def _admit(self, batch: DecodedBatch, sources: list, bounds: TimeBounds) -> None:
+        """Dead-letter the events out of the time bounds or over a byte limit."""
+        rejected = rejections(batch.events, batch.ts_ms, batch.features, sources, bounds, self.limits)
+        if not rejected:
+            return
+        for i, (reason, detail) in sorted(rejected.items()):
+            partition, offset, value, broker_ts = sources[i]
+            batch.dead.append(DeadLetter(self.topic, partition, offset, reason, detail, value, _broker_ts(broker_ts)))
+        keep = [i for i in range(len(batch.events)) if i not in rejected]
+        batch.events = [batch.events[i] for i in keep]
+        batch.ts_ms = [batch.ts_ms[i] for i in keep]
+        batch.origins = [batch.origins[i] for i in keep]
+        if batch.features is not None:
+            batch.features = [batch.features[i] for i in keep]
 
     def _decode_features(self, events: list, origins: list, sources: list, dead: list) -> list[dict]:
         """Feature maps of the whole batch in one decode; per event only if the batch has a bad one."""
@@ -168,12 +197,16 @@ class EventDecoder:
             dead.append(DeadLetter(self.topic, partition, offset, reason, detail, value, _broker_ts(broker_ts)))
         events[:] = [events[i] for i in keep]
         origins[:] = [origins[i] for i in keep]
+        sources[:] = [sources[i] for i in keep]
         return [maps[i] for i in keep]
 
     def _one_feature_map(self, raw) -> dict | tuple[str, str]:
         try:
             return self._features_one.decode(raw)
-        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        except msgspec.ValidationError as exc:
+            too_long = too_long_detail(str(exc))
+            return ("field_too_long", f"features: {too_long}") if too_long else ("schema", f"features: {exc}")
+        except msgspec.DecodeError as exc:
             return ("schema", f"features: {exc}")
         except RecursionError:
             return ("schema", "features: value nested too deeply")
@@ -188,7 +221,7 @@ class EventDecoder:
             dead.append(DeadLetter(self.topic, partition, offset, "too_large",
                                    f"message of {len(value)} bytes exceeds {self.max_bytes}", value, broker_ts))
             return
-        items = _decode_slow(value, self.struct) or [("empty", "empty JSON array")]
+        items = _decode_slow(value, self._struct) or [("empty", "empty JSON array")]
         for index, item in enumerate(items):
             problem = item if isinstance(item, tuple) else self._check(item)
             if problem is None:
@@ -212,22 +245,28 @@ _ANY_DECODER = msgspec.json.Decoder()
 
 def _broker_ts(value) -> int:
     """The broker timestamp of a message: given as int, or read from a confluent-kafka Message
-    only when a dead letter needs it (it is not needed on the hot path)."""
+    only when a dead letter needs it (it is not needed on the hot path). 0 (unknown) when the
+    store cannot hold it: a producer sets it (CreateTime), and it is the dead letter's ``ts``."""
     if type(value) is int:
-        return value
-    ts_type, ts = value.timestamp()
-    return ts if ts_type else 0
+        ts = value
+    else:
+        ts_type, ts = value.timestamp()
+        ts = ts if ts_type else 0
+    return ts if STORE_MIN_MS <= ts < STORE_MAX_MS else 0
 
 
-def decode_predictions(messages, topic, known_models, *, max_bytes, max_features) -> DecodedBatch:
-    """One-off convenience over :class:`EventDecoder` for the predictions topic."""
+def decode_predictions(messages, topic, known_models, *, max_bytes, max_features, now_ms: int | None = None,
+                       **bounds) -> DecodedBatch:
+    """One-off convenience over :class:`EventDecoder` for the predictions topic (``bounds``: its
+    ``limits`` and ``event_time``)."""
     return EventDecoder(PredictionEvent, topic=topic, known_models=known_models, max_bytes=max_bytes,
-                        max_features=max_features).decode(messages)
+                        max_features=max_features, **bounds).decode(messages, now_ms)
 
 
-def decode_feedback(messages, topic, known_models, *, max_bytes, max_features) -> DecodedBatch:
+def decode_feedback(messages, topic, known_models, *, max_bytes, max_features, now_ms: int | None = None,
+                    **bounds) -> DecodedBatch:
     return EventDecoder(FeedbackEvent, topic=topic, known_models=known_models, max_bytes=max_bytes,
-                        max_features=max_features).decode(messages)
+                        max_features=max_features, **bounds).decode(messages, now_ms)
 
 
 def _decode_slow(value: bytes, struct) -> list[Any]:
@@ -241,7 +280,7 @@ def _decode_slow(value: bytes, struct) -> list[Any]:
     elements = raw if isinstance(raw, list) else [raw]
     items: list[Any] = []
     for element in elements:
-        if struct is PredictionEvent and isinstance(element, dict) and "features" in element:
+        if issubclass(struct, PredictionEvent) and isinstance(element, dict) and "features" in element:
             # Raw fields only come from JSON text: give the features back their text form.
             element = {**element, "features": msgspec.Raw(msgspec.json.encode(element["features"]))}
         try:
@@ -250,6 +289,10 @@ def _decode_slow(value: bytes, struct) -> list[Any]:
             items.append(("schema", "value nested too deeply"))
         except msgspec.ValidationError as exc:
             message = str(exc)
+            too_long = too_long_detail(message)
+            if too_long is not None:
+                items.append(("field_too_long", too_long))
+                continue
             reason = "out_of_range" if any(op in message for op in ("<=", ">=", "< ", "> ")) else "schema"
             items.append((reason, message))
     return items

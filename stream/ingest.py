@@ -215,6 +215,8 @@ class IngestLoop:
             m.events.labels(model, m.version_label(model, version), stream).inc(n)
         for model, n in out.late.items():
             m.late_events.labels(model).inc(n)
+        for model, n in out.folded.items():
+            m.versions_folded.labels(model).inc(n)
         self.writer.add_rows(out.predictions)
         self.writer.add_rows(out.feedback)
         if out.dead:

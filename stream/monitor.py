@@ -4,6 +4,12 @@ A :class:`ModelMonitor` is fed numpy columns and joined labels and, when the
 watermark passes a window's end (or the model has been idle for
 ``idle_close``), closes the window into a :class:`~detectors.WindowReport`.
 It does no I/O and reads no clock: processing time comes in as ``now_ms``.
+
+The watermark follows a :class:`~driftline.stream.watermark.HighMark` (the
+sixth-highest event time seen, not the highest), so a few future-dated events
+neither close windows early nor make the rest late; for the same reason a
+window closed on ``idle_close`` only advances what counts as late up to the
+high mark's window.
 """
 
 from __future__ import annotations
@@ -32,9 +38,10 @@ from driftline.detectors import (
 )
 from driftline.settings import ModelSettings
 
-from .columns import FeatureColumns, label_key
+from .columns import FeatureColumns, detector_kinds, label_key
 from .join import JoinedLabel
 from .monitor_state import reference_snapshot, restore_detectors, restore_reference
+from .watermark import HighMark
 from .windows import LabelWindow, OpenWindow, concept_event, event_dict
 
 __all__ = ["ModelMonitor"]
@@ -55,7 +62,7 @@ class ModelMonitor:
         # Prediction drift: the prediction (and the score of a binary classifier) are monitored
         # like features, with the same tests and the same multiple-testing correction.
         classification = settings.task != "regression"
-        self.drift_kinds = {**self.kinds, "prediction": "categorical" if classification else "numeric"}
+        self.drift_kinds = {**detector_kinds(self.kinds), "prediction": "categorical" if classification else "numeric"}
         if settings.task == "binary_classification":
             self.drift_kinds["score"] = "numeric"
         self.reference = reference
@@ -86,12 +93,16 @@ class ModelMonitor:
         self.last_label_at_ms = 0
         self._label_clock_ms = -(2**62)
         self.prediction_counts: dict[int, int] = {}  # window start -> predictions, for label coverage
+        self.high = HighMark()  # of prediction event times
+        self.label_high = HighMark()  # of label join times
 
     # -- input ---------------------------------------------------------------------------------
     def add_predictions(self, cols: FeatureColumns, now_ms: int) -> None:
         self.last_event_at_ms = now_ms
         ts = cols.ts_ms
-        self.watermark_ms = max(self.watermark_ms, int(ts.max()) - self.settings.allowed_lateness_ms)
+        self.high.update(ts)
+        if self.high.value is not None:
+            self.watermark_ms = max(self.watermark_ms, self.high.value - self.settings.allowed_lateness_ms)
         columns = {**cols.columns, **self._prediction_columns(cols)}
         offset = 0
         if self.builder is not None:
@@ -178,7 +189,10 @@ class ModelMonitor:
         # even when late labels for old predictions arrive between new ones.
         clock = np.maximum.accumulate(np.maximum(ts, self._label_clock_ms))
         self._label_clock_ms = int(clock[-1])
-        self.label_watermark_ms = max(self.label_watermark_ms, int(ts.max()) - self.settings.allowed_lateness_ms)
+        self.label_high.update(ts)
+        if self.label_high.value is not None:
+            self.label_watermark_ms = max(self.label_watermark_ms,
+                                          self.label_high.value - self.settings.allowed_lateness_ms)
         starts = ts - ts % size
         for start in np.unique(starts).tolist():
             mask = starts == start
@@ -220,8 +234,16 @@ class ModelMonitor:
             ready.append(min(s for s in windows if s not in ready))
         return sorted(ready)
 
+    def _closed_through(self, closed_through_ms: int, window_end_ms: int, high: HighMark) -> int:
+        """What counts as late after closing a window: up to its end, but never past the high
+        mark's window (an outlier's window closed on ``idle_close`` must not make the rest late)."""
+        ceiling = -(2**62) if high.value is None else high.value - high.value % self.settings.window_ms \
+            + self.settings.window_ms
+        return max(closed_through_ms, min(window_end_ms, ceiling))
+
     def _close_labels(self, window: LabelWindow) -> WindowReport:
-        self.labels_closed_through_ms = max(self.labels_closed_through_ms, window.end_ms)
+        self.labels_closed_through_ms = self._closed_through(self.labels_closed_through_ms, window.end_ms,
+                                                             self.label_high)
         metrics = [MetricValue("labels", float(window.labels), window.labels)]
         predicted = self.prediction_counts.get(window.start_ms, 0)
         if predicted:
@@ -233,7 +255,7 @@ class ModelMonitor:
                             (), tuple(metrics), concept)
 
     def _close(self, window: OpenWindow) -> WindowReport:
-        self.closed_through_ms = max(self.closed_through_ms, window.end_ms)
+        self.closed_through_ms = self._closed_through(self.closed_through_ms, window.end_ms, self.high)
         self.prediction_counts[window.start_ms] = window.n
         while len(self.prediction_counts) > 4 * MAX_OPEN_WINDOWS:
             del self.prediction_counts[next(iter(self.prediction_counts))]
@@ -285,6 +307,7 @@ class ModelMonitor:
             "pending_concept": [event_dict(e) for e in self.pending_concept],
             "prediction_counts": [[start, n] for start, n in self.prediction_counts.items()],
             "counters": {name: getattr(self, name) for name in _COUNTERS},
+            "high_marks": {"predictions": self.high.snapshot(), "labels": self.label_high.snapshot()},
         }
 
     @classmethod
@@ -309,6 +332,9 @@ class ModelMonitor:
         m.prediction_counts = {int(start): int(n) for start, n in snapshot["prediction_counts"]}
         for name in _COUNTERS:
             setattr(m, name, int(snapshot["counters"][name]))
+        marks = snapshot.get("high_marks")  # absent from checkpoints of earlier builds: the marks refill
+        if marks is not None:
+            m.high, m.label_high = HighMark.restore(marks["predictions"]), HighMark.restore(marks["labels"])
         return m
 
     def _reference_ready(self, profile: ReferenceProfile) -> None:

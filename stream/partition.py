@@ -54,6 +54,7 @@ class BatchOutput:
     alerts: list[Alert] = field(default_factory=list)
     counts: dict[tuple[str, str, str], int] = field(default_factory=lambda: defaultdict(int))
     late: dict[str, int] = field(default_factory=lambda: defaultdict(int))  # model -> events for closed windows
+    folded: dict[str, int] = field(default_factory=lambda: defaultdict(int))  # model -> events monitored as _other
 
     def add_report(self, partition: int, report: WindowReport) -> None:
         """A closed window of ``partition``: its results are keyed by partition when stored."""

@@ -25,6 +25,7 @@ from .join import LabelJoin
 from .monitor import ModelMonitor
 from .partition import BatchOutput, PartitionState
 from .replay import rebuild_partition
+from .versions import admit_version
 
 __all__ = ["BatchOutput", "PartitionState", "Processor"]
 
@@ -40,8 +41,9 @@ class Processor:
         self.known = frozenset(self.models)
         self.rules = build_rules(settings.alert_rules)
         k = settings.kafka
-        limits = dict(known_models=self.known, max_bytes=k.max_message_bytes,
-                      max_features=settings.worker.max_features)
+        w = settings.worker
+        limits = dict(known_models=self.known, max_bytes=k.max_message_bytes, max_features=w.max_features,
+                      limits=w.limits, event_time=w.event_time)
         self.prediction_decoder = EventDecoder(PredictionEvent, topic=k.predictions_topic, **limits)
         self.feedback_decoder = EventDecoder(FeedbackEvent, topic=k.feedback_topic, **limits)
 
@@ -53,12 +55,12 @@ class Processor:
         """``predictions``/``feedback`` are ``(partition, offset, value, broker_ts)`` tuples of one partition."""
         k = self.settings.kafka
         if predictions:
-            batch = self.prediction_decoder.decode(predictions)
+            batch = self.prediction_decoder.decode(predictions, now_ms)
             out.dead.extend(batch.dead)
             self._predictions(state, batch, now_ms, out)
             state.offsets[k.predictions_topic] = predictions[-1][1] + 1
         if feedback:
-            batch = self.feedback_decoder.decode(feedback)
+            batch = self.feedback_decoder.decode(feedback, now_ms)
             out.dead.extend(batch.dead)
             self._feedback(state, batch, now_ms, out)
             state.offsets[k.feedback_topic] = feedback[-1][1] + 1
@@ -132,6 +134,7 @@ class Processor:
                 out.alerts.extend(engine.evaluate(report, now_ms))
 
     def _monitor(self, state: PartitionState, model: str, version: str) -> ModelMonitor:
+        """The monitor of ``version``, created if it is new; ``version`` is an admitted one."""
         monitor = state.monitors.get((model, version))
         if monitor is None:
             fitted = self.multivariate.get(model)
@@ -152,12 +155,15 @@ class Processor:
                 ts = [batch.ts_ms[i] for i in idx]
                 origins = [batch.origins[i] for i in idx]
                 maps = [batch.features[i] for i in idx]
-            monitor = self._monitor(state, model, version)
+            monitored = admit_version(state, model, version, now_ms, self.settings.worker.versions)
+            if monitored != version:
+                out.folded[model] += len(idx)
+            monitor = self._monitor(state, model, monitored)
             late_before = monitor.late_events
             monitor.add_predictions(build_columns(events, ts, monitor.kinds, maps), now_ms)
             if monitor.late_events != late_before:
                 out.late[model] += monitor.late_events - late_before
-            monitor.add_labels(state.join.add_predictions(events, ts, model, version), now_ms)
+            monitor.add_labels(state.join.add_predictions(events, ts, model, monitored), now_ms)
             out.predictions.add(events, ts, origins, model, version,
                                 classification=monitor.settings.task != "regression")
             out.counts[("predictions", model, version)] += len(idx)
@@ -171,4 +177,5 @@ class Processor:
             counts[("feedback", e.model, e.version or "")] += 1
         out.feedback.add(batch.events, batch.ts_ms, batch.origins)
         for (model, version), joined in joined_by_model.items():
-            self._monitor(state, model, version).add_labels(joined, now_ms)
+            monitored = admit_version(state, model, version, now_ms, self.settings.worker.versions)
+            self._monitor(state, model, monitored).add_labels(joined, now_ms)

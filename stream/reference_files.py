@@ -1,4 +1,11 @@
-"""Reading reference data (CSV, Parquet, JSONL) and profile files for a model."""
+"""Reading reference data (CSV, Parquet, JSONL) and profile files for a model.
+
+Category keys are the events' keys whatever the file type: a value that is not a string
+goes through :func:`~driftline.detectors.label_key` (JSON ``true`` and a Parquet boolean are
+"1", ``2.0`` is "2"), and a CSV column whose non-empty values are all boolean-like text
+(``True``/``false``/``1``/``0``, at least one of them a word) holds booleans. A ``boolean``
+feature's values are "1"/"0" (:func:`~driftline.detectors.boolean_key`), anything else missing.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +14,10 @@ import json
 from pathlib import Path
 
 import numpy as np
-from driftline.detectors import ReferenceProfile
+from driftline.detectors import ReferenceProfile, boolean_key, label_key
 from driftline.settings import ModelSettings
+
+from .columns import detector_kinds
 
 __all__ = ["infer_kinds", "load_reference", "profile_from_file", "read_columns"]
 
@@ -22,7 +31,7 @@ def load_reference(model: ModelSettings) -> ReferenceProfile | None:
 
 
 def profile_from_file(path: str | Path, features: dict[str, str]) -> ReferenceProfile:
-    return ReferenceProfile.from_columns(features, read_columns(path, features))
+    return ReferenceProfile.from_columns(detector_kinds(features), read_columns(path, features))
 
 
 def read_columns(path: str | Path, features: dict[str, str]) -> dict[str, np.ndarray]:
@@ -33,10 +42,14 @@ def read_columns(path: str | Path, features: dict[str, str]) -> dict[str, np.nda
 
 def infer_kinds(path: str | Path) -> dict[str, str]:
     """Feature kinds of a reference file without a config: numeric when every present value
-    is a number (or a numeric string in CSV), categorical otherwise."""
-    raw = _read_raw(Path(path), None)
-    return {name: "numeric" if all(_is_number(v) for v in values if v not in (None, "")) else "categorical"
-            for name, values in raw.items()}
+    is a number (or a numeric string in CSV), boolean when every one is a boolean, categorical otherwise."""
+    return {name: _kind([v for v in values if v not in (None, "")]) for name, values in _read_raw(Path(path), None).items()}
+
+
+def _kind(present: list) -> str:
+    if present and all(isinstance(v, bool) for v in present):
+        return "boolean"
+    return "numeric" if all(_is_number(v) for v in present) else "categorical"
 
 
 def _is_number(value) -> bool:
@@ -75,15 +88,26 @@ def _read_raw(path: Path, names: list[str] | None) -> dict[str, list]:
             reader = csv.DictReader(fh)
             rows = list(reader)
         names = names or list(reader.fieldnames or [])
-        raw = {name: [r.get(name) or None for r in rows] for name in names}
+        raw = {name: _csv_booleans([r.get(name) or None for r in rows]) for name in names}
     else:
         raise ValueError(f"reference file {path}: unsupported type {suffix!r} (expected .csv, .parquet, .jsonl)")
     return raw
+
+
+def _csv_booleans(values: list) -> list:
+    """A CSV column of boolean-like text as booleans; any other column as it is."""
+    present = {v.strip().lower() for v in values if v is not None}
+    if present and present <= {"true", "false", "1", "0"} and present & {"true", "false"}:
+        return [None if v is None else boolean_key(v) == "1" for v in values]
+    return values
 
 
 def _column(values: list, kind: str) -> np.ndarray:
     if kind == "numeric":
         return np.array([np.nan if v in (None, "") else float(v) for v in values], dtype=np.float64)
     out = np.empty(len(values), dtype=object)
-    out[:] = [None if v is None else str(v) for v in values]
+    if kind == "boolean":
+        out[:] = [boolean_key(v) for v in values]
+    else:
+        out[:] = [v if v is None or isinstance(v, str) else label_key(v) for v in values]
     return out

@@ -64,6 +64,10 @@ def test_bundled_scenario_is_the_one_committed_file_and_valid():
     assert {r.kind for r in settings.alert_rules} >= {"data_drift", "concept_drift", "performance", "latency"}
     # labels arrive up to 90 s late: windows must wait for them
     assert all(m.allowed_lateness_ms >= 90_000 for m in settings.models)
+    # event time runs `speed` times faster than the wall clock: a 5-minute run ends hours ahead of it
+    assert settings.worker.event_time.max_future_ms > 1000 * scenario.speed * 300  # the whole run if endless
+    timed = demo_settings(scenario, bootstrap="b:1", store_url="chdb://./x", port=8000, group_id="g", duration_s=300)
+    assert 1000 * scenario.speed * 300 < timed.worker.event_time.max_future_ms <= 1000 * scenario.speed * 300 + 3_600_000
 
 
 def test_a_scenario_file_is_read_by_the_settings_loader_and_reported_in_the_one_format(tmp_path):

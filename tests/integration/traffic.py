@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -11,7 +12,9 @@ MERCHANTS = ["grocery", "travel", "online", "fuel"]
 WEIGHTS = [0.4, 0.1, 0.3, 0.2]
 MERCHANTS_AFTER = MERCHANTS + ["crypto"]
 WEIGHTS_AFTER = [0.28, 0.07, 0.21, 0.14, 0.3]
-START_MS = 1_764_000_000_000  # a fixed event-time origin (2025-11-24)
+# Event time starts a day before the test session, on a whole hour: recent enough for the worker's
+# default event-time bounds (worker.event_time), and windows fall the same way in every run.
+START_MS = (int(time.time()) // 3600 - 24) * 3_600_000
 STEP_MS = 10  # 100 events per second of event time per model
 
 

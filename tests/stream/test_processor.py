@@ -4,7 +4,10 @@ import pytest
 from driftline.settings import parse_settings
 from driftline.stream.processor import BatchOutput, Processor
 
-from tests.integration.traffic import make_traffic
+from tests.integration.traffic import START_MS, make_traffic
+
+NOW_MS = START_MS  # processing time while the traffic is fed
+IDLE_MS = NOW_MS + 3_600_000  # long after: every window closes on idle_close
 
 CONFIG = {
     "models": [
@@ -17,7 +20,7 @@ CONFIG = {
 }
 
 
-def feed(processor, state, traffic, start, stop, out, now_ms=0):
+def feed(processor, state, traffic, start, stop, out, now_ms=NOW_MS):
     preds = [(0, i, v, 0) for i, (_, v) in enumerate(traffic.predictions[start:stop], start)]
     fb = [(0, i, v, 0) for i, (_, v) in enumerate(traffic.feedback_late) if start <= i < stop]
     for lo in range(0, len(preds), 1000):
@@ -39,7 +42,7 @@ def run_all(split=None):
         pending = state.join.pending_rows()  # what driftline.sinks.join_state reads back from the tables
         state = processor.restore_partition(state.snapshot(), lambda *args: pending)
         feed(processor, state, traffic, split, n, out)
-    processor.close_windows(state, 10**12, out)  # idle: close everything
+    processor.close_windows(state, IDLE_MS, out)  # idle: close everything
     return traffic, out
 
 
@@ -113,7 +116,7 @@ def test_quality_multivariate_and_change_points_reach_the_window_reports():
     state = processor.new_partition(0)
     out = BatchOutput()
     feed(processor, state, traffic, 0, len(traffic.predictions), out)
-    processor.close_windows(state, 10**12, out)
+    processor.close_windows(state, IDLE_MS, out)
     windows = [r for r in out.reports if r.model == "credit" and r.n_predictions]
     before = [r for r in windows if r.window_end_ms <= traffic.shift_ms]
     after = [r for r in windows if r.window_start_ms >= traffic.shift_ms]
@@ -143,9 +146,10 @@ def test_events_for_a_closed_window_are_counted_as_late_per_model():
                                   "features": {"x": 1.0}, "prediction": 1}).encode(), 0)
 
     out = BatchOutput()
-    processor.process(state, [event(0, 1_000), event(1, 25_000)], [], 0, out)  # watermark passes [0, 10s)
+    # The watermark follows the sixth-highest event time: six events pass [0, 10s).
+    processor.process(state, [event(0, 1_000)] + [event(i, 25_000) for i in range(1, 7)], [], 0, out)
     processor.close_windows(state, 0, out)
     assert dict(out.late) == {}
     out = BatchOutput()
-    processor.process(state, [event(2, 2_000), event(3, 3_000), event(4, 26_000)], [], 0, out)
+    processor.process(state, [event(7, 2_000), event(8, 3_000), event(9, 26_000)], [], 0, out)
     assert dict(out.late) == {"m": 2}
