@@ -27,7 +27,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from . import wiring
 from .ingest import IngestLoop
 
-__all__ = ["Runtime", "create_app"]
+__all__ = ["DEFAULT_DATADIR", "Runtime", "create_app"]
 
 log = logging.getLogger("driftline.app")
 
@@ -131,8 +131,14 @@ def _apply_retention(settings: Settings) -> list:
         store.close()
 
 
-def create_app(settings: Settings, *, datadir: str | Path = ".driftline/faust",
+DEFAULT_DATADIR = ".driftline/faust"  # relative to the working directory, like the embedded store's default
+
+
+def create_app(settings: Settings, *, datadir: str | Path = DEFAULT_DATADIR,
                registry: CollectorRegistry | None = None) -> tuple[faust.App, Runtime]:
+    """The Faust app of a worker on ``settings``; ``datadir`` is created with its parents if missing."""
+    # Faust creates its data directory without parents: a fresh working directory has no .driftline/.
+    Path(datadir).mkdir(parents=True, exist_ok=True)
     runtime = Runtime(settings, registry=registry)
     app = faust.App(
         f"{settings.kafka.group_id}-app",
