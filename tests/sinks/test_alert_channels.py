@@ -300,6 +300,32 @@ def test_secrets_never_appear_in_repr_or_errors():
         assert secret not in text
 
 
+async def test_no_channel_repr_or_delivery_error_shows_a_url_secret():
+    """Channel objects, their requests and the errors of a failed delivery show URLs by host only,
+    even when a password holds an ``@`` (the part after it used to leak)."""
+    closed = "127.0.0.1:9"  # discard port: the connection is refused
+    configs = parse_channels([
+        {"type": "alertmanager", "url": f'http://am:P@SS"am@{closed}/AMPATH'},
+        {"type": "webhook", "url": f'http://u:P@SS"hook@{closed}/HOOKPATH?k=HOOKQS', "secret": "HMACKEY"},
+        {"type": "slack", "url": f"http://{closed}/services/T/B/SLACKPATH"},
+        {"type": "pagerduty", "routing_key": "PDKEY123", "url": f"http://u:P@SS\"pd@{closed}/PDPATH"},
+        {"type": "kafka", "topic": "driftline.alerts"},
+    ])
+    channels = build_channels(configs, producer=FakeProducer())
+    text = repr(channels) + repr([c.render(make_alert(), now_s=NOW_S) for c in channels if hasattr(c, "render")])
+    assert "AlertmanagerChannel(AlertmanagerSettings(name='alertmanager', url='http://127.0.0.1:9/***'" in text
+    log = MemoryDeliveryLog()
+    dispatcher = AlertDispatcher(client=httpx.AsyncClient(), channels=[c for c in channels if hasattr(c, "render")],
+                                 delivery_log=log, clock=lambda: NOW_S, max_attempts=1)
+    await dispatcher.start()
+    dispatcher.submit(make_alert())
+    await dispatcher.stop(drain_timeout=10)
+    assert [r.status for r in log.records] == ["failed"] * 4
+    text += repr(list(log.records))
+    for secret in ("SS\"", "AMPATH", "HOOKPATH", "HOOKQS", "HMACKEY", "SLACKPATH", "PDKEY123", "PDPATH"):
+        assert secret not in text, secret
+
+
 class FakeProducer:
     """Stands in for confluent_kafka.Producer at the edge."""
 
