@@ -9,7 +9,9 @@ import hashlib
 import hmac
 import json
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from urllib.parse import parse_qsl
 
 import httpx
@@ -91,7 +93,7 @@ async def send_via_dispatcher(channel_dicts, alert, *, clock=lambda: NOW_S):
     return list(log.records)
 
 
-async def test_generic_webhook_is_the_signed_v1_json(receiver):
+async def test_generic_webhook_is_the_v1_json_signed_with_v2(receiver):
     alert = make_alert()
     (record,) = await send_via_dispatcher(
         [{"type": "webhook", "url": receiver.url + "/hook", "secret": "topsecret"}], alert)
@@ -102,14 +104,44 @@ async def test_generic_webhook_is_the_signed_v1_json(receiver):
     assert headers["Content-Type"] == "application/json"
     assert headers["Idempotency-Key"] == alert.alert_id
     assert headers["X-Driftline-Timestamp"] == "1714564800"
-    expected = hmac.new(b"topsecret", b"1714564800." + req["body"], hashlib.sha256).hexdigest()
-    assert headers["X-Driftline-Signature"] == f"sha256={expected}"
-    assert verify("topsecret", headers["X-Driftline-Timestamp"], req["body"],
+    signed = f"1714564800.{alert.alert_id}.".encode() + req["body"]
+    expected = hmac.new(b"topsecret", signed, hashlib.sha256).hexdigest()
+    assert headers["X-Driftline-Signature"] == f"v2={expected}"
+    assert verify("topsecret", headers["X-Driftline-Timestamp"], headers["Idempotency-Key"], req["body"],
                   headers["X-Driftline-Signature"], now=NOW_S + 10)
+    # The key is covered: the same request replayed under another key does not verify.
+    assert not verify("topsecret", headers["X-Driftline-Timestamp"], "f" * 32, req["body"],
+                      headers["X-Driftline-Signature"], now=NOW_S + 10)
     body = json.loads(req["body"])
     assert body == alert.to_dict()
     assert body["action"] == "retrain" and body["evidence"] == {"rule": "drift", "metrics": {"accuracy": 0.91}}
     assert body["window_start"] == "2024-05-01T11:00:00.000Z" and body["ts"] == "2024-05-01T12:00:01.000Z"
+
+
+def _documented_verifier():
+    """``verify_driftline`` as docs/alerts.md shows it to receivers."""
+    text = (Path(__file__).resolve().parents[2] / "docs" / "alerts.md").read_text()
+    section = text[text.index("### Verifying the signature"):]
+    code = section[section.index("```python") + len("```python"):]
+    namespace: dict = {}
+    exec(code[:code.index("```")], namespace)  # noqa: S102 - the project's own documentation
+    return namespace["verify_driftline"]
+
+
+async def test_the_documented_receiver_snippet_verifies_a_signed_request(receiver):
+    verify_driftline = _documented_verifier()
+    alert = make_alert()
+    now = time.time()  # the snippet reads the clock: sign at the real time
+    await send_via_dispatcher([{"type": "webhook", "url": receiver.url, "secret": "topsecret"}], alert,
+                              clock=lambda: now)
+    (req,) = receiver.requests
+    headers, body = req["headers"], req["body"]
+    assert verify_driftline(b"topsecret", headers, body)
+    assert not verify_driftline(b"other", headers, body)
+    assert not verify_driftline(b"topsecret", {**headers, "Idempotency-Key": "f" * 32}, body)
+    assert not verify_driftline(b"topsecret", headers, body + b" ")
+    stale = {**headers, "X-Driftline-Timestamp": str(int(now) - 3600)}
+    assert not verify_driftline(b"topsecret", stale, body)
 
 
 async def test_webhook_without_secret_sends_no_signature(receiver):
