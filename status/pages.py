@@ -25,6 +25,7 @@ from collections.abc import Callable
 from typing import Any
 
 from driftline.sinks.errors import StoreError
+from driftline.stream.web_access import LOGOUT_PATH
 
 from .api import StatusApi
 
@@ -79,9 +80,14 @@ def register_status_pages(app, runtime) -> None:
     def known(model: str) -> bool:
         return runtime.settings.model(model) is not None
 
+    page = _static_file("index.html") or b"status page missing"
+    if runtime.settings.metrics.token:  # signed in through /login: offer to sign out
+        page = page.replace(b"<!--session-->", f'<form class="signout" method="post" action="{LOGOUT_PATH}">'
+                            '<button type="submit">sign out</button></form>'.encode())
+
     @app.page("/")
     async def status_index(web, request):
-        return web.bytes(_static_file("index.html") or b"status page missing", content_type="text/html")
+        return web.bytes(page, content_type="text/html", headers={"Cache-Control": "no-store"})
 
     @app.page("/static/{name}")
     async def status_static(web, request, name: str):
