@@ -23,7 +23,7 @@ Readiness(ready=True, reason='ok')
 >>> health.observe_partitions({("p", 0): (500, 42)})  # 42 behind at offset 500
 >>> now[0] = 121.0; health.step_done(consumed=0)
 >>> health.check(assigned=True, thread_alive=True).reason
-'stalled: p[0] is 42 message(s) behind and its position has not moved for 121s (limit 120s)'
+'stalled: p[0] is 42 message(s) behind and its position has not moved for 121.0s (limit 120s)'
 """
 
 from __future__ import annotations
@@ -90,10 +90,10 @@ class IngestHealth:
         since_step = now - self.last_step_at
         if since_step > limit:
             why = "; the consumer is paused for backpressure (the store does not answer)" if paused else ""
-            return Readiness(False, f"stalled: no consume loop step completed for {since_step:.0f}s "
-                                    f"(limit {limit:.0f}s){why}")
+            return Readiness(False, f"stalled: no consume loop step completed for {since_step:.1f}s "
+                                    f"(limit {limit:g}s){why}")
         for (topic, partition), p in sorted(self.partitions.items()):
             if p.lag > 0 and now - p.moved_at > limit:
                 return Readiness(False, f"stalled: {topic}[{partition}] is {p.lag} message(s) behind and its "
-                                        f"position has not moved for {now - p.moved_at:.0f}s (limit {limit:.0f}s)")
+                                        f"position has not moved for {now - p.moved_at:.1f}s (limit {limit:g}s)")
         return Readiness(True, "ok")

@@ -47,7 +47,7 @@ def test_no_step_for_longer_than_stall_after_is_a_stall(health, clock):
     assert health.check(assigned=True, thread_alive=True) == OK  # at the limit, not past it
     clock.now += 1
     verdict = health.check(assigned=True, thread_alive=True, paused=True)
-    assert verdict == Readiness(False, "stalled: no consume loop step completed for 121s (limit 120s); "
+    assert verdict == Readiness(False, "stalled: no consume loop step completed for 121.0s (limit 120s); "
                                        "the consumer is paused for backpressure (the store does not answer)")
     health.step_done(consumed=0)
     assert health.check(assigned=True, thread_alive=True) == OK
@@ -60,7 +60,7 @@ def test_a_lagging_partition_whose_position_does_not_move_is_a_stall(health, clo
         health.step_done(consumed=0)
         health.observe_partitions({("p", 0): (100, 0), ("p", 1): (500, 7)})
     assert health.check(assigned=True, thread_alive=True) == Readiness(
-        False, "stalled: p[1] is 7 message(s) behind and its position has not moved for 160s (limit 120s)")
+        False, "stalled: p[1] is 7 message(s) behind and its position has not moved for 160.0s (limit 120s)")
     health.observe_partitions({("p", 0): (100, 0), ("p", 1): (501, 6)})  # it moved
     assert health.check(assigned=True, thread_alive=True) == OK
 
@@ -183,7 +183,7 @@ def test_the_loop_reports_steps_and_positions(clock):
         clock.now += 40
         loop.step()
     assert loop.health.check(assigned=True, thread_alive=True).reason == (
-        "stalled: p[0] is 40 message(s) behind and its position has not moved for 160s (limit 120s)")
+        "stalled: p[0] is 40 message(s) behind and its position has not moved for 160.0s (limit 120s)")
     consumer.positions[("p", 0)] = 11
     clock.now += 1
     loop.step()
