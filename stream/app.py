@@ -211,5 +211,6 @@ def create_app(settings: Settings, *, datadir: str | Path = DEFAULT_DATADIR,
         return web.json({"status": "ok" if alive else "dead"}, status=200 if alive else 503,
                         headers={"Cache-Control": "no-store"})
 
-    install_access(app.web.web_app, settings.metrics)
+    if settings.metrics.token:
+        install_access(app.web.web_app, settings.metrics)
     return app, runtime
