@@ -21,7 +21,7 @@ read from a monotonic clock, so a wall-clock step does not fake or hide a stall.
 >>> health.check(assigned=True, thread_alive=True)
 Readiness(ready=True, reason='ok')
 >>> health.observe_partitions({("p", 0): (500, 42)})  # 42 behind at offset 500
->>> now[0] = 121.0; health.step_done(consumed=0)
+>>> now[0] = 121.0; health.step_done()
 >>> health.check(assigned=True, thread_alive=True).reason
 'stalled: p[0] is 42 message(s) behind and its position has not moved for 121.0s (limit 120s)'
 """
@@ -61,8 +61,8 @@ class IngestHealth:
         self.last_step_at = clock()
         self.partitions: dict[tuple[str, int], _Progress] = {}
 
-    def step_done(self, consumed: int) -> None:
-        """A batch-loop step completed (``consumed`` messages, possibly 0)."""
+    def step_done(self) -> None:
+        """A batch-loop step completed, whether it consumed messages or not."""
         self.last_step_at = self.clock()
 
     def observe_partitions(self, lag: Mapping[tuple[str, int], tuple[int, int]]) -> None:

@@ -49,7 +49,7 @@ def test_no_step_for_longer_than_stall_after_is_a_stall(health, clock):
     verdict = health.check(assigned=True, thread_alive=True, paused=True)
     assert verdict == Readiness(False, "stalled: no consume loop step completed for 121.0s (limit 120s); "
                                        "the consumer is paused for backpressure (the store does not answer)")
-    health.step_done(consumed=0)
+    health.step_done()
     assert health.check(assigned=True, thread_alive=True) == OK
 
 
@@ -57,7 +57,7 @@ def test_a_lagging_partition_whose_position_does_not_move_is_a_stall(health, clo
     health.observe_partitions({("p", 0): (100, 0), ("p", 1): (500, 7)})
     for _ in range(4):  # steps keep completing, partition 1 stays behind at 500
         clock.now += 40
-        health.step_done(consumed=0)
+        health.step_done()
         health.observe_partitions({("p", 0): (100, 0), ("p", 1): (500, 7)})
     assert health.check(assigned=True, thread_alive=True) == Readiness(
         False, "stalled: p[1] is 7 message(s) behind and its position has not moved for 160.0s (limit 120s)")
@@ -70,11 +70,11 @@ def test_no_lag_or_a_revoked_partition_is_no_stall(health, clock):
     clock.now += 60
     health.observe_partitions({("p", 0): (100, 0)})  # caught up: nothing to make progress on
     clock.now += 100
-    health.step_done(consumed=0)
+    health.step_done()
     health.observe_partitions({("p", 0): (100, 5)})  # new messages: the clock starts now
     assert health.check(assigned=True, thread_alive=True) == OK
     clock.now += 121
-    health.step_done(consumed=0)
+    health.step_done()
     assert not health.check(assigned=True, thread_alive=True).ready
     health.observe_partitions({})  # revoked
     assert health.check(assigned=True, thread_alive=True) == OK
