@@ -97,8 +97,10 @@ def public_paths(settings: MetricsSettings) -> frozenset[str]:
 
 
 def _safe_next(target: str | None) -> str:
-    """Only a path on this server (no scheme, no ``//host``): the login form is no open redirect."""
-    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+    """Only a path on this server (no scheme, no ``//host``): the login form is no open redirect.
+    Browsers drop tabs and newlines from a URL and read ``\\`` as ``/``, so neither is let through."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target \
+            or any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in target):
         return "/"
     return target
 

@@ -145,7 +145,8 @@ async def test_the_cookie_is_secure_over_tls_or_as_configured(serve, http, mode,
     assert bool(morsel["secure"]) is secure
 
 
-@pytest.mark.parametrize("target", ["//evil.example/x", "https://evil.example/", "/\\evil.example", "", "evil"])
+@pytest.mark.parametrize("target", ["//evil.example/x", "https://evil.example/", "/\\evil.example", "", "evil",
+                                    "/\t/evil.example", "/\n/evil.example"])
 async def test_the_login_form_is_no_open_redirect(serve, http, target):
     base, _ = await serve(token=TOKEN)
     async with http.post(base + "/login", data={"token": TOKEN, "next": target}, allow_redirects=False) as r:
