@@ -27,7 +27,8 @@ RUN pip install . \
 WORKDIR /var/lib/driftline
 USER 10001:10001
 
-# Prometheus /metrics and /healthz (metrics.port in the config; 0.0.0.0 in a container).
+# Prometheus /metrics, /healthz, /livez and the status page (metrics.port in the config; 0.0.0.0 in a
+# container). /healthz is in metrics.public by default, so this check needs no token when metrics.token is set.
 EXPOSE 9108
 HEALTHCHECK --interval=15s --timeout=5s --start-period=60s --retries=3 \
     CMD ["python", "-c", "import sys, urllib.request; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:9108/healthz', timeout=4).status == 200 else 1)"]

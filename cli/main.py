@@ -25,7 +25,7 @@ def check_config(config: str) -> None:
 
 @main.command()
 @click.option("--config", "config", required=True, type=click.Path(dir_okay=False), help="YAML config file.")
-@click.option("--datadir", default=".driftline/faust", show_default=True, help="Faust data directory.")
+@click.option("--datadir", default=".driftline/faust", show_default=True, help="Faust data directory, created with its parents (relative to the working directory).")
 @click.option("--loglevel", default="info", show_default=True)
 def run(config: str, datadir: str, loglevel: str) -> None:
     """Run the worker: consume predictions and feedback, detect drift, alert."""

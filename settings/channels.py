@@ -3,7 +3,9 @@
 ``driftline.sinks.alerts.build_channels`` constructs the channels from these; nothing parses
 a channel mapping twice. Unnamed channels are named after their type (``type-<index>`` when a
 type appears more than once); names are unique, as the delivery log is keyed by them.
-Webhook URLs, secrets, tokens, routing keys and headers never appear in a repr or an error.
+A repr shows a channel URL (webhook, Slack, PagerDuty, Alertmanager) by its scheme and host only;
+an error shows a URL with its password masked, or not at all where the URL is the secret; secrets,
+tokens, routing keys and headers never appear in either.
 
 >>> slack, hook = parse_channels([
 ...     {"type": "slack", "url": "https://hooks.slack.com/services/T/B/X", "min_severity": "critical"},
@@ -101,12 +103,13 @@ class PagerDutySettings:
     dashboard_url: str | None = None
 
     def __repr__(self) -> str:
-        return f"PagerDutySettings(name={self.name!r}, url={self.url!r}, routing_key='***')"
+        return f"PagerDutySettings(name={self.name!r}, url={redact_url(self.url)!r}, routing_key='***')"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class AlertmanagerSettings:
-    """``ttl`` bounds how long Alertmanager keeps a firing alert without a re-send; keep it above the cooldown."""
+    """``ttl`` bounds how long Alertmanager keeps a firing alert without a re-send; keep it above the cooldown.
+    The URL may carry basic-auth credentials or a proxy's token: only its host is shown."""
 
     type: ClassVar[str] = "alertmanager"
     name: str
@@ -114,6 +117,9 @@ class AlertmanagerSettings:
     filter: ChannelFilter = ChannelFilter()
     ttl_ms: int = 3_600_000
     dashboard_url: str | None = None
+
+    def __repr__(self) -> str:
+        return f"AlertmanagerSettings(name={self.name!r}, url={redact_url(self.url)!r}, ttl_ms={self.ttl_ms!r})"
 
 
 @dataclass(frozen=True)

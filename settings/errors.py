@@ -31,7 +31,8 @@ __all__ = ["MISSING", "ConfigError", "ConfigProblem", "is_secret_key", "mask_url
            "redact_url", "show"]
 
 _SECRET_KEY = re.compile(r"(secret|password|token|routing_key|integration_key|api_key|headers)", re.IGNORECASE)
-_URL_PASSWORD = re.compile(r"^([a-z][a-z0-9+.-]*://[^/@:]*):([^/@]+)@", re.IGNORECASE)
+_SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*://", re.IGNORECASE)
+_HOST = re.compile(r"[\w.~%-]+(:\d*)?$|\[[0-9a-f:.]+\](:\d*)?$", re.IGNORECASE)
 _MAX_SHOWN = 200
 
 
@@ -68,26 +69,56 @@ def redact(path: str, value: Any) -> Any:
     return value
 
 
+def _userinfo_span(text: str) -> tuple[int, int] | None:
+    """(start, end) of ``user:password`` in a URL, or None: it runs from ``scheme://`` to the LAST
+    ``@`` before the host, so a password may hold ``@``. A password holding an unencoded ``/``,
+    ``?`` or ``#`` ends the authority early for a URL parser: when what follows the ``@`` is no
+    ``host[:port]``, the span reaches the last ``@`` of the text, hiding too much rather than too little."""
+    scheme = _SCHEME.match(text)
+    if scheme is None:
+        return None
+    start = scheme.end()
+    authority_end = next((i for i in range(start, len(text)) if text[i] in "/?#"), len(text))
+    at = text.rfind("@", start, authority_end)
+    if at < 0 or not _HOST.match(text, at + 1, authority_end):
+        at = text.rfind("@", start)
+    return (start, at) if at >= 0 else None
+
+
 def mask_url_password(text: str) -> str:
     """``scheme://user:password@host`` -> ``scheme://user:***@host``; a ``${VAR}`` password is kept.
 
     >>> mask_url_password("clickhouse://u:pw@h/db"), mask_url_password("clickhouse://u:${PW:-}@h/db")
     ('clickhouse://u:***@h/db', 'clickhouse://u:${PW:-}@h/db')
+    >>> mask_url_password("clickhouse://u:p@ss@h:9000/db"), mask_url_password("clickhouse://u:p/s?s@h/db")
+    ('clickhouse://u:***@h:9000/db', 'clickhouse://u:***@h/db')
     """
-    match = _URL_PASSWORD.match(text)
-    if match is None or "${" in match.group(2):
+    span = _userinfo_span(text)
+    if span is None:
         return text
-    return f"{match.group(1)}:***@{text[match.end():]}"
+    start, at = span
+    user, colon, password = text[start:at].partition(":")
+    if not colon or not password or "${" in password:
+        return text
+    return f"{text[:start]}{user}:***{text[at:]}"
 
 
 def redact_url(url: str) -> str:
-    """Keep scheme and host, hide the path and query (Slack puts its secret there).
+    """Keep scheme and host, hide credentials, path and query (Slack puts its secret there).
 
-    >>> redact_url("https://hooks.slack.com/services/T0/B0/XYZ")
-    'https://hooks.slack.com/***'
+    >>> redact_url("https://hooks.slack.com/services/T0/B0/XYZ"), redact_url("http://u:p@ss@am:9093/x")
+    ('https://hooks.slack.com/***', 'http://am:9093/***')
     """
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.hostname}{f':{parts.port}' if parts.port else ''}/***"
+    span = _userinfo_span(url)
+    bare = url if span is None else url[:span[0]] + url[span[1] + 1:]
+    try:
+        parts = urlsplit(bare)
+        host, _ = parts.hostname, parts.port
+    except ValueError:  # not a URL a client would send to
+        return "***"
+    if not parts.scheme or not host:
+        return "***"
+    return f"{parts.scheme}://{parts.netloc}/***"
 
 
 def show(path: str, value: Any, *, secret: bool = False) -> str:

@@ -6,6 +6,9 @@
 ClickHouseSettings(url='clickhouse://default:***@127.0.0.1:9000/driftline', flush_rows=50000, flush_interval_s=1.0)
 >>> parse_metrics(r, {"token": ""}).token is None  # an empty ${VAR:-} means no token
 True
+>>> m = parse_metrics(r, {"token": "t0ken", "public": ["healthz", "livez", "metrics"], "stall_after": "5m"})
+>>> m.public, m.stall_after_s, m.session_ttl_s, m.secure_cookie, "t0ken" in repr(m)
+(('healthz', 'livez', 'metrics'), 300.0, 43200.0, 'auto', False)
 """
 
 from __future__ import annotations
@@ -24,10 +27,13 @@ from .limits import (
 )
 from .reader import Reader, join
 
-__all__ = ["ClickHouseSettings", "MetricsSettings", "WorkerSettings", "parse_clickhouse", "parse_metrics",
-           "parse_worker"]
+__all__ = ["PUBLIC_PATHS", "SECURE_COOKIE", "ClickHouseSettings", "MetricsSettings", "WorkerSettings",
+           "parse_clickhouse", "parse_metrics", "parse_worker"]
 
 STORE_SCHEMES = ("clickhouse", "clickhouses", "chdb")
+# Paths of the web server that ``metrics.public`` may exempt from the token: the probes and the scrape.
+PUBLIC_PATHS = ("healthz", "livez", "metrics")
+SECURE_COOKIE = ("auto", "always", "never")
 
 
 @dataclass(frozen=True)
@@ -43,9 +49,21 @@ class ClickHouseSettings:
 
 @dataclass(frozen=True)
 class MetricsSettings:
+    """The worker's web server: ``/metrics``, ``/healthz``, ``/livez``, the status page and its API.
+
+    With ``token`` set, every path but those in ``public`` needs ``Authorization: Bearer <token>`` or
+    the session cookie of ``/login``, which lasts ``session_ttl_s`` and is ``Secure`` over TLS
+    (``auto``: the request came over https, directly or per ``X-Forwarded-Proto``), ``always`` or
+    ``never``. ``/healthz`` turns unready after ``stall_after_s`` without ingest progress.
+    """
+
     port: int = 9108
     host: str = "127.0.0.1"
     token: str | None = field(default=None, repr=False)
+    public: tuple[str, ...] = ("healthz", "livez")
+    session_ttl_s: float = 43_200.0
+    secure_cookie: str = "auto"
+    stall_after_s: float = 120.0
 
 
 @dataclass(frozen=True)
@@ -70,11 +88,18 @@ def parse_clickhouse(r: Reader, raw: Any, path: str = "clickhouse") -> ClickHous
 
 
 def parse_metrics(r: Reader, raw: Any, path: str = "metrics") -> MetricsSettings:
-    m = r.mapping(raw, path, keys=("host", "port", "token"))
+    m = r.mapping(raw, path, keys=("host", "port", "token", "public", "session_ttl", "secure_cookie",
+                                   "stall_after"))
+    d = MetricsSettings
+    public = r.strings(m, "public", path, choices=PUBLIC_PATHS)  # [] protects every path
     return MetricsSettings(
-        port=r.integer(m, "port", path, MetricsSettings.port, low=0, high=65535),
-        host=r.string(m, "host", path, MetricsSettings.host),
+        port=r.integer(m, "port", path, d.port, low=0, high=65535),
+        host=r.string(m, "host", path, d.host),
         token=r.string(m, "token", path, None, secret=True),
+        public=d.public if public is None else tuple(dict.fromkeys(public)),
+        session_ttl_s=r.duration_ms(m, "session_ttl", path, 43_200_000, low=60_000) / 1000,
+        secure_cookie=r.string(m, "secure_cookie", path, d.secure_cookie, choices=SECURE_COOKIE),
+        stall_after_s=r.duration_ms(m, "stall_after", path, 120_000, low=1000) / 1000,
     )
 
 

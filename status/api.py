@@ -3,20 +3,26 @@
 The reads themselves are :mod:`driftline.sinks.queries.status`; this module only
 merges them with the configured models, scores drift and lays series out per window.
 Blocking; :mod:`driftline.status.pages` runs it in a thread executor.
+
+Every body covers a time range ending now: ``range_s`` seconds (default
+:data:`DEFAULT_RANGE_S`, 24 h; at most :data:`MAX_RANGE_S`, 31 days), and every
+read has a row limit, so no request scans a table's whole history.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import time
 from collections import defaultdict
+from collections.abc import Callable
 from typing import Any
 
 from driftline.settings import Settings
 from driftline.sinks.queries import status as reads
 from driftline.sinks.store import Store
 
-__all__ = ["PERFORMANCE_METRICS", "StatusApi", "drift_score"]
+__all__ = ["DEFAULT_RANGE_S", "MAX_RANGE_S", "PERFORMANCE_METRICS", "StatusApi", "drift_score"]
 
 PERFORMANCE_METRICS = {
     "binary_classification": ("accuracy", "f1", "roc_auc"),
@@ -25,6 +31,10 @@ PERFORMANCE_METRICS = {
 }
 LATENCY_METRICS = ("latency_p50_ms", "latency_p95_ms", "latency_p99_ms")
 MAX_WINDOWS = 500
+DEFAULT_RANGE_S = 24 * 3600
+MAX_RANGE_S = 31 * 24 * 3600
+MAX_VERSIONS = 1000  # versions listed per request
+MAX_ROWS = 200_000  # rows one read returns: drift cells, metric points
 
 
 def drift_score(statistic: float, p_value: float | None, threshold: float) -> float | None:
@@ -51,23 +61,30 @@ def _finite(value: float | None) -> float | None:
 class StatusApi:
     """The body of each ``/api`` route, read from ``store`` for the models in ``settings``."""
 
-    def __init__(self, store: Store, settings: Settings) -> None:
+    def __init__(self, store: Store, settings: Settings, *, clock: Callable[[], float] = time.time) -> None:
         self.store = store
         self.settings = settings
+        self.clock = clock
 
-    def models(self) -> list[dict[str, Any]]:
-        """Every configured model with its versions and their state: ok, drifting or alerting."""
+    def since_s(self, range_s: float = DEFAULT_RANGE_S) -> int:
+        """Start of the range: ``range_s`` (capped to [1 s, :data:`MAX_RANGE_S`]) before now."""
+        return int(self.clock() - max(1.0, min(float(range_s), MAX_RANGE_S)))
+
+    def models(self, range_s: float = DEFAULT_RANGE_S) -> list[dict[str, Any]]:
+        """Every configured model with the versions active in the range and their state: ok, drifting or
+        alerting; ``predictions`` and ``labels`` count the range."""
+        since = self.since_s(range_s)
         versions: dict[str, dict[str, dict]] = defaultdict(dict)
-        for v in reads.version_activity(self.store):
+        for v in reads.version_activity(self.store, since, MAX_VERSIONS):
             versions[v.model][v.version] = {
                 "version": v.version, "state": "ok", "last_window_end": v.last_window_end_s * 1000,
                 "predictions": v.predictions, "labels": v.labels, "drifted_features": [], "firing": []}
-        for model, version, feature in reads.latest_drifted_features(self.store):
+        for model, version, feature in reads.latest_drifted_features(self.store, since, MAX_ROWS):
             entry = versions[model].get(version)
             if entry is not None:
                 entry["drifted_features"].append(feature)
                 entry["state"] = "drifting"
-        for a in reads.latest_alert_states(self.store):
+        for a in reads.latest_alert_states(self.store, since, MAX_ROWS):
             entry = versions[a.model].get(a.version)
             if entry is not None and a.status == "firing":
                 entry["firing"].append({"dedup_key": a.dedup_key, "kind": a.kind, "severity": a.severity,
@@ -84,16 +101,17 @@ class StatusApi:
             })
         return out
 
-    def drift(self, model: str, version: str | None, windows: int) -> dict[str, Any]:
-        """Drift score per feature per window (heatmap cells), most recent ``windows`` windows."""
-        version = version or reads.busiest_version(self.store, model) or "v1"
+    def drift(self, model: str, version: str | None, windows: int, range_s: float = DEFAULT_RANGE_S) -> dict[str, Any]:
+        """Drift score per feature per window (heatmap cells), most recent ``windows`` windows in the range."""
+        since = self.since_s(range_s)
+        version = version or reads.busiest_version(self.store, model, since) or "v1"
         windows = max(1, min(windows, MAX_WINDOWS))
-        starts = reads.drift_window_starts(self.store, model, version, windows)
+        starts = reads.drift_window_starts(self.store, model, version, since, windows)
         spec = self.settings.model(model)
         features = list(spec.features) if spec else []
         cells: dict[str, dict[int, dict]] = defaultdict(dict)
         if starts:
-            for c in reads.drift_cells_since(self.store, model, version, starts[0]):
+            for c in reads.drift_cells_since(self.store, model, version, starts[0], MAX_ROWS):
                 score = drift_score(c.statistic, c.p_value, c.threshold)
                 cell = {"test": c.test, "statistic": _finite(c.statistic), "p_value": _finite(c.p_value),
                         "threshold": c.threshold, "drifted": c.drifted, "score": _finite(score)}
@@ -103,24 +121,25 @@ class StatusApi:
                 if c.feature not in features:
                     features.append(c.feature)
         return {
-            "model": model, "version": version, "versions": reads.model_versions(self.store, model),
+            "model": model, "version": version, "versions": reads.model_versions(self.store, model, since, MAX_VERSIONS),
             "windows": [s * 1000 for s in starts],
             "features": [{"name": f, "kind": (spec.features.get(f) if spec else None) or "numeric",
                           "cells": [cells[f].get(s) for s in starts]} for f in features],
         }
 
-    def performance(self, model: str, windows: int) -> dict[str, Any]:
+    def performance(self, model: str, windows: int, range_s: float = DEFAULT_RANGE_S) -> dict[str, Any]:
         spec = self.settings.model(model)
         metrics = PERFORMANCE_METRICS.get(spec.task if spec else "", ()) + ("label_coverage",)
         return {"model": model, "task": spec.task if spec else None, "metrics": list(metrics),
-                **self._series(model, metrics, windows)}
+                **self._series(model, metrics, windows, range_s)}
 
-    def latency(self, model: str, windows: int) -> dict[str, Any]:
-        return {"model": model, "metrics": list(LATENCY_METRICS), **self._series(model, LATENCY_METRICS, windows)}
+    def latency(self, model: str, windows: int, range_s: float = DEFAULT_RANGE_S) -> dict[str, Any]:
+        return {"model": model, "metrics": list(LATENCY_METRICS),
+                **self._series(model, LATENCY_METRICS, windows, range_s)}
 
-    def alerts(self, limit: int, model: str | None = None) -> list[dict[str, Any]]:
+    def alerts(self, limit: int, model: str | None = None, range_s: float = DEFAULT_RANGE_S) -> list[dict[str, Any]]:
         out = []
-        for a in reads.alert_history(self.store, max(1, min(limit, 1000)), model):
+        for a in reads.alert_history(self.store, max(1, min(limit, 1000)), model, self.since_s(range_s)):
             try:
                 body = json.loads(a.payload)
             except ValueError:
@@ -135,18 +154,18 @@ class StatusApi:
             })
         return out
 
-    def _series(self, model: str, metrics, windows: int) -> dict[str, Any]:
+    def _series(self, model: str, metrics, windows: int, range_s: float) -> dict[str, Any]:
         windows = max(1, min(windows, MAX_WINDOWS))
         spec = self.settings.model(model)
         window_s = (spec.window_ms if spec else 60_000) // 1000 or 1
-        first, last = reads.metric_window_range(self.store, model, metrics)
+        first, last = reads.metric_window_range(self.store, model, metrics, self.since_s(range_s))
         if last <= 0:
             return {"windows": [], "series": {}}
         since = max(first, last - (windows - 1) * window_s)
         starts = list(range(since, last + 1, window_s))
         index = {s: i for i, s in enumerate(starts)}
         series: dict[str, dict[str, list]] = {}
-        for p in reads.metric_points_since(self.store, model, metrics, since):
+        for p in reads.metric_points_since(self.store, model, metrics, since, MAX_ROWS):
             i = index.get(p.window_start_s)
             if i is None:
                 continue

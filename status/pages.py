@@ -10,6 +10,11 @@ Routes (``register_status_pages(app, runtime)`` adds them)::
     /api/models/{model}/latency         ?windows=60  p50/p95/p99 per window and version
     /api/alerts                         ?limit=50&model=  recent alerts with their evidence
 
+Every ``/api`` route takes ``?range=`` (a duration such as ``6h`` or ``7d``; default 24 h, at
+most 31 days): what it reports happened in that range, and each of its reads has a row limit
+(see :mod:`driftline.status.api`). With ``metrics.token`` set the page is behind the login of
+:mod:`driftline.stream.web_access`, and offers to sign out.
+
 Every query runs on ``runtime.read_store`` in a thread executor, so a slow
 store never blocks the event loop (alert delivery, /metrics).
 """
@@ -24,9 +29,11 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from driftline.settings import DURATION, parse_duration_ms
 from driftline.sinks.errors import StoreError
+from driftline.stream.web_access import LOGOUT_PATH
 
-from .api import StatusApi
+from .api import DEFAULT_RANGE_S, MAX_RANGE_S, StatusApi
 
 __all__ = ["register_status_pages"]
 
@@ -54,23 +61,43 @@ def _int_arg(request, name: str, default: int, low: int, high: int) -> int:
         return default
 
 
+class _BadRange(ValueError):
+    pass
+
+
+def _range_arg(request) -> float:
+    """``?range=`` in seconds, capped at :data:`MAX_RANGE_S`; :class:`_BadRange` when it is no duration."""
+    text = request.query.get("range")
+    if not text:
+        return DEFAULT_RANGE_S
+    try:
+        seconds = parse_duration_ms(text) / 1000
+    except ValueError:
+        raise _BadRange(f"range {text[:40]!r} is invalid, expected {DURATION}") from None
+    return max(1.0, min(seconds, MAX_RANGE_S))
+
+
 def register_status_pages(app, runtime) -> None:
     """Add the status page and its JSON API to a Faust ``app`` whose worker runs ``runtime``."""
 
     # clickhouse-driver clients are not thread-safe: one status query at a time on the shared store.
     lock = threading.Lock()
 
-    def locked(fn, api):
+    def locked(fn, api, range_s):
         with lock:
-            return fn(api)
+            return fn(api, range_s)
 
-    async def query(web, fn: Callable[[StatusApi], Any]):
+    async def query(web, request, fn: Callable[[StatusApi, float], Any]):
         store = runtime.read_store
         if store is None:
             return web.json({"error": "the worker is starting"}, status=503)
+        try:
+            range_s = _range_arg(request)
+        except _BadRange as exc:
+            return web.json({"error": str(exc)}, status=400)
         api = StatusApi(store, runtime.settings)
         try:
-            data = await asyncio.get_running_loop().run_in_executor(None, locked, fn, api)
+            data = await asyncio.get_running_loop().run_in_executor(None, locked, fn, api, range_s)
         except StoreError as exc:
             log.warning("status page query failed: %s", exc)
             return web.json({"error": "store query failed", "detail": str(exc)[:500]}, status=503)
@@ -79,9 +106,14 @@ def register_status_pages(app, runtime) -> None:
     def known(model: str) -> bool:
         return runtime.settings.model(model) is not None
 
+    page = _static_file("index.html") or b"status page missing"
+    if runtime.settings.metrics.token:  # signed in through /login: offer to sign out
+        page = page.replace(b"<!--session-->", f'<form class="signout" method="post" action="{LOGOUT_PATH}">'
+                            '<button type="submit">sign out</button></form>'.encode())
+
     @app.page("/")
     async def status_index(web, request):
-        return web.bytes(_static_file("index.html") or b"status page missing", content_type="text/html")
+        return web.bytes(page, content_type="text/html", headers={"Cache-Control": "no-store"})
 
     @app.page("/static/{name}")
     async def status_static(web, request, name: str):
@@ -93,7 +125,8 @@ def register_status_pages(app, runtime) -> None:
 
     @app.page("/api/models")
     async def status_models(web, request):
-        return await query(web, lambda q: {"models": q.models(), "generated_at_ms": int(time.time() * 1000)})
+        return await query(web, request, lambda q, r: {"models": q.models(r), "since_ms": q.since_s(r) * 1000,
+                                                        "generated_at_ms": int(time.time() * 1000)})
 
     @app.page("/api/models/{model}/drift")
     async def status_drift(web, request, model: str):
@@ -101,24 +134,24 @@ def register_status_pages(app, runtime) -> None:
             return web.json({"error": f"unknown model {model!r}"}, status=404)
         version = request.query.get("version") or None
         windows = _int_arg(request, "windows", 30, 1, 500)
-        return await query(web, lambda q: q.drift(model, version, windows))
+        return await query(web, request, lambda q, r: q.drift(model, version, windows, r))
 
     @app.page("/api/models/{model}/performance")
     async def status_performance(web, request, model: str):
         if not known(model):
             return web.json({"error": f"unknown model {model!r}"}, status=404)
         windows = _int_arg(request, "windows", 60, 1, 500)
-        return await query(web, lambda q: q.performance(model, windows))
+        return await query(web, request, lambda q, r: q.performance(model, windows, r))
 
     @app.page("/api/models/{model}/latency")
     async def status_latency(web, request, model: str):
         if not known(model):
             return web.json({"error": f"unknown model {model!r}"}, status=404)
         windows = _int_arg(request, "windows", 60, 1, 500)
-        return await query(web, lambda q: q.latency(model, windows))
+        return await query(web, request, lambda q, r: q.latency(model, windows, r))
 
     @app.page("/api/alerts")
     async def status_alerts(web, request):
         limit = _int_arg(request, "limit", 50, 1, 1000)
         model = request.query.get("model") or None
-        return await query(web, lambda q: {"alerts": q.alerts(limit, model)})
+        return await query(web, request, lambda q, r: {"alerts": q.alerts(limit, model, r)})

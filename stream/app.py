@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import hmac
 import json
 import logging
 import threading
@@ -25,9 +24,11 @@ from driftline.sinks.migrations import migrate
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from . import wiring
+from .health import Readiness
 from .ingest import IngestLoop
+from .web_access import install_access
 
-__all__ = ["Runtime", "create_app"]
+__all__ = ["DEFAULT_DATADIR", "Runtime", "create_app"]
 
 log = logging.getLogger("driftline.app")
 
@@ -78,6 +79,20 @@ class Runtime:
         gc.set_threshold(100_000, 50, 1000)
         self.loop_thread = threading.Thread(target=self._run_ingest, name="driftline-ingest", daemon=True)
         self.loop_thread.start()
+
+    def ingest_thread_alive(self) -> bool:
+        """True until the ingest thread has ended without being asked to (not started yet counts as alive)."""
+        if self.loop_thread is None or self.ingest is None:
+            return True
+        return self.loop_thread.is_alive() or self.ingest.stopping.is_set()
+
+    def readiness(self) -> Readiness:
+        """What /healthz says: starting, ready, or stalled and why."""
+        ingest = self.ingest
+        if ingest is None or self.loop_thread is None:
+            return Readiness(False, "starting: connecting to the store and loading references")
+        return ingest.health.check(assigned=ingest.ready.is_set(), thread_alive=self.loop_thread.is_alive(),
+                                   paused=ingest.backpressure.paused)
 
     def _run_ingest(self) -> None:
         try:
@@ -131,8 +146,14 @@ def _apply_retention(settings: Settings) -> list:
         store.close()
 
 
-def create_app(settings: Settings, *, datadir: str | Path = ".driftline/faust",
+DEFAULT_DATADIR = ".driftline/faust"  # relative to the working directory, like the embedded store's default
+
+
+def create_app(settings: Settings, *, datadir: str | Path = DEFAULT_DATADIR,
                registry: CollectorRegistry | None = None) -> tuple[faust.App, Runtime]:
+    """The Faust app of a worker on ``settings``; ``datadir`` is created with its parents if missing."""
+    # Faust creates its data directory without parents: a fresh working directory has no .driftline/.
+    Path(datadir).mkdir(parents=True, exist_ok=True)
     runtime = Runtime(settings, registry=registry)
     app = faust.App(
         f"{settings.kafka.group_id}-app",
@@ -177,26 +198,19 @@ def create_app(settings: Settings, *, datadir: str | Path = ".driftline/faust",
 
     @app.page("/healthz")
     async def healthz(web, request):
-        ready = runtime.ingest is not None and runtime.ingest.ready.is_set()
-        return web.json({"status": "ok" if ready else "starting"}, status=200 if ready else 503)
+        """Readiness: 200 while ingesting, 503 with the reason while starting or stalled (see stream/health.py)."""
+        verdict = runtime.readiness()
+        return web.json({"status": "ok" if verdict.ready else "unavailable", "reason": verdict.reason},
+                        status=200 if verdict.ready else 503, headers={"Cache-Control": "no-store"})
+
+    @app.page("/livez")
+    async def livez(web, request):
+        """Liveness: 200 unless the ingest thread died. A stalled worker is alive: a restart does
+        not bring a store back, so probes that restart pods use this, not /healthz."""
+        alive = runtime.ingest_thread_alive()
+        return web.json({"status": "ok" if alive else "dead"}, status=200 if alive else 503,
+                        headers={"Cache-Control": "no-store"})
 
     if settings.metrics.token:
-        _require_bearer_token(app, settings.metrics.token)
+        install_access(app.web.web_app, settings.metrics)
     return app, runtime
-
-
-def _require_bearer_token(app: faust.App, token: str) -> None:
-    """Every page of the worker's web server (ours and Faust's) answers 401 without ``Authorization: Bearer <token>``."""
-    from aiohttp import web as aiohttp_web
-
-    expected = f"Bearer {token}".encode()
-
-    @aiohttp_web.middleware
-    async def bearer_token(request, handler):
-        given = request.headers.get("Authorization", "").encode()
-        if not hmac.compare_digest(given, expected):
-            return aiohttp_web.json_response({"error": "unauthorized"}, status=401,
-                                             headers={"WWW-Authenticate": 'Bearer realm="driftline"'})
-        return await handler(request)
-
-    app.web.web_app.middlewares.append(bearer_token)

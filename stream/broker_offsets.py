@@ -54,21 +54,29 @@ class BrokerOffsets:
                     topic, state.partition, expected, got, got)
         self.metrics.broker_resets.labels(topic).inc()
 
-    def check(self) -> None:
-        """The periodic checks (about once a second): consumer lag, then watermarks."""
-        self.report_lag()
+    def check(self) -> dict[tuple[str, int], tuple[int, int]] | None:
+        """The periodic checks (about once a second): consumer lag, then watermarks.
+        Returns what :meth:`report_lag` found."""
+        lag = self.report_lag()
         self.check_watermarks()
+        return lag
 
-    def report_lag(self) -> None:
+    def report_lag(self) -> dict[tuple[str, int], tuple[int, int]] | None:
+        """(topic, partition) -> (position, lag) of the partitions whose position is known;
+        None when the consumer could not say."""
         self.checked_at = self.clock()
         try:
             positions = self.consumer.position(self.consumer.assignment())
         except Exception:  # noqa: BLE001 - lag is best effort
-            return
+            return None
+        found = {}
         for tp in positions:
             low, high = self.consumer.get_watermark_offsets(tp, cached=True)
             if high >= 0 and tp.offset >= 0:
-                self.metrics.consumer_lag.labels(tp.topic, str(tp.partition)).set(max(0, high - tp.offset))
+                behind = max(0, high - tp.offset)
+                self.metrics.consumer_lag.labels(tp.topic, str(tp.partition)).set(behind)
+                found[(tp.topic, tp.partition)] = (tp.offset, behind)
+        return found
 
     def check_watermarks(self) -> None:
         """Detect a broker that lost data before any record comes back: the partition now ends

@@ -52,6 +52,7 @@ from .backpressure import Backpressure, Stopping
 from .broker_offsets import BrokerOffsets
 from .checkpoints import CheckpointCoordinator, HistoryLoader, PendingJoinLoader
 from .deliveries import KafkaOutput
+from .health import IngestHealth
 from .keying import KeyingWatch
 from .processor import BatchOutput, PartitionState, Processor
 from .rebalance import Partitions, Rebalance
@@ -82,7 +83,7 @@ class IngestLoop:
                  clock: Callable[[], float] = time.time, max_buffered_rows: int = 500_000,
                  producer_flush_timeout_s: float = 10.0, max_produce_bytes: int | None = None,
                  on_fatal: Callable[[BaseException], None] = exit_process,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+                 sleep: Callable[[float], None] = time.sleep, health: IngestHealth | None = None) -> None:
         """``max_produce_bytes``: the producer's message limit (``message.max.bytes``), when it is
         below ``kafka.max_message_bytes``; a dead letter is cut to fit the lower of the two."""
         if max_buffered_rows <= 0:
@@ -112,6 +113,7 @@ class IngestLoop:
             on_alert=on_alert, clock=clock, producer_flush_timeout_s=producer_flush_timeout_s)
         self.rebalance = Rebalance(self.partitions, processor, self.checkpoints)
         self.broker = BrokerOffsets(consumer, self.partitions, metrics, self.backpressure, clock=clock)
+        self.health = health or IngestHealth(settings.metrics.stall_after_s)  # what /healthz reports
         metrics.buffer_cap.set(max_buffered_rows)
         metrics.join_pending_cap.set(settings.worker.join_max_pending)
 
@@ -197,6 +199,7 @@ class IngestLoop:
             self.metrics.batch_duration.labels("process").observe(decoded - started)
             self.metrics.batch_duration.labels("windows").observe(done - decoded)
         self._due(done)
+        self.health.step_done()
 
     def _due(self, now: float) -> None:
         """Flush, checkpoint and check the broker's offsets when their time (or the buffer cap) has come."""
@@ -207,7 +210,9 @@ class IngestLoop:
         if now - self.checkpoints.checkpointed_at >= self.settings.worker.checkpoint_interval_s:
             self.checkpoints.checkpoint()
         if now - self.broker.checked_at >= LAG_CHECK_INTERVAL_S:
-            self.broker.check()
+            lag = self.broker.check()
+            if lag is not None:
+                self.health.observe_partitions(lag)
 
     def _emit(self, out: BatchOutput, now_ms: int) -> None:
         m = self.metrics

@@ -1,6 +1,7 @@
 """The deployment files agree with each other and with the code: compose, Dockerfile, Kubernetes.
 
-Pure file checks (pyyaml + the real config loader); nothing is started.
+File checks (pyyaml + the real config loader), and the configured web access rules applied by the
+worker's own middleware on an in-process loopback server; no container or cluster is started.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 SERVICES = COMPOSE["services"]
 DOCKERFILE = (ROOT / "Dockerfile").read_text()
 DUMMY_ENV = {"SLACK_WEBHOOK_URL": "https://hooks.slack.example/T/B/X", "CLICKHOUSE_PASSWORD": "pw",
-             "RETRAIN_WEBHOOK_URL": "https://ci.example/retrain", "RETRAIN_WEBHOOK_SECRET": "s"}
+             "RETRAIN_WEBHOOK_URL": "https://ci.example/retrain", "RETRAIN_WEBHOOK_SECRET": "s",
+             "DRIFTLINE_TOKEN": "t0ken"}
 K8S = ROOT / "deploy" / "kubernetes"
 ONE_SHOT = {"kafka-init", "driftline-migrate"}
 CONTAINER_CONFIG = "/etc/driftline/driftline.yaml"
@@ -124,10 +126,19 @@ def test_worker_config_parses_and_ports_agree():
     assert len(settings.models) == 2
     assert {c.name for c in settings.alert_channels} == {"alertmanager", "alerts-topic"}
     port = settings.metrics.port
-    assert f"{port}:{port}" in worker["ports"][0]
+    assert worker["ports"][0] == f"127.0.0.1:{port}:{port}", "open probes and /metrics: the host's loopback only"
     assert re.search(rf"^EXPOSE {port}$", DOCKERFILE, re.M)
     assert f"127.0.0.1:{port}/healthz" in DOCKERFILE
     assert f"127.0.0.1:{port}/healthz" in " ".join(worker["healthcheck"]["test"])
+
+
+def test_compose_protects_the_status_page_and_leaves_probes_and_scrape_open():
+    worker = SERVICES["driftline"]
+    assert worker["environment"]["DRIFTLINE_TOKEN"] == "${DRIFTLINE_TOKEN:-}"
+    metrics = compose_settings().metrics
+    assert metrics.token == DUMMY_ENV["DRIFTLINE_TOKEN"]
+    assert {"healthz", "metrics"} <= set(metrics.public), "the HEALTHCHECK and Prometheus send no token"
+    assert load_settings(ROOT / "config" / "compose.yaml", {}).metrics.token is None  # unset: no login
 
 
 def test_compose_environment_gives_the_worker_the_same_clickhouse_url():
@@ -225,9 +236,10 @@ def test_kubernetes_config_ports_and_probes_agree():
     container = deployment["spec"]["template"]["spec"]["containers"][0]
     ports = {p["name"]: p["containerPort"] for p in container["ports"]}
     assert ports == {"metrics": settings.metrics.port}
-    for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
-        get = container[probe]["httpGet"]
-        assert get["path"] == "/healthz" and get["port"] in ("metrics", settings.metrics.port), probe
+    paths = {probe: container[probe]["httpGet"]["path"] for probe in ("startupProbe", "readinessProbe", "livenessProbe")}
+    assert paths == {"startupProbe": "/healthz", "readinessProbe": "/healthz", "livenessProbe": "/livez"}
+    for probe in paths:
+        assert container[probe]["httpGet"]["port"] in ("metrics", settings.metrics.port), probe
     labels = deployment["spec"]["template"]["metadata"]["labels"]
     assert deployment["spec"]["selector"]["matchLabels"].items() <= labels.items()
     service = docs["Service/driftline"]
@@ -238,3 +250,57 @@ def test_kubernetes_config_ports_and_probes_agree():
     assert monitor["spec"]["podMetricsEndpoints"][0]["port"] == "metrics"
     assert monitor["spec"]["podMetricsEndpoints"][0]["path"] == "/metrics"
     assert deployment["spec"]["replicas"] <= 12, "more replicas than partitions sit idle"
+
+
+def test_kubernetes_needs_the_token_everywhere_but_the_probes_and_the_podmonitor_sends_it():
+    settings, docs = k8s_settings()
+    assert settings.metrics.token == DUMMY_ENV["DRIFTLINE_TOKEN"]
+    assert set(settings.metrics.public) == {"healthz", "livez"}
+    container = docs["Deployment/driftline"]["spec"]["template"]["spec"]["containers"][0]
+    env = {e["name"]: e for e in container["env"]}
+    secret = env["DRIFTLINE_TOKEN"]["valueFrom"]["secretKeyRef"]
+    assert not secret.get("optional"), "a pod without its token must not start (it would serve unprotected)"
+    for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
+        assert container[probe]["httpGet"]["path"].lstrip("/") in settings.metrics.public, probe
+    endpoint = docs["PodMonitor/driftline"]["spec"]["podMetricsEndpoints"][0]
+    assert endpoint["authorization"] == {"type": "Bearer",
+                                         "credentials": {"name": secret["name"], "key": secret["key"]}}
+
+
+@pytest.mark.parametrize("where", ["compose", "kubernetes"])
+async def test_the_probes_and_the_scrape_get_200_from_a_server_guarded_as_configured(where):
+    """The configured access rules, applied by the worker's own middleware on a real loopback server:
+    each probe path answers without credentials, the scrape with what its scraper sends."""
+    from aiohttp import ClientSession, web
+    from aiohttp.test_utils import TestServer
+    from driftline.stream.web_access import install_access
+
+    if where == "compose":
+        settings, scrape_headers = compose_settings(), {}
+        probes = ["/healthz"]  # the HEALTHCHECK
+    else:
+        settings, docs = k8s_settings()
+        scrape_headers = {"Authorization": f"Bearer {DUMMY_ENV['DRIFTLINE_TOKEN']}"}  # the PodMonitor's secret
+        container = docs["Deployment/driftline"]["spec"]["template"]["spec"]["containers"][0]
+        probes = sorted({container[p]["httpGet"]["path"] for p in ("startupProbe", "readinessProbe", "livenessProbe")})
+
+    async def page(request):
+        return web.json_response({"status": "ok"})
+
+    app = web.Application()
+    for path in ("/", "/healthz", "/livez", "/metrics", "/api/models"):
+        app.router.add_get(path, page)
+    install_access(app, settings.metrics)
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    try:
+        async with ClientSession(str(server.make_url(""))) as http:
+            for path in probes:
+                async with http.get(path) as r:
+                    assert r.status == 200, path
+            async with http.get("/metrics", headers=scrape_headers) as r:
+                assert r.status == 200
+            async with http.get("/api/models") as r:
+                assert r.status == 401, "the status API needs the token"
+    finally:
+        await server.close()

@@ -31,12 +31,19 @@ from driftline.sinks.alerts.delivery import (
 )
 from driftline.sinks.alerts.kafka import KafkaChannel
 from driftline.sinks.alerts.pagerduty import PagerDutyChannel
-from driftline.sinks.alerts.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign, verify
+from driftline.sinks.alerts.signing import (
+    IDEMPOTENCY_HEADER,
+    SIGNATURE_HEADER,
+    TIMESTAMP_HEADER,
+    sign,
+    verify,
+)
 from driftline.sinks.alerts.slack import SlackChannel
 from driftline.sinks.alerts.webhook import WebhookChannel
 
 __all__ = [
     "CHANNEL_TYPES",
+    "IDEMPOTENCY_HEADER",
     "SIGNATURE_HEADER",
     "TIMESTAMP_HEADER",
     "AlertChannel",

@@ -32,6 +32,9 @@ class KafkaChannel:
         self.name = config.name
         self.producer = producer
 
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.config!r})"
+
     def accepts(self, alert: Alert) -> bool:
         return accepts(self.config.filter, alert)
 

@@ -52,6 +52,9 @@ class PagerDutyChannel:
         self.config = config
         self.name = config.name
 
+    def __repr__(self) -> str:  # the settings' repr: URLs by host only, no secret
+        return f"{type(self).__name__}({self.config!r})"
+
     def accepts(self, alert: Alert) -> bool:
         return accepts(self.config.filter, alert)
 

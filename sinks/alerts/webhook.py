@@ -2,7 +2,8 @@
 
 ``format: driftline`` (default) POSTs the v1 alert JSON (``Alert.to_dict()``,
 which carries ``action`` and ``evidence``) with ``Idempotency-Key``,
-``X-Driftline-Timestamp`` and, when ``secret`` is set, ``X-Driftline-Signature``.
+``X-Driftline-Timestamp`` and, when ``secret`` is set, ``X-Driftline-Signature`` (``v2=``: the MAC
+covers timestamp, idempotency key and body; see :mod:`~driftline.sinks.alerts.signing`).
 ``format: github_dispatch`` and ``format: gitlab_trigger`` shape the body for
 GitHub ``repository_dispatch`` and GitLab pipeline triggers so a retrain action
 needs no relay. An action webhook is a webhook with ``actions: [retrain]``.
@@ -24,7 +25,12 @@ from urllib.parse import urlencode
 from driftline.alerting import Alert
 from driftline.settings import WebhookSettings
 from driftline.sinks.alerts.base import HttpRequest, accepts
-from driftline.sinks.alerts.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
+from driftline.sinks.alerts.signing import (
+    IDEMPOTENCY_HEADER,
+    SIGNATURE_HEADER,
+    TIMESTAMP_HEADER,
+    sign,
+)
 
 __all__ = ["WebhookChannel"]
 
@@ -65,6 +71,9 @@ class WebhookChannel:
         self.config = config
         self.name = config.name
 
+    def __repr__(self) -> str:  # the settings' repr: URLs by host only, no secret
+        return f"{type(self).__name__}({self.config!r})"
+
     def accepts(self, alert: Alert) -> bool:
         return accepts(self.config.filter, alert)
 
@@ -82,11 +91,11 @@ class WebhookChannel:
         headers = [
             ("Content-Type", content_type),
             ("User-Agent", USER_AGENT),
-            ("Idempotency-Key", alert.alert_id),
+            (IDEMPOTENCY_HEADER, alert.alert_id),
             (TIMESTAMP_HEADER, str(timestamp)),
         ]
         if cfg.secret:
-            headers.append((SIGNATURE_HEADER, sign(cfg.secret, timestamp, body)))
+            headers.append((SIGNATURE_HEADER, sign(cfg.secret, timestamp, alert.alert_id, body)))
         if cfg.format == "github_dispatch":
             headers += [("Accept", "application/vnd.github+json"), ("X-GitHub-Api-Version", "2022-11-28")]
         headers += list(cfg.headers)

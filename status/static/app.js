@@ -20,6 +20,10 @@
   }
   function getJSON(url) {
     return fetch(url, { cache: "no-store" }).then(function (r) {
+      if (r.status === 401) {  // the session cookie expired or the token changed: sign in again
+        window.location.assign("/login?next=" + encodeURIComponent(window.location.pathname));
+        throw new Error("signed out");
+      }
       if (!r.ok) return r.json().catch(function () { return {}; }).then(function (b) {
         throw new Error(url + ": " + (b.error || r.status));
       });

@@ -115,6 +115,7 @@ class Scenario:
     webhooks: dict[str, str] = field(default_factory=dict)  # channel name -> url
     extra_config: str = ""
     kafka_extra: str = ""  # more lines of the kafka section, e.g. "  max_message_bytes: 100000\n"
+    metrics_extra: str = ""  # more lines of the metrics section, e.g. "  stall_after: 5s\n"
     run: str = field(default_factory=lambda: uuid.uuid4().hex[:8])
     partitions: int = 4
 
@@ -150,7 +151,7 @@ kafka:
   flush_rows: 5000
 metrics:
   port: {metrics_port}
-worker:
+{self.metrics_extra}worker:
   checkpoint_interval: 1s
 {MODELS}
 {alerts}{self.extra_config}

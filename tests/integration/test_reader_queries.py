@@ -17,21 +17,24 @@ pytestmark = pytest.mark.integration
 S = sample_start_s()
 H = 3600
 
+SINCE = S + 20 * H  # a range that leaves older sample rows out
 # Every read with arguments that find rows (and a few that find none).
 READS = {
-    "version_activity": lambda s: sorted(q.version_activity(s), key=lambda v: (v.model, v.version)),
-    "latest_drifted_features": q.latest_drifted_features,
-    "latest_alert_states": q.latest_alert_states,
-    "busiest_version": lambda s: [q.busiest_version(s, m) for m in ("credit", "price")],
-    "model_versions": lambda s: [q.model_versions(s, m) for m in ("credit", "price")],
-    "drift_window_starts": lambda s: q.drift_window_starts(s, "credit", "v2", 30),
-    "drift_cells_since": lambda s: q.drift_cells_since(s, "credit", "v2", S + 60 * H),
-    "metric_window_range": lambda s: [q.metric_window_range(s, m, ("accuracy", "label_coverage"))
+    "version_activity": lambda s: [sorted(q.version_activity(s, since, 100), key=lambda v: (v.model, v.version))
+                                   for since in (S, SINCE)],
+    "latest_drifted_features": lambda s: [q.latest_drifted_features(s, since, 100) for since in (S, S + 70 * H)],
+    "latest_alert_states": lambda s: [q.latest_alert_states(s, since, 100) for since in (S, S + 55 * H)],
+    "busiest_version": lambda s: [q.busiest_version(s, m, SINCE) for m in ("credit", "price")],
+    "model_versions": lambda s: [q.model_versions(s, m, SINCE, 1) for m in ("credit", "price")],
+    "drift_window_starts": lambda s: [q.drift_window_starts(s, "credit", "v2", since, 30) for since in (S, S + 65 * H)],
+    "drift_cells_since": lambda s: [q.drift_cells_since(s, "credit", "v2", S + 60 * H, n) for n in (1000, 7)],
+    "metric_window_range": lambda s: [q.metric_window_range(s, m, ("accuracy", "label_coverage"), SINCE)
                                       for m in ("credit", "price")],
     "metric_points_since": lambda s: sorted(
         (p.version, p.window_start_s, p.metric, round(p.value, 9))
-        for p in q.metric_points_since(s, "credit", ("accuracy", "f1", "latency_p99_ms"), S + 50 * H)),
-    "alert_history": lambda s: [q.alert_history(s, 3), q.alert_history(s, 10, "credit"), q.alert_history(s, 1, "x")],
+        for p in q.metric_points_since(s, "credit", ("accuracy", "f1", "latency_p99_ms"), S + 50 * H, 1000)),
+    "alert_history": lambda s: [q.alert_history(s, 3), q.alert_history(s, 10, "credit"), q.alert_history(s, 1, "x"),
+                                q.alert_history(s, 10, since_s=S + 55 * H)],
     "drifted_result_count": q.drifted_result_count,
     "firing_alert_count": q.firing_alert_count,
     "first_drift_after": lambda s: [q.first_drift_after(s, "credit", f, S + 10 * H) for f in ("income", "age")],

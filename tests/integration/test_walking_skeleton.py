@@ -163,8 +163,10 @@ def test_prediction_travels_to_clickhouse_and_alert(broker, clickhouse, webhook_
         for key in ("alert_id", "dedup_key", "severity", "version", "window_start", "window_end", "summary"):
             assert body[key], key
         timestamp = alert.headers.get("X-Driftline-Timestamp")
-        expected = hmac.new(SECRET.encode(), f"{timestamp}.".encode() + alert.body, hashlib.sha256).hexdigest()
-        assert alert.headers["X-Driftline-Signature"] == f"sha256={expected}"
+        key = alert.headers.get("Idempotency-Key")
+        assert key == body["alert_id"]
+        expected = hmac.new(SECRET.encode(), f"{timestamp}.{key}.".encode() + alert.body, hashlib.sha256).hexdigest()
+        assert alert.headers["X-Driftline-Signature"] == f"v2={expected}"
         assert count("SELECT count() FROM {db}.alerts FINAL WHERE kind = 'data_drift' AND status = 'firing'") >= 1
 
         text = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5).text

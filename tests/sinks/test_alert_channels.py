@@ -9,7 +9,9 @@ import hashlib
 import hmac
 import json
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from urllib.parse import parse_qsl
 
 import httpx
@@ -91,7 +93,7 @@ async def send_via_dispatcher(channel_dicts, alert, *, clock=lambda: NOW_S):
     return list(log.records)
 
 
-async def test_generic_webhook_is_the_signed_v1_json(receiver):
+async def test_generic_webhook_is_the_v1_json_signed_with_v2(receiver):
     alert = make_alert()
     (record,) = await send_via_dispatcher(
         [{"type": "webhook", "url": receiver.url + "/hook", "secret": "topsecret"}], alert)
@@ -102,14 +104,44 @@ async def test_generic_webhook_is_the_signed_v1_json(receiver):
     assert headers["Content-Type"] == "application/json"
     assert headers["Idempotency-Key"] == alert.alert_id
     assert headers["X-Driftline-Timestamp"] == "1714564800"
-    expected = hmac.new(b"topsecret", b"1714564800." + req["body"], hashlib.sha256).hexdigest()
-    assert headers["X-Driftline-Signature"] == f"sha256={expected}"
-    assert verify("topsecret", headers["X-Driftline-Timestamp"], req["body"],
+    signed = f"1714564800.{alert.alert_id}.".encode() + req["body"]
+    expected = hmac.new(b"topsecret", signed, hashlib.sha256).hexdigest()
+    assert headers["X-Driftline-Signature"] == f"v2={expected}"
+    assert verify("topsecret", headers["X-Driftline-Timestamp"], headers["Idempotency-Key"], req["body"],
                   headers["X-Driftline-Signature"], now=NOW_S + 10)
+    # The key is covered: the same request replayed under another key does not verify.
+    assert not verify("topsecret", headers["X-Driftline-Timestamp"], "f" * 32, req["body"],
+                      headers["X-Driftline-Signature"], now=NOW_S + 10)
     body = json.loads(req["body"])
     assert body == alert.to_dict()
     assert body["action"] == "retrain" and body["evidence"] == {"rule": "drift", "metrics": {"accuracy": 0.91}}
     assert body["window_start"] == "2024-05-01T11:00:00.000Z" and body["ts"] == "2024-05-01T12:00:01.000Z"
+
+
+def _documented_verifier():
+    """``verify_driftline`` as docs/alerts.md shows it to receivers."""
+    text = (Path(__file__).resolve().parents[2] / "docs" / "alerts.md").read_text()
+    section = text[text.index("### Verifying the signature"):]
+    code = section[section.index("```python") + len("```python"):]
+    namespace: dict = {}
+    exec(code[:code.index("```")], namespace)  # noqa: S102 - the project's own documentation
+    return namespace["verify_driftline"]
+
+
+async def test_the_documented_receiver_snippet_verifies_a_signed_request(receiver):
+    verify_driftline = _documented_verifier()
+    alert = make_alert()
+    now = time.time()  # the snippet reads the clock: sign at the real time
+    await send_via_dispatcher([{"type": "webhook", "url": receiver.url, "secret": "topsecret"}], alert,
+                              clock=lambda: now)
+    (req,) = receiver.requests
+    headers, body = req["headers"], req["body"]
+    assert verify_driftline(b"topsecret", headers, body)
+    assert not verify_driftline(b"other", headers, body)
+    assert not verify_driftline(b"topsecret", {**headers, "Idempotency-Key": "f" * 32}, body)
+    assert not verify_driftline(b"topsecret", headers, body + b" ")
+    stale = {**headers, "X-Driftline-Timestamp": str(int(now) - 3600)}
+    assert not verify_driftline(b"topsecret", stale, body)
 
 
 async def test_webhook_without_secret_sends_no_signature(receiver):
@@ -298,6 +330,32 @@ def test_secrets_never_appear_in_repr_or_errors():
     text = repr(configs) + repr([c.render(make_alert(), now_s=NOW_S) for c in build_channels(configs)])
     for secret in ("SECRETPATH", "PDKEY123", "HMACKEY", "AUTH", "QS"):
         assert secret not in text
+
+
+async def test_no_channel_repr_or_delivery_error_shows_a_url_secret():
+    """Channel objects, their requests and the errors of a failed delivery show URLs by host only,
+    even when a password holds an ``@`` (the part after it used to leak)."""
+    closed = "127.0.0.1:9"  # discard port: the connection is refused
+    configs = parse_channels([
+        {"type": "alertmanager", "url": f'http://am:P@SS"am@{closed}/AMPATH'},
+        {"type": "webhook", "url": f'http://u:P@SS"hook@{closed}/HOOKPATH?k=HOOKQS', "secret": "HMACKEY"},
+        {"type": "slack", "url": f"http://{closed}/services/T/B/SLACKPATH"},
+        {"type": "pagerduty", "routing_key": "PDKEY123", "url": f"http://u:P@SS\"pd@{closed}/PDPATH"},
+        {"type": "kafka", "topic": "driftline.alerts"},
+    ])
+    channels = build_channels(configs, producer=FakeProducer())
+    text = repr(channels) + repr([c.render(make_alert(), now_s=NOW_S) for c in channels if hasattr(c, "render")])
+    assert "AlertmanagerChannel(AlertmanagerSettings(name='alertmanager', url='http://127.0.0.1:9/***'" in text
+    log = MemoryDeliveryLog()
+    dispatcher = AlertDispatcher(client=httpx.AsyncClient(), channels=[c for c in channels if hasattr(c, "render")],
+                                 delivery_log=log, clock=lambda: NOW_S, max_attempts=1)
+    await dispatcher.start()
+    dispatcher.submit(make_alert())
+    await dispatcher.stop(drain_timeout=10)
+    assert [r.status for r in log.records] == ["failed"] * 4
+    text += repr(list(log.records))
+    for secret in ("SS\"", "AMPATH", "HOOKPATH", "HOOKQS", "HMACKEY", "SLACKPATH", "PDKEY123", "PDPATH"):
+        assert secret not in text, secret
 
 
 class FakeProducer:

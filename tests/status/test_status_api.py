@@ -8,13 +8,14 @@ from datetime import datetime, timedelta
 
 import pytest
 from driftline.settings import parse_settings
-from driftline.status.api import StatusApi, drift_score
+from driftline.status.api import MAX_RANGE_S, StatusApi, drift_score
 
 from tests.integration.samples import base_time
 from tests.support.stores import SAMPLE_NOW, sample_start_s, sample_store
 
 S = sample_start_s()
 H = 3600
+WEEK = 7 * 24 * H  # the samples' whole history: three days before SAMPLE_NOW
 SETTINGS = parse_settings({"models": [
     {"name": "credit", "task": "binary_classification", "window": {"size": "1h"},
      "features": {"income": "numeric", "age": "numeric", "country": "categorical", "tenure": "numeric"}},
@@ -41,7 +42,7 @@ def _price_alerts(start: datetime) -> dict[str, list]:
 def api(tmp_path_factory):
     with sample_store(tmp_path_factory.mktemp("status")) as store:
         store.insert("alerts", _price_alerts(base_time(SAMPLE_NOW)))
-        yield StatusApi(store, SETTINGS)
+        yield StatusApi(store, SETTINGS, clock=SAMPLE_NOW.timestamp)
 
 
 def test_drift_score_scales_both_kinds_of_test_to_their_threshold():
@@ -53,7 +54,7 @@ def test_drift_score_scales_both_kinds_of_test_to_their_threshold():
 
 
 def test_models_merge_the_config_with_the_store(api):
-    credit, price = api.models()
+    credit, price = api.models(WEEK)
     assert (credit["name"], credit["task"], credit["window_ms"], credit["state"]) == (
         "credit", "binary_classification", 3_600_000, "alerting")
     v1, v2 = credit["versions"]
@@ -72,7 +73,7 @@ def test_models_merge_the_config_with_the_store(api):
 
 
 def test_drift_heatmap(api):
-    heat = api.drift("credit", None, 3)
+    heat = api.drift("credit", None, 3, WEEK)
     assert (heat["model"], heat["version"], heat["versions"]) == ("credit", "v1", ["v1", "v2"])
     assert heat["windows"] == [(S + h * H) * 1000 for h in (67, 68, 69)]
     # Configured features first (tenure has no results: empty cells), in config order.
@@ -82,34 +83,34 @@ def test_drift_heatmap(api):
     cell = heat["features"][0]["cells"][-1]
     assert cell == {"test": "ks", "statistic": 0.02, "p_value": 0.5, "threshold": 0.1, "drifted": False,
                     "score": pytest.approx(math.log(0.5) / math.log(0.1))}
-    v2 = api.drift("credit", "v2", 500)
+    v2 = api.drift("credit", "v2", 500, WEEK)
     assert len(v2["windows"]) == 70
     income = next(f for f in v2["features"] if f["name"] == "income")["cells"]
     assert [c["drifted"] for c in income] == [False] * 41 + [True] * 29
     assert income[-1]["score"] == pytest.approx(3.0)
-    assert api.drift("credit", "v2", 0)["windows"] == [(S + 69 * H) * 1000]  # at least one window
+    assert api.drift("credit", "v2", 0, WEEK)["windows"] == [(S + 69 * H) * 1000]  # at least one window
 
 
 def test_drift_of_unknown_or_empty_models(api):
-    assert api.drift("price", None, 30) == {"model": "price", "version": "v1", "versions": [], "windows": [],
+    assert api.drift("price", None, 30, WEEK) == {"model": "price", "version": "v1", "versions": [], "windows": [],
                                             "features": [{"name": "sqft", "kind": "numeric", "cells": []}]}
-    assert api.drift("nope", "v9", 3) == {"model": "nope", "version": "v9", "versions": [], "windows": [],
+    assert api.drift("nope", "v9", 3, WEEK) == {"model": "nope", "version": "v9", "versions": [], "windows": [],
                                           "features": []}
 
 
 def test_performance_series_per_version(api):
-    perf = api.performance("credit", 60)
+    perf = api.performance("credit", 60, WEEK)
     assert perf["metrics"] == ["accuracy", "f1", "roc_auc", "label_coverage"]
     assert perf["windows"] == [(S + h * H) * 1000 for h in range(10, 70)]
     v1, v2 = perf["series"]["v1"], perf["series"]["v2"]
     assert v1["accuracy"] == [0.9] * 60 and v1["roc_auc"] == [None] * 60 and v1["label_coverage"] == [0.75] * 60
     assert v2["accuracy"] == pytest.approx([0.7 + 0.001 * h for h in range(10, 70)])
-    assert api.performance("price", 60) == {"model": "price", "task": "regression",
+    assert api.performance("price", 60, WEEK) == {"model": "price", "task": "regression",
                                             "metrics": ["mae", "rmse", "label_coverage"], "windows": [], "series": {}}
 
 
 def test_latency_series(api):
-    latency = api.latency("credit", 2)
+    latency = api.latency("credit", 2, WEEK)
     assert latency == {
         "model": "credit", "metrics": ["latency_p50_ms", "latency_p95_ms", "latency_p99_ms"],
         "windows": [(S + 68 * H) * 1000, (S + 69 * H) * 1000],
@@ -119,7 +120,7 @@ def test_latency_series(api):
 
 
 def test_alerts_newest_first_with_their_evidence(api):
-    alerts = api.alerts(50)
+    alerts = api.alerts(50, range_s=WEEK)
     assert [a["alert_id"] for a in alerts] == ["alert-3", "alert-2", "alert-1", "alert-0", "p-2", "p-1"]
     assert alerts[0] == {
         "alert_id": "alert-3", "ts_ms": (S + 65 * H + 120) * 1000, "status": "firing", "kind": "concept_drift",
@@ -127,8 +128,28 @@ def test_alerts_newest_first_with_their_evidence(api):
         "summary": "credit v2 concept_drift firing", "window_start_ms": (S + 65 * H) * 1000,
         "window_end_ms": (S + 65 * H + 60) * 1000, "features": [], "evidence": {}, "reason": None, "rule": None,
     }
-    bad, good = api.alerts(5, "price")
+    bad, good = api.alerts(5, "price", WEEK)
     assert (good["features"], good["evidence"], good["reason"], good["rule"]) == (
         ["sqft"], {"sqft": {"psi": 0.4}}, "drift", "r1")
     assert (bad["features"], bad["evidence"], bad["reason"]) == ([], {}, None)  # a payload that is not JSON
-    assert [a["alert_id"] for a in api.alerts(0)] == ["alert-3"]  # at least one
+    assert [a["alert_id"] for a in api.alerts(0, range_s=WEEK)] == ["alert-3"]  # at least one
+
+
+def test_every_body_covers_the_last_24_hours_by_default(api):
+    # SAMPLE_NOW - 24 h is 48.5 h into the samples: windows from hour 49 (rollup hours from hour 48).
+    credit, _ = api.models()
+    v1, v2 = credit["versions"]
+    assert (v1["predictions"], v1["labels"], v1["last_window_end"]) == (22 * 120, 22 * 90, (S + 69 * H + 60) * 1000)
+    assert v2["state"] == "alerting" and [a["kind"] for a in v2["firing"]] == ["concept_drift", "performance"]
+    assert api.drift("credit", "v2", 500)["windows"] == [(S + h * H) * 1000 for h in range(49, 70)]
+    assert api.performance("credit", 60)["windows"] == [(S + h * H) * 1000 for h in range(49, 70)]
+    assert [a["alert_id"] for a in api.alerts(50)] == ["alert-3", "alert-2", "alert-1"]  # not the older ones
+
+
+def test_a_short_range_finds_nothing_older_and_a_long_one_is_capped(api):
+    hour = api.models(3600)
+    assert [m["versions"] for m in hour] == [[], []]
+    assert api.drift("credit", "v2", 30, 3600)["windows"] == [] and api.alerts(50, range_s=3600) == []
+    assert api.since_s(10 ** 9) == int(SAMPLE_NOW.timestamp()) - MAX_RANGE_S
+    assert api.since_s(0) == int(SAMPLE_NOW.timestamp()) - 1
+    assert api.models(10 ** 9) == api.models(WEEK)

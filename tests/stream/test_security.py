@@ -1,6 +1,7 @@
 """Secrets come from the environment and never show up in output, reprs, errors or the worker log;
 client security settings reach the clients; the web endpoints bind loopback and honour a bearer
-token; payload limits hold."""
+token (the probes excepted); payload limits hold. The login form and a browser using it:
+tests/stream/test_web_access.py and tests/integration/test_worker_web.py."""
 
 from __future__ import annotations
 
@@ -24,11 +25,11 @@ from prometheus_client import CollectorRegistry
 
 ROOT = Path(__file__).resolve().parents[2]
 
-SECRETS = {
-    "DL_SASL_PASSWORD": "sasl-Pa55-7f3a91",
-    "DL_CH_PASSWORD": "ch-Pa55-0b1c2d",
-    "DL_WEBHOOK_SECRET": "hook-S3cret-9e8d",
-    "DL_METRICS_TOKEN": "tok-4a5b6c7d8e9f",
+SECRETS = {  # with '"' and '@': the tail after an '@' once leaked through URL redaction
+    "DL_SASL_PASSWORD": 'sasl-Pa55"@sasl-tail-7f3a',
+    "DL_CH_PASSWORD": 'ch-Pa55"@ch-tail-0b1c',
+    "DL_WEBHOOK_SECRET": 'hook-S3cret"@hook-tail-9e8d',
+    "DL_METRICS_TOKEN": 'tok-4a5b"@tok-tail-6c7d',
     "DL_WEBHOOK_URL": "http://127.0.0.1:9/hook?key=url-Key-55aa",
 }
 
@@ -66,7 +67,8 @@ def _config(tmp_path, *, protocol="SASL_SSL", bootstrap="127.0.0.1:9092", run="x
 
 
 def _leaks(text: str) -> list[str]:
-    return [name for name, value in SECRETS.items() if value in text or value.split("?")[-1] in text]
+    return [name for name, value in SECRETS.items()
+            if any(part in text for part in (value, value.split("?")[-1], value.split("@")[-1]))]
 
 
 def test_kafka_security_reaches_consumer_and_producer_config(tmp_path):
@@ -172,10 +174,12 @@ def test_running_worker_binds_loopback_requires_the_token_and_logs_no_secret(bro
                 return False
 
         wait_until(answers, 90, "the worker's web server")
-        for page in ("/metrics", "/healthz", "/", "/api/models", "/static/index.html"):
+        for page in ("/metrics", "/", "/api/models", "/static/index.html"):
             assert httpx.get(base + page, timeout=5).status_code == 401, page
             wrong = {"Authorization": "Bearer nope"}
             assert httpx.get(base + page, headers=wrong, timeout=5).status_code == 401, page
+        for probe in ("/healthz", "/livez"):  # metrics.public by default: probes send no secret
+            assert httpx.get(base + probe, timeout=5).status_code == 200, probe
         assert httpx.get(f"{base}/metrics", headers=auth, timeout=5).status_code == 200
         assert httpx.get(f"{base}/api/models", headers=auth, timeout=5).status_code == 200
         assert _listening_addresses(port) == {"0100007F"}, "the web server must listen on 127.0.0.1 only"
