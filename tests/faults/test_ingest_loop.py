@@ -9,7 +9,9 @@ from driftline.settings import parse_settings
 from tests.support.ingest_fakes import FakeConsumer, FlakyStore, Message, ingest_loop
 
 SETTINGS = parse_settings({"models": [{"name": "m", "features": {"x": "numeric"}}],
-                           "kafka": {"topics": {"predictions": "p", "feedback": "f"}}})
+                           "kafka": {"topics": {"predictions": "p", "feedback": "f"}},
+                           # the events below carry a fixed 2023 event time: no oldest age
+                           "worker": {"event_time": {"max_age": 0}}})
 
 
 def _loop(store, consumer, **kw):

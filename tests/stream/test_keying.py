@@ -16,7 +16,9 @@ from tests.support.ingest_fakes import FakeConsumer, FlakyStore, Message, ingest
 
 SETTINGS = parse_settings({"models": [{"name": "credit", "features": {"x": "numeric"}},
                                       {"name": "fraud", "features": {"x": "numeric"}}],
-                           "kafka": {"topics": {"predictions": "p", "feedback": "f"}}})
+                           "kafka": {"topics": {"predictions": "p", "feedback": "f"}},
+                           # the events below carry a fixed 2023 event time: no oldest age
+                           "worker": {"event_time": {"max_age": 0}}})
 
 
 def gauge(metrics, model) -> float:
