@@ -102,16 +102,25 @@ def _yaml_problem(exc: yaml.YAMLError) -> str:
     return f"{problem} at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else problem
 
 
-def load_settings(path: str | Path, environ: Mapping[str, str] | None = None) -> Settings:
-    """Read a config file. Raises :class:`ConfigError` listing every problem."""
-    return parse_settings(read_yaml(path, environ))
+def load_settings(path: str | Path, environ: Mapping[str, str] | None = None, *,
+                  check_files: bool = True) -> Settings:
+    """Read a config file. Raises :class:`ConfigError` listing every problem.
+
+    The files it names (``reference.path``, ``reference.profile``, the Kafka TLS files) are
+    resolved from the file's own directory and, unless ``check_files`` is false (``driftline
+    baseline`` writes the profile the config names), must be readable."""
+    return parse_settings(read_yaml(path, environ), base_dir=Path(path).resolve().parent, check_files=check_files)
 
 
-def parse_settings(raw: Any, environ: Mapping[str, str] | None = None) -> Settings:
-    """Settings from a parsed config mapping; with ``environ``, ``${VAR}`` references are expanded first."""
+def parse_settings(raw: Any, environ: Mapping[str, str] | None = None, *,
+                   base_dir: str | Path | None = None, check_files: bool = True) -> Settings:
+    """Settings from a parsed config mapping; with ``environ``, ``${VAR}`` references are expanded first.
+
+    With ``base_dir``, relative file paths are resolved from it and checked (see :meth:`Reader.file`);
+    without, they stay as written."""
     if environ is not None:
         raw = expand_env(raw, environ)
-    r = Reader()
+    r = Reader(base_dir, check_files=check_files)
     root = r.mapping({} if raw is None else raw, "", keys=_SECTIONS)
     kafka = parse_kafka(r, root.get("kafka"))
     clickhouse = parse_clickhouse(r, root.get("clickhouse"))

@@ -38,7 +38,7 @@ from driftline.detectors import (
 )
 from driftline.settings import ModelSettings
 
-from .columns import FeatureColumns, detector_kinds, label_key
+from .columns import FeatureColumns, label_key, monitored_kinds
 from .join import JoinedLabel
 from .monitor_state import reference_snapshot, restore_detectors, restore_reference
 from .watermark import HighMark
@@ -61,10 +61,7 @@ class ModelMonitor:
         self.kinds = dict(settings.features)
         # Prediction drift: the prediction (and the score of a binary classifier) are monitored
         # like features, with the same tests and the same multiple-testing correction.
-        classification = settings.task != "regression"
-        self.drift_kinds = {**detector_kinds(self.kinds), "prediction": "categorical" if classification else "numeric"}
-        if settings.task == "binary_classification":
-            self.drift_kinds["score"] = "numeric"
+        self.drift_kinds = monitored_kinds(self.kinds, settings.task)
         self.reference = reference
         self._reference_from_config = reference is not None
         self._reference_state: dict | None = None  # its checkpoint form, cached

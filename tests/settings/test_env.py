@@ -106,7 +106,7 @@ def test_an_unset_variable_is_named_in_the_problem(tmp_path):
 def test_an_empty_optional_value_means_not_set(tmp_path):
     path = write(tmp_path, MODEL + """
 kafka:
-  security: {protocol: SSL, ssl_ca_location: /ca.pem, ssl_key_password: "${KEY_PW:-}"}
+  security: {protocol: SSL, ssl_ca_location: ca.pem, ssl_key_password: "${KEY_PW:-}"}
 clickhouse: {url: "clickhouse://default:${CH_PASSWORD:-}@127.0.0.1:9000/driftline"}
 metrics: {token: "${DRIFTLINE_TOKEN:-}"}
 alerts:
@@ -114,10 +114,12 @@ alerts:
     - {type: webhook, url: "https://ci.example/hook", secret: "${HOOK_SECRET:-}", token: "${GL_TOKEN:-}"}
     - {type: pagerduty, routing_key: k, url: "${PD_URL:-}", dashboard_url: "${DASHBOARD:-}"}
 """)
+    (tmp_path / "ca.pem").write_text("a CA certificate\n")
     settings = load_settings(path, environ={})
     assert settings.metrics.token is None
     assert settings.kafka.security.ssl_key_password is None
-    assert settings.kafka.security.client_properties() == {"security.protocol": "SSL", "ssl.ca.location": "/ca.pem"}
+    assert settings.kafka.security.client_properties() == {"security.protocol": "SSL",
+                                                           "ssl.ca.location": str(tmp_path / "ca.pem")}
     assert settings.clickhouse.url == "clickhouse://default:@127.0.0.1:9000/driftline"
     hook, pagerduty = settings.alert_channels
     assert hook.secret is None and hook.token is None
