@@ -80,6 +80,11 @@ class Runtime:
         self.loop_thread = threading.Thread(target=self._run_ingest, name="driftline-ingest", daemon=True)
         self.loop_thread.start()
 
+    def references(self) -> list:
+        """The reference each version this worker monitors uses
+        (:class:`~driftline.stream.reference_watch.ReferenceInUse`), for the status page."""
+        return [] if self.ingest is None else self.ingest.references.current()
+
     def ingest_thread_alive(self) -> bool:
         """True until the ingest thread has ended without being asked to (not started yet counts as alive)."""
         if self.loop_thread is None or self.ingest is None:

@@ -65,6 +65,7 @@ class ModelMonitor:
         self.reference = reference
         self._reference_from_config = reference is not None
         self._reference_state: dict | None = None  # its checkpoint form, cached
+        self.reference_replaced: str | None = None  # the checkpointed reference the configured one replaced
         self.builder = None if reference else ReferenceBuilder(self.drift_kinds, warmup_events=settings.warmup_events or 5000)
         self.suite = DriftSuite(reference, settings.drift) if reference else None
         self.concept = ConceptDriftMonitor(settings.concept.detector, **settings.concept.params)
