@@ -102,9 +102,11 @@ def _register_commands() -> None:
     from driftline.demo.cli import demo
 
     from .ops import retention_command
+    from .topics import topics_command
 
     main.add_command(demo)
     main.add_command(retention_command)
+    main.add_command(topics_command)
 
 
 _register_commands()

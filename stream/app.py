@@ -26,6 +26,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from . import wiring
 from .health import Readiness
 from .ingest import IngestLoop
+from .topics import faust_app_id
 from .web_access import install_access
 
 __all__ = ["DEFAULT_DATADIR", "Runtime", "create_app"]
@@ -161,7 +162,7 @@ def create_app(settings: Settings, *, datadir: str | Path = DEFAULT_DATADIR,
     Path(datadir).mkdir(parents=True, exist_ok=True)
     runtime = Runtime(settings, registry=registry)
     app = faust.App(
-        f"{settings.kafka.group_id}-app",
+        faust_app_id(settings),  # its consumer group too; stream/topics.py lists what it uses
         broker=f"kafka://{settings.kafka.bootstrap_servers.split(',')[0]}",
         broker_credentials=wiring.faust_credentials(settings),
         web_port=settings.metrics.port,

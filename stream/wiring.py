@@ -17,6 +17,7 @@ from typing import Any
 
 import httpx
 from confluent_kafka import Consumer, Producer
+from confluent_kafka.admin import AdminClient
 from driftline.detectors import ReferenceProfile
 from driftline.settings import Settings
 from driftline.sinks.checkpoints import CheckpointStore
@@ -32,7 +33,7 @@ from .processor import Processor
 from .reference_files import load_reference
 
 __all__ = [
-    "AlertDelivery", "build_alert_delivery", "build_consumer", "build_ingest_loop", "build_metrics",
+    "AlertDelivery", "build_admin", "build_alert_delivery", "build_consumer", "build_ingest_loop", "build_metrics",
     "build_multivariate", "build_producer", "build_references", "build_registry", "build_store", "build_traffic_producer",
     "build_writer", "consumer_config", "faust_credentials", "producer_config",
 ]
@@ -96,6 +97,14 @@ def build_consumer(settings: Settings) -> Consumer:
 
 def build_producer(settings: Settings) -> Producer:
     return Producer(producer_config(settings))
+
+
+def build_admin(settings: Settings) -> AdminClient:
+    """An admin client on the worker's cluster, with its security settings (``driftline topics``).
+    librdkafka's own log stays quiet below critical: a broker it cannot reach is the command's one error
+    line, not a connection failure every 50 ms."""
+    return AdminClient({"bootstrap.servers": settings.kafka.bootstrap_servers, "log.connection.close": False,
+                        "log_level": 2, **_security(settings)})
 
 
 def build_traffic_producer(settings: Settings) -> Producer:
