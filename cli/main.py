@@ -22,6 +22,8 @@ def check_config(config: str) -> None:
     """Validate CONFIG and the references it names; exit 0, or 2 with one line per problem."""
     settings = settings_or_exit(config, references=True)
     click.echo(f"{config}: ok ({len(settings.models)} model(s), {len(settings.alert_channels)} alert channel(s))")
+    for note in settings.notes:
+        click.echo(f"note: {note}")
 
 
 @main.command()

@@ -63,6 +63,8 @@ class Settings:
     alert_rules: tuple[RuleSettings, ...] | None = None
     alert_channels: tuple[ChannelSettings, ...] = ()
     retention: RetentionPolicy = field(default_factory=RetentionPolicy)
+    # What the config turns off on purpose, one line each (a channel whose optional URL is empty).
+    notes: tuple[str, ...] = ()
 
     def model(self, name: str) -> ModelSettings | None:
         return next((m for m in self.models if m.name == name), None)
@@ -141,4 +143,4 @@ def parse_settings(raw: Any, environ: Mapping[str, str] | None = None, *,
     channels = () if alerts.get("channels") is None else read_channels(r, alerts["channels"], "alerts.channels")
     retention = read_retention(r, root.get("retention"), "retention")
     r.raise_if_problems()
-    return Settings(kafka, clickhouse, metrics, worker, models, rules, channels, retention)
+    return Settings(kafka, clickhouse, metrics, worker, models, rules, channels, retention, tuple(r.notes))

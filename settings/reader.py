@@ -62,6 +62,7 @@ class Reader:
 
     def __init__(self, base_dir: str | Path | None = None, *, check_files: bool = True) -> None:
         self.problems: list[ConfigProblem] = []
+        self.notes: list[str] = []  # what the config turns off on purpose (not problems), said at start
         self.base_dir = None if base_dir is None else Path(base_dir)
         self.check_files = check_files
 

@@ -51,6 +51,8 @@ class Runtime:
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
         settings = self.settings
+        for note in settings.notes:  # e.g. an alert channel whose optional URL is empty
+            log.warning("config: %s", note)
         self.store = store = await loop.run_in_executor(None, wiring.build_store, settings.clickhouse.url)
         applied = await loop.run_in_executor(None, migrate, store)
         if applied:

@@ -29,6 +29,7 @@ from driftline.sinks.writer import EventWriter
 from prometheus_client import CollectorRegistry, disable_created_metrics
 
 from .ingest import IngestLoop
+from .log_redaction import redact_http_logs
 from .processor import Processor
 from .reference_files import load_reference
 
@@ -147,6 +148,7 @@ def build_alert_delivery(settings: Settings, store: Store, producer: Producer,
     from driftline.sinks.delivery_log import AsyncStoreDeliveryLog, StoreDeliveryLog
 
     channels = build_channels(settings.alert_channels, producer=producer)
+    redact_http_logs()  # httpx logs each request's URL at INFO: a webhook's path or key is a secret
     delivery_log = StoreDeliveryLog(store)
     dispatcher = AlertDispatcher(channels, client=httpx.AsyncClient(follow_redirects=False),
                                  delivery_log=AsyncStoreDeliveryLog(delivery_log), on_result=on_result)
