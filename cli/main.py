@@ -1,4 +1,4 @@
-"""``driftline`` command line: run, check-config, migrate, baseline, demo."""
+"""``driftline`` command line: run, check-config, migrate, baseline, demo (topics, replay, retention beside)."""
 
 from __future__ import annotations
 
@@ -104,10 +104,12 @@ def _register_commands() -> None:
     from driftline.demo.cli import demo
 
     from .ops import retention_command
+    from .replay import replay_command
     from .topics import topics_command
 
     main.add_command(demo)
     main.add_command(retention_command)
+    main.add_command(replay_command)
     main.add_command(topics_command)
 
 
