@@ -50,7 +50,7 @@ def migrate(config: str) -> None:
     from driftline.sinks.migrations import migrate as apply
     from driftline.stream.wiring import build_store
 
-    settings = settings_or_exit(config)
+    settings = settings_or_exit(config, check_files=False)  # needs the store only
     try:
         applied = apply(build_store(settings.clickhouse.url))
     except Exception as exc:  # noqa: BLE001 - report any store error as one line

@@ -134,7 +134,7 @@ def replay_command(file: str, config: str, speed: str) -> None:
     from .settings_file import settings_or_exit
 
     pace = _speed(speed)
-    settings = settings_or_exit(config)
+    settings = settings_or_exit(config, check_files=False)  # needs the brokers and topics only
     started = time.monotonic()
     with Path(file).open("rb") as lines:
         count = replay_lines(lines, build_traffic_producer(settings), speed=pace,

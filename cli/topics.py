@@ -30,7 +30,7 @@ def topics_command(config: str, partitions: int, replication: int | None, timeou
 
     from .settings_file import settings_or_exit
 
-    settings = settings_or_exit(config)
+    settings = settings_or_exit(config, check_files=False)  # needs the brokers only: before any reference exists
     topics = worker_topics(settings, partitions)
     outcomes = ensure_topics(build_admin(settings), topics, replication=replication or -1, timeout_s=timeout)
     width = max(len(o.topic.name) for o in outcomes)
