@@ -93,6 +93,7 @@ class ModelMonitor:
         self.prediction_counts: dict[int, int] = {}  # window start -> predictions, for label coverage
         # window start -> input features that drifted there: a label window's error-rate change is
         # told apart from one the inputs explain (covariate shift); windows without drift are not kept.
+        # Mergeable: derived from closed windows' results, never from arrival order.
         self.input_drift: dict[int, tuple[str, ...]] = {}
         self.high = HighMark()  # of prediction event times
         self.label_high = HighMark()  # of label join times
