@@ -156,34 +156,50 @@ class DriftCondition:
 
 @dataclass(frozen=True, slots=True)
 class ConceptDriftCondition:
-    """``concept_drift``: a :class:`ConceptDriftEvent` whose state is in ``states``.
+    """``concept_drift`` / ``covariate_shift``: a :class:`ConceptDriftEvent` (an error-rate change)
+    whose state is in ``states``, told apart by what the inputs did in the same windows.
 
-    Events are sparse, so a window without one counts as clean. A window with
-    only ``warning`` events yields ``warning`` severity whatever the rule says.
+    ``covariate_shift``: input features drifted in the label window's prediction window or the
+    one before (``report.input_drift``): the inputs moved and the error rate followed; the
+    summary names them ("error rate changed with drift in `amount`"). ``concept_drift``: no input
+    drift: the relation between inputs and labels changed ("error rate changed with no input
+    drift"). Each kind has its own dedup key, so rules can act differently (by default: notify
+    on a covariate shift, retrain on concept drift). Events are sparse, so a window without one
+    counts as clean. A window with only ``warning`` events yields ``warning`` severity whatever
+    the rule says.
     """
 
     states: tuple[str, ...] = ("drift",)
+    kind: str = "concept_drift"
 
     @classmethod
     def from_settings(cls, kind: str, when: ConceptWhen) -> ConceptDriftCondition:
-        return cls(when.states)
+        return cls(when.states, kind)
 
     def observe(self, report: WindowReport, rule: AlertRule) -> Iterator[Observation]:
         if not report.n_labels and not report.concept:
             return  # a prediction-side window: the error stream is not observed there
+        inputs = report.input_drift
         events = [e for e in report.concept if e.state in self.states]
         finding = None
-        if events:
+        if events and bool(inputs) == (self.kind == "covariate_shift"):
             severity = rule.severity if any(e.state == "drift" for e in events) else "warning"
             worst = next((e for e in events if e.state == "drift"), events[0])
+            where = f"{report.model}/{report.version}"
+            signal = f"{worst.detector} signalled {worst.state} at error index {worst.index}"
+            if inputs:
+                named = ", ".join(f"`{name}`" for name in inputs[:3]) + (f" (+{len(inputs) - 3} more)"
+                                                                        if len(inputs) > 3 else "")
+                summary = f"Covariate shift on {where}: error rate changed with drift in {named} ({signal})"
+            else:
+                summary = f"Concept drift on {where}: error rate changed with no input drift ({signal})"
             finding = Finding(
-                severity, (),
-                f"Concept drift on {report.model}/{report.version}: {worst.detector} "
-                f"signalled {worst.state} at error index {worst.index}",
+                severity, (), summary,
                 {"events": [{"detector": e.detector, "state": e.state, "ts_ms": e.ts_ms, "index": e.index}
-                            for e in events]},
+                            for e in events],
+                 "cause": "covariate" if inputs else "concept", "input_drift": list(inputs)},
             )
-        yield Observation(dedup_key(report.model, report.version, "concept_drift"), "concept_drift", None, finding)
+        yield Observation(dedup_key(report.model, report.version, self.kind), self.kind, None, finding)
 
 
 _KIND_LABEL = {"performance": "Performance", "latency": "Latency", "data_quality": "Data quality"}
@@ -281,6 +297,7 @@ CONDITIONS: dict[str, Any] = {
     "data_drift": DriftCondition,
     "prediction_drift": DriftCondition,
     "concept_drift": ConceptDriftCondition,
+    "covariate_shift": ConceptDriftCondition,
     "performance": MetricCondition,
     "latency": MetricCondition,
     "data_quality": DataQualityCondition,
@@ -320,6 +337,8 @@ DEFAULT_RULE_SETTINGS: tuple[RuleSettings, ...] = (
     RuleSettings("data-drift", "data_drift", "warning", "notify"),
     RuleSettings("prediction-drift", "prediction_drift", "warning", "notify"),
     RuleSettings("concept-drift", "concept_drift", "critical", "retrain", ConceptWhen(("drift",))),
+    # The error rate changed with the inputs: the model may be right where the inputs went; say so.
+    RuleSettings("covariate-shift", "covariate_shift", "warning", "notify", ConceptWhen(("drift",))),
     RuleSettings("accuracy-low", "performance", "critical", "deactivate", MetricWhen("accuracy", "<", 0.8),
                  for_windows=2),
 )

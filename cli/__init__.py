@@ -1,4 +1,4 @@
-"""The ``driftline`` command line: run, check-config, migrate, retention, baseline, demo."""
+"""The ``driftline`` command line: run, check-config, migrate, topics, baseline, replay, retention, demo."""
 
 from .entry import run
 from .main import main

@@ -1,8 +1,9 @@
-"""``driftline`` command line: run, check-config, migrate, baseline, demo."""
+"""``driftline`` command line: run, check-config, migrate, baseline, demo (topics, replay, retention beside)."""
 
 from __future__ import annotations
 
 import click
+from driftline.settings.models import TASKS
 
 from .settings_file import settings_or_exit
 
@@ -18,9 +19,11 @@ def main() -> None:
 @main.command("check-config")
 @click.argument("config", type=click.Path(dir_okay=False))
 def check_config(config: str) -> None:
-    """Validate CONFIG; exit 0, or 2 with one line per problem."""
-    settings = settings_or_exit(config)
+    """Validate CONFIG and the references it names; exit 0, or 2 with one line per problem."""
+    settings = settings_or_exit(config, references=True)
     click.echo(f"{config}: ok ({len(settings.models)} model(s), {len(settings.alert_channels)} alert channel(s))")
+    for note in settings.notes:
+        click.echo(f"note: {note}")
 
 
 @main.command()
@@ -33,7 +36,7 @@ def run(config: str, datadir: str, loglevel: str) -> None:
     from driftline.status import register_status_pages
     from driftline.stream.app import create_app
 
-    settings = settings_or_exit(config)
+    settings = settings_or_exit(config, references=True)
     app, runtime = create_app(settings, datadir=datadir)
     register_status_pages(app, runtime)
     worker = faust.Worker(app, loglevel=loglevel, redirect_stdouts=False)
@@ -47,7 +50,7 @@ def migrate(config: str) -> None:
     from driftline.sinks.migrations import migrate as apply
     from driftline.stream.wiring import build_store
 
-    settings = settings_or_exit(config)
+    settings = settings_or_exit(config, check_files=False)  # needs the store only
     try:
         applied = apply(build_store(settings.clickhouse.url))
     except Exception as exc:  # noqa: BLE001 - report any store error as one line
@@ -60,36 +63,54 @@ def migrate(config: str) -> None:
 @click.option("--model", required=True, help="Model name (in the config, when one is given).")
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="Profile JSON to write.")
 @click.option("--config", "config", type=click.Path(dir_okay=False),
-              help="Take the model's features from this config; without it every column of the file is "
-                   "profiled, numeric when all its values are numbers.")
-def baseline(data: str, model: str, out: str, config: str | None) -> None:
-    """Build a reference profile from a dataset for `reference: {profile: ...}`."""
+              help="Take the model's features and task from this config; without it every column of the file "
+                   "is a feature (numeric when all its values are numbers) but prediction, score and the "
+                   "event fields.")
+@click.option("--task", type=click.Choice(TASKS), default=None,
+              help="Without --config: the model's task, which says how prediction is tested "
+                   "[default: binary_classification, as in a config].")
+def baseline(data: str, model: str, out: str, config: str | None, task: str | None) -> None:
+    """Build a reference profile from a dataset for `reference: {profile: ...}`.
+
+    The profile holds what the worker tests: the features and, when DATA has them, prediction and
+    score, with the kinds the worker uses for the model's task."""
     from driftline.stream.reference_files import infer_kinds, profile_from_file
 
     if config:
-        settings = settings_or_exit(config)
+        settings = settings_or_exit(config, check_files=False)  # the profile it names may be the one written now
         spec = settings.model(model)
         if spec is None:
             raise click.BadParameter(f"{model!r} is not in {config} (models: {', '.join(m.name for m in settings.models)})")
-        kinds = dict(spec.features)
+        if task is not None and task != spec.task:
+            raise click.BadParameter(f"{task!r} differs from the task of {model!r} in {config} ({spec.task})",
+                                     param_hint="--task")
+        kinds, task = dict(spec.features), spec.task
     else:
-        kinds = infer_kinds(data)
+        kinds, task = infer_kinds(data), task or "binary_classification"
     try:
-        profile = profile_from_file(data, kinds)
+        profile = profile_from_file(data, kinds, task=task)
     except (OSError, ValueError) as exc:
         raise click.ClickException(str(exc)) from exc
     profile.save(out)
-    click.echo(f"wrote {out}: model {model}, {profile.n} rows, "
-               + ", ".join(f"{name} ({kind})" for name, kind in profile.kinds.items()))
+    shown = {**kinds, **{name: kind for name, kind in profile.kinds.items() if name not in kinds}}
+    click.echo(f"wrote {out}: model {model} ({task}), {profile.n} rows, "
+               + ", ".join(f"{name} ({kind})" for name, kind in shown.items()))
+    if "prediction" not in profile.kinds:
+        click.echo(f"note: {data} has no prediction column: versions monitored against this profile get no "
+                   "prediction-drift tests", err=True)
 
 
 def _register_commands() -> None:
     from driftline.demo.cli import demo
 
     from .ops import retention_command
+    from .replay import replay_command
+    from .topics import topics_command
 
     main.add_command(demo)
     main.add_command(retention_command)
+    main.add_command(replay_command)
+    main.add_command(topics_command)
 
 
 _register_commands()

@@ -22,7 +22,7 @@ def retention_command(config: str, dry_run: bool) -> None:
 
     from .settings_file import settings_or_exit
 
-    settings = settings_or_exit(config)
+    settings = settings_or_exit(config, check_files=False)  # needs the store only
     policy = settings.retention
     try:
         store = build_store(settings.clickhouse.url)

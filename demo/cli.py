@@ -67,6 +67,8 @@ def demo_settings(scenario: Scenario, *, bootstrap: str, store_url: str, port: i
         {"name": "data-drift", "kind": "data_drift", "severity": "warning", "action": "notify"},
         {"name": "concept-drift", "kind": "concept_drift", "severity": "critical", "action": "retrain",
          "when": {"states": ["drift"]}},
+        {"name": "covariate-shift", "kind": "covariate_shift", "severity": "warning", "action": "notify",
+         "when": {"states": ["drift"]}},
         {"name": "accuracy-low", "kind": "performance", "severity": "critical", "action": "deactivate",
          "when": {"metric": "accuracy", "op": "<", "value": 0.8, "min_n": 50}, "for_windows": 2,
          "resolve_after_windows": 3},

@@ -19,7 +19,7 @@ __all__ = ["ALERT_KINDS", "Detection", "DetectionTracker"]
 
 # Which alerts count as catching a change of each kind.
 ALERT_KINDS = {
-    "covariate_shift": ("data_drift",),
+    "covariate_shift": ("data_drift", "covariate_shift"),
     "new_category": ("data_drift",),
     "concept_drift": ("concept_drift", "performance"),
     "latency_regression": ("latency",),

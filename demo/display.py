@@ -2,7 +2,9 @@
 
 :class:`DemoDisplay` renders what :class:`~driftline.demo.detections.DetectionTracker`
 found in the store, with the worker's counters, in a ``rich`` Live view refreshed
-once a second.
+once a second. It uses the terminal's whole width and cuts no text: in a terminal
+narrower than :data:`WIDE` columns the counters take two rows and long cells wrap; when
+the output is no terminal (piped, redirected) it prints plain progress lines instead.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ __all__ = ["DemoDisplay", "print_summary"]
 log = logging.getLogger("driftline.demo")
 
 RECENT_ALERTS = 6  # lines of the "Recent alerts" panel
+WIDE = 120  # columns from which the live view lays everything on one line per row
 
 
 def _counter_total(metric, **match: str) -> float:
@@ -59,8 +62,9 @@ class DemoDisplay(threading.Thread):
         self.wall_start = wall_start
         self.url = url
         self.log_path = log_path
-        self.live = live
         self.console = console or Console()
+        # Not a terminal (piped, redirected): a live view cannot redraw and rich would lay it out at 80 columns.
+        self.live = live and self.console.is_terminal
         self.tracker = DetectionTracker(scenario, wall_start)
         self.stopping = threading.Event()
         self.traffic_started_s: float | None = None
@@ -159,22 +163,26 @@ class DemoDisplay(threading.Thread):
                          title="driftline demo", border_style="cyan")
         c = self.counters()
         event = self.pump.event_time_ms() - self.pump.generator.start_ms
-        head = Table.grid(padding=(0, 3))
-        for _ in range(6):
-            head.add_column(justify="left")
-        head.add_row(
+        wide = self.console.width >= WIDE
+        stats = [
             _stat("event time", _offset(event), f"{self.speed:g}x"),
             _stat("events/s", f"{c['rate']:,.0f}", f"{c['consumed']:,.0f} predictions"),
             _stat("labels", f"{c['labels']:,.0f}", "joined late"),
             _stat("windows closed", f"{c['windows']:,.0f}", ""),
             _stat("drifts found", f"{self.tracker.drifted_results:,}", "feature x window"),
             _stat("alerts", f"{c['firing']:.0f} firing", f"{c['resolved']:.0f} resolved"),
-        )
+        ]
+        per_row = 6 if wide else 3
+        head = Table.grid(padding=(0, 3))
+        for _ in range(per_row):
+            head.add_column(justify="left", no_wrap=True)
+        for i in range(0, len(stats), per_row):
+            head.add_row(*stats[i:i + per_row])
         changes = self.changes_table(event)
         alerts = Table(box=None, show_header=False, pad_edge=False, expand=True)
         alerts.add_column(width=8)
         alerts.add_column(width=9)
-        alerts.add_column(ratio=1, overflow="ellipsis", no_wrap=True)
+        alerts.add_column(ratio=1, overflow="fold")
         for a in self._recent:
             colour = "green" if a.status == "resolved" else "red" if a.severity == "critical" else "yellow"
             alerts.add_row(a.ts.strftime("%H:%M:%S"), Text(a.status.upper(), style=f"bold {colour}"),
@@ -188,12 +196,13 @@ class DemoDisplay(threading.Thread):
                      title=f"driftline demo  [dim]{elapsed:.0f}s[/]", border_style="cyan")
 
     def changes_table(self, event_offset_ms: int | None = None) -> Table:
+        # Long cells wrap (a narrow terminal makes the table taller, never cuts a name short).
         table = Table(expand=True, header_style="bold", box=None, pad_edge=False)
         table.add_column("at", width=8)
-        table.add_column("scheduled change", ratio=3, no_wrap=True, overflow="ellipsis")
+        table.add_column("scheduled change", ratio=3, overflow="fold")
         table.add_column("model", width=7)
-        table.add_column("first drift", ratio=3, no_wrap=True, overflow="ellipsis")
-        table.add_column("first alert", ratio=3, no_wrap=True, overflow="ellipsis")
+        table.add_column("first drift", ratio=3, overflow="fold")
+        table.add_column("first alert", ratio=3, overflow="fold")
         table.add_column("delay", width=14, justify="right")
         for i, change in enumerate(self.scenario.changes):
             drift, alert = self.tracker.drift.get(i), self.tracker.alert.get(i)

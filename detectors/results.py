@@ -55,7 +55,12 @@ class ConceptDriftEvent:
 
 @dataclass(frozen=True, slots=True)
 class WindowReport:
-    """Everything computed for one closed event-time window of one model/version."""
+    """Everything computed for one closed event-time window of one model/version.
+
+    ``input_drift`` (label-side windows): the input features (not ``prediction``/``score``) that
+    drifted in the prediction-side window of the same start or the one before, worst first, so an
+    error-rate change can be told from one the inputs explain (covariate shift vs concept drift).
+    """
 
     model: str
     version: str
@@ -66,6 +71,7 @@ class WindowReport:
     drift: tuple[DriftResult, ...] = ()
     metrics: tuple[MetricValue, ...] = ()
     concept: tuple[ConceptDriftEvent, ...] = field(default_factory=tuple)
+    input_drift: tuple[str, ...] = ()
 
     @property
     def drifted_features(self) -> tuple[DriftResult, ...]:

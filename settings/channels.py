@@ -3,6 +3,9 @@
 ``driftline.sinks.alerts.build_channels`` constructs the channels from these; nothing parses
 a channel mapping twice. Unnamed channels are named after their type (``type-<index>`` when a
 type appears more than once); names are unique, as the delivery log is keyed by them.
+A channel whose URL (routing key, topic) is an optional reference that is empty, such as
+``url: "${SLACK_WEBHOOK_URL:-}"`` with the variable unset, is off: left out, with a note
+(:attr:`~driftline.settings.Settings.notes`) that ``check-config`` and the worker's log show.
 A repr shows a channel URL (webhook, Slack, PagerDuty, Alertmanager) by its scheme and host only;
 an error shows a URL with its password masked, or not at all where the URL is the secret; secrets,
 tokens, routing keys and headers never appear in either.
@@ -26,6 +29,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from .env import EnvStr
 from .errors import redact_url
 from .reader import Reader, join
 from .rules import ACTIONS, KINDS, SEVERITIES
@@ -165,12 +169,22 @@ def read_channels(r: Reader, raw: Any, path: str) -> tuple[ChannelSettings, ...]
             r.problem(join(where, "type"), kind, "one of: " + ", ".join(CHANNEL_SETTINGS))
             continue
         keys, read = _READERS[kind]
+        off = next((key for key in _REQUIRED[kind] if _empty_optional(item.get(key))), None)
+        if off is not None:
+            r.notes.append(f"{where} ({item.get('name') or kind}) is off: its {off} {item[off]!r} is empty")
+            continue
         c = r.mapping(item, where, keys=("type", "name", *_FILTER_KEYS, *keys))
         name = r.string(c, "name", where, kind if counts[kind] == 1 else f"{kind}-{i}")
         if any(name == other.name for other in channels):
             r.problem(join(where, "name"), name, "a name no other channel uses")
         channels.append(CHANNEL_SETTINGS[kind](name, **read(r, c, where), filter=_filter(r, c, where)))
     return tuple(channels)
+
+
+def _empty_optional(value: Any) -> bool:
+    """An optional reference (``${SLACK_WEBHOOK_URL:-}``) that expanded to nothing: the channel it would
+    configure is off, as an empty optional value means "not set". An unset ``${VAR}`` stays a problem."""
+    return isinstance(value, EnvStr) and value == "" and not value.unset and ":-" in value.template
 
 
 def _filter(r: Reader, c: Mapping[str, Any], path: str) -> ChannelFilter:
@@ -227,6 +241,9 @@ def _kafka(r: Reader, c: Mapping[str, Any], path: str) -> dict[str, Any]:
     return {"topic": r.string(c, "topic", path, "", required=True)}
 
 
+# The key a channel cannot work without: an empty optional reference there turns the channel off.
+_REQUIRED = {"alertmanager": ("url",), "kafka": ("topic",), "pagerduty": ("routing_key",), "slack": ("url",),
+             "webhook": ("url",)}
 # YAML ``type:`` -> (keys besides type, name and the filter keys, their reader)
 _READERS = {
     "alertmanager": (("url", "ttl", "dashboard_url"), _alertmanager),

@@ -15,7 +15,7 @@ hide a bad rule. Keys and defaults are those of the README's annotated config.
 Traceback (most recent call last):
 ...
 driftline.settings.errors.ConfigError: models[0].task: 'clustering' is invalid, expected one of: binary_classification, multiclass_classification, regression
-alerts.rules[0].kind: 'nope' is invalid, expected one of: data_drift, prediction_drift, concept_drift, performance, data_quality, latency
+alerts.rules[0].kind: 'nope' is invalid, expected one of: data_drift, prediction_drift, concept_drift, covariate_shift, performance, data_quality, latency
 alerts.channels[0].type: 'sms' is invalid, expected one of: alertmanager, kafka, pagerduty, slack, webhook
 retention.raw_events: 'x' is invalid, expected a whole number of days such as 30d (or 30)
 """
@@ -63,6 +63,8 @@ class Settings:
     alert_rules: tuple[RuleSettings, ...] | None = None
     alert_channels: tuple[ChannelSettings, ...] = ()
     retention: RetentionPolicy = field(default_factory=RetentionPolicy)
+    # What the config turns off on purpose, one line each (a channel whose optional URL is empty).
+    notes: tuple[str, ...] = ()
 
     def model(self, name: str) -> ModelSettings | None:
         return next((m for m in self.models if m.name == name), None)
@@ -102,16 +104,25 @@ def _yaml_problem(exc: yaml.YAMLError) -> str:
     return f"{problem} at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else problem
 
 
-def load_settings(path: str | Path, environ: Mapping[str, str] | None = None) -> Settings:
-    """Read a config file. Raises :class:`ConfigError` listing every problem."""
-    return parse_settings(read_yaml(path, environ))
+def load_settings(path: str | Path, environ: Mapping[str, str] | None = None, *,
+                  check_files: bool = True) -> Settings:
+    """Read a config file. Raises :class:`ConfigError` listing every problem.
+
+    The files it names (``reference.path``, ``reference.profile``, the Kafka TLS files) are
+    resolved from the file's own directory and, unless ``check_files`` is false (``driftline
+    baseline`` writes the profile the config names), must be readable."""
+    return parse_settings(read_yaml(path, environ), base_dir=Path(path).resolve().parent, check_files=check_files)
 
 
-def parse_settings(raw: Any, environ: Mapping[str, str] | None = None) -> Settings:
-    """Settings from a parsed config mapping; with ``environ``, ``${VAR}`` references are expanded first."""
+def parse_settings(raw: Any, environ: Mapping[str, str] | None = None, *,
+                   base_dir: str | Path | None = None, check_files: bool = True) -> Settings:
+    """Settings from a parsed config mapping; with ``environ``, ``${VAR}`` references are expanded first.
+
+    With ``base_dir``, relative file paths are resolved from it and checked (see :meth:`Reader.file`);
+    without, they stay as written."""
     if environ is not None:
         raw = expand_env(raw, environ)
-    r = Reader()
+    r = Reader(base_dir, check_files=check_files)
     root = r.mapping({} if raw is None else raw, "", keys=_SECTIONS)
     kafka = parse_kafka(r, root.get("kafka"))
     clickhouse = parse_clickhouse(r, root.get("clickhouse"))
@@ -132,4 +143,4 @@ def parse_settings(raw: Any, environ: Mapping[str, str] | None = None) -> Settin
     channels = () if alerts.get("channels") is None else read_channels(r, alerts["channels"], "alerts.channels")
     retention = read_retention(r, root.get("retention"), "retention")
     r.raise_if_problems()
-    return Settings(kafka, clickhouse, metrics, worker, models, rules, channels, retention)
+    return Settings(kafka, clickhouse, metrics, worker, models, rules, channels, retention, tuple(r.notes))

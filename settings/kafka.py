@@ -39,6 +39,8 @@ SECURITY_PROPERTIES = {
 _KEYS = ("bootstrap_servers", "group_id", "topics", "batch_size", "poll_timeout", "session_timeout",
          "max_message_bytes", "security", "options")
 _TOPICS = ("predictions", "feedback", "alerts", "dead_letter")
+# Files librdkafka reads: resolved from the config file's directory like every file the config names.
+_FILES = ("ssl_ca_location", "ssl_certificate_location", "ssl_key_location")
 
 
 @dataclass(frozen=True)
@@ -101,7 +103,8 @@ def parse_kafka(r: Reader, raw: Any, path: str = "kafka") -> KafkaSettings:
 def parse_security(r: Reader, raw: Any, path: str) -> KafkaSecurity:
     """SASL needs a mechanism, a username and a password; secrets come as ``${VAR}``."""
     s = r.mapping(raw, path, keys=tuple(SECURITY_PROPERTIES))
-    values = {key: r.string(s, key, path, secret=True) for key in SECURITY_PROPERTIES if key in s}
+    values = {key: r.file(s, key, path) if key in _FILES else r.string(s, key, path, secret=True)
+              for key in SECURITY_PROPERTIES if key in s}
     security = KafkaSecurity(**values)
     protocol = (security.protocol or "PLAINTEXT").upper()
     if protocol not in SECURITY_PROTOCOLS:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Collection, Mapping, Sequence
+from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
@@ -51,10 +52,19 @@ def _range(kind: str, low: float | None, high: float | None) -> str:
 
 
 class Reader:
-    """Collects :class:`ConfigProblem` s; :meth:`raise_if_problems` raises them as one :class:`ConfigError`."""
+    """Collects :class:`ConfigProblem` s; :meth:`raise_if_problems` raises them as one :class:`ConfigError`.
 
-    def __init__(self) -> None:
+    ``base_dir`` is the directory of the config file being read: the paths of files the config
+    names (:meth:`file`) are resolved from it, and checked unless ``check_files`` is false (a
+    command that writes such a file). ``None`` (a mapping with no file, as in tests) leaves them
+    as written.
+    """
+
+    def __init__(self, base_dir: str | Path | None = None, *, check_files: bool = True) -> None:
         self.problems: list[ConfigProblem] = []
+        self.notes: list[str] = []  # what the config turns off on purpose (not problems), said at start
+        self.base_dir = None if base_dir is None else Path(base_dir)
+        self.check_files = check_files
 
     def problem(self, path: str, value: Any, expected: str, *, secret: bool = False) -> None:
         self.problems.append(ConfigProblem(path, value, expected, secret))
@@ -113,6 +123,28 @@ class Reader:
             self.problem(where, value, "a string", secret=secret)
             return default
         return str(value)  # a plain str: settings never hold an EnvStr
+
+    def file(self, parent: Mapping[str, Any], key: str, path: str) -> str | None:
+        """The path of a file the worker reads (a reference, a CA certificate), or None when absent.
+
+        Relative to the config file's directory (``base_dir``), not to the working directory,
+        so a worker started anywhere reads the same file; a file that cannot be read is a problem
+        now rather than a crash at startup.
+        """
+        value = self.string(parent, key, path)
+        if value is None or self.base_dir is None:
+            return value
+        resolved = Path(value)
+        if not resolved.is_absolute():
+            resolved = self.base_dir / resolved
+        if not self.check_files:
+            return str(resolved)
+        try:
+            with resolved.open("rb"):
+                pass
+        except OSError as exc:
+            self.problem(join(path, key), value, f"a readable file ({resolved}: {exc.strerror or exc})")
+        return str(resolved)
 
     def integer(self, parent: Mapping[str, Any], key: str, path: str, default: T, *,
                 low: int | None = None, high: int | None = None) -> int | T:

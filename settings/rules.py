@@ -28,7 +28,8 @@ __all__ = ["ACTIONS", "CONCEPT_STATES", "KINDS", "OPERATORS", "SEVERITIES", "Con
 
 SEVERITIES = ("warning", "critical")  # least to most severe
 ACTIONS = ("notify", "retrain", "deactivate")
-KINDS = ("data_drift", "prediction_drift", "concept_drift", "performance", "data_quality", "latency")
+KINDS = ("data_drift", "prediction_drift", "concept_drift", "covariate_shift", "performance", "data_quality",
+         "latency")
 CONCEPT_STATES = ("warning", "drift")
 OPERATORS = ("<", "<=", ">", ">=")
 _RULE_KEYS = ("name", "kind", "severity", "action", "when", "for_windows", "resolve_after_windows", "cooldown",
@@ -44,7 +45,8 @@ class DriftWhen:
 
 @dataclass(frozen=True)
 class ConceptWhen:
-    """``concept_drift``: a change point in one of ``states``."""
+    """``concept_drift`` / ``covariate_shift``: an error-rate change point in one of ``states``
+    (without / with input drift in the same windows)."""
 
     states: tuple[str, ...] = ("drift",)
 
@@ -139,14 +141,14 @@ def _when(r: Reader, kind: str | None, raw: Any, path: str) -> When | None:
     if kind is None:
         return None
     keys = {"data_drift": ("min_features",), "prediction_drift": ("min_features",),
-            "concept_drift": ("states",), "performance": ("metric", "op", "value", "min_n"),
+            "concept_drift": ("states",), "covariate_shift": ("states",), "performance": ("metric", "op", "value", "min_n"),
             "latency": ("metric", "op", "value", "min_n"),
             "data_quality": ("metric", "metric_prefix", "op", "value", "min_n")}[kind]
     n_before = len(r.problems)
     w = r.mapping(raw, path, keys=keys)
     if kind in ("data_drift", "prediction_drift"):
         when: When = DriftWhen(r.integer(w, "min_features", path, 1, low=1))
-    elif kind == "concept_drift":
+    elif kind in ("concept_drift", "covariate_shift"):
         states = w.get("states", ["drift"])
         states = [states] if isinstance(states, str) else states
         when = ConceptWhen(r.strings({"states": states}, "states", path, choices=CONCEPT_STATES) or ("drift",))

@@ -53,6 +53,8 @@ class WorkerMetrics:
         self.paused = Gauge("driftline_consumer_paused", "1 while the consumer is paused for backpressure.", registry=r)
         self.broker_resets = Counter("driftline_broker_offset_resets_total", "Partitions whose offsets went backwards (broker lost data).", ["topic"], registry=r)
         self.up = Gauge("driftline_worker_up", "1 while the worker's consume loop runs.", registry=r)
+        self.reference_info = Gauge("driftline_reference_info", "1 for the reference each monitored version uses: source profile, path or warmup; digest: first 12 hex digits of its sha256, empty while the warm-up runs.", ["model", "version", "source", "digest"], registry=r)
+        self.reference_changes = Counter("driftline_reference_changes_total", "Checkpointed versions whose reference the configured one replaced at a restore (the config wins; their drift state restarted).", ["model"], registry=r)
 
     def version_label(self, model: str, version: str) -> str:
         seen = self._versions.setdefault(model, set())

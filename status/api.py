@@ -61,10 +61,14 @@ def _finite(value: float | None) -> float | None:
 class StatusApi:
     """The body of each ``/api`` route, read from ``store`` for the models in ``settings``."""
 
-    def __init__(self, store: Store, settings: Settings, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, store: Store, settings: Settings, *, clock: Callable[[], float] = time.time,
+                 references: Callable[[], list] = list) -> None:
+        """``references()``: the references this worker's versions use
+        (:class:`~driftline.stream.reference_watch.ReferenceInUse`), shown with each version."""
         self.store = store
         self.settings = settings
         self.clock = clock
+        self.references = references
 
     def since_s(self, range_s: float = DEFAULT_RANGE_S) -> int:
         """Start of the range: ``range_s`` (capped to [1 s, :data:`MAX_RANGE_S`]) before now."""
@@ -72,7 +76,9 @@ class StatusApi:
 
     def models(self, range_s: float = DEFAULT_RANGE_S) -> list[dict[str, Any]]:
         """Every configured model with the versions active in the range and their state: ok, drifting or
-        alerting; ``predictions`` and ``labels`` count the range."""
+        alerting; ``predictions`` and ``labels`` count the range. ``reference`` is the configured one;
+        a version's ``references`` are those it uses on this worker's partitions (the config wins over
+        a checkpoint's: ``replaced`` names one replaced at a restore)."""
         since = self.since_s(range_s)
         versions: dict[str, dict[str, dict]] = defaultdict(dict)
         for v in reads.version_activity(self.store, since, MAX_VERSIONS):
@@ -90,12 +96,21 @@ class StatusApi:
                 entry["firing"].append({"dedup_key": a.dedup_key, "kind": a.kind, "severity": a.severity,
                                         "summary": a.summary})
                 entry["state"] = "alerting"
+        for r in self.references():
+            entry = versions[r.model].get(r.version)
+            if entry is not None:
+                entry.setdefault("references", []).append(
+                    {"partition": r.partition, "source": r.source, "digest": r.digest, "replaced": r.replaced})
         out = []
         rank = {"ok": 0, "drifting": 1, "alerting": 2}
         for m in self.settings.models:
             vs = sorted(versions.get(m.name, {}).values(), key=lambda v: v["version"])
+            reference = ({"source": "profile", "file": m.reference_profile} if m.reference_profile else
+                         {"source": "path", "file": m.reference_path} if m.reference_path else
+                         {"source": "warmup", "warmup_events": m.warmup_events})
             out.append({
                 "name": m.name, "task": m.task, "window_ms": m.window_ms, "features": dict(m.features),
+                "reference": reference,
                 "state": max((v["state"] for v in vs), key=rank.__getitem__, default="ok"),
                 "versions": vs,
             })

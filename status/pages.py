@@ -95,7 +95,7 @@ def register_status_pages(app, runtime) -> None:
             range_s = _range_arg(request)
         except _BadRange as exc:
             return web.json({"error": str(exc)}, status=400)
-        api = StatusApi(store, runtime.settings)
+        api = StatusApi(store, runtime.settings, references=runtime.references)
         try:
             data = await asyncio.get_running_loop().run_in_executor(None, locked, fn, api, range_s)
         except StoreError as exc:

@@ -26,6 +26,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from . import wiring
 from .health import Readiness
 from .ingest import IngestLoop
+from .topics import faust_app_id
 from .web_access import install_access
 
 __all__ = ["DEFAULT_DATADIR", "Runtime", "create_app"]
@@ -50,6 +51,8 @@ class Runtime:
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
         settings = self.settings
+        for note in settings.notes:  # e.g. an alert channel whose optional URL is empty
+            log.warning("config: %s", note)
         self.store = store = await loop.run_in_executor(None, wiring.build_store, settings.clickhouse.url)
         applied = await loop.run_in_executor(None, migrate, store)
         if applied:
@@ -79,6 +82,11 @@ class Runtime:
         gc.set_threshold(100_000, 50, 1000)
         self.loop_thread = threading.Thread(target=self._run_ingest, name="driftline-ingest", daemon=True)
         self.loop_thread.start()
+
+    def references(self) -> list:
+        """The reference each version this worker monitors uses
+        (:class:`~driftline.stream.reference_watch.ReferenceInUse`), for the status page."""
+        return [] if self.ingest is None else self.ingest.references.current()
 
     def ingest_thread_alive(self) -> bool:
         """True until the ingest thread has ended without being asked to (not started yet counts as alive)."""
@@ -156,7 +164,7 @@ def create_app(settings: Settings, *, datadir: str | Path = DEFAULT_DATADIR,
     Path(datadir).mkdir(parents=True, exist_ok=True)
     runtime = Runtime(settings, registry=registry)
     app = faust.App(
-        f"{settings.kafka.group_id}-app",
+        faust_app_id(settings),  # its consumer group too; stream/topics.py lists what it uses
         broker=f"kafka://{settings.kafka.bootstrap_servers.split(',')[0]}",
         broker_credentials=wiring.faust_credentials(settings),
         web_port=settings.metrics.port,

@@ -13,7 +13,11 @@ from operator import itemgetter
 import numpy as np
 from driftline.detectors import boolean_key, label_key
 
-__all__ = ["FeatureColumns", "build_columns", "detector_kinds", "label_key"]
+__all__ = ["PREDICTION_COLUMNS", "FeatureColumns", "build_columns", "detector_kinds", "label_key",
+           "monitored_kinds"]
+
+# Besides the features, a version is tested on these, like features (prediction drift).
+PREDICTION_COLUMNS = ("prediction", "score")
 
 _NAN = float("nan")
 
@@ -32,6 +36,20 @@ def detector_kinds(kinds: Mapping[str, str]) -> dict[str, str]:
     """The detectors' kind of each configured feature: a ``boolean`` is a categorical feature
     whose values are canonical keys ("1"/"0")."""
     return {name: "categorical" if kind == "boolean" else kind for name, kind in kinds.items()}
+
+
+def monitored_kinds(features: Mapping[str, str], task: str) -> dict[str, str]:
+    """The detectors' kind of every column a version of a model is tested on: its features, then
+    ``prediction`` (categorical, a class label, for classifiers; numeric for regression) and, for a
+    binary classifier, ``score``. A reference (warm-up, file or profile) is built with these kinds.
+
+    >>> monitored_kinds({"amount": "numeric", "has_cosigner": "boolean"}, "binary_classification")
+    {'amount': 'numeric', 'has_cosigner': 'categorical', 'prediction': 'categorical', 'score': 'numeric'}
+    """
+    kinds = {**detector_kinds(features), "prediction": "numeric" if task == "regression" else "categorical"}
+    if task == "binary_classification":
+        kinds["score"] = "numeric"
+    return kinds
 
 
 def build_columns(events: Sequence, ts_ms: Sequence[int], kinds: Mapping[str, str],

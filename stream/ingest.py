@@ -56,6 +56,7 @@ from .health import IngestHealth
 from .keying import KeyingWatch
 from .processor import BatchOutput, PartitionState, Processor
 from .rebalance import Partitions, Rebalance
+from .reference_watch import ReferenceWatch
 
 __all__ = ["EXIT_INGEST_CRASHED", "IngestLoop", "exit_process"]
 
@@ -114,6 +115,7 @@ class IngestLoop:
         self.rebalance = Rebalance(self.partitions, processor, self.checkpoints)
         self.broker = BrokerOffsets(consumer, self.partitions, metrics, self.backpressure, clock=clock)
         self.health = health or IngestHealth(settings.metrics.stall_after_s)  # what /healthz reports
+        self.references = ReferenceWatch(metrics)  # which reference each version uses: metrics, status page
         metrics.buffer_cap.set(max_buffered_rows)
         metrics.join_pending_cap.set(settings.worker.join_max_pending)
 
@@ -210,6 +212,7 @@ class IngestLoop:
         if now - self.checkpoints.checkpointed_at >= self.settings.worker.checkpoint_interval_s:
             self.checkpoints.checkpoint()
         if now - self.broker.checked_at >= LAG_CHECK_INTERVAL_S:
+            self.references.observe(self.partitions.states)
             lag = self.broker.check()
             if lag is not None:
                 self.health.observe_partitions(lag)

@@ -38,7 +38,7 @@ from driftline.detectors import (
 )
 from driftline.settings import ModelSettings
 
-from .columns import FeatureColumns, detector_kinds, label_key
+from .columns import PREDICTION_COLUMNS, FeatureColumns, label_key, monitored_kinds
 from .join import JoinedLabel
 from .monitor_state import reference_snapshot, restore_detectors, restore_reference
 from .watermark import HighMark
@@ -61,13 +61,11 @@ class ModelMonitor:
         self.kinds = dict(settings.features)
         # Prediction drift: the prediction (and the score of a binary classifier) are monitored
         # like features, with the same tests and the same multiple-testing correction.
-        classification = settings.task != "regression"
-        self.drift_kinds = {**detector_kinds(self.kinds), "prediction": "categorical" if classification else "numeric"}
-        if settings.task == "binary_classification":
-            self.drift_kinds["score"] = "numeric"
+        self.drift_kinds = monitored_kinds(self.kinds, settings.task)
         self.reference = reference
         self._reference_from_config = reference is not None
         self._reference_state: dict | None = None  # its checkpoint form, cached
+        self.reference_replaced: str | None = None  # the checkpointed reference the configured one replaced
         self.builder = None if reference else ReferenceBuilder(self.drift_kinds, warmup_events=settings.warmup_events or 5000)
         self.suite = DriftSuite(reference, settings.drift) if reference else None
         self.concept = ConceptDriftMonitor(settings.concept.detector, **settings.concept.params)
@@ -93,6 +91,10 @@ class ModelMonitor:
         self.last_label_at_ms = 0
         self._label_clock_ms = -(2**62)
         self.prediction_counts: dict[int, int] = {}  # window start -> predictions, for label coverage
+        # window start -> input features that drifted there: a label window's error-rate change is
+        # told apart from one the inputs explain (covariate shift); windows without drift are not kept.
+        # Mergeable: derived from closed windows' results, never from arrival order.
+        self.input_drift: dict[int, tuple[str, ...]] = {}
         self.high = HighMark()  # of prediction event times
         self.label_high = HighMark()  # of label join times
 
@@ -251,8 +253,10 @@ class ModelMonitor:
         metrics.extend(window.performance.compute())
         concept = tuple(self.pending_concept) + tuple(window.concept)
         self.pending_concept.clear()
+        size = self.settings.window_ms
+        inputs = self.input_drift.get(window.start_ms, ()) + self.input_drift.get(window.start_ms - size, ())
         return WindowReport(self.model, self.version, window.start_ms, window.end_ms, 0, window.labels,
-                            (), tuple(metrics), concept)
+                            (), tuple(metrics), concept, tuple(dict.fromkeys(inputs)))
 
     def _close(self, window: OpenWindow) -> WindowReport:
         self.closed_through_ms = self._closed_through(self.closed_through_ms, window.end_ms, self.high)
@@ -281,9 +285,14 @@ class ModelMonitor:
             drift.append(DriftResult("multivariate", "pca_reconstruction", mean, self.pca.upper,
                                      not self.pca.lower <= mean <= self.pca.upper))
         drift.extend(window.change_points)
-        drift = tuple(drift)
-        return WindowReport(self.model, self.version, window.start_ms, window.end_ms, window.n,
-                            0, drift, tuple(metrics))
+        report = WindowReport(self.model, self.version, window.start_ms, window.end_ms, window.n,
+                              0, tuple(drift), tuple(metrics))
+        inputs = tuple(dict.fromkeys(r.feature for r in report.drifted_features if r.feature not in PREDICTION_COLUMNS))
+        if inputs:
+            self.input_drift[window.start_ms] = inputs
+            while len(self.input_drift) > 4 * MAX_OPEN_WINDOWS:
+                del self.input_drift[next(iter(self.input_drift))]
+        return report
 
     def _window(self, start: int) -> OpenWindow:
         window = self.windows.get(start)
@@ -306,6 +315,7 @@ class ModelMonitor:
             "label_windows": [w.snapshot() for w in self.label_windows.values()],
             "pending_concept": [event_dict(e) for e in self.pending_concept],
             "prediction_counts": [[start, n] for start, n in self.prediction_counts.items()],
+            "input_drift": [[start, list(features)] for start, features in self.input_drift.items()],
             "counters": {name: getattr(self, name) for name in _COUNTERS},
             "high_marks": {"predictions": self.high.snapshot(), "labels": self.label_high.snapshot()},
         }
@@ -330,6 +340,8 @@ class ModelMonitor:
         m.label_windows = {w.start_ms: w for w in (LabelWindow.restore(w) for w in snapshot["label_windows"])}
         m.pending_concept.extend(concept_event(e) for e in snapshot["pending_concept"])
         m.prediction_counts = {int(start): int(n) for start, n in snapshot["prediction_counts"]}
+        # Absent from checkpoints of earlier builds: label windows then see no input drift until it recurs.
+        m.input_drift = {int(start): tuple(features) for start, features in snapshot.get("input_drift", ())}
         for name in _COUNTERS:
             setattr(m, name, int(snapshot["counters"][name]))
         marks = snapshot.get("high_marks")  # absent from checkpoints of earlier builds: the marks refill

@@ -9,12 +9,22 @@ states, each snapshotted differently:
   from the warm-up: they are state, encoded once (they never change afterwards);
 * ``{"source": "config", "digest": ...}``: the reference comes from the config on restore;
   its digest tells whether it is still the one the open windows were binned against.
+
+The rule when the configured reference is not the one a checkpointed version used (a profile
+file rebuilt, a model switched from ``warmup_events`` to a profile or back): **the config wins**.
+The version is monitored against the configured reference (or starts a new warm-up) from the
+restore on; its drift state (open windows' sketches, persistence, an in-stream PCA) restarts,
+as it was binned against the other one; a WARNING names both references by source and digest,
+:func:`reference_info` says which one is in use (``driftline_reference_info`` and the status
+page), and ``monitor.reference_replaced`` the one it replaced. A warm-up reference stays its
+version's own once built: changing ``warmup_events`` does not rebuild it.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import weakref
 from collections.abc import Mapping
 from typing import Any
 
@@ -32,9 +42,46 @@ from driftline.detectors import (
     unpack_array,
 )
 
-__all__ = ["reference_snapshot", "restore_detectors", "restore_reference"]
+__all__ = ["SHORT_DIGEST", "reference_digest", "reference_info", "reference_snapshot", "restore_detectors",
+           "restore_reference"]
 
 log = logging.getLogger("driftline.monitor")
+
+SHORT_DIGEST = 12  # hex digits of a reference's digest shown in logs, metrics and the status page
+_DIGESTS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # profile -> digest: each is hashed once
+
+
+def reference_digest(profile: ReferenceProfile) -> str:
+    """sha256 (hex) of a profile's canonical JSON: the same reference has the same digest in every worker."""
+    digest = _DIGESTS.get(profile)
+    if digest is None:
+        digest = _DIGESTS[profile] = _digest_of(profile.to_dict(packed=True))
+    return digest
+
+
+def _digest_of(profile_dict: Mapping[str, Any]) -> str:
+    return hashlib.sha256(msgspec.json.encode(profile_dict)).hexdigest()
+
+
+def reference_info(monitor: Any) -> tuple[str, str]:
+    """``(source, digest)`` of the reference a version uses: source ``profile`` or ``path`` (configured)
+    or ``warmup``; the digest's first :data:`SHORT_DIGEST` hex digits, ``""`` while the warm-up runs."""
+    m = monitor
+    if m.reference is None:
+        return "warmup", ""
+    source = ("profile" if m.settings.reference_profile else "path") if m._reference_from_config else "warmup"
+    return source, reference_digest(m.reference)[:SHORT_DIGEST]
+
+
+def _replaced(monitor: Any, old: str, why: str) -> None:
+    """The config wins over the checkpoint's reference: say so, once, where an operator looks."""
+    m = monitor
+    source, digest = reference_info(m)
+    now = f"the warm-up of {m.builder.warmup_events} events that starts now" if m.builder is not None \
+        else f"the configured {source} (sha256 {digest})"
+    m.reference_replaced = old
+    log.warning("%s/%s: %s; %s replaces the checkpointed %s: the config wins, drift state restarts on it",
+                m.model, m.version, why, now, old)
 
 
 def reference_snapshot(monitor: Any) -> dict[str, Any]:
@@ -48,8 +95,7 @@ def reference_snapshot(monitor: Any) -> dict[str, Any]:
         return {"source": "warmup", "builder": m.builder.snapshot(), "pca_rows": rows}
     if m._reference_state is None:  # the reference never changes once there: encode it once
         if m._reference_from_config:
-            digest = hashlib.sha256(msgspec.json.encode(m.reference.to_dict(packed=True))).hexdigest()
-            m._reference_state = {"source": "config", "digest": digest}
+            m._reference_state = {"source": "config", "digest": reference_digest(m.reference)}
         else:
             m._reference_state = {"source": "warmup", "profile": m.reference.to_dict(packed=True),
                                   "pca": m.pca.snapshot() if m._pca_in_stream else None}
@@ -70,11 +116,13 @@ def restore_reference(monitor: Any, saved: Mapping[str, Any], kinds: Mapping[str
     if saved["source"] == "config":
         if m.reference is not None and reference_snapshot(m) == saved:
             return True
-        log.warning("%s/%s: the configured reference changed since the checkpoint; drift state restarts",
-                    m.model, m.version)
+        old = f"configured reference (sha256 {saved['digest'][:SHORT_DIGEST]})"
+        _replaced(m, old, "the configured reference changed since the checkpoint" if m.reference is not None
+                  else "the reference was removed from the config")
         return False
     if "builder" in saved:
         if m.builder is None:  # a reference configured since then replaces the warm-up in progress
+            _replaced(m, "warm-up in progress", "a reference was configured since the checkpoint")
             return True
         m.builder = ReferenceBuilder.restore(m.drift_kinds, saved["builder"], warmup_events=m.builder.warmup_events)
         rows = saved["pca_rows"]
@@ -83,6 +131,11 @@ def restore_reference(monitor: Any, saved: Mapping[str, Any], kinds: Mapping[str
             ok = rows is not None and set(rows) == set(m.numeric)
             m._pca_warmup = [{n: unpack_array(rows[n], "<f8") for n in m.numeric}] if ok else None
         return True
+    if m._reference_from_config:
+        # Before issue 18 the warm-up reference silently stayed: a profile configured later was ignored.
+        _replaced(m, f"warm-up reference (sha256 {_digest_of(saved['profile'])[:SHORT_DIGEST]})",
+                  "a reference was configured since the checkpoint")
+        return False
     m.reference = ReferenceProfile.from_dict(saved["profile"])
     m.builder = m._pca_warmup = None
     m._reference_from_config = False

@@ -17,6 +17,7 @@ from typing import Any
 
 import httpx
 from confluent_kafka import Consumer, Producer
+from confluent_kafka.admin import AdminClient
 from driftline.detectors import ReferenceProfile
 from driftline.settings import Settings
 from driftline.sinks.checkpoints import CheckpointStore
@@ -28,11 +29,12 @@ from driftline.sinks.writer import EventWriter
 from prometheus_client import CollectorRegistry, disable_created_metrics
 
 from .ingest import IngestLoop
+from .log_redaction import redact_http_logs
 from .processor import Processor
 from .reference_files import load_reference
 
 __all__ = [
-    "AlertDelivery", "build_alert_delivery", "build_consumer", "build_ingest_loop", "build_metrics",
+    "AlertDelivery", "build_admin", "build_alert_delivery", "build_consumer", "build_ingest_loop", "build_metrics",
     "build_multivariate", "build_producer", "build_references", "build_registry", "build_store", "build_traffic_producer",
     "build_writer", "consumer_config", "faust_credentials", "producer_config",
 ]
@@ -98,6 +100,14 @@ def build_producer(settings: Settings) -> Producer:
     return Producer(producer_config(settings))
 
 
+def build_admin(settings: Settings) -> AdminClient:
+    """An admin client on the worker's cluster, with its security settings (``driftline topics``).
+    librdkafka's own log stays quiet below critical: a broker it cannot reach is the command's one error
+    line, not a connection failure every 50 ms."""
+    return AdminClient({"bootstrap.servers": settings.kafka.bootstrap_servers, "log.connection.close": False,
+                        "log_level": 2, **_security(settings)})
+
+
 def build_traffic_producer(settings: Settings) -> Producer:
     """A producer of generated traffic (the demo): the worker's connection settings, a deeper queue."""
     return Producer({**producer_config(settings), "queue.buffering.max.messages": 500_000})
@@ -138,6 +148,7 @@ def build_alert_delivery(settings: Settings, store: Store, producer: Producer,
     from driftline.sinks.delivery_log import AsyncStoreDeliveryLog, StoreDeliveryLog
 
     channels = build_channels(settings.alert_channels, producer=producer)
+    redact_http_logs()  # httpx logs each request's URL at INFO: a webhook's path or key is a secret
     delivery_log = StoreDeliveryLog(store)
     dispatcher = AlertDispatcher(channels, client=httpx.AsyncClient(follow_redirects=False),
                                  delivery_log=AsyncStoreDeliveryLog(delivery_log), on_result=on_result)

@@ -15,6 +15,7 @@ __all__ = ["SlackChannel"]
 
 KIND_LABELS = {
     "data_drift": "Data drift", "prediction_drift": "Prediction drift", "concept_drift": "Concept drift",
+    "covariate_shift": "Covariate shift",
     "performance": "Performance", "data_quality": "Data quality", "latency": "Latency",
 }
 _ICONS = {("firing", "critical"): ":red_circle:", ("firing", "warning"): ":large_orange_circle:"}

@@ -69,6 +69,12 @@
         v.firing.forEach(function (a) {
           vs.appendChild(h("div", "note firing-note sev-" + a.severity, a.severity + " · " + a.kind.replace(/_/g, " ")));
         });
+        (v.references || []).forEach(function (r) {
+          // The reference this worker uses for the version; "replaced" when the config won over a checkpoint.
+          var text = "reference: " + (r.digest ? r.source + " " + r.digest : "warm-up in progress");
+          if (r.replaced) text += " (replaced the checkpointed " + r.replaced + ")";
+          vs.appendChild(h("div", "note reference-note" + (r.replaced ? " replaced" : ""), text));
+        });
         if (v.last_window_end) notes.push("last window " + C.hhmm(v.last_window_end));
       });
       card.appendChild(vs);

@@ -18,7 +18,29 @@
 
   function hhmm(ms) {
     var d = new Date(ms);
-    return String(d.getHours()).padStart(2, "0") + ":" + String(d.getMinutes()).padStart(2, "0");
+    return pad(d.getHours()) + ":" + pad(d.getMinutes());
+  }
+
+  function pad(n) { return String(n).padStart(2, "0"); }
+
+  /* Labels for the ticks at xs[i] (every `every`-th one): with seconds when ticks are under a minute
+     apart (short windows), the date when the ticks span days, and never the same label twice in a row. */
+  function tickLabels(xs, every) {
+    var labels = [], last = null;
+    var step = xs.length > every ? xs[every] - xs[0] : 60000;
+    var days = xs.length && new Date(xs[0]).toDateString() !== new Date(xs[xs.length - 1]).toDateString();
+    xs.forEach(function (x, i) {
+      if (i % every !== 0) { labels.push(""); return; }
+      var d = new Date(x);
+      var text = hhmm(x) + (step < 60000 ? ":" + pad(d.getSeconds()) : "");
+      if (days && (last === null || new Date(last).toDateString() !== d.toDateString())) {
+        text = (d.getMonth() + 1) + "/" + d.getDate() + " " + text;
+      }
+      if (labels.length && text === labels.filter(Boolean).slice(-1)[0]) text = "";
+      if (text) last = x;
+      labels.push(text);
+    });
+    return labels;
   }
 
   function fmt(v) {
@@ -71,8 +93,9 @@
       text(svg, m.l - 6, Y(t) + 4, t.toFixed(decimals), { class: "tick", "text-anchor": "end" });
     });
     var every = Math.max(1, Math.ceil(xs.length / Math.max(2, Math.floor((W - m.l) / 70))));
+    var xLabels = tickLabels(xs, every);
     xs.forEach(function (x, i) {
-      if (i % every === 0) text(svg, Math.min(X(x), W - m.r - 14), H - 6, hhmm(x), { class: "tick", "text-anchor": "middle" });
+      if (xLabels[i]) text(svg, Math.min(X(x), W - m.r - 14), H - 6, xLabels[i], { class: "tick", "text-anchor": "middle" });
     });
     if (opts.threshold) {
       var ty = Y(opts.threshold.value);
@@ -134,8 +157,9 @@
       });
     });
     var every = Math.max(1, Math.ceil(cols.length / Math.max(2, Math.floor((W - labelW) / 70))));
+    var colLabels = tickLabels(cols, every);
     cols.forEach(function (x, i) {
-      if (i % every === 0) text(svg, labelW + i * cw + cw / 2, H - 5, hhmm(x), { class: "tick", "text-anchor": "middle" });
+      if (colLabels[i]) text(svg, labelW + i * cw + cw / 2, H - 5, colLabels[i], { class: "tick", "text-anchor": "middle" });
     });
   }
 
@@ -153,5 +177,6 @@
     });
   }
 
-  global.DriftlineCharts = { lineChart: lineChart, heatmap: heatmap, legend: legend, fmt: fmt, hhmm: hhmm };
+  global.DriftlineCharts = { lineChart: lineChart, heatmap: heatmap, legend: legend, fmt: fmt, hhmm: hhmm,
+                             tickLabels: tickLabels };
 })(window);

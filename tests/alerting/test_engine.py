@@ -154,7 +154,32 @@ def test_default_concept_rule_ignores_warnings_and_requests_retrain():
     assert engine.evaluate(r0, now_ms=MIN) == []
     (alert,) = engine.evaluate(r1, now_ms=2 * MIN)
     assert (alert.action, alert.severity) == ("retrain", "critical")
-    assert alert.summary == "Concept drift on fraud/v3: adwin signalled drift at error index 9"
+    assert alert.summary == ("Concept drift on fraud/v3: error rate changed with no input drift "
+                             "(adwin signalled drift at error index 9)")
+    assert (alert.evidence["cause"], alert.evidence["input_drift"]) == ("concept", ())
+
+
+def test_an_error_rate_change_with_input_drift_is_a_covariate_shift_that_notifies():
+    """Issue 18: only the inputs shifted and the error rate followed; a critical `concept_drift` with action
+    `retrain` read as a false alarm. With input drift in the same windows it is a `covariate_shift` naming the
+    drifted features, a warning that notifies by default; without, still `concept_drift` that retrains."""
+    engine = AlertEngine(DEFAULT_RULES)
+    change = ConceptDriftEvent("adwin", "drift", 2, 9)
+    labels = WindowReport("fraud", "v3", MIN, 2 * MIN, 0, 500, concept=(change,), input_drift=("amount", "age"))
+    alerts = engine.evaluate(labels, now_ms=2 * MIN)
+    assert [(a.kind, a.dedup_key, a.severity, a.action) for a in alerts] == [
+        ("covariate_shift", "fraud/v3/covariate_shift", "warning", "notify")]
+    assert alerts[0].summary == ("Covariate shift on fraud/v3: error rate changed with drift in `amount`, `age` "
+                                 "(adwin signalled drift at error index 9)")
+    assert (alerts[0].evidence["cause"], alerts[0].evidence["input_drift"]) == ("covariate", ("amount", "age"))
+    # The next change comes with no input drift: concept drift, retrain; the covariate shift resolves.
+    later = WindowReport("fraud", "v3", 2 * MIN, 3 * MIN, 0, 500, concept=(ConceptDriftEvent("adwin", "drift", 3, 30),))
+    assert sorted((a.kind, a.status, a.action) for a in engine.evaluate(later, now_ms=3 * MIN)) == [
+        ("concept_drift", "firing", "retrain"), ("covariate_shift", "resolved", "notify")]
+    # A rule may watch covariate shifts with its own policy.
+    (rule,) = rules_from([{"name": "shift", "kind": "covariate_shift", "severity": "critical", "action": "retrain",
+                           "when": {"states": ["warning", "drift"]}}])
+    assert (rule.condition.kind, rule.condition.states) == ("covariate_shift", ("warning", "drift"))
 
 
 def test_data_quality_prefix_and_latency_rules():
@@ -285,6 +310,7 @@ def test_default_rules_cover_the_documented_policy():
         ("data_drift", "warning", "notify", 1),
         ("prediction_drift", "warning", "notify", 1),
         ("concept_drift", "critical", "retrain", 1),
+        ("covariate_shift", "warning", "notify", 1),
         ("performance", "critical", "deactivate", 2),
     ]
 

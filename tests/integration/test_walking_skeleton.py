@@ -149,10 +149,13 @@ def test_prediction_travels_to_clickhouse_and_alert(broker, clickhouse, webhook_
         mae = count("SELECT avg(value) FROM {db}.window_metrics FINAL WHERE model='price' AND metric='mae'")
         assert 2_000 < mae < 6_000
 
+        # The error rate changes in the windows where the new merchant appears: since issue 18 the alert says
+        # so (a covariate_shift naming the drifted input), where a concept_drift would claim no input moved.
         concept_alert = wait_until(lambda: next((r for r in webhook_receiver.requests
-                                                 if json.loads(r.body).get("kind") == "concept_drift"), None), 30,
-                                   "a concept_drift alert at the webhook")
+                                                 if json.loads(r.body).get("kind") == "covariate_shift"), None), 30,
+                                   "a covariate_shift alert at the webhook")
         assert json.loads(concept_alert.body)["model"] == "fraud"
+        assert "error rate changed with drift in `merchant`" in json.loads(concept_alert.body)["summary"]
         alert = wait_until(lambda: next((r for r in webhook_receiver.requests
                                          if json.loads(r.body).get("kind") == "data_drift"
                                          and json.loads(r.body)["model"] == "credit"), None), 30,

@@ -106,7 +106,7 @@ def test_an_unset_variable_is_named_in_the_problem(tmp_path):
 def test_an_empty_optional_value_means_not_set(tmp_path):
     path = write(tmp_path, MODEL + """
 kafka:
-  security: {protocol: SSL, ssl_ca_location: /ca.pem, ssl_key_password: "${KEY_PW:-}"}
+  security: {protocol: SSL, ssl_ca_location: ca.pem, ssl_key_password: "${KEY_PW:-}"}
 clickhouse: {url: "clickhouse://default:${CH_PASSWORD:-}@127.0.0.1:9000/driftline"}
 metrics: {token: "${DRIFTLINE_TOKEN:-}"}
 alerts:
@@ -114,10 +114,12 @@ alerts:
     - {type: webhook, url: "https://ci.example/hook", secret: "${HOOK_SECRET:-}", token: "${GL_TOKEN:-}"}
     - {type: pagerduty, routing_key: k, url: "${PD_URL:-}", dashboard_url: "${DASHBOARD:-}"}
 """)
+    (tmp_path / "ca.pem").write_text("a CA certificate\n")
     settings = load_settings(path, environ={})
     assert settings.metrics.token is None
     assert settings.kafka.security.ssl_key_password is None
-    assert settings.kafka.security.client_properties() == {"security.protocol": "SSL", "ssl.ca.location": "/ca.pem"}
+    assert settings.kafka.security.client_properties() == {"security.protocol": "SSL",
+                                                           "ssl.ca.location": str(tmp_path / "ca.pem")}
     assert settings.clickhouse.url == "clickhouse://default:@127.0.0.1:9000/driftline"
     hook, pagerduty = settings.alert_channels
     assert hook.secret is None and hook.token is None
@@ -129,12 +131,12 @@ def test_an_empty_value_where_one_is_required_is_a_problem(tmp_path):
 clickhouse: {url: "${DRIFTLINE_CLICKHOUSE_URL:-}"}
 alerts:
   channels:
-    - {type: webhook, url: "${HOOK_URL:-}", format: gitlab_trigger, token: "${GL_TOKEN:-}"}
+    - {type: webhook, url: "${HOOK_URL:-https://gitlab.example/trigger}", format: gitlab_trigger, token: "${GL_TOKEN:-}"}
 """)
     with pytest.raises(ConfigError) as info:
         load_settings(path, environ={})
-    assert [p.path for p in info.value.problems] == [
-        "clickhouse.url", "alerts.channels[0].token", "alerts.channels[0].url"]
+    # (An empty optional URL turns its channel off instead: see the test below.)
+    assert [p.path for p in info.value.problems] == ["clickhouse.url", "alerts.channels[0].token"]
 
 
 def test_defaults_apply_when_unset_or_empty_and_numbers_may_come_from_the_environment(tmp_path):
@@ -146,3 +148,30 @@ def test_defaults_apply_when_unset_or_empty_and_numbers_may_come_from_the_enviro
         ("kafka:9092", 500, 9300)
     with pytest.raises(ConfigError, match=r"^kafka.batch_size: '\$\{BATCH\}' is invalid, expected an integer"):
         load_settings(path, environ={"BATCH": "many"})
+
+
+def test_a_channel_whose_optional_secret_is_empty_is_off_and_said(tmp_path):
+    """Issue 18: ``url: "${SLACK_WEBHOOK_URL:-}"`` (the README's pattern for an optional value) was rejected
+    when the variable was unset; the channel is now off, with a note, while an unset ``${VAR}`` stays a problem."""
+    from click.testing import CliRunner
+    from driftline.cli import main
+
+    path = write(tmp_path, MODEL + """
+alerts:
+  channels:
+    - {type: slack, url: "${SLACK_WEBHOOK_URL:-}"}
+    - {type: pagerduty, name: pager, routing_key: "${PD_KEY:-}"}
+    - {type: webhook, name: retrain, url: "https://ci.example/retrain", secret: "${HOOK_SECRET:-}"}
+""")
+    settings = load_settings(path, environ={})
+    assert [c.name for c in settings.alert_channels] == ["retrain"]
+    assert settings.notes == ("alerts.channels[0] (slack) is off: its url '${SLACK_WEBHOOK_URL:-}' is empty",
+                              "alerts.channels[1] (pager) is off: its routing_key '${PD_KEY:-}' is empty")
+    on = load_settings(path, environ={"SLACK_WEBHOOK_URL": "https://hooks.slack.com/services/T/B/X", "PD_KEY": "k"})
+    assert [c.name for c in on.alert_channels] == ["slack", "pager", "retrain"] and on.notes == ()
+    result = CliRunner().invoke(main, ["check-config", str(path)], env={"SLACK_WEBHOOK_URL": None, "PD_KEY": None})
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[1:] == [f"note: {n}" for n in settings.notes]
+    path.write_text(MODEL + 'alerts:\n  channels:\n    - {type: slack, url: "${SLACK_WEBHOOK_URL}"}\n')
+    with pytest.raises(ConfigError, match=r"SLACK_WEBHOOK_URL not set"):
+        load_settings(path, environ={})

@@ -58,7 +58,7 @@ def test_redact_url_keeps_only_scheme_and_host(url, shown):
 CONFIG = """
 kafka:
   security: {protocol: SASL_SSL, sasl_mechanism: PLAIN, sasl_username: u, sasl_password: "${SASL_PASSWORD}",
-             ssl_ca_location: /ca.pem, ssl_key_password: "${KEY_PASSWORD}"}
+             ssl_ca_location: ca.pem, ssl_key_password: "${KEY_PASSWORD}"}
   options: {"sasl.oauthbearer.client.secret": "${OPTION_PASSWORD}"}
 clickhouse: {url: "clickhouse://driftline:${CH_PASSWORD}@ch.example:9000/driftline"}
 metrics: {token: "${TOKEN}"}
@@ -85,6 +85,7 @@ def leaks(text: str) -> list[str]:
 def test_no_settings_repr_shows_a_secret(tmp_path):
     path = tmp_path / "driftline.yaml"
     path.write_text(CONFIG)
+    (tmp_path / "ca.pem").write_text("a CA certificate\n")  # next to the config: a file it names must exist
     settings = load_settings(path, environ=SECRETS)
     assert settings.clickhouse.url == f"clickhouse://driftline:{PASSWORD}@ch.example:9000/driftline"
     assert settings.alert_channels[4].url == SECRETS["AM_URL"]

@@ -69,7 +69,19 @@ def test_models_merge_the_config_with_the_store(api):
     ]
     # A configured model with nothing stored is listed, ok; its alerts alone give it no versions.
     assert price == {"name": "price", "task": "regression", "window_ms": 60_000, "features": {"sqft": "numeric"},
-                     "state": "ok", "versions": []}
+                     "reference": {"source": "warmup", "warmup_events": 5000}, "state": "ok", "versions": []}
+
+
+def test_models_show_the_reference_each_version_uses_on_this_worker(api):
+    from driftline.stream.reference_watch import ReferenceInUse
+
+    used = [ReferenceInUse("credit", "v2", 3, "profile", "0123456789ab", "warm-up reference (sha256 ba9876543210)"),
+            ReferenceInUse("credit", "v1", 0, "warmup", ""), ReferenceInUse("credit", "v9", 0, "warmup", "")]
+    shown = StatusApi(api.store, SETTINGS, clock=SAMPLE_NOW.timestamp, references=lambda: used)
+    v1, v2 = shown.models(WEEK)[0]["versions"]
+    assert v1["references"] == [{"partition": 0, "source": "warmup", "digest": "", "replaced": None}]
+    assert v2["references"] == [{"partition": 3, "source": "profile", "digest": "0123456789ab",
+                                 "replaced": "warm-up reference (sha256 ba9876543210)"}]
 
 
 def test_drift_heatmap(api):

@@ -43,7 +43,7 @@ kafka:
     sasl_mechanism: SCRAM-SHA-512
     sasl_username: driftline
     sasl_password: "${{DL_SASL_PASSWORD}}"
-    ssl_ca_location: /etc/ssl/ca.pem
+    ssl_ca_location: ca.pem
   options: {{"client.rack": "r1"}}
 clickhouse:
   url: "{ch_url}"
@@ -63,6 +63,7 @@ def _config(tmp_path, *, protocol="SASL_SSL", bootstrap="127.0.0.1:9092", run="x
             ch_url="clickhouses://driftline:${DL_CH_PASSWORD}@127.0.0.1:9440/driftline?ca_certs=/etc/ssl/ca.pem"):
     path = tmp_path / "driftline.yaml"
     path.write_text(CONFIG.format(protocol=protocol, bootstrap=bootstrap, run=run, port=port, ch_url=ch_url))
+    (tmp_path / "ca.pem").write_text("a CA certificate\n")  # relative: read next to the config
     return path
 
 
@@ -78,7 +79,7 @@ def test_kafka_security_reaches_consumer_and_producer_config(tmp_path):
         assert config["sasl.mechanism"] == "SCRAM-SHA-512"
         assert config["sasl.username"] == "driftline"
         assert config["sasl.password"] == SECRETS["DL_SASL_PASSWORD"]
-        assert config["ssl.ca.location"] == "/etc/ssl/ca.pem"
+        assert config["ssl.ca.location"] == str(tmp_path / "ca.pem")
         assert config["client.rack"] == "r1"  # kafka.options, verbatim
 
 
