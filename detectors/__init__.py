@@ -4,6 +4,7 @@ Imports only the standard library, numpy, scipy and river; no I/O except
 ``ReferenceProfile.save``/``load``; time is always an argument.
 """
 
+from .arms import ArmStats, label_values
 from .correction import Persistence, adjust_p_values
 from .distances import (
     chi2_homogeneity,
@@ -26,6 +27,15 @@ from .drift_registry import (
     WassersteinDistance,
 )
 from .errors import DetectorConfigError, DetectorError, DetectorStateError
+from .experiment import (
+    VERDICTS,
+    ChampionChallenger,
+    Evaluation,
+    ExperimentDesign,
+    ExperimentWindow,
+    Guardrail,
+    MetricComparison,
+)
 from .explain import DriftOutcome, RankedFeature, exceedance, rank_drifted
 from .labels import boolean_key, label_key
 from .multivariate import PCAReconstructionDrift
@@ -39,6 +49,14 @@ from .registry import DETECTORS, make_detector
 from .reservoir import Reservoir
 from .results import ConceptDriftEvent, DriftResult, MetricValue, WindowReport
 from .river_detectors import ConceptDriftMonitor, StreamingFeatureDetector
+from .sequential import (
+    ArmEstimate,
+    Interval,
+    Moments,
+    difference_interval,
+    paired_interval,
+    quantile_ratio_interval,
+)
 from .settings import DriftSettings, TestSpec
 from .suite import DriftSuite
 from .warmup import ReferenceBuilder
@@ -46,6 +64,17 @@ from .window import WindowSketch
 
 __all__ = [
     "DETECTORS",
+    "VERDICTS",
+    "ArmEstimate",
+    "ArmStats",
+    "ChampionChallenger",
+    "Evaluation",
+    "ExperimentDesign",
+    "ExperimentWindow",
+    "Guardrail",
+    "Interval",
+    "MetricComparison",
+    "Moments",
     "CategoricalProfile",
     "ChiSquare",
     "ConceptDriftEvent",
@@ -85,16 +114,20 @@ __all__ = [
     "boolean_key",
     "chi2_homogeneity",
     "decode_float",
+    "difference_interval",
     "encode_float",
     "hellinger",
     "jensen_shannon",
     "ks_two_sample",
     "l_infinity",
     "label_coverage",
+    "label_values",
     "label_key",
     "make_detector",
     "pack_array",
+    "paired_interval",
     "psi",
+    "quantile_ratio_interval",
     "rank_drifted",
     "exceedance",
     "throughput",
