@@ -27,15 +27,9 @@ from .drift_registry import (
     WassersteinDistance,
 )
 from .errors import DetectorConfigError, DetectorError, DetectorStateError
-from .experiment import (
-    VERDICTS,
-    ChampionChallenger,
-    Evaluation,
-    ExperimentDesign,
-    ExperimentWindow,
-    Guardrail,
-    MetricComparison,
-)
+from .experiment import ChampionChallenger, ExperimentWindow
+from .experiment_design import VERDICTS, ExperimentDesign, Guardrail
+from .experiment_results import Evaluation, ExperimentResult, MetricComparison
 from .explain import DriftOutcome, RankedFeature, exceedance, rank_drifted
 from .labels import boolean_key, label_key
 from .multivariate import PCAReconstructionDrift
@@ -47,7 +41,7 @@ from .quality import DataQualityCheck, QualityResult
 from .quantiles import QuantileSketch
 from .registry import DETECTORS, make_detector
 from .reservoir import Reservoir
-from .results import ConceptDriftEvent, DriftResult, MetricValue, WindowReport
+from .results import ConceptDriftEvent, DriftResult, MetricValue, VersionTraffic, WindowReport
 from .river_detectors import ConceptDriftMonitor, StreamingFeatureDetector
 from .sequential import (
     ArmEstimate,
@@ -70,6 +64,7 @@ __all__ = [
     "ChampionChallenger",
     "Evaluation",
     "ExperimentDesign",
+    "ExperimentResult",
     "ExperimentWindow",
     "Guardrail",
     "Interval",
@@ -107,6 +102,7 @@ __all__ = [
     "StreamingFeatureDetector",
     "TestSpec",
     "UnseenCategoryShare",
+    "VersionTraffic",
     "WassersteinDistance",
     "WindowReport",
     "WindowSketch",
