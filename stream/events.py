@@ -1,4 +1,4 @@
-"""Event contract v1 and its batch decoder.
+"""Event contract v1.1 and its batch decoder.
 
 A message value is UTF-8 JSON: one event object or a JSON array of event
 objects. The fast path decodes a whole message straight into msgspec Structs;
@@ -67,6 +67,9 @@ class PredictionEvent(msgspec.Struct, frozen=True, gc=False):
     latency_ms: Latency | None = None
     variant: str | None = None
     segment: dict[str, str] | None = None
+    # v1.1: the request this prediction answered; versions that scored the same request share it
+    # (a shadow), which lets an experiment compare them pairwise. Optional: v1 events are valid.
+    request_id: str | None = None
 
 
 class FeedbackEvent(msgspec.Struct, frozen=True, gc=False):
