@@ -71,29 +71,27 @@ __all__ = ["ChampionChallenger", "ExperimentWindow"]
 @dataclass
 class ExperimentWindow:
     """Both arms of one window, the paired differences of requests both scored, and the
-    window-level metrics each arm reported (``{"champion": {...}, "challenger": {...}}``)."""
+    window-level metrics completed in it: ``{metric: [[champion value, challenger value], ...]}``,
+    one pair per report window where both arms reported the metric."""
 
     start_ms: int
     end_ms: int
     champion: ArmStats
     challenger: ArmStats
     pairs: dict[str, Moments] = field(default_factory=dict)
-    window_metrics: dict[str, dict[str, float]] = field(default_factory=lambda: {"champion": {}, "challenger": {}})
-
-    def arm(self, name: str) -> ArmStats:
-        return self.champion if name == "champion" else self.challenger
+    window_metrics: dict[str, list[list[float]]] = field(default_factory=dict)
 
     def snapshot(self) -> dict[str, Any]:
         return {"start_ms": self.start_ms, "end_ms": self.end_ms, "champion": self.champion.snapshot(),
                 "challenger": self.challenger.snapshot(), "pairs": {k: v.to_list() for k, v in self.pairs.items()},
-                "window_metrics": {arm: {k: encode_float(v) for k, v in m.items()}
-                                   for arm, m in self.window_metrics.items()}}
+                "window_metrics": {k: [[encode_float(a), encode_float(b)] for a, b in v]
+                                   for k, v in self.window_metrics.items()}}
 
     @classmethod
     def restore(cls, s: Mapping[str, Any]) -> ExperimentWindow:
         return cls(int(s["start_ms"]), int(s["end_ms"]), ArmStats.restore(s["champion"]),
                    ArmStats.restore(s["challenger"]), {str(k): Moments.from_list(v) for k, v in s["pairs"].items()},
-                   {arm: {str(k): decode_float(v) for k, v in m.items()} for arm, m in s["window_metrics"].items()})
+                   {str(k): [[decode_float(a), decode_float(b)] for a, b in v] for k, v in s["window_metrics"].items()})
 
 
 class ChampionChallenger:
@@ -102,8 +100,8 @@ class ChampionChallenger:
     def __init__(self, design: ExperimentDesign) -> None:
         self.design = design
         self.tau = tau_for(design.tuned_for, design.alpha_each)
-        self.champion = self._arm()
-        self.challenger = self._arm()
+        self.champion = self.new_arm()
+        self.challenger = self.new_arm()
         self.pairs: dict[str, Moments] = {m: Moments() for m in design.metrics("label") if m != "f1"}
         self.window_level: dict[str, list[Moments]] = {m: [Moments(), Moments(), Moments()]  # A, B, B - A
                                                        for m in design.metrics("window")}
@@ -113,11 +111,12 @@ class ChampionChallenger:
         self.paired: bool | None = None
         self.evaluations = 0
 
-    def _arm(self) -> ArmStats:
+    def new_arm(self) -> ArmStats:
+        """Empty statistics of one arm, with the metrics this comparison needs."""
         return ArmStats.new(self.design.metrics("label"), latency=True)
 
     def new_window(self, start_ms: int, end_ms: int) -> ExperimentWindow:
-        return ExperimentWindow(start_ms, end_ms, self._arm(), self._arm(), {m: Moments() for m in self.pairs})
+        return ExperimentWindow(start_ms, end_ms, self.new_arm(), self.new_arm(), {m: Moments() for m in self.pairs})
 
     # -- one closed window -----------------------------------------------------------------------
     def close(self, window: ExperimentWindow) -> Evaluation:
@@ -126,10 +125,11 @@ class ChampionChallenger:
         self.challenger.merge(window.challenger)
         for name in self.pairs:
             self.pairs[name] = self.pairs[name] + window.pairs.get(name, Moments())
-        for name, (a, b, d) in self.window_level.items():
-            va, vb = window.window_metrics["champion"].get(name), window.window_metrics["challenger"].get(name)
-            if va is not None and vb is not None and math.isfinite(va) and math.isfinite(vb):
-                self.window_level[name] = [a + Moments.of([va]), b + Moments.of([vb]), d + Moments.of([vb - va])]
+        for name in self.window_level:
+            for va, vb in window.window_metrics.get(name, ()):
+                if math.isfinite(va) and math.isfinite(vb):
+                    a, b, d = self.window_level[name]
+                    self.window_level[name] = [a + Moments.of([va]), b + Moments.of([vb]), d + Moments.of([vb - va])]
         if self.started_ms is None:
             self.started_ms = window.start_ms
         self.evaluations += 1
