@@ -24,7 +24,12 @@ import argparse
 from dataclasses import dataclass
 
 import numpy as np
-from driftline.detectors.sequential import DEFAULT_TUNED_FOR, paired_bounds, tau_for, unpaired_bounds
+from driftline.detectors.sequential import (
+    DEFAULT_TUNED_FOR,
+    paired_bounds,
+    tau_for,
+    unpaired_bounds,
+)
 
 ALPHA = 0.05
 MIN_SAMPLE = 100

@@ -1,4 +1,4 @@
-"""``driftline`` command line: run, check-config, migrate, baseline, demo."""
+"""``driftline`` command line: run, check-config, migrate, baseline, demo, retention, versions."""
 
 from __future__ import annotations
 
@@ -87,9 +87,11 @@ def _register_commands() -> None:
     from driftline.demo.cli import demo
 
     from .ops import retention_command
+    from .versions import versions_command
 
     main.add_command(demo)
     main.add_command(retention_command)
+    main.add_command(versions_command)
 
 
 _register_commands()

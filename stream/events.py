@@ -67,9 +67,7 @@ class PredictionEvent(msgspec.Struct, frozen=True, gc=False):
     latency_ms: Latency | None = None
     variant: str | None = None
     segment: dict[str, str] | None = None
-    # v1.1: the request this prediction answered; versions that scored the same request share it
-    # (a shadow), which lets an experiment compare them pairwise. Optional: v1 events are valid.
-    request_id: str | None = None
+    request_id: str | None = None  # v1.1: versions that scored one request share it (experiments pair them)
 
 
 class FeedbackEvent(msgspec.Struct, frozen=True, gc=False):
