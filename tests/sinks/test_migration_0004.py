@@ -12,7 +12,12 @@ import numpy as np
 import pytest
 from driftline.detectors import ChampionChallenger, ExperimentDesign, ExperimentResult
 from driftline.sinks.experiment_rows import VerdictRows
-from driftline.sinks.lifecycle import VersionRecord, VersionRows, set_version_state, version_summaries
+from driftline.sinks.lifecycle import (
+    VersionRecord,
+    VersionRows,
+    set_version_state,
+    version_summaries,
+)
 from driftline.sinks.migrations import known_migrations, migrate
 from driftline.sinks.queries import experiment_verdicts
 from driftline.stream.wiring import build_store
