@@ -8,11 +8,13 @@ and typed arguments and returns plain data (frozen dataclasses, tuples, numbers)
 from .demo import (
     FirstAlert,
     FirstDrift,
+    FirstVerdict,
     RecentAlert,
     drifted_result_count,
     firing_alert_count,
     first_alert_after,
     first_drift_after,
+    first_verdict_after,
     recent_alerts,
 )
 from .experiments import VerdictRecord, experiment_verdicts
@@ -35,9 +37,9 @@ from .status import (
 )
 
 __all__ = [
-    "AlertRecord", "AlertState", "DriftCell", "FirstAlert", "FirstDrift", "MetricPoint", "RecentAlert",
+    "AlertRecord", "AlertState", "DriftCell", "FirstAlert", "FirstDrift", "FirstVerdict", "MetricPoint", "RecentAlert",
     "VerdictRecord", "VersionActivity", "alert_history", "experiment_verdicts", "busiest_version", "drift_cells_since", "drift_window_starts",
-    "drifted_result_count", "first_alert_after", "first_drift_after", "firing_alert_count",
+    "drifted_result_count", "first_alert_after", "first_drift_after", "first_verdict_after", "firing_alert_count",
     "latest_alert_states", "latest_drifted_features", "metric_points_since", "metric_window_range",
     "model_versions", "recent_alerts", "version_activity",
 ]

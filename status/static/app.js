@@ -151,6 +151,7 @@
     data.versions.forEach(function (v) { states[v.version] = v; });
     data.experiments.forEach(function (e) {
       var box = h("div", "experiment verdict-" + e.verdict);
+      root.appendChild(box);  // attached first: the chart takes the width it is given
       box.dataset.experiment = e.experiment;
       box.dataset.verdict = e.verdict;
       var head = h("div", "experiment-head");
@@ -186,7 +187,6 @@
       });
       if (notes.length) box.appendChild(h("div", "muted small", notes.join(" · ")));
       if (e.reason) box.appendChild(h("div", "experiment-reason small", e.reason));
-      root.appendChild(box);
     });
   }
 
@@ -197,7 +197,7 @@
         " p=" + Number(f.p_value).toExponential(1) : " " + C.fmt(f.statistic)) + " (threshold " + f.threshold + ")");
     });
     var e = a.evidence || {};
-    if (e.metric) parts.push(e.metric + " = " + C.fmt(e.value) + " " + e.op + " " + e.threshold + " (n=" + e.n + ")");
+    if (e.metric && e.op) parts.push(e.metric + " = " + C.fmt(e.value) + " " + e.op + " " + e.threshold + " (n=" + e.n + ")");
     if (e.events) e.events.forEach(function (ev) { parts.push(ev.detector + " " + ev.state + " at error #" + ev.index); });
     if (e.windows_matched) parts.push(e.windows_matched + " window" + (e.windows_matched > 1 ? "s" : "") + " matched");
     if (e.clean_windows) parts.push(e.clean_windows + " clean window" + (e.clean_windows > 1 ? "s" : ""));
