@@ -72,7 +72,7 @@ class ExperimentHooks:
         version cap: not in the lifecycle either, which stays as bounded as the monitors)."""
         if admitted:
             state.lifecycle.saw(model, version, int(cols.ts_ms.min()), int(cols.ts_ms.max()),
-                                self._initial_state(model, version, events[0].variant),
+                                self._initial_state(model, version, events[0].variant if model in self.by_model else None),
                                 self.known.get((model, version)),
                                 max_per_model=self.settings.worker.versions.max_per_model)
         for tracker in self._trackers(state, model):
