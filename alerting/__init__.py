@@ -7,16 +7,16 @@ lives in :mod:`driftline.sinks.alerts`.
 
 Rules arrive typed from :mod:`driftline.settings` (``alerts.rules``); :func:`build_rules` turns
 them into rules with their condition objects. Modules: ``payload`` (the v1 alert contract),
-``rules`` (the conditions per alert kind and the default rules), ``engine`` (the state
-machine), ``errors``.
+``rules`` (the conditions per alert kind and the default rules), ``experiment_rules`` (experiment
+verdicts and ineffective rollbacks), ``findings``, ``engine`` (the state machine), ``errors``.
 """
 
 from .engine import AlertEngine
 from .errors import AlertingError
 from .payload import SCHEMA, Alert, FeatureEvidence, alert_id, rfc3339
-from .rules import DEFAULT_RULES, AlertRule, build_rules, severity_rank
+from .rules import DEFAULT_RULES, AlertRule, build_rules, lifecycle_rules, severity_rank
 
 __all__ = [
     "DEFAULT_RULES", "SCHEMA", "Alert", "AlertEngine", "AlertRule", "AlertingError", "FeatureEvidence",
-    "alert_id", "build_rules", "rfc3339", "severity_rank",
+    "alert_id", "build_rules", "lifecycle_rules", "rfc3339", "severity_rank",
 ]

@@ -76,7 +76,11 @@ class AlertEngine:
         self._states: OrderedDict[str, _KeyState] = OrderedDict()
 
     def evaluate(self, report: WindowReport, now_ms: int) -> list[Alert]:
-        """Observe one closed window; return the alerts to deliver now (possibly none)."""
+        """Observe one closed window; return the alerts to deliver now (possibly none).
+
+        ``report`` may also be an experiment's evaluation or a version's traffic (see
+        :mod:`~driftline.alerting.experiment_rules`): anything with the model, version, window,
+        counts and metrics of a window report, given to an engine whose rules observe it."""
         seen: dict[str, list[tuple[AlertRule, Observation]]] = {}
         for rule in self.rules:
             for obs in rule.observe(report):
@@ -136,7 +140,8 @@ class AlertEngine:
         }
         alert = Alert(
             alert_id=alert_id(key, "firing", report.window_start_ms, finding.severity),
-            dedup_key=key, status="firing", kind=obs.kind, severity=finding.severity, action=rule.action,
+            dedup_key=key, status="firing", kind=obs.kind, severity=finding.severity,
+            action=finding.action or rule.action,
             model=report.model, version=report.version, features=finding.features,
             window_start_ms=report.window_start_ms, window_end_ms=report.window_end_ms,
             summary=finding.summary, ts_ms=now_ms, evidence=freeze(evidence), rule=rule.name, reason=reason,

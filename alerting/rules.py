@@ -19,7 +19,7 @@ True
 from __future__ import annotations
 
 import operator
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -33,6 +33,13 @@ from driftline.settings import (
     RuleSettings,
 )
 
+from .experiment_rules import (
+    DEFAULT_LIFECYCLE_RULE_SETTINGS,
+    LIFECYCLE_KINDS,
+    ExperimentCondition,
+    RollbackCondition,
+)
+from .findings import Finding, Observation, dedup_key
 from .payload import FeatureEvidence
 
 __all__ = [
@@ -50,6 +57,7 @@ __all__ = [
     "Observation",
     "build_rules",
     "dedup_key",
+    "lifecycle_rules",
     "severity_rank",
 ]
 
@@ -60,36 +68,6 @@ OPERATORS: dict[str, Callable[[float, float], bool]] = {
     ">": operator.gt,
     ">=": operator.ge,
 }
-
-
-@dataclass(frozen=True, slots=True)
-class Finding:
-    """A rule matched: what the alert for this dedup key should say."""
-
-    severity: str
-    features: tuple[FeatureEvidence, ...]
-    summary: str
-    evidence: Mapping[str, Any]
-
-
-@dataclass(frozen=True, slots=True)
-class Observation:
-    """What one rule saw for one dedup key: a :class:`Finding`, or ``None`` when clean."""
-
-    dedup_key: str
-    kind: str
-    feature: str | None
-    finding: Finding | None
-
-
-def dedup_key(model: str, version: str, kind: str, feature: str | None = None) -> str:
-    """``model/version/kind`` or ``model/version/kind/feature``.
-
-    >>> dedup_key("fraud", "v3", "data_quality", "age")
-    'fraud/v3/data_quality/age'
-    """
-    base = f"{model}/{version}/{kind}"
-    return base if feature is None else f"{base}/{feature}"
 
 
 def _describe(r: FeatureEvidence) -> str:
@@ -301,6 +279,8 @@ CONDITIONS: dict[str, Any] = {
     "performance": MetricCondition,
     "latency": MetricCondition,
     "data_quality": DataQualityCondition,
+    "experiment": ExperimentCondition,
+    "rollback_not_effective": RollbackCondition,
 }
 
 
@@ -353,3 +333,18 @@ def build_rules(rules: Iterable[RuleSettings] | None) -> tuple[AlertRule, ...]:
 
 
 DEFAULT_RULES: tuple[AlertRule, ...] = tuple(AlertRule.from_settings(rule) for rule in DEFAULT_RULE_SETTINGS)
+
+
+def lifecycle_rules(rules: Iterable[RuleSettings] | None) -> tuple[AlertRule, ...]:
+    """The rules of the lifecycle engine (:mod:`~driftline.alerting.experiment_rules`): the configured
+    ones of its kinds, and the default rule of each such kind the configuration has none of.
+
+    >>> from driftline.settings import ExperimentWhen
+    >>> [r.name for r in lifecycle_rules([RuleSettings("v", "experiment", "critical", "notify",
+    ...                                                  ExperimentWhen(("rollback",)))])]
+    ['v', 'rollback-not-effective']
+    """
+    configured = [r for r in rules or () if r.kind in LIFECYCLE_KINDS]
+    kinds = {r.kind for r in configured}
+    chosen = configured + [r for r in DEFAULT_LIFECYCLE_RULE_SETTINGS if r.kind not in kinds]
+    return tuple(AlertRule.from_settings(r) for r in chosen)

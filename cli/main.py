@@ -1,4 +1,4 @@
-"""``driftline`` command line: run, check-config, migrate, baseline, demo (topics, replay, retention beside)."""
+"""``driftline`` command line: run, check-config, migrate, baseline, demo (topics, replay, retention, versions beside)."""
 
 from __future__ import annotations
 
@@ -106,11 +106,13 @@ def _register_commands() -> None:
     from .ops import retention_command
     from .replay import replay_command
     from .topics import topics_command
+    from .versions import versions_command
 
     main.add_command(demo)
     main.add_command(retention_command)
     main.add_command(replay_command)
     main.add_command(topics_command)
+    main.add_command(versions_command)
 
 
 _register_commands()

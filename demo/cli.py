@@ -76,6 +76,13 @@ def demo_settings(scenario: Scenario, *, bootstrap: str, store_url: str, port: i
          "when": {"metric": "latency_p95_ms", "op": ">", "value": LATENCY_P95_LIMIT_MS}, "for_windows": 2,
          "resolve_after_windows": 2},
     ]
+    # A canary is an experiment: compared with v1 on accuracy (and latency), rolled back when worse.
+    experiments = [
+        {"name": f"{c.model}-canary", "model": c.model, "champion": "v1",
+         "challengers": [c.params["version"]], "metric": "accuracy" if MODELS[c.model][0] != "regression" else "mae",
+         "guardrails": [{"metric": "latency_p95_ms", "max_ratio": 1.2}], "min_sample": 200, "max_duration": "1d",
+         "actions": {"rollback": "rollback", "promote": "promote", "inconclusive": "notify"}}
+        for c in scenario.changes if c.kind == "canary" and c.params["version"] != "v1"]
     return parse_settings({
         "kafka": {"bootstrap_servers": bootstrap, "group_id": group_id, "session_timeout": "6s",
                   "topics": dict(TOPICS)},
@@ -85,6 +92,7 @@ def demo_settings(scenario: Scenario, *, bootstrap: str, store_url: str, port: i
                    "event_time": {"max_future": f"{event_horizon_ms(speed or scenario.speed, duration_s)}ms"}},
         "models": models,
         "alerts": {"rules": rules},
+        "experiments": experiments,
     })
 
 

@@ -1,8 +1,9 @@
 """Which scheduled change of a demo scenario has been caught yet, by what, and how late.
 
 :class:`DetectionTracker` polls the store (through :mod:`driftline.sinks.queries.demo`)
-for the first drift result and the first alert after each change; the terminal view
-shows what it found.
+for the first drift result and the first alert after each change, and for a canary the
+experiment's first verdict (``rollback``, with its action); the terminal view shows what
+it found.
 """
 
 from __future__ import annotations
@@ -45,6 +46,8 @@ class DetectionTracker:
         self.clock = clock
         self.drift: dict[int, Detection] = {}
         self.alert: dict[int, Detection] = {}
+        self.verdict: dict[int, Detection] = {}  # canaries: the experiment's decision
+        self.rolled_back: set[int] = set()  # canaries whose experiment decided to roll them back
         self.first_drift_s: float | None = None
         self.first_alert_s: float | None = None
         self.drifted_results = 0  # drifted (window, feature) results so far
@@ -66,6 +69,14 @@ class DetectionTracker:
                 found = self._first_alert(store, change, at_s)
                 if found:
                     self.alert[i] = Detection(found[0], found[1], now)
+            if i not in self.verdict and change.kind == "canary":
+                verdict = reads.first_verdict_after(store, change.model, change.params["version"], at_s)
+                if verdict:
+                    if verdict.verdict == "rollback":
+                        self.rolled_back.add(i)
+                    self.verdict[i] = Detection(f"{verdict.verdict} verdict of {verdict.experiment}, action "
+                                                f"{verdict.action} ({change.model}/{change.params['version']})",
+                                                verdict.window_end_s * 1000, now)
 
     @staticmethod
     def _first_drift(store: Store, change: Change, at_s: int) -> tuple[str, int] | None:

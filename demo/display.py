@@ -129,6 +129,8 @@ class DemoDisplay(threading.Thread):
             if store is None:
                 return
             self.tracker.poll(store, self.pump.generator.start_ms)
+            for i in self.tracker.rolled_back:  # the demo's router acts on the rollback: the canary stops
+                self.pump.generator.end_change(self.scenario.changes[i], self.pump.event_time_ms())
             self._recent = recent_alerts(store, RECENT_ALERTS)
         except Exception as exc:  # noqa: BLE001 - the store may be starting; the next poll retries
             log.debug("demo display poll failed: %s", exc)
@@ -201,11 +203,12 @@ class DemoDisplay(threading.Thread):
         table.add_column("at", width=8)
         table.add_column("scheduled change", ratio=3, overflow="fold")
         table.add_column("model", width=7)
-        table.add_column("first drift", ratio=3, overflow="fold")
+        table.add_column("first drift / verdict", ratio=3, overflow="fold")
         table.add_column("first alert", ratio=3, overflow="fold")
         table.add_column("delay", width=14, justify="right")
         for i, change in enumerate(self.scenario.changes):
-            drift, alert = self.tracker.drift.get(i), self.tracker.alert.get(i)
+            drift = self.tracker.drift.get(i) or self.tracker.verdict.get(i)
+            alert = self.tracker.alert.get(i)
             if event_offset_ms is not None and event_offset_ms < change.at_ms:
                 status = Text("upcoming", style="dim")
                 table.add_row(_offset(change.at_ms), Text(change.name, style="dim"), change.model, status, "", "")
@@ -243,7 +246,8 @@ def print_summary(runtime, pump, scenario: Scenario, display: DemoDisplay, *, sp
     for i, change in enumerate(scenario.changes):
         happened = datetime.fromtimestamp((start_ms + change.at_ms) / 1000, tz=UTC).strftime("%H:%M:%S")
         reached = pump.event_time_ms() - start_ms >= change.at_ms
-        found = [d for d in (display.tracker.drift.get(i), display.tracker.alert.get(i)) if d]
+        found = [d for d in (display.tracker.drift.get(i), display.tracker.alert.get(i),
+                             display.tracker.verdict.get(i)) if d]
         if not reached:
             table.add_row(change.name, f"{_offset(change.at_ms)} (not reached)", "-", "-")
             continue

@@ -47,6 +47,7 @@ class TrafficGenerator:
         self._pending: list[tuple[int, int, str, dict]] = []
         total = sum(m.share for m in scenario.models.values())
         self.shares = {name: m.share / total for name, m in scenario.models.items()}
+        self.ended: dict[str, int] = {}  # change name -> event-time offset it was ended at (a rolled-back canary)
 
     @property
     def pending(self) -> int:
@@ -72,6 +73,11 @@ class TrafficGenerator:
             out.append((model, event))
         return out
 
+    def end_change(self, change: Change, event_time_ms: int) -> None:
+        """End ``change`` from ``event_time_ms`` on (the first call counts): the demo's router removing a
+        canary that was rolled back."""
+        self.ended.setdefault(change.name, event_time_ms - self.start_ms)
+
     def changes_for(self, model: str, kind: str) -> list[Change]:
         return [c for c in self.scenario.changes if c.model == model and c.kind == kind]
 
@@ -84,6 +90,8 @@ class TrafficGenerator:
         noise = np.zeros(n)
         for c in self.changes_for(model, "canary"):
             on = c.active(offset) & (rng.random(n) < c.params["share"])
+            if c.name in self.ended:
+                on &= offset < self.ended[c.name]
             version[on] = c.params["version"]
             noise[on] = c.params["noise"]
         features, prediction, score, label = (self._credit if model == "credit" else self._eta)(offset, noise)

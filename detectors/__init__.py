@@ -4,6 +4,7 @@ Imports only the standard library, numpy, scipy and river; no I/O except
 ``ReferenceProfile.save``/``load``; time is always an argument.
 """
 
+from .arms import ArmStats, label_values
 from .correction import Persistence, adjust_p_values
 from .distances import (
     chi2_homogeneity,
@@ -26,6 +27,9 @@ from .drift_registry import (
     WassersteinDistance,
 )
 from .errors import DetectorConfigError, DetectorError, DetectorStateError
+from .experiment import ChampionChallenger, ExperimentWindow
+from .experiment_design import VERDICTS, ExperimentDesign, Guardrail
+from .experiment_results import Evaluation, ExperimentResult, MetricComparison
 from .explain import DriftOutcome, RankedFeature, exceedance, rank_drifted
 from .labels import boolean_key, label_key
 from .multivariate import PCAReconstructionDrift
@@ -37,8 +41,16 @@ from .quality import DataQualityCheck, QualityResult
 from .quantiles import QuantileSketch
 from .registry import DETECTORS, make_detector
 from .reservoir import Reservoir
-from .results import ConceptDriftEvent, DriftResult, MetricValue, WindowReport
+from .results import ConceptDriftEvent, DriftResult, MetricValue, VersionTraffic, WindowReport
 from .river_detectors import ConceptDriftMonitor, StreamingFeatureDetector
+from .sequential import (
+    ArmEstimate,
+    Interval,
+    Moments,
+    difference_interval,
+    paired_interval,
+    quantile_ratio_interval,
+)
 from .settings import DriftSettings, TestSpec
 from .suite import DriftSuite
 from .warmup import ReferenceBuilder
@@ -46,6 +58,18 @@ from .window import WindowSketch
 
 __all__ = [
     "DETECTORS",
+    "VERDICTS",
+    "ArmEstimate",
+    "ArmStats",
+    "ChampionChallenger",
+    "Evaluation",
+    "ExperimentDesign",
+    "ExperimentResult",
+    "ExperimentWindow",
+    "Guardrail",
+    "Interval",
+    "MetricComparison",
+    "Moments",
     "CategoricalProfile",
     "ChiSquare",
     "ConceptDriftEvent",
@@ -78,6 +102,7 @@ __all__ = [
     "StreamingFeatureDetector",
     "TestSpec",
     "UnseenCategoryShare",
+    "VersionTraffic",
     "WassersteinDistance",
     "WindowReport",
     "WindowSketch",
@@ -85,16 +110,20 @@ __all__ = [
     "boolean_key",
     "chi2_homogeneity",
     "decode_float",
+    "difference_interval",
     "encode_float",
     "hellinger",
     "jensen_shannon",
     "ks_two_sample",
     "l_infinity",
     "label_coverage",
+    "label_values",
     "label_key",
     "make_detector",
     "pack_array",
+    "paired_interval",
     "psi",
+    "quantile_ratio_interval",
     "rank_drifted",
     "exceedance",
     "throughput",

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from .explain import exceedance, rank_drifted
 
-__all__ = ["ConceptDriftEvent", "DriftResult", "MetricValue", "WindowReport"]
+__all__ = ["ConceptDriftEvent", "DriftResult", "MetricValue", "VersionTraffic", "WindowReport"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,3 +80,20 @@ class WindowReport:
         order = {ranked.feature: i for i, ranked in enumerate(rank_drifted(self.drift))}
         hits = [r for r in self.drift if r.drifted]
         return tuple(sorted(hits, key=lambda r: (order[r.feature], -exceedance(r))))
+
+
+@dataclass(frozen=True, slots=True)
+class VersionTraffic:
+    """The predictions one window gave a version whose lifecycle ``state`` (``rolled_back``,
+    ``deactivated``, set at ``changed_at_ms`` by ``changed_by``) says it should get none."""
+
+    model: str
+    version: str
+    window_start_ms: int
+    window_end_ms: int
+    n_predictions: int
+    state: str
+    changed_at_ms: int
+    changed_by: str
+    n_labels: int = 0
+    metrics: tuple[MetricValue, ...] = ()

@@ -248,6 +248,38 @@ def model_detail() -> Board:
         GROUP BY time, version
         ORDER BY time
     """, ["time", "version", "predictions", "mean_score"], w=12)
+    b.row("Experiments")
+    b.clickhouse("Experiment interval: challenger minus champion", f"""
+        SELECT {bucket("window_start")} AS time, concat(experiment, ' ', challenger, ' ', metric) AS series,
+               avg(estimate) AS difference, min(lower) AS interval_lower, max(upper) AS interval_upper
+        FROM experiment_verdicts
+        WHERE {MODEL} AND $__timeFilter(window_start) AND isNotNull(estimate)
+        GROUP BY time, series
+        ORDER BY time
+    """, ["time", "series", "difference", "interval_lower", "interval_upper"], w=12, interval="1m",
+        description="The always-valid interval of each comparison per window, narrowing as labels come in; "
+                    "a verdict is taken when it leaves zero behind (or a guardrail's limit).")
+    b.clickhouse("Experiment verdicts", f"""
+        SELECT experiment, champion, challenger, argMax(verdict, window_start) AS verdict,
+               argMax(action, window_start) AS action, argMax(n_champion, window_start) AS n_champion,
+               argMax(n_challenger, window_start) AS n_challenger, max(window_end) AS last_window,
+               argMax(reason, window_start) AS reason
+        FROM experiment_verdicts FINAL
+        WHERE {MODEL} AND $__timeFilter(window_start)
+        GROUP BY experiment, champion, challenger
+        ORDER BY experiment, challenger
+    """, ["experiment", "champion", "challenger", "verdict", "action", "n_champion", "n_challenger", "last_window",
+          "reason"], kind="table", w=12)
+    b.clickhouse("Version lifecycle", f"""
+        SELECT version, argMax(state, changed_at) AS current_state, argMax(changed_by, changed_at) AS set_by,
+               max(changed_at) AS set_at, max(last_seen) AS seen_last, argMax(reason, changed_at) AS why
+        FROM model_versions FINAL
+        WHERE {MODEL}
+        GROUP BY version
+        ORDER BY version
+    """, ["version", "current_state", "set_by", "set_at", "seen_last", "why"], kind="table", w=24,
+        description="Each version's state (active, canary, shadow, promoted, rolled_back, deactivated), who set "
+                    "it (a verdict, an acknowledged webhook, the CLI) and when its predictions were last seen.")
     b.row("Data quality")
     b.clickhouse("Missing rate per feature", f"""
         SELECT {bucket("hour", 3600)} AS time, replaceOne(metric, 'missing_rate:', '') AS feature,

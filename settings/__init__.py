@@ -12,7 +12,7 @@ hyperparameters) and below everything else: ``alerting``, ``sinks``, ``stream``,
 
 Modules: ``config`` (the whole file, :class:`Settings`), ``kafka``, ``service`` (clickhouse,
 metrics, worker), ``limits`` (what one event may be), ``models``, ``drift``, ``rules``,
-``channels``, ``retention``; ``reader`` (typed reads that collect problems), ``env``,
+``channels``, ``retention``, ``experiments``; ``reader`` (typed reads that collect problems), ``env``,
 ``durations``, ``errors``.
 """
 
@@ -30,6 +30,7 @@ from .channels import (
 from .config import Settings, load_settings, parse_settings, read_yaml
 from .durations import DURATION, parse_duration_ms
 from .errors import ConfigError, ConfigProblem, redact, redact_url
+from .experiments import Arm, ExperimentSettings
 from .kafka import KafkaSecurity, KafkaSettings
 from .limits import EventLimits, EventTimeBounds, VersionLimits
 from .models import (
@@ -43,10 +44,13 @@ from .reader import Reader
 from .retention import RetentionPolicy, parse_retention
 from .rules import (
     ACTIONS,
+    EXPERIMENT_VERDICTS,
     KINDS,
     SEVERITIES,
     ConceptWhen,
     DriftWhen,
+    ExperimentWhen,
+    LifecycleWhen,
     MetricWhen,
     QualityWhen,
     RuleSettings,
@@ -58,9 +62,11 @@ __all__ = [
     "ACTIONS",
     "CHANNEL_SETTINGS",
     "DURATION",
+    "EXPERIMENT_VERDICTS",
     "KINDS",
     "SEVERITIES",
     "AlertmanagerSettings",
+    "Arm",
     "ChannelFilter",
     "ChannelSettings",
     "ClickHouseSettings",
@@ -71,9 +77,12 @@ __all__ = [
     "DriftWhen",
     "EventLimits",
     "EventTimeBounds",
+    "ExperimentSettings",
+    "ExperimentWhen",
     "KafkaChannelSettings",
     "KafkaSecurity",
     "KafkaSettings",
+    "LifecycleWhen",
     "MetricWhen",
     "MetricsSettings",
     "ModelSettings",

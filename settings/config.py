@@ -15,7 +15,7 @@ hide a bad rule. Keys and defaults are those of the README's annotated config.
 Traceback (most recent call last):
 ...
 driftline.settings.errors.ConfigError: models[0].task: 'clustering' is invalid, expected one of: binary_classification, multiclass_classification, regression
-alerts.rules[0].kind: 'nope' is invalid, expected one of: data_drift, prediction_drift, concept_drift, covariate_shift, performance, data_quality, latency
+alerts.rules[0].kind: 'nope' is invalid, expected one of: data_drift, prediction_drift, concept_drift, covariate_shift, performance, data_quality, latency, experiment, rollback_not_effective
 alerts.channels[0].type: 'sms' is invalid, expected one of: alertmanager, kafka, pagerduty, slack, webhook
 retention.raw_events: 'x' is invalid, expected a whole number of days such as 30d (or 30)
 """
@@ -33,6 +33,7 @@ import yaml
 from .channels import ChannelSettings, read_channels
 from .env import expand_env
 from .errors import MISSING, ConfigError, ConfigProblem
+from .experiments import ExperimentSettings, check_models, read_experiments
 from .kafka import KafkaSettings, parse_kafka
 from .models import ModelSettings, parse_model
 from .reader import Reader, join
@@ -49,7 +50,7 @@ from .service import (
 
 __all__ = ["Settings", "load_settings", "parse_settings", "read_yaml"]
 
-_SECTIONS = ("kafka", "clickhouse", "metrics", "worker", "retention", "models", "alerts")
+_SECTIONS = ("kafka", "clickhouse", "metrics", "worker", "retention", "models", "alerts", "experiments")
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,7 @@ class Settings:
     retention: RetentionPolicy = field(default_factory=RetentionPolicy)
     # What the config turns off on purpose, one line each (a channel whose optional URL is empty).
     notes: tuple[str, ...] = ()
+    experiments: tuple[ExperimentSettings, ...] = ()
 
     def model(self, name: str) -> ModelSettings | None:
         return next((m for m in self.models if m.name == name), None)
@@ -142,5 +144,7 @@ def parse_settings(raw: Any, environ: Mapping[str, str] | None = None, *,
     rules = None if alerts.get("rules") is None else read_rules(r, alerts["rules"], "alerts.rules")
     channels = () if alerts.get("channels") is None else read_channels(r, alerts["channels"], "alerts.channels")
     retention = read_retention(r, root.get("retention"), "retention")
+    experiments = () if root.get("experiments") is None else check_models(
+        r, read_experiments(r, root["experiments"], "experiments"), {m.name: m.task for m in models})
     r.raise_if_problems()
-    return Settings(kafka, clickhouse, metrics, worker, models, rules, channels, retention, tuple(r.notes))
+    return Settings(kafka, clickhouse, metrics, worker, models, rules, channels, retention, tuple(r.notes), experiments)

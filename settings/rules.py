@@ -23,13 +23,15 @@ from typing import Any
 from .errors import MISSING
 from .reader import Reader, join
 
-__all__ = ["ACTIONS", "CONCEPT_STATES", "KINDS", "OPERATORS", "SEVERITIES", "ConceptWhen", "DriftWhen",
-           "MetricWhen", "QualityWhen", "RuleSettings", "When", "parse_rules", "read_rules"]
+__all__ = ["ACTIONS", "CONCEPT_STATES", "EXPERIMENT_VERDICTS", "KINDS", "OPERATORS", "SEVERITIES", "ConceptWhen",
+           "DriftWhen", "ExperimentWhen", "LifecycleWhen", "MetricWhen", "QualityWhen", "RuleSettings", "When",
+           "parse_rules", "read_rules"]
 
 SEVERITIES = ("warning", "critical")  # least to most severe
-ACTIONS = ("notify", "retrain", "deactivate")
+ACTIONS = ("notify", "retrain", "deactivate", "rollback", "promote")
 KINDS = ("data_drift", "prediction_drift", "concept_drift", "covariate_shift", "performance", "data_quality",
-         "latency")
+         "latency", "experiment", "rollback_not_effective")
+EXPERIMENT_VERDICTS = ("rollback", "promote", "inconclusive")  # the verdicts that decide an experiment
 CONCEPT_STATES = ("warning", "drift")
 OPERATORS = ("<", "<=", ">", ">=")
 _RULE_KEYS = ("name", "kind", "severity", "action", "when", "for_windows", "resolve_after_windows", "cooldown",
@@ -72,7 +74,19 @@ class QualityWhen:
     min_n: int = 0
 
 
-When = DriftWhen | ConceptWhen | MetricWhen | QualityWhen
+@dataclass(frozen=True)
+class ExperimentWhen:
+    """``experiment``: an experiment's verdict changed to one of ``verdicts``."""
+
+    verdicts: tuple[str, ...] = EXPERIMENT_VERDICTS
+
+
+@dataclass(frozen=True)
+class LifecycleWhen:
+    """``rollback_not_effective``: a rolled-back or deactivated version still gets traffic."""
+
+
+When = DriftWhen | ConceptWhen | MetricWhen | QualityWhen | ExperimentWhen | LifecycleWhen
 
 
 @dataclass(frozen=True)
@@ -143,11 +157,19 @@ def _when(r: Reader, kind: str | None, raw: Any, path: str) -> When | None:
     keys = {"data_drift": ("min_features",), "prediction_drift": ("min_features",),
             "concept_drift": ("states",), "covariate_shift": ("states",), "performance": ("metric", "op", "value", "min_n"),
             "latency": ("metric", "op", "value", "min_n"),
-            "data_quality": ("metric", "metric_prefix", "op", "value", "min_n")}[kind]
+            "data_quality": ("metric", "metric_prefix", "op", "value", "min_n"),
+            "experiment": ("verdicts",), "rollback_not_effective": ()}[kind]
     n_before = len(r.problems)
     w = r.mapping(raw, path, keys=keys)
     if kind in ("data_drift", "prediction_drift"):
         when: When = DriftWhen(r.integer(w, "min_features", path, 1, low=1))
+    elif kind == "experiment":
+        verdicts = w.get("verdicts", list(EXPERIMENT_VERDICTS))
+        verdicts = [verdicts] if isinstance(verdicts, str) else verdicts
+        when = ExperimentWhen(r.strings({"verdicts": verdicts}, "verdicts", path, choices=EXPERIMENT_VERDICTS)
+                              or EXPERIMENT_VERDICTS)
+    elif kind == "rollback_not_effective":
+        when = LifecycleWhen()
     elif kind in ("concept_drift", "covariate_shift"):
         states = w.get("states", ["drift"])
         states = [states] if isinstance(states, str) else states

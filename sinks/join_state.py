@@ -15,7 +15,7 @@ from .store import Store
 __all__ = ["load_pending_join"]
 
 _PREDICTIONS = """
-SELECT event_id, model, version, prediction, prediction_num, score, ts_ms
+SELECT event_id, model, version, prediction, prediction_num, score, ts_ms, variant, request_id
 FROM predictions FINAL
 WHERE kafka_partition = %(p)s AND kafka_offset < %(po)s AND ts_ms >= %(horizon)s
   AND event_id NOT IN (
@@ -37,13 +37,14 @@ LIMIT %(limit)s
 
 def load_pending_join(store: Store, *, partition: int, predictions_offset: int, feedback_offset: int,
                       horizon_ms: int, limit: int) -> tuple[list[tuple], list[tuple]]:
-    """Pending ``(event_id, model, version, prediction, score, ts_ms)`` and ``(event_id, model, label, ts_ms)``
-    rows of a partition at the given checkpoint offsets, oldest first."""
+    """Pending ``(event_id, model, version, prediction, score, ts_ms, variant, request_id)`` and
+    ``(event_id, model, label, ts_ms)`` rows of a partition at the given checkpoint offsets, oldest first."""
     params = {"p": partition, "po": predictions_offset, "fo": feedback_offset, "horizon": horizon_ms,
               "limit": limit}
     predictions = [
-        (event_id, model, version, prediction if prediction != "" else prediction_num, score, ts_ms)
-        for event_id, model, version, prediction, prediction_num, score, ts_ms in store.execute(_PREDICTIONS, params)
+        (event_id, model, version, prediction if prediction != "" else prediction_num, score, ts_ms, variant, request_id)
+        for event_id, model, version, prediction, prediction_num, score, ts_ms, variant, request_id
+        in store.execute(_PREDICTIONS, params)
     ]
     feedback = [tuple(row) for row in store.execute(_FEEDBACK, params)]
     predictions.reverse()

@@ -42,6 +42,7 @@ TABLE_TIME_COLUMNS: Mapping[str, str] = {
     "window_metrics": "window_start",
     "drift_results": "window_start",
     "alerts": "window_start",
+    "experiment_verdicts": "window_start",
     "predictions_hourly": "hour",
     "feedback_hourly": "hour",
     "window_metrics_hourly": "hour",

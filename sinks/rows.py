@@ -53,6 +53,7 @@ class PredictionRecord(Protocol):
     latency_ms: float | None
     variant: str | None
     segment: dict[str, str] | None
+    request_id: str | None
 
 
 class FeedbackRecord(Protocol):
@@ -77,7 +78,7 @@ class DeadLetterRecord(Protocol):
 class PredictionRows:
     table = "predictions"
     __slots__ = ("event_id", "model", "version", "ts", "ts_ms", "features", "prediction", "prediction_num",
-                 "score", "latency_ms", "variant", "segment", "kafka_partition", "kafka_offset")
+                 "score", "latency_ms", "variant", "segment", "kafka_partition", "kafka_offset", "request_id")
 
     def __init__(self) -> None:
         for name in self.__slots__:
@@ -109,6 +110,7 @@ class PredictionRows:
         self.segment += [encode(e.segment).decode() if e.segment else "{}" for e in events]
         self.kafka_partition += [o[0] for o in origins]
         self.kafka_offset += [o[1] for o in origins]
+        self.request_id += [e.request_id or "" for e in events]
 
     def columns(self) -> dict[str, list]:
         return {name: getattr(self, name) for name in self.__slots__}

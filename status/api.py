@@ -19,6 +19,8 @@ from collections.abc import Callable
 from typing import Any
 
 from driftline.settings import Settings
+from driftline.sinks.lifecycle import version_summaries
+from driftline.sinks.queries import experiments as experiment_reads
 from driftline.sinks.queries import status as reads
 from driftline.sinks.store import Store
 
@@ -56,6 +58,14 @@ def drift_score(statistic: float, p_value: float | None, threshold: float) -> fl
 
 def _finite(value: float | None) -> float | None:
     return None if value is None or not math.isfinite(value) else float(value)
+
+
+def _json_list(text: str) -> list:
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return []
+    return value if isinstance(value, list) else []
 
 
 class StatusApi:
@@ -168,6 +178,39 @@ class StatusApi:
                 "reason": body.get("reason"), "rule": body.get("rule"),
             })
         return out
+
+    def experiments(self, model: str, windows: int, range_s: float = DEFAULT_RANGE_S) -> dict[str, Any]:
+        """The model's experiments, champion and challenger side by side: per comparison the latest
+        verdict, its reason and evidence, and the interval per window (narrowing as data comes in);
+        and the lifecycle of the model's versions."""
+        windows = max(1, min(windows, MAX_WINDOWS))
+        records = experiment_reads.experiment_verdicts(self.store, model, self.since_s(range_s), MAX_ROWS)
+        comparisons: dict[tuple[str, str], list] = defaultdict(list)
+        for r in records:
+            comparisons[(r.experiment, r.challenger)].append(r)
+        out = []
+        for (experiment, challenger), rows in sorted(comparisons.items()):
+            last = rows[-1]
+            decided = next((r for r in rows if r.verdict != "continue"), None)
+            out.append({
+                "experiment": experiment, "champion": last.champion, "challenger": challenger, "metric": last.metric,
+                "verdict": last.verdict, "reason": (decided or last).reason, "action": last.action,
+                "decided_window_start_ms": None if decided is None else decided.window_start_s * 1000,
+                "paired": last.paired, "alpha": last.alpha,
+                "champion_value": _finite(last.champion_value), "challenger_value": _finite(last.challenger_value),
+                "n_champion": last.n_champion, "n_challenger": last.n_challenger,
+                "estimate": _finite(last.estimate), "lower": _finite(last.lower), "upper": _finite(last.upper),
+                "guardrails": _json_list(last.guardrails), "checks": _json_list(last.checks),
+                "windows": [r.window_start_s * 1000 for r in rows[-windows:]],
+                "series": {"estimate": [_finite(r.estimate) for r in rows[-windows:]],
+                           "lower": [_finite(r.lower) for r in rows[-windows:]],
+                           "upper": [_finite(r.upper) for r in rows[-windows:]],
+                           "verdict": [r.verdict for r in rows[-windows:]]},
+            })
+        versions = [{"version": v.version, "state": v.state, "reason": v.reason, "changed_by": v.changed_by,
+                     "changed_at_ms": v.changed_at_s * 1000, "first_seen_ms": v.first_seen_s * 1000,
+                     "last_seen_ms": v.last_seen_s * 1000} for v in version_summaries(self.store, [model], MAX_VERSIONS)]
+        return {"model": model, "experiments": out, "versions": versions}
 
     def _series(self, model: str, metrics, windows: int, range_s: float) -> dict[str, Any]:
         windows = max(1, min(windows, MAX_WINDOWS))

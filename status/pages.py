@@ -8,7 +8,10 @@ Routes (``register_status_pages(app, runtime)`` adds them)::
     /api/models/{model}/drift           ?version=&windows=30  drift score per feature per window
     /api/models/{model}/performance     ?windows=60  accuracy/F1/AUC or MAE/RMSE and label coverage per version
     /api/models/{model}/latency         ?windows=60  p50/p95/p99 per window and version
+    /api/models/{model}/experiments     ?windows=60  champion vs challenger: verdicts, intervals, lifecycle
     /api/alerts                         ?limit=50&model=  recent alerts with their evidence
+    POST /api/versions/{model}/{version}  acknowledge an action: set the version's lifecycle state
+                                        (bearer token only; see :mod:`driftline.status.acks`)
 
 Every ``/api`` route takes ``?range=`` (a duration such as ``6h`` or ``7d``; default 24 h, at
 most 31 days): what it reports happened in that range, and each of its reads has a row limit
@@ -33,6 +36,7 @@ from driftline.settings import DURATION, parse_duration_ms
 from driftline.sinks.errors import StoreError
 from driftline.stream.web_access import LOGOUT_PATH
 
+from .acks import register_acknowledgements
 from .api import DEFAULT_RANGE_S, MAX_RANGE_S, StatusApi
 
 __all__ = ["register_status_pages"]
@@ -149,6 +153,15 @@ def register_status_pages(app, runtime) -> None:
             return web.json({"error": f"unknown model {model!r}"}, status=404)
         windows = _int_arg(request, "windows", 60, 1, 500)
         return await query(web, request, lambda q, r: q.latency(model, windows, r))
+
+    @app.page("/api/models/{model}/experiments")
+    async def status_experiments(web, request, model: str):
+        if not known(model):
+            return web.json({"error": f"unknown model {model!r}"}, status=404)
+        windows = _int_arg(request, "windows", 60, 1, 500)
+        return await query(web, request, lambda q, r: q.experiments(model, windows, r))
+
+    register_acknowledgements(app, runtime)
 
     @app.page("/api/alerts")
     async def status_alerts(web, request):

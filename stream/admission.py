@@ -54,7 +54,8 @@ def limited_event_type(struct: type, limits: EventLimits, *, feedback: bool) -> 
         segment = _text(s.segment)
         fields = [("event_id", _text(s.event_id, min_length=1)), ("model", _text(s.model)),
                   ("version", _text(s.version, min_length=1)), ("prediction", float | _text(s.value)),
-                  ("variant", _text(s.variant) | None, None), ("segment", dict[segment, segment] | None, None)]
+                  ("variant", _text(s.variant) | None, None), ("segment", dict[segment, segment] | None, None),
+                  ("request_id", _text(s.event_id) | None, None)]
     return msgspec.defstruct(struct.__name__, fields, bases=(struct,), frozen=True, gc=False)
 
 
@@ -86,7 +87,8 @@ def byte_problem(event: Any, features: dict | None, limits: EventLimits) -> str 
     if features is None:  # feedback
         checks.append(("label", event.label, s.value))
     else:
-        checks += [("prediction", event.prediction, s.value), ("variant", event.variant, s.variant)]
+        checks += [("prediction", event.prediction, s.value), ("variant", event.variant, s.variant),
+                   ("request_id", event.request_id, s.event_id)]
         for key, value in (event.segment or {}).items():
             checks += [("segment key", key, s.segment), ("segment value", value, s.segment)]
         for name, value in features.items():

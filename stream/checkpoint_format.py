@@ -5,7 +5,12 @@ Version 2 (this build) is a JSON object built from each component's ``snapshot()
     {"format": "driftline.checkpoint", "version": 2, "partition": 3,
      "offsets": {"<topic>": <next offset>, ...},
      "monitors": [<ModelMonitor.snapshot()>, ...], "join": <LabelJoin.snapshot()>,
-     "engines": [{"model": ..., "version": ..., "state": <AlertEngine.snapshot()>}, ...]}
+     "engines": [{"model": ..., "version": ..., "state": <AlertEngine.snapshot()>}, ...],
+     "experiments": [{"name": ..., "state": <ExperimentTracker.snapshot()>}, ...],
+     "lifecycle": <Lifecycle.snapshot()>, "lifecycle_engine": <AlertEngine.snapshot()> | null}
+
+The last three keys came with experiments (issue 13); a document without them (an earlier
+build's) loads with no experiment state and an empty lifecycle, so the version stays 2.
 
 Loading parses JSON into dicts, lists, strings and numbers, and each component's
 ``restore()`` rebuilds itself from them plus the current settings: no pickle, no

@@ -1,4 +1,4 @@
-"""Event contract v1 and its batch decoder.
+"""Event contract v1.1 and its batch decoder.
 
 A message value is UTF-8 JSON: one event object or a JSON array of event
 objects. The fast path decodes a whole message straight into msgspec Structs;
@@ -67,6 +67,7 @@ class PredictionEvent(msgspec.Struct, frozen=True, gc=False):
     latency_ms: Latency | None = None
     variant: str | None = None
     segment: dict[str, str] | None = None
+    request_id: str | None = None  # v1.1: versions that scored one request share it (experiments pair them)
 
 
 class FeedbackEvent(msgspec.Struct, frozen=True, gc=False):

@@ -44,6 +44,9 @@ from typing import Any
 from confluent_kafka import KafkaError
 from driftline.settings import Settings
 from driftline.sinks.checkpoints import CheckpointStore
+from driftline.sinks.errors import StoreError
+from driftline.sinks.experiment_rows import VerdictRows
+from driftline.sinks.lifecycle import VersionRecord, VersionRows
 from driftline.sinks.metrics import WorkerMetrics
 from driftline.sinks.rows import DeadLetterRecord, DeadLetterRows
 from driftline.sinks.writer import EventWriter
@@ -64,6 +67,7 @@ log = logging.getLogger("driftline.ingest")
 
 EXIT_INGEST_CRASHED = 70  # EX_SOFTWARE: the ingest thread died; a supervisor should restart the worker
 LAG_CHECK_INTERVAL_S = 1.0
+LIFECYCLE_READ_INTERVAL_S = 5.0  # how often state changes made elsewhere (CLI, acknowledged webhooks) are read
 
 
 def exit_process(exc: BaseException) -> None:
@@ -84,9 +88,12 @@ class IngestLoop:
                  clock: Callable[[], float] = time.time, max_buffered_rows: int = 500_000,
                  producer_flush_timeout_s: float = 10.0, max_produce_bytes: int | None = None,
                  on_fatal: Callable[[BaseException], None] = exit_process,
-                 sleep: Callable[[float], None] = time.sleep, health: IngestHealth | None = None) -> None:
+                 sleep: Callable[[float], None] = time.sleep, health: IngestHealth | None = None,
+                 lifecycle_reader: Callable[[list[str]], list[VersionRecord]] | None = None) -> None:
         """``max_produce_bytes``: the producer's message limit (``message.max.bytes``), when it is
-        below ``kafka.max_message_bytes``; a dead letter is cut to fit the lower of the two."""
+        below ``kafka.max_message_bytes``; a dead letter is cut to fit the lower of the two.
+        ``lifecycle_reader(models)`` reads the current ``model_versions`` states
+        (:func:`driftline.sinks.lifecycle.latest_version_states` with its store bound)."""
         if max_buffered_rows <= 0:
             raise ValueError(f"max_buffered_rows must be > 0, got {max_buffered_rows}")
         self.settings = settings
@@ -116,6 +123,8 @@ class IngestLoop:
         self.broker = BrokerOffsets(consumer, self.partitions, metrics, self.backpressure, clock=clock)
         self.health = health or IngestHealth(settings.metrics.stall_after_s)  # what /healthz reports
         self.references = ReferenceWatch(metrics)  # which reference each version uses: metrics, status page
+        self.lifecycle_reader = lifecycle_reader
+        self.lifecycle_read_at = 0.0
         metrics.buffer_cap.set(max_buffered_rows)
         metrics.join_pending_cap.set(settings.worker.join_max_pending)
 
@@ -216,6 +225,18 @@ class IngestLoop:
             lag = self.broker.check()
             if lag is not None:
                 self.health.observe_partitions(lag)
+        if self.lifecycle_reader is not None and now - self.lifecycle_read_at >= LIFECYCLE_READ_INTERVAL_S:
+            self._read_lifecycle(now)
+
+    def _read_lifecycle(self, now: float) -> None:
+        """Adopt the lifecycle changes made outside the worker (a CLI command, an acknowledged webhook)."""
+        self.lifecycle_read_at = now
+        try:
+            records = self.lifecycle_reader([m.name for m in self.settings.models])
+        except StoreError as exc:  # only a refresh: the next one tries again
+            log.debug("model_versions not read: %s", exc)
+            return
+        self.processor.experiments.adopt(self.partitions.states, records)
 
     def _emit(self, out: BatchOutput, now_ms: int) -> None:
         m = self.metrics
@@ -232,6 +253,10 @@ class IngestLoop:
         for partition, report in zip(out.report_partitions, out.reports, strict=True):
             self.writer.add_report(report, partition=partition)
             m.observe_report(report, now_ms / 1000 - report.window_end_ms / 1000)
+        if out.experiments:
+            self.writer.add_rows(VerdictRows(out.experiments, now_s=int(self.clock())))
+        if out.versions:
+            self.writer.add_rows(VersionRows(out.versions, now_s=int(self.clock())))
         for alert in out.alerts:
             self.writer.add_alert(alert)
             m.alerts.labels(alert.kind, alert.severity, alert.status).inc()

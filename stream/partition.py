@@ -13,12 +13,15 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from driftline.alerting import Alert, AlertEngine
-from driftline.detectors import WindowReport
+from driftline.detectors import ExperimentResult, WindowReport
+from driftline.sinks.lifecycle import VersionRecord
 from driftline.sinks.rows import FeedbackRows, PredictionRows
 
 from .checkpoint_format import encode_checkpoint
 from .events import DeadLetter
+from .experiments import ExperimentTracker
 from .join import LabelJoin
+from .lifecycle import Lifecycle
 from .monitor import ModelMonitor
 
 __all__ = ["BatchOutput", "PartitionState"]
@@ -31,6 +34,9 @@ class PartitionState:
     join: LabelJoin
     engines: dict[tuple[str, str], AlertEngine]
     offsets: dict[str, int] = field(default_factory=dict)  # topic -> next offset to read
+    experiments: dict[str, ExperimentTracker] = field(default_factory=dict)  # by experiment name
+    lifecycle: Lifecycle = field(default_factory=Lifecycle)
+    lifecycle_engine: AlertEngine | None = None  # experiment verdicts and ineffective rollbacks
 
     def snapshot(self) -> bytes:
         """The checkpoint document (version 2); :meth:`Processor.restore_partition` loads it."""
@@ -41,6 +47,9 @@ class PartitionState:
             "join": self.join.snapshot(),
             "engines": [{"model": model, "version": version, "state": engine.snapshot()}
                         for (model, version), engine in self.engines.items()],
+            "experiments": [{"name": name, "state": t.snapshot()} for name, t in self.experiments.items()],
+            "lifecycle": self.lifecycle.snapshot(),
+            "lifecycle_engine": None if self.lifecycle_engine is None else self.lifecycle_engine.snapshot(),
         })
 
 
@@ -55,6 +64,8 @@ class BatchOutput:
     counts: dict[tuple[str, str, str], int] = field(default_factory=lambda: defaultdict(int))
     late: dict[str, int] = field(default_factory=lambda: defaultdict(int))  # model -> events for closed windows
     folded: dict[str, int] = field(default_factory=lambda: defaultdict(int))  # model -> events monitored as _other
+    experiments: list[tuple[int, ExperimentResult]] = field(default_factory=list)  # (partition, evaluation)
+    versions: list[VersionRecord] = field(default_factory=list)  # model_versions rows to write
 
     def add_report(self, partition: int, report: WindowReport) -> None:
         """A closed window of ``partition``: its results are keyed by partition when stored."""

@@ -21,6 +21,7 @@ from .checkpoint_format import decode_checkpoint, is_legacy_checkpoint
 from .columns import build_columns
 from .errors import CheckpointError
 from .events import EventDecoder, FeedbackEvent, PredictionEvent
+from .experiment_hooks import ExperimentHooks
 from .join import LabelJoin
 from .monitor import ModelMonitor
 from .partition import BatchOutput, PartitionState
@@ -46,6 +47,7 @@ class Processor:
                       limits=w.limits, event_time=w.event_time)
         self.prediction_decoder = EventDecoder(PredictionEvent, topic=k.predictions_topic, **limits)
         self.feedback_decoder = EventDecoder(FeedbackEvent, topic=k.feedback_topic, **limits)
+        self.experiments = ExperimentHooks(settings)  # experiments and the version lifecycle
 
     def new_partition(self, partition: int) -> PartitionState:
         w = self.settings.worker
@@ -111,7 +113,9 @@ class Processor:
                 engine = engines[(entry["model"], entry["version"])] = AlertEngine(self.rules)
                 engine.restore(entry["state"])
         offsets = {str(topic): int(offset) for topic, offset in doc["offsets"].items()}
-        return PartitionState(int(doc["partition"]), monitors, join, engines, offsets)
+        state = PartitionState(int(doc["partition"]), monitors, join, engines, offsets)
+        self.experiments.restore(state, doc)
+        return state
 
     def load_pending(self, state: PartitionState, pending_loader) -> None:
         """Refill the label join with its pending entries at the state's offsets, read back from the tables."""
@@ -132,6 +136,8 @@ class Processor:
                 if engine is None:
                     engine = state.engines[key] = AlertEngine(self.rules)
                 out.alerts.extend(engine.evaluate(report, now_ms))
+                self.experiments.report(state, report, now_ms, out)
+        self.experiments.close(state, now_ms, out)
 
     def _monitor(self, state: PartitionState, model: str, version: str) -> ModelMonitor:
         """The monitor of ``version``, created if it is new; ``version`` is an admitted one."""
@@ -160,10 +166,15 @@ class Processor:
                 out.folded[model] += len(idx)
             monitor = self._monitor(state, model, monitored)
             late_before = monitor.late_events
-            monitor.add_predictions(build_columns(events, ts, monitor.kinds, maps), now_ms)
+            cols = build_columns(events, ts, monitor.kinds, maps)
+            monitor.add_predictions(cols, now_ms)
             if monitor.late_events != late_before:
                 out.late[model] += monitor.late_events - late_before
-            monitor.add_labels(state.join.add_predictions(events, ts, model, monitored), now_ms)
+            self.experiments.predictions(state, model, version, events, ts, cols, admitted=monitored == version)
+            joined = state.join.add_predictions(events, ts, model, monitored, self.experiments.tags(model, events))
+            monitor.add_labels(joined, now_ms)
+            if joined:
+                self.experiments.labels(state, model, joined)
             out.predictions.add(events, ts, origins, model, version,
                                 classification=monitor.settings.task != "regression")
             out.counts[("predictions", model, version)] += len(idx)
@@ -179,3 +190,4 @@ class Processor:
         for (model, version), joined in joined_by_model.items():
             monitored = admit_version(state, model, version, now_ms, self.settings.worker.versions)
             self._monitor(state, model, monitored).add_labels(joined, now_ms)
+            self.experiments.labels(state, model, joined)

@@ -23,6 +23,7 @@ from driftline.settings import Settings
 from driftline.sinks.checkpoints import CheckpointStore
 from driftline.sinks.history import read_partition_history
 from driftline.sinks.join_state import load_pending_join
+from driftline.sinks.lifecycle import latest_version_states
 from driftline.sinks.metrics import WorkerMetrics
 from driftline.sinks.store import ClickHouseStore, Store
 from driftline.sinks.writer import EventWriter
@@ -127,7 +128,8 @@ def build_ingest_loop(settings: Settings, store: Store, producer: Producer, metr
         writer=build_writer(store, on_insert=on_insert),
         checkpoint_store=CheckpointStore(store, group_id=settings.kafka.group_id),
         pending_join=functools.partial(load_pending_join, store),
-        history=functools.partial(read_partition_history, store), metrics=metrics, on_alert=on_alert)
+        history=functools.partial(read_partition_history, store), metrics=metrics, on_alert=on_alert,
+        lifecycle_reader=functools.partial(latest_version_states, store))
 
 
 @dataclass(frozen=True)

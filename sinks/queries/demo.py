@@ -13,8 +13,8 @@ from datetime import datetime
 from ..store import Store
 
 __all__ = [
-    "FirstAlert", "FirstDrift", "RecentAlert", "drifted_result_count", "first_alert_after",
-    "first_drift_after", "firing_alert_count", "recent_alerts",
+    "FirstAlert", "FirstDrift", "FirstVerdict", "RecentAlert", "drifted_result_count", "first_alert_after",
+    "first_drift_after", "first_verdict_after", "firing_alert_count", "recent_alerts",
 ]
 
 
@@ -36,6 +36,16 @@ class FirstAlert:
     window_end_s: int
     kind: str
     severity: str
+
+
+@dataclass(frozen=True)
+class FirstVerdict:
+    """The first decided verdict (not ``continue``) of an experiment's challenger after some time."""
+
+    window_end_s: int
+    experiment: str
+    verdict: str
+    action: str
 
 
 @dataclass(frozen=True)
@@ -90,6 +100,18 @@ def first_alert_after(store: Store, model: str, version: str, kinds: Sequence[st
         return None
     end, kind, severity = rows[0]
     return FirstAlert(int(end), kind, severity)
+
+
+def first_verdict_after(store: Store, model: str, challenger: str, after_s: int) -> FirstVerdict | None:
+    """The earliest decided evaluation of ``challenger`` of ``model`` in a window ending after ``after_s``."""
+    rows = store.execute(
+        "SELECT toUnixTimestamp(window_end) AS we, experiment, verdict, action FROM experiment_verdicts FINAL"
+        " WHERE model = %(m)s AND challenger = %(c)s AND verdict != 'continue' AND toUnixTimestamp(window_end) > %(at)s"
+        " ORDER BY we LIMIT 1", {"m": model, "c": challenger, "at": after_s})
+    if not rows:
+        return None
+    end, experiment, verdict, action = rows[0]
+    return FirstVerdict(int(end), experiment, verdict, action)
 
 
 def recent_alerts(store: Store, limit: int) -> list[RecentAlert]:

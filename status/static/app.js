@@ -97,7 +97,9 @@
       '<div class="panel"><div class="panel-head"><h3 class="perf-title">Performance</h3><span class="legend perf-legend"></span></div><div class="perf"></div></div>' +
       '<div class="panel"><div class="panel-head"><h3>Label coverage</h3><span class="legend cov-legend"></span></div><div class="cov"></div></div>' +
       '</div>' +
-      '<div class="panel"><div class="panel-head"><h3>Latency (ms)</h3><span class="legend lat-legend"></span></div><div class="lat"></div></div>';
+      '<div class="panel"><div class="panel-head"><h3>Latency (ms)</h3><span class="legend lat-legend"></span></div><div class="lat"></div></div>' +
+      '<div class="panel experiments-panel" hidden><div class="panel-head"><h3>Experiments · champion vs challenger</h3>' +
+      '<span class="muted small">always-valid intervals: safe to read after every window</span></div><div class="experiments"></div></div>';
     $("models").appendChild(sec);
     return sec;
   }
@@ -144,6 +146,56 @@
     C.legend(sec.querySelector(".lat-legend"), latSeries);
   }
 
+  var VERDICT_BADGE = { "continue": "badge-ok", promote: "badge-ok", rollback: "badge-alerting", inconclusive: "badge-drifting" };
+
+  function renderExperiments(model, data) {
+    var sec = section(model);
+    var panel = sec.querySelector(".experiments-panel"), root = sec.querySelector(".experiments");
+    panel.hidden = !data.experiments.length;
+    root.innerHTML = "";
+    var states = {};
+    data.versions.forEach(function (v) { states[v.version] = v; });
+    data.experiments.forEach(function (e) {
+      var box = h("div", "experiment verdict-" + e.verdict);
+      root.appendChild(box);  // attached first: the chart takes the width it is given
+      box.dataset.experiment = e.experiment;
+      box.dataset.verdict = e.verdict;
+      var head = h("div", "experiment-head");
+      head.appendChild(h("span", "experiment-name", e.experiment));
+      head.appendChild(h("span", "badge " + (VERDICT_BADGE[e.verdict] || "badge-ok"), e.verdict));
+      if (e.verdict !== "continue" && e.action && e.action !== "notify") head.appendChild(h("span", "alert-action small", "action: " + e.action));
+      head.appendChild(h("span", "muted small", e.metric + (e.paired ? " · paired by request_id" : "") + " · α " + C.fmt(e.alpha)));
+      box.appendChild(head);
+      var sides = h("div", "sides");
+      [["champion", e.champion, e.champion_value, e.n_champion], ["challenger", e.challenger, e.challenger_value, e.n_challenger]]
+        .forEach(function (side) {
+          var card = h("div", "side side-" + side[0]);
+          card.appendChild(h("div", "muted small", side[0]));
+          var name = h("div", "side-name", side[1]);
+          var st = states[side[1]];
+          if (st) name.appendChild(h("span", "lifecycle lifecycle-" + st.state, st.state.replace("_", " ")));
+          card.appendChild(name);
+          card.appendChild(h("div", "side-value", e.metric + " " + C.fmt(side[2])));
+          card.appendChild(h("div", "muted small", (side[3] || 0).toLocaleString() + " labelled events"));
+          sides.appendChild(card);
+        });
+      box.appendChild(sides);
+      box.appendChild(h("div", "small", "challenger − champion: " + C.fmt(e.estimate) + " [" + C.fmt(e.lower) + ", " + C.fmt(e.upper) + "]"));
+      var chart = h("div", "interval");
+      box.appendChild(chart);
+      C.intervalChart(chart, { xs: e.windows, estimate: e.series.estimate, lower: e.series.lower, upper: e.series.upper,
+        color: e.verdict === "rollback" ? "#dc2626" : e.verdict === "promote" ? "#16a34a" : "#3b82f6" });
+      var notes = [];
+      e.guardrails.concat(e.checks).forEach(function (g) {
+        var txt = g.metric + " " + (g.kind === "ratio" ? "×" : "Δ") + C.fmt(g.estimate) + " [" + C.fmt(g.lower) + ", " + C.fmt(g.upper) + "]";
+        if (g.limit !== null && g.limit !== undefined) txt += " limit " + g.limit + (g.breached ? " BREACHED" : "");
+        notes.push(txt);
+      });
+      if (notes.length) box.appendChild(h("div", "muted small", notes.join(" · ")));
+      if (e.reason) box.appendChild(h("div", "experiment-reason small", e.reason));
+    });
+  }
+
   function evidenceText(a) {
     var parts = [];
     (a.features || []).forEach(function (f) {
@@ -151,10 +203,11 @@
         " p=" + Number(f.p_value).toExponential(1) : " " + C.fmt(f.statistic)) + " (threshold " + f.threshold + ")");
     });
     var e = a.evidence || {};
-    if (e.metric) parts.push(e.metric + " = " + C.fmt(e.value) + " " + e.op + " " + e.threshold + " (n=" + e.n + ")");
+    if (e.metric && e.op) parts.push(e.metric + " = " + C.fmt(e.value) + " " + e.op + " " + e.threshold + " (n=" + e.n + ")");
     if (e.events) e.events.forEach(function (ev) { parts.push(ev.detector + " " + ev.state + " at error #" + ev.index); });
     if (e.windows_matched) parts.push(e.windows_matched + " window" + (e.windows_matched > 1 ? "s" : "") + " matched");
     if (e.clean_windows) parts.push(e.clean_windows + " clean window" + (e.clean_windows > 1 ? "s" : ""));
+    if (e.verdict && e.upper !== undefined) parts.push(e.metric + " Δ " + C.fmt(e.estimate) + " [" + C.fmt(e.lower) + ", " + C.fmt(e.upper) + "]");
     return parts.join(" · ");
   }
 
@@ -194,8 +247,8 @@
         var v = selectedVersion[m.name] ? "&version=" + encodeURIComponent(selectedVersion[m.name]) : "";
         var base = "/api/models/" + encodeURIComponent(m.name);
         return Promise.all([getJSON(base + "/drift?windows=30" + v), getJSON(base + "/performance?windows=45"),
-                            getJSON(base + "/latency?windows=45")])
-          .then(function (r) { renderModel(m, r[0], r[1], r[2]); });
+                            getJSON(base + "/latency?windows=45"), getJSON(base + "/experiments?windows=60")])
+          .then(function (r) { renderModel(m, r[0], r[1], r[2]); renderExperiments(m, r[3]); });
       })).then(function () { return getJSON("/api/alerts?limit=50"); })
         .then(function (a) { renderAlerts(a.alerts); });
     }).then(function () {

@@ -116,6 +116,49 @@
     });
   }
 
+  /* An always-valid interval per window, narrowing as data comes in: a band (lower..upper) around the
+     estimate and the "no difference" line. opts: {xs, estimate, lower, upper, height, color, label} */
+  function intervalChart(container, opts) {
+    container.innerHTML = "";
+    var W = container.clientWidth || 520, H = opts.height || 150;
+    var m = { l: 50, r: 10, t: 10, b: 22 };
+    var svg = el("svg", { width: "100%", height: H, viewBox: "0 0 " + W + " " + H, class: "chart interval-chart", role: "img" }, container);
+    var xs = opts.xs || [], pts = [];
+    xs.forEach(function (x, i) {
+      var lo = opts.lower[i], hi = opts.upper[i], est = opts.estimate[i];
+      if (est !== null && isFinite(est)) pts.push({ x: x, lo: lo !== null && isFinite(lo) ? lo : null, hi: hi !== null && isFinite(hi) ? hi : null, est: est });
+    });
+    if (!pts.length) {
+      text(svg, W / 2, H / 2, "waiting for the minimum sample…", { class: "empty", "text-anchor": "middle" });
+      return;
+    }
+    var all = [0];
+    pts.forEach(function (p) { all.push(p.est); if (p.lo !== null) all.push(p.lo); if (p.hi !== null) all.push(p.hi); });
+    var recent = pts.slice(-Math.max(3, Math.ceil(pts.length / 2)));
+    var span = Math.max.apply(null, recent.map(function (p) { return Math.abs(p.est) + Math.abs((p.hi !== null ? p.hi : p.est) - (p.lo !== null ? p.lo : p.est)); }));
+    var lo = Math.max(Math.min.apply(null, all), -3 * span - 1e-9), hi = Math.min(Math.max.apply(null, all), 3 * span + 1e-9);
+    lo = Math.min(lo, 0); hi = Math.max(hi, 0);
+    var pad = (hi - lo) * 0.08 || 0.01; lo -= pad; hi += pad;
+    var x0 = pts[0].x, x1 = pts[pts.length - 1].x === x0 ? x0 + 1 : pts[pts.length - 1].x;
+    function X(v) { return m.l + ((v - x0) / (x1 - x0)) * (W - m.l - m.r); }
+    function Y(v) { return H - m.b - ((Math.max(lo, Math.min(hi, v)) - lo) / (hi - lo)) * (H - m.t - m.b); }
+    niceTicks(lo, hi, 4).forEach(function (t) {
+      el("line", { x1: m.l, x2: W - m.r, y1: Y(t), y2: Y(t), class: "grid" }, svg);
+      text(svg, m.l - 6, Y(t) + 4, fmt(t), { class: "tick", "text-anchor": "end" });
+    });
+    var band = pts.map(function (p) { return X(p.x).toFixed(1) + "," + Y(p.hi !== null ? p.hi : hi).toFixed(1); })
+      .concat(pts.slice().reverse().map(function (p) { return X(p.x).toFixed(1) + "," + Y(p.lo !== null ? p.lo : lo).toFixed(1); }));
+    el("polygon", { points: band.join(" "), class: "band", fill: opts.color || "#3b82f6" }, svg);
+    el("line", { x1: m.l, x2: W - m.r, y1: Y(0), y2: Y(0), class: "threshold" }, svg);
+    text(svg, m.l + 4, Y(0) - 4, opts.label || "no difference", { class: "tick threshold-label", "text-anchor": "start" });
+    var d = pts.map(function (p, i) { return (i ? "L" : "M") + X(p.x).toFixed(1) + " " + Y(p.est).toFixed(1); }).join("");
+    el("path", { d: d, class: "line", stroke: opts.color || "#3b82f6", "stroke-width": 2 }, svg);
+    var every = Math.max(1, Math.ceil(pts.length / Math.max(2, Math.floor((W - m.l) / 70))));
+    pts.forEach(function (p, i) {
+      if (i % every === 0) text(svg, Math.min(X(p.x), W - m.r - 14), H - 6, hhmm(p.x), { class: "tick", "text-anchor": "middle" });
+    });
+  }
+
   function heatColour(score, drifted) {
     if (score === null || score === undefined) return "var(--cell-empty)";
     var s = Math.max(0, Math.min(score, 3));
@@ -177,6 +220,6 @@
     });
   }
 
-  global.DriftlineCharts = { lineChart: lineChart, heatmap: heatmap, legend: legend, fmt: fmt, hhmm: hhmm,
-                             tickLabels: tickLabels };
+  global.DriftlineCharts = { lineChart: lineChart, intervalChart: intervalChart, heatmap: heatmap, legend: legend,
+                             fmt: fmt, hhmm: hhmm, tickLabels: tickLabels };
 })(window);

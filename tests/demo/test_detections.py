@@ -31,6 +31,8 @@ def test_first_drift_and_first_alert_after_each_change(store):
     tracker.poll(store, S * 1000)
     assert tracker.drift == {0: Detection("ks on income (credit/v2, p=0.001)", (S + 41 * 3600 + 60) * 1000, 1.0)}
     assert tracker.alert == {3: Detection("critical performance alert (credit/v2)", (S + 60 * 3600 + 60) * 1000, 1.0)}
+    assert tracker.verdict == {3: Detection("rollback verdict of credit-canary, action rollback (credit/v2)",
+                                            (S + 31 * 3600) * 1000, 1.0)}
     assert (tracker.first_drift_s, tracker.first_alert_s, tracker.drifted_results) == (1.0, 1.0, 29)
     # A second poll keeps the first sightings.
     tracker.poll(store, S * 1000)

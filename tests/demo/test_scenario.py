@@ -62,6 +62,9 @@ def test_bundled_scenario_is_the_one_committed_file_and_valid():
     settings = demo_settings(scenario, bootstrap="127.0.0.1:9092", store_url="chdb://./x", port=8000, group_id="g")
     assert [m.name for m in settings.models] == ["credit", "eta"]
     assert {r.kind for r in settings.alert_rules} >= {"data_drift", "concept_drift", "performance", "latency"}
+    (canary,) = settings.experiments  # the canary is compared with v1: it ends in a rollback verdict
+    assert (canary.model, canary.champion.version, canary.challengers[0].version, canary.actions["rollback"]) == (
+        "credit", "v1", "v2", "rollback")
     # labels arrive up to 90 s late: windows must wait for them
     assert all(m.allowed_lateness_ms >= 90_000 for m in settings.models)
     # event time runs `speed` times faster than the wall clock: a 5-minute run ends hours ahead of it
@@ -247,3 +250,13 @@ def test_pump_produces_rate_events_per_second_at_speed():
     assert all(k == e["model"] for k, e in predictions)
     assert max(e["ts"] for _, e in predictions) <= 1_000_000 + 2 * 60_000  # 2 s of wall clock = 2 min
     assert any(t == "driftline.feedback" for t, _, _ in producer.sent)
+
+
+def test_a_rolled_back_canary_stops_getting_traffic():
+    s = parse_scenario({"changes": [{"kind": "canary", "model": "credit", "at": 0, "version": "v2", "share": 0.5}]})
+    g = TrafficGenerator(s, start_ms=0)
+    before = {e["version"] for _, e in g.predictions(0, 60_000, 400) if e["model"] == "credit"}
+    g.end_change(s.changes[0], 60_000)
+    g.end_change(s.changes[0], 90_000)  # the first end counts
+    after = {e["version"] for _, e in g.predictions(60_000, 120_000, 400) if e["model"] == "credit"}
+    assert before == {"v1", "v2"} and after == {"v1"}

@@ -33,6 +33,8 @@ def insert_samples(store: Store, now: datetime) -> dict[str, int]:
         "alerts": _alerts(start),
         "alert_deliveries": _deliveries(start),
         "dead_letters": _dead_letters(start),
+        "experiment_verdicts": _experiment_verdicts(start, hours),
+        "model_versions": _model_versions(start),
     }
     for table, columns in rows.items():
         store.insert(table, columns)
@@ -128,3 +130,37 @@ def _dead_letters(start: datetime) -> dict[str, list]:
                 "reason": "invalid_json" if n % 2 else "missing_field", "detail": "", "payload": "{",
                 "payload_bytes": 1, "ts": start + timedelta(hours=7 * n)} for n in range(10)]
     return _columns(records)
+
+
+def _experiment_verdicts(start: datetime, hours: int) -> dict[str, list]:
+    """The canary v2 of ``credit`` against v1, evaluated hourly: rolled back at hour 30."""
+    records = []
+    for h in range(hours):
+        width = 0.3 / (1 + h) ** 0.5
+        window_start = start + timedelta(hours=h)
+        records.append({
+            "experiment": "credit-canary", "model": MODEL, "champion": "v1", "challenger": "v2",
+            "window_start": window_start, "window_end": window_start + timedelta(hours=1),
+            "verdict": "rollback" if h >= 30 else "continue", "previous": "rollback" if h > 30 else "continue",
+            "reason": "accuracy: the challenger is worse" if h >= 30 else "", "metric": "accuracy", "paired": 0,
+            "estimate": None if h < 2 else -0.2, "lower": None if h < 2 else -0.2 - width,
+            "upper": None if h < 2 else -0.2 + width, "champion_value": 0.9, "challenger_value": 0.7,
+            "n_champion": 400 * (h + 1), "n_challenger": 100 * (h + 1), "alpha": 0.025, "action": "rollback",
+            "guardrails": "[]", "checks": "[]", "kafka_partition": 0, "computed_at": window_start,
+        })
+    return _columns(records)
+
+
+def _model_versions(start: datetime) -> dict[str, list]:
+    epoch = datetime(1970, 1, 1)
+    records = [
+        ("v1", "active", "first seen", "driftline", 0, 0, 69),
+        ("v2", "canary", "first seen", "driftline", 0, 0, 31),
+        ("v2", "rolled_back", "accuracy: the challenger is worse", "verdict:credit-canary", 31, 0, 69),
+        ("v2", "deactivated", "router updated", "cli:ops", 40, None, None),
+    ]
+    return _columns([{
+        "model": MODEL, "version": version, "state": state, "reason": reason, "changed_by": by,
+        "changed_at": start + timedelta(hours=changed), "first_seen": epoch if first is None else start + timedelta(hours=first),
+        "last_seen": epoch if last is None else start + timedelta(hours=last), "updated_at": start + timedelta(hours=69),
+    } for version, state, reason, by, changed, first, last in records])

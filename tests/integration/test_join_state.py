@@ -35,7 +35,7 @@ def test_pending_entries_at_the_checkpoint_offsets(clickhouse):
     # e0 is beyond the horizon; e1, e2 were joined (their feedback offsets 0, 1 < 3); e6, e7 not read yet;
     # e5's feedback is at offset 7, not read at the checkpoint: e5 is still pending.
     assert [p[0] for p in pending] == ["e3", "e4", "e5"]
-    assert pending[0] == ("e3", "m", "v1", "1", 0.9, base + 3)
+    assert pending[0] == ("e3", "m", "v1", "1", 0.9, base + 3, "", "")  # variant, request_id ('' when absent)
     # x9 has no prediction; e5's feedback was not read yet.
     assert waiting == [("x9", "m", "0", base + 100)]
     capped, _ = load_pending_join(store, partition=0, predictions_offset=6, feedback_offset=3,

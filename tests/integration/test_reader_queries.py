@@ -41,6 +41,10 @@ READS = {
     "first_alert_after": lambda s: [q.first_alert_after(s, "credit", "v2", k, S) for k in (("performance",),
                                                                                            ("latency",))],
     "recent_alerts": lambda s: q.recent_alerts(s, 6),
+    "first_verdict_after": lambda s: [q.first_verdict_after(s, "credit", c, at) for c, at in (("v2", S), ("v1", S),
+                                                                                               ("v2", S + 60 * H))],
+    "experiment_verdicts": lambda s: [q.experiment_verdicts(s, m, since, n)
+                                      for m, since, n in (("credit", S, 1000), ("credit", SINCE, 5), ("price", S, 10))],
 }
 
 

@@ -64,7 +64,7 @@ def test_unnamed_channels_are_named_after_their_type():
     ([{"type": "slack", "url": "hooks.slack.com/services/SECRET"}],
      "alerts.channels[0].url: '***' is invalid, expected a URL with scheme http:// or https://"),
     ([{"type": "webhook", "url": "https://x", "actions": ["reboot"]}],
-     "alerts.channels[0].actions: ['reboot'] is invalid, expected a list drawn from: notify, retrain, deactivate"),
+     "alerts.channels[0].actions: ['reboot'] is invalid, expected a list drawn from: notify, retrain, deactivate, rollback, promote"),
     ([{"type": "webhook", "url": "https://x", "min_severity": "info"}],
      "alerts.channels[0].min_severity: 'info' is invalid, expected one of: warning, critical"),
     ([{"type": "pagerduty"}], "alerts.channels[0].routing_key: <missing> is invalid, expected a non-empty string"),

@@ -44,7 +44,7 @@ def test_each_kind_gets_its_typed_when():
 @pytest.mark.parametrize(("raw", "message"), [
     ([{"name": "r", "kind": "drift", "severity": "warning"}],
      "alerts.rules[0].kind: 'drift' is invalid, expected one of: data_drift, prediction_drift, concept_drift, "
-     "covariate_shift, performance, data_quality, latency"),
+     "covariate_shift, performance, data_quality, latency, experiment, rollback_not_effective"),
     ([{"name": "r", "kind": "performance", "severity": "warning", "when": {"metric": "accuracy", "op": "=",
                                                                            "value": 1}}],
      "alerts.rules[0].when.op: '=' is invalid, expected one of: <, <=, >, >="),
@@ -55,7 +55,7 @@ def test_each_kind_gets_its_typed_when():
     ([{"name": "r", "kind": "data_drift", "severity": "warning", "for_windows": 0}],
      "alerts.rules[0].for_windows: 0 is invalid, expected an integer >= 1"),
     ([{"name": "r", "kind": "data_drift", "severity": "warning", "action": "page"}],
-     "alerts.rules[0].action: 'page' is invalid, expected one of: notify, retrain, deactivate"),
+     "alerts.rules[0].action: 'page' is invalid, expected one of: notify, retrain, deactivate, rollback, promote"),
     ([{"name": "r", "kind": "data_drift", "severity": "warning", "wehn": {}}],
      "alerts.rules[0].wehn: {} is invalid, expected a known key: name, kind, severity, action, when"),
     ([{"name": "r", "kind": "data_drift", "severity": "warning", "when": {"metric": "accuracy"}}],

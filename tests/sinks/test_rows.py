@@ -17,7 +17,7 @@ TS_MS = 1_700_000_000_123
 
 def prediction(event_id, value, **kw):
     fields = dict(event_id=event_id, features=msgspec.Raw(b'{"x":1.5}'), prediction=value, score=None,
-                  latency_ms=None, variant=None, segment=None)
+                  latency_ms=None, variant=None, segment=None, request_id=None)
     return SimpleNamespace(**{**fields, **kw})
 
 

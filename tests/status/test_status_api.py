@@ -165,3 +165,19 @@ def test_a_short_range_finds_nothing_older_and_a_long_one_is_capped(api):
     assert api.since_s(10 ** 9) == int(SAMPLE_NOW.timestamp()) - MAX_RANGE_S
     assert api.since_s(0) == int(SAMPLE_NOW.timestamp()) - 1
     assert api.models(10 ** 9) == api.models(WEEK)
+
+
+def test_experiments_side_by_side_with_the_interval_per_window_and_the_lifecycle(api):
+    body = api.experiments("credit", 500, WEEK)
+    (e,) = body["experiments"]
+    assert (e["experiment"], e["champion"], e["challenger"], e["metric"]) == ("credit-canary", "v1", "v2", "accuracy")
+    assert (e["verdict"], e["action"], e["reason"]) == ("rollback", "rollback", "accuracy: the challenger is worse")
+    assert e["decided_window_start_ms"] == (S + 30 * H) * 1000
+    assert (e["champion_value"], e["challenger_value"], e["n_challenger"]) == (0.9, 0.7, 7000)
+    assert len(e["windows"]) == 70 and e["series"]["estimate"][:2] == [None, None]
+    widths = [u - lo for lo, u in zip(e["series"]["lower"][2:], e["series"]["upper"][2:], strict=True)]
+    assert widths == sorted(widths, reverse=True)  # narrowing
+    assert api.experiments("credit", 10, WEEK)["experiments"][0]["windows"][0] == (S + 60 * H) * 1000
+    states = {v["version"]: (v["state"], v["changed_by"]) for v in body["versions"]}
+    assert states == {"v1": ("active", "driftline"), "v2": ("deactivated", "cli:ops")}
+    assert api.experiments("price", 60, WEEK) == {"model": "price", "experiments": [], "versions": []}

@@ -163,7 +163,8 @@ def test_the_document_is_versioned_json_with_the_partition_envelope():
         processor.close_windows(state, now, out)
     doc = json.loads(state.snapshot())
     assert (doc["format"], doc["version"], doc["partition"]) == (FORMAT, VERSION, 0)
-    assert set(doc) == {"format", "version", "partition", "offsets", "monitors", "join", "engines"}
+    assert set(doc) == {"format", "version", "partition", "offsets", "monitors", "join", "engines", "experiments",
+                        "lifecycle", "lifecycle_engine"}
     assert doc["offsets"] == state.offsets
     assert sorted((m["model"], m["version"]) for m in doc["monitors"]) == sorted(state.monitors)
     assert doc["join"] == {"expired_predictions": 0, "expired_feedback": 0, "evicted": 0}
