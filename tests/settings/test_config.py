@@ -71,7 +71,7 @@ def test_the_readme_config_gives_a_typed_model(documented):
     (model,) = documented.models
     assert model == ModelSettings(
         name="credit", task="binary_classification",
-        features={"income": "numeric", "age": "numeric", "country": "categorical"},
+        features={"income": "numeric", "age": "numeric", "country": "categorical", "has_cosigner": "boolean"},
         warmup_events=5000, window_ms=60_000, allowed_lateness_ms=0, idle_close_ms=10_000,
         drift=DriftSettings(numeric=(TestSpec("psi", 0.2),), categorical=(TestSpec("chi2", 0.01),),
                             correction="bh", persistence=(1, 1),
@@ -88,6 +88,7 @@ def test_the_readme_config_gives_typed_rules_and_channels(documented):
     assert documented.alert_rules == (
         RuleSettings("data-drift", "data_drift", "warning", "notify", DriftWhen()),
         RuleSettings("concept-drift", "concept_drift", "critical", "retrain", ConceptWhen()),
+        RuleSettings("covariate-shift", "covariate_shift", "warning", "notify", ConceptWhen()),
         RuleSettings("accuracy-low", "performance", "critical", "deactivate", MetricWhen("accuracy", "<", 0.8),
                      for_windows=2),
     )
