@@ -27,6 +27,14 @@ from .drift_registry import (
 )
 from .errors import DetectorConfigError, DetectorError, DetectorStateError
 from .explain import DriftOutcome, RankedFeature, exceedance, rank_drifted
+from .fairness import (
+    FairnessResult,
+    FairnessThresholds,
+    GroupCounts,
+    GroupValue,
+    fairness_measures,
+    wilson_interval,
+)
 from .labels import boolean_key, label_key
 from .multivariate import PCAReconstructionDrift
 from .operational import label_coverage, throughput
@@ -59,6 +67,10 @@ __all__ = [
     "DriftSettings",
     "DriftSuite",
     "DriftTest",
+    "FairnessResult",
+    "FairnessThresholds",
+    "GroupCounts",
+    "GroupValue",
     "HellingerDistance",
     "JensenShannonDistance",
     "KolmogorovSmirnov",
@@ -97,7 +109,9 @@ __all__ = [
     "psi",
     "rank_drifted",
     "exceedance",
+    "fairness_measures",
     "throughput",
     "unpack_array",
     "wasserstein",
+    "wilson_interval",
 ]
