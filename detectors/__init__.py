@@ -45,7 +45,8 @@ from .quality import DataQualityCheck, QualityResult
 from .quantiles import QuantileSketch
 from .registry import DETECTORS, make_detector
 from .reservoir import Reservoir
-from .results import ConceptDriftEvent, DriftResult, MetricValue, WindowReport
+from .segments import OTHER, MisraGries, SegmentVocabulary
+from .results import ConceptDriftEvent, DriftResult, MetricValue, SegmentMetric, WindowReport
 from .river_detectors import ConceptDriftMonitor, StreamingFeatureDetector
 from .settings import DriftSettings, TestSpec
 from .suite import DriftSuite
@@ -76,7 +77,9 @@ __all__ = [
     "KolmogorovSmirnov",
     "LInfinityDistance",
     "MetricValue",
+    "MisraGries",
     "NumericProfile",
+    "OTHER",
     "PCAReconstructionDrift",
     "PerformanceWindow",
     "Persistence",
@@ -87,6 +90,8 @@ __all__ = [
     "ReferenceBuilder",
     "ReferenceProfile",
     "Reservoir",
+    "SegmentMetric",
+    "SegmentVocabulary",
     "StreamingFeatureDetector",
     "TestSpec",
     "UnseenCategoryShare",

@@ -40,11 +40,11 @@ from scipy import stats
 
 from ._checks import check_float, check_int
 from .errors import DetectorConfigError
+from .segments import OTHER
 
 __all__ = ["MEASURES", "OTHER", "FairnessResult", "FairnessThresholds", "GroupCounts", "GroupValue",
            "fairness_measures", "wilson_interval"]
 
-OTHER = "__other__"
 # measure -> (direction of a bad value, default threshold)
 MEASURES: dict[str, tuple[str, float]] = {
     "demographic_parity_difference": (">", 0.1),

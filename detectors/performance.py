@@ -8,6 +8,7 @@ import numpy as np
 
 from ._checks import check_choice, check_int
 from .errors import DetectorStateError
+from .fairness import GroupCounts
 from .packing import decode_float, encode_float
 from .results import MetricValue
 
@@ -171,6 +172,16 @@ class PerformanceWindow:
         s, n = self._s, self.n
         r2 = 1.0 - s["sq"] / s["m2_y"] if s["m2_y"] > 0 else (1.0 if s["sq"] == 0 else 0.0)
         return [("mae", s["abs"] / n, n), ("rmse", (s["sq"] / n) ** 0.5, n), ("mape", s["ape"] / n, n), ("r2", r2, n)]
+
+    def group_counts(self) -> GroupCounts:
+        """The counts fairness measures compare: the confusion counts of a binary classifier, the
+        error sums of a regressor (none for a multiclass one)."""
+        s = self._s
+        if self.task == "binary_classification":
+            return GroupCounts(tp=s["tp"], fp=s["fp"], tn=s["tn"], fn=s["fn"])
+        if self.task == "regression":
+            return GroupCounts(labelled=self.n, abs_error=s["abs"], sq_error=s["sq"])
+        return GroupCounts()
 
     def snapshot(self) -> dict[str, Any]:
         """JSON-safe state (labels are stored as given; use JSON-compatible labels)."""

@@ -9,8 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .explain import exceedance, rank_drifted
+from .fairness import FairnessResult
 
-__all__ = ["ConceptDriftEvent", "DriftResult", "MetricValue", "WindowReport"]
+__all__ = ["ConceptDriftEvent", "DriftResult", "MetricValue", "SegmentMetric", "WindowReport"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +45,20 @@ class MetricValue:
 
 
 @dataclass(frozen=True, slots=True)
+class SegmentMetric:
+    """A window metric of one group of a segment key: ``country`` = ``DE``, ``accuracy`` 0.91 over 412 rows.
+
+    ``group`` is ``__other__`` for the values folded past the key's ``max_values``.
+    """
+
+    key: str
+    group: str
+    name: str
+    value: float
+    n: int
+
+
+@dataclass(frozen=True, slots=True)
 class ConceptDriftEvent:
     """A state change of a concept-drift detector on the error stream."""
 
@@ -66,6 +81,8 @@ class WindowReport:
     drift: tuple[DriftResult, ...] = ()
     metrics: tuple[MetricValue, ...] = ()
     concept: tuple[ConceptDriftEvent, ...] = field(default_factory=tuple)
+    segments: tuple[SegmentMetric, ...] = ()  # per-group metrics (models with ``segments:``)
+    fairness: tuple[FairnessResult, ...] = ()  # per sensitive key and measure (models with ``fairness:``)
 
     @property
     def drifted_features(self) -> tuple[DriftResult, ...]:

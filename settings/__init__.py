@@ -41,15 +41,18 @@ from .models import (
 )
 from .reader import Reader
 from .retention import RetentionPolicy, parse_retention
+from .segments import FairnessSettings, SegmentDriftSettings, SegmentKey, SegmentSettings, combination_name
 from .rules import (
     ACTIONS,
     KINDS,
     SEVERITIES,
     ConceptWhen,
     DriftWhen,
+    FairnessWhen,
     MetricWhen,
     QualityWhen,
     RuleSettings,
+    SegmentMetricWhen,
     parse_rules,
 )
 from .service import ClickHouseSettings, MetricsSettings, WorkerSettings
@@ -71,6 +74,8 @@ __all__ = [
     "DriftWhen",
     "EventLimits",
     "EventTimeBounds",
+    "FairnessSettings",
+    "FairnessWhen",
     "KafkaChannelSettings",
     "KafkaSecurity",
     "KafkaSettings",
@@ -84,12 +89,17 @@ __all__ = [
     "Reader",
     "RetentionPolicy",
     "RuleSettings",
+    "SegmentDriftSettings",
+    "SegmentKey",
+    "SegmentMetricWhen",
+    "SegmentSettings",
     "Settings",
     "SlackSettings",
     "StreamingSettings",
     "VersionLimits",
     "WebhookSettings",
     "WorkerSettings",
+    "combination_name",
     "load_settings",
     "parse_channels",
     "parse_duration_ms",

@@ -28,6 +28,7 @@ class JoinedLabel:
     label: object
     prediction_ts_ms: int
     label_ts_ms: int
+    segments: tuple | None = None  # the prediction's segment groups (models with ``segments:``)
 
     @property
     def ts_ms(self) -> int:
@@ -56,7 +57,7 @@ class LabelJoin:
             raise ValueError(f"max_pending must be > 0, got {max_pending}")
         self.max_delay_ms = max_delay_ms
         self.max_pending = max_pending
-        # event_id -> (model, version, prediction, score, ts_ms)
+        # event_id -> (model, version, prediction, score, ts_ms, segment groups or None)
         self._predictions: OrderedDict[str, tuple] = OrderedDict()
         # event_id -> (model, label, ts_ms)
         self._feedback: OrderedDict[str, tuple] = OrderedDict()
@@ -80,10 +81,10 @@ class LabelJoin:
         return join
 
     def load_pending(self, predictions, feedback) -> None:
-        """Refill the maps with ``(event_id, model, version, prediction, score, ts_ms)`` and
+        """Refill the maps with ``(event_id, model, version, prediction, score, ts_ms[, segment groups])`` and
         ``(event_id, model, label, ts_ms)`` rows, oldest first."""
-        for event_id, model, version, prediction, score, ts in predictions:
-            self._predictions[event_id] = (model, version, prediction, score, ts)
+        for event_id, model, version, prediction, score, ts, *groups in predictions:
+            self._predictions[event_id] = (model, version, prediction, score, ts, groups[0] if groups else None)
         for event_id, model, label, ts in feedback:
             self._feedback[event_id] = (model, label, ts)
         self._bound(self._predictions)
@@ -91,44 +92,47 @@ class LabelJoin:
 
     def pending_rows(self) -> tuple[list[tuple], list[tuple]]:
         """The pending entries in the row format of :meth:`load_pending`."""
-        return ([(k, *v) for k, v in self._predictions.items()], [(k, *v) for k, v in self._feedback.items()])
+        predictions = [(k, *v) if v[5] is not None else (k, *v[:5]) for k, v in self._predictions.items()]
+        return predictions, [(k, *v) for k, v in self._feedback.items()]
 
     @property
     def pending(self) -> tuple[int, int]:
         return len(self._predictions), len(self._feedback)
 
-    def add_prediction(self, event_id, model, version, prediction, score, ts_ms) -> list[JoinedLabel]:
+    def add_prediction(self, event_id, model, version, prediction, score, ts_ms, segments=None) -> list[JoinedLabel]:
         waiting = self._feedback.pop(event_id, None)
         if waiting is not None and waiting[0] == model:
-            return [JoinedLabel(model, version, event_id, prediction, score, waiting[1], ts_ms, waiting[2])]
+            return [JoinedLabel(model, version, event_id, prediction, score, waiting[1], ts_ms, waiting[2], segments)]
         if waiting is not None:  # same id, other model: not a match, keep waiting
             self._feedback[event_id] = waiting
-        self._predictions[event_id] = (model, version, prediction, score, ts_ms)
+        self._predictions[event_id] = (model, version, prediction, score, ts_ms, segments)
         self._bound(self._predictions)
         return []
 
-    def add_predictions(self, events, ts_ms, model: str, version: str) -> list[JoinedLabel]:
-        """Batch form of :meth:`add_prediction` for events of one model/version."""
+    def add_predictions(self, events, ts_ms, model: str, version: str, segments=None) -> list[JoinedLabel]:
+        """Batch form of :meth:`add_prediction` for events of one model/version (``segments``: each
+        event's segment groups, or None)."""
         feedback = self._feedback
         pending = self._predictions
+        groups = segments if segments is not None else [None] * len(events)
         if not feedback:  # the common case: labels come later; skip the per-event lookups
-            for event, ts in zip(events, ts_ms, strict=True):
-                pending[event.event_id] = (model, version, event.prediction, event.score, ts)
+            for event, ts, g in zip(events, ts_ms, groups, strict=True):
+                pending[event.event_id] = (model, version, event.prediction, event.score, ts, g)
             self._bound(pending)
             return []
         joined: list[JoinedLabel] = []
         take = feedback.pop
-        for event, ts in zip(events, ts_ms, strict=True):
+        for event, ts, g in zip(events, ts_ms, groups, strict=True):
             event_id = event.event_id
             waiting = take(event_id, None)
             if waiting is None:
-                pending[event_id] = (model, version, event.prediction, event.score, ts)
+                pending[event_id] = (model, version, event.prediction, event.score, ts, g)
             elif waiting[0] == model:
                 joined.append(JoinedLabel(model, version, event_id, event.prediction, event.score,
-                                          waiting[1], ts, waiting[2]))
+                                          waiting[1], ts, waiting[2], g))
             else:  # same id, other model: not a match, both keep waiting
                 feedback[event_id] = waiting
-                pending[event_id] = (model, version, event.prediction, event.score, ts)
+                pending[event_id] = (model, version, event.prediction, event.score, ts, g)
         self._bound(pending)
         return joined
 
@@ -136,8 +140,8 @@ class LabelJoin:
         waiting = self._predictions.get(event_id)
         if waiting is not None and waiting[0] == model:
             del self._predictions[event_id]
-            m, version, prediction, score, pred_ts = waiting
-            return [JoinedLabel(m, version, event_id, prediction, score, label, pred_ts, ts_ms)]
+            m, version, prediction, score, pred_ts, groups = waiting
+            return [JoinedLabel(m, version, event_id, prediction, score, label, pred_ts, ts_ms, groups)]
         self._feedback[event_id] = (model, label, ts_ms)
         self._bound(self._feedback)
         return []

@@ -41,6 +41,7 @@ from driftline.settings import ModelSettings
 from .columns import FeatureColumns, detector_kinds, label_key
 from .join import JoinedLabel
 from .monitor_state import reference_snapshot, restore_detectors, restore_reference
+from .segments import SegmentMonitor
 from .watermark import HighMark
 from .windows import LabelWindow, OpenWindow, concept_event, event_dict
 
@@ -95,9 +96,12 @@ class ModelMonitor:
         self.prediction_counts: dict[int, int] = {}  # window start -> predictions, for label coverage
         self.high = HighMark()  # of prediction event times
         self.label_high = HighMark()  # of label join times
+        self.segments = SegmentMonitor(settings, reference) if settings.segments is not None else None
 
     # -- input ---------------------------------------------------------------------------------
-    def add_predictions(self, cols: FeatureColumns, now_ms: int) -> None:
+    def add_predictions(self, cols: FeatureColumns, now_ms: int, segments=None) -> list[tuple] | None:
+        """Add a batch; with ``segments`` (each event's ``segment`` object, for a model with ``segments:``)
+        returns each event's segment groups, which its label will be counted in."""
         self.last_event_at_ms = now_ms
         ts = cols.ts_ms
         self.high.update(ts)
@@ -116,6 +120,10 @@ class ModelMonitor:
         self._change_points(cols, starts)
         late = starts < self.closed_through_ms
         self.late_events += int(late.sum())
+        groups = None
+        if self.segments is not None:
+            groups = self.segments.add_predictions(segments or [None] * len(ts), cols.columns, cols.prediction, starts,
+                                                   ~late, cols.columns if self.reference is not None else None, offset)
         for start in np.unique(starts[~late]).tolist():
             mask = starts == start
             window = self._window(int(start))
@@ -142,6 +150,7 @@ class ModelMonitor:
                         errors = self.pca.reconstruction_error({n: cols.columns[n][keep] for n in self.numeric})
                         window.pca_sum += float(errors.sum())
                         window.pca_n += len(errors)
+        return groups
 
     def _change_points(self, cols: FeatureColumns, starts: np.ndarray) -> None:
         """River detectors on raw feature values; a change point flags its event-time window."""
@@ -194,11 +203,13 @@ class ModelMonitor:
             self.label_watermark_ms = max(self.label_watermark_ms,
                                           self.label_high.value - self.settings.allowed_lateness_ms)
         starts = ts - ts % size
+        accepted = []
         for start in np.unique(starts).tolist():
             mask = starts == start
             if start < self.labels_closed_through_ms:
                 self.late_labels += int(mask.sum())
                 continue
+            accepted.append(start)
             window = self.label_windows.get(start)
             if window is None:
                 performance = PerformanceWindow(task, positive_label=label_key(self.settings.positive_label))
@@ -206,6 +217,10 @@ class ModelMonitor:
             window.labels += int(mask.sum())
             score = scores[mask] if task == "binary_classification" and not np.isnan(scores[mask]).any() else None
             window.performance.update(y_true[mask], y_pred[mask], score)
+        if self.segments is not None and accepted:
+            all_scored = task == "binary_classification" and not np.isnan(scores).any()
+            self.segments.add_labels([j.segments for j in joined], starts, y_true, y_pred,
+                                     scores if all_scored else None, accepted)
         for event in self.concept.update(errors, clock):
             # A change point belongs to the label window of its clock time (open: the clock is the
             # latest join time); were it closed, it is reported with the next label window.
@@ -251,8 +266,9 @@ class ModelMonitor:
         metrics.extend(window.performance.compute())
         concept = tuple(self.pending_concept) + tuple(window.concept)
         self.pending_concept.clear()
+        segments, fairness = self.segments.close_labels(window.start_ms) if self.segments is not None else ((), ())
         return WindowReport(self.model, self.version, window.start_ms, window.end_ms, 0, window.labels,
-                            (), tuple(metrics), concept)
+                            (), tuple(metrics), concept, segments, fairness)
 
     def _close(self, window: OpenWindow) -> WindowReport:
         self.closed_through_ms = self._closed_through(self.closed_through_ms, window.end_ms, self.high)
@@ -282,8 +298,9 @@ class ModelMonitor:
                                      not self.pca.lower <= mean <= self.pca.upper))
         drift.extend(window.change_points)
         drift = tuple(drift)
+        segments, fairness = self.segments.close(window.start_ms) if self.segments is not None else ((), ())
         return WindowReport(self.model, self.version, window.start_ms, window.end_ms, window.n,
-                            0, drift, tuple(metrics))
+                            0, drift, tuple(metrics), (), segments, fairness)
 
     def _window(self, start: int) -> OpenWindow:
         window = self.windows.get(start)
@@ -308,6 +325,7 @@ class ModelMonitor:
             "prediction_counts": [[start, n] for start, n in self.prediction_counts.items()],
             "counters": {name: getattr(self, name) for name in _COUNTERS},
             "high_marks": {"predictions": self.high.snapshot(), "labels": self.label_high.snapshot()},
+            "segments": None if self.segments is None else self.segments.snapshot(),
         }
 
     @classmethod
@@ -335,6 +353,8 @@ class ModelMonitor:
         marks = snapshot.get("high_marks")  # absent from checkpoints of earlier builds: the marks refill
         if marks is not None:
             m.high, m.label_high = HighMark.restore(marks["predictions"]), HighMark.restore(marks["labels"])
+        if m.segments is not None:  # absent from checkpoints of earlier builds: segments start fresh
+            m.segments = SegmentMonitor.restore(snapshot.get("segments"), settings, m.reference)
         return m
 
     def _reference_ready(self, profile: ReferenceProfile) -> None:
@@ -346,3 +366,5 @@ class ModelMonitor:
             self._pca_warmup = None
             self._pca_in_stream = True
         self.suite = DriftSuite(profile, self.settings.drift)
+        if self.segments is not None:
+            self.segments.reference_ready(profile)

@@ -25,6 +25,7 @@ from .join import LabelJoin
 from .monitor import ModelMonitor
 from .partition import BatchOutput, PartitionState
 from .replay import rebuild_partition
+from .segment_join import pending_groups
 from .versions import admit_version
 
 __all__ = ["BatchOutput", "PartitionState", "Processor"]
@@ -114,12 +115,20 @@ class Processor:
         return PartitionState(int(doc["partition"]), monitors, join, engines, offsets)
 
     def load_pending(self, state: PartitionState, pending_loader) -> None:
-        """Refill the label join with its pending entries at the state's offsets, read back from the tables."""
+        """Refill the label join with its pending entries at the state's offsets, read back from the tables.
+
+        With segments configured, the loader is asked for each prediction's stored ``segment`` and
+        ``features`` too, and the groups its label will count in are looked up again."""
         if pending_loader is not None:
             join = state.join
             watermark = max((m.watermark_ms for m in state.monitors.values()), default=0)
-            join.load_pending(*pending_loader(state.partition, state.offsets, watermark - join.max_delay_ms,
-                                              join.max_pending))
+            args = (state.partition, state.offsets, watermark - join.max_delay_ms, join.max_pending)
+            if any(m.segments is not None for m in self.models.values()):
+                predictions, feedback = pending_loader(*args, segments=True)
+                predictions = [pending_groups(state, row) for row in predictions]
+            else:
+                predictions, feedback = pending_loader(*args)
+            join.load_pending(predictions, feedback)
 
     def close_windows(self, state: PartitionState, now_ms: int, out: BatchOutput) -> None:
         watermark = max((m.watermark_ms for m in state.monitors.values()), default=None)
@@ -160,10 +169,11 @@ class Processor:
                 out.folded[model] += len(idx)
             monitor = self._monitor(state, model, monitored)
             late_before = monitor.late_events
-            monitor.add_predictions(build_columns(events, ts, monitor.kinds, maps), now_ms)
+            segments = [e.segment for e in events] if monitor.segments is not None else None
+            groups = monitor.add_predictions(build_columns(events, ts, monitor.kinds, maps), now_ms, segments)
             if monitor.late_events != late_before:
                 out.late[model] += monitor.late_events - late_before
-            monitor.add_labels(state.join.add_predictions(events, ts, model, monitored), now_ms)
+            monitor.add_labels(state.join.add_predictions(events, ts, model, monitored, groups), now_ms)
             out.predictions.add(events, ts, origins, model, version,
                                 classification=monitor.settings.task != "regression")
             out.counts[("predictions", model, version)] += len(idx)
