@@ -45,9 +45,9 @@ from .quality import DataQualityCheck, QualityResult
 from .quantiles import QuantileSketch
 from .registry import DETECTORS, make_detector
 from .reservoir import Reservoir
-from .segments import OTHER, MisraGries, SegmentVocabulary
 from .results import ConceptDriftEvent, DriftResult, MetricValue, SegmentMetric, WindowReport
 from .river_detectors import ConceptDriftMonitor, StreamingFeatureDetector
+from .segments import OTHER, MisraGries, SegmentVocabulary
 from .settings import DriftSettings, TestSpec
 from .suite import DriftSuite
 from .warmup import ReferenceBuilder

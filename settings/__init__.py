@@ -41,7 +41,6 @@ from .models import (
 )
 from .reader import Reader
 from .retention import RetentionPolicy, parse_retention
-from .segments import FairnessSettings, SegmentDriftSettings, SegmentKey, SegmentSettings, combination_name
 from .rules import (
     ACTIONS,
     KINDS,
@@ -54,6 +53,13 @@ from .rules import (
     RuleSettings,
     SegmentMetricWhen,
     parse_rules,
+)
+from .segments import (
+    FairnessSettings,
+    SegmentDriftSettings,
+    SegmentKey,
+    SegmentSettings,
+    combination_name,
 )
 from .service import ClickHouseSettings, MetricsSettings, WorkerSettings
 
