@@ -32,7 +32,9 @@ class SegmentTraffic:
 
 
 def segment_traffic(n: int, start_ms: int, *, seed: int = 11, bias_at: int | None = None, customers: int = 0,
-                    hot: int = 0, models: tuple[str, ...] = ("loans", "price"), step_ms: int = STEP_MS) -> SegmentTraffic:
+                    hot: int = 0, models: tuple[str, ...] = ("loans", "price"), step_ms: int = STEP_MS,
+                    names: dict[str, str] | None = None) -> SegmentTraffic:
+    """``names`` renames models in the events (``{"loans": "fair"}``); ``rows`` keeps the generator's names."""
     rng = np.random.default_rng(seed)
     out = SegmentTraffic()
     for model in models:
@@ -52,15 +54,18 @@ def segment_traffic(n: int, start_ms: int, *, seed: int = 11, bias_at: int | Non
             k = int(rng.integers(50, 100)) if approved else int(rng.integers(0, 50))
             score = (k + 0.5) / 100
             label = approved if rng.random() < 0.85 else 1 - approved
-            _add(out, "loans", f"l-{i}", ts, income, channel, segment, approved, score, label, customer)
+            _add(out, "loans", f"l-{i}", ts, income, channel, segment, approved, score, label, customer, names)
         if "price" in models:
             truth = float(np.round(rng.normal(300, 50), 2))
             noise = rng.normal(0, 20 if region == "south" else 10)
-            _add(out, "price", f"p-{i}", ts, income, channel, segment, round(truth + noise, 2), None, truth, customer)
+            _add(out, "price", f"p-{i}", ts, income, channel, segment, round(truth + noise, 2), None, truth, customer,
+                 names)
     return out
 
 
-def _add(out, model, event_id, ts, income, channel, segment, prediction, score, label, customer) -> None:
+def _add(out, model, event_id, ts, income, channel, segment, prediction, score, label, customer, names) -> None:
+    rows = out.rows[model]
+    model = (names or {}).get(model, model)
     event = {"event_id": event_id, "model": model, "version": "v1", "ts": ts,
              "features": {"income": income, "channel": channel}, "prediction": prediction, "segment": segment}
     if score is not None:
@@ -68,7 +73,6 @@ def _add(out, model, event_id, ts, income, channel, segment, prediction, score, 
     out.predictions.append((model, json.dumps(event).encode()))
     out.feedback.append((model, json.dumps({"event_id": event_id, "model": model, "ts": ts + LABEL_DELAY_MS,
                                             "label": label}).encode()))
-    rows = out.rows[model]
     for name, value in (("ts", ts), ("region", segment["region"]), ("channel", channel), ("customer", customer),
                         ("y_pred", prediction), ("y_true", label), ("score", score)):
         rows[name].append(value)
