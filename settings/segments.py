@@ -59,11 +59,13 @@ class SegmentKey:
 @dataclass(frozen=True)
 class SegmentDriftSettings:
     """Drift per group of ``features``, against the ``global`` reference or each group's own
-    first ``reference_events`` rows (``segment``)."""
+    first ``reference_events`` rows (``segment``); a group with fewer than ``min_rows`` rows in a
+    window is not tested (drift statistics of a few dozen rows are noise)."""
 
     features: tuple[str, ...]
     reference: str = "global"
     reference_events: int = 1000
+    min_rows: int = 100
 
 
 @dataclass(frozen=True)
@@ -134,13 +136,14 @@ def _key(r: Reader, item: Any, where: str, default_cap: int, features: Mapping[s
 def _drift(r: Reader, raw: Any, path: str, features: Mapping[str, str]) -> SegmentDriftSettings | None:
     if raw is None:
         return None
-    d = r.mapping(raw, path, keys=("features", "reference", "reference_events"))
+    d = r.mapping(raw, path, keys=("features", "reference", "reference_events", "min_rows"))
     chosen = r.strings(d, "features", path, choices=tuple(features)) or ()
     if not chosen:
         r.problem(join(path, "features"), d.get("features"), "a list of at least one feature of this model")
     return SegmentDriftSettings(
         chosen, r.string(d, "reference", path, "global", choices=REFERENCES) or "global",
-        r.integer(d, "reference_events", path, 1000, low=10, high=1_000_000))
+        r.integer(d, "reference_events", path, 1000, low=10, high=1_000_000),
+        r.integer(d, "min_rows", path, 100, low=1))
 
 
 def parse_fairness(r: Reader, raw: Any, path: str, segments: SegmentSettings | None) -> FairnessSettings | None:

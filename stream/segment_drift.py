@@ -5,8 +5,9 @@ chosen features); with ``reference: segment`` each tracked group builds its own 
 from its first ``reference_events`` rows (a :class:`~driftline.detectors.ReferenceBuilder`
 per group, at most ``max_values + 1`` per key) and is compared with it from then on. The
 drift tests, thresholds and correction are the model's (``drift:``), applied per group and
-window without persistence. Sketches keep a sample of :data:`SAMPLE_SIZE` values per
-numeric feature (for KS and Wasserstein), the model's keep 2000.
+window without persistence, to groups with at least ``min_rows`` rows in the window. Sketches
+keep a sample of :data:`SAMPLE_SIZE` values per numeric feature (for KS and Wasserstein), the
+model's keep 2000.
 
 mergeable: a group's window sketch holds counts on the reference's bins and a seeded
 sample; the verdicts are a pure function of the sketch and the reference.
@@ -42,6 +43,7 @@ class SegmentDrift:
         self.features = spec.features
         self.own = spec.reference == "segment"
         self.warmup = spec.reference_events
+        self.min_rows = spec.min_rows
         self.kinds = {f: k for f, k in detector_kinds(settings.features).items() if f in self.features}
         d = settings.drift
         self.suite_settings = DriftSettings(d.numeric, d.categorical, d.correction, (1, 1), d.importances)
@@ -91,7 +93,7 @@ class SegmentDrift:
     def evaluate(self, key: str, sketches: Mapping[str, WindowSketch]) -> list[SegmentMetric]:
         out = []
         for group, sketch in sorted(sketches.items()):
-            if not sketch.n:
+            if sketch.n < self.min_rows:
                 continue
             suite = self._suites.get(id(sketch.profile))
             if suite is None or suite.reference is not sketch.profile:

@@ -178,3 +178,20 @@ def test_ten_thousand_distinct_values_fold_into_other_and_memory_stays_bounded()
         sizes[customers] = len(json.dumps(state.monitors[("loans", "v1")].snapshot()))
     # Ten times the distinct values, about the same state.
     assert sizes[10_000] < 1.2 * sizes[1_000]
+
+
+@pytest.mark.parametrize("reference", ["global", "segment"])
+def test_drift_of_a_chosen_feature_is_found_in_the_shifted_segment_only(reference):
+    raw = config()
+    for m in raw["models"]:
+        m["segments"]["drift"] = {"features": ["income"], "reference": reference, "reference_events": 300}
+    traffic = segment_traffic(N, START_MS, shift_at=N // 2, step_ms=STEP_MS, models=("loans",))
+    out, _ = run(raw, traffic)
+    onset = START_MS + N // 2 * STEP_MS
+    drifted = {(r.window_start_ms >= onset, m.group) for r in out.reports if r.n_predictions
+               for m in r.segments if m.key == "region" and m.name == "drifted:income:psi" and m.value}
+    assert drifted == {(True, "south")}
+    tested = {m.group for r in out.reports for m in r.segments if m.key == "region" and m.name == "drift:income:psi"}
+    assert tested == {"north", "south", "east", "west"}
+    again, _ = run(raw, traffic, split=4_000)
+    assert [repr(r) for r in again.reports] == [repr(r) for r in out.reports]

@@ -33,8 +33,9 @@ class SegmentTraffic:
 
 def segment_traffic(n: int, start_ms: int, *, seed: int = 11, bias_at: int | None = None, customers: int = 0,
                     hot: int = 0, models: tuple[str, ...] = ("loans", "price"), step_ms: int = STEP_MS,
-                    names: dict[str, str] | None = None) -> SegmentTraffic:
-    """``names`` renames models in the events (``{"loans": "fair"}``); ``rows`` keeps the generator's names."""
+                    names: dict[str, str] | None = None, shift_at: int | None = None) -> SegmentTraffic:
+    """``names`` renames models in the events (``{"loans": "fair"}``); ``rows`` keeps the generator's names.
+    From ``shift_at`` on, ``south``'s income is 20,000 higher (drift in one segment only)."""
     rng = np.random.default_rng(seed)
     out = SegmentTraffic()
     for model in models:
@@ -48,6 +49,8 @@ def segment_traffic(n: int, start_ms: int, *, seed: int = 11, bias_at: int | Non
             customer = f"h{rng.integers(hot)}" if hot and rng.random() < 0.5 else f"c{rng.integers(customers)}"
         segment = {"region": region, **({"customer": customer} if customer else {})}
         income = float(np.round(rng.normal(50_000, 12_000), 2))
+        if shift_at is not None and i >= shift_at and region == "south":
+            income += 20_000
         if "loans" in models:
             rate = BIASED if bias_at is not None and i >= bias_at and region == "south" else APPROVAL
             approved = int(rng.random() < rate)
