@@ -41,6 +41,11 @@ READS = {
     "first_alert_after": lambda s: [q.first_alert_after(s, "credit", "v2", k, S) for k in (("performance",),
                                                                                            ("latency",))],
     "recent_alerts": lambda s: q.recent_alerts(s, 6),
+    "segment_points_since": lambda s: q.segment_points_since(s, "credit", ("accuracy", "selection_rate"), S + 60 * H,
+                                                             1000),
+    "fairness_history": lambda s: [q.fairness_history(s, "credit", S + 38 * H, S + 44 * H, 100),
+                                   q.fairness_history(s, "credit", S, S + 70 * H, 5, version="v2")],
+    "fairness_summary": lambda s: q.fairness_summary(s, "credit", S, S + 70 * H, 10),
 }
 
 
