@@ -20,11 +20,11 @@ True
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 from driftline.detectors import PerformanceWindow, ReferenceProfile, WindowSketch
 
 __all__ = ["SCORE_BINS", "GroupLabelWindow", "GroupWindow"]
@@ -41,15 +41,23 @@ class GroupWindow:
     def count(self, key: str, groups: Sequence[str | None], positive: Sequence[bool] | None) -> None:
         """Add rows: their groups (``None``: the row has no value for the key) and, for a binary
         classifier, whether each was predicted positive."""
+        names: dict[str, int] = {}
+        codes = np.fromiter((-1 if g is None else names.setdefault(g, len(names)) for g in groups), dtype=np.int64,
+                            count=len(groups))
+        self.add(key, list(names), codes, None if positive is None else np.asarray(positive, dtype=bool))
+
+    def add(self, key: str, names: Sequence[str], codes: np.ndarray, positive: np.ndarray | None) -> None:
+        """Add rows given as group codes (indices into ``names``; -1: no value for the key)."""
+        valid = codes >= 0
         counts = self.counts.setdefault(key, {})
-        for group, n in Counter(groups).items():
-            if group is not None:
-                counts[group] = counts.get(group, 0) + n
+        for code, n in enumerate(np.bincount(codes[valid], minlength=len(names)).tolist()):
+            if n:
+                counts[names[code]] = counts.get(names[code], 0) + n
         if positive is not None:
             selected = self.selected.setdefault(key, {})
-            for group, n in Counter(g for g, p in zip(groups, positive, strict=True) if p).items():
-                if group is not None:
-                    selected[group] = selected.get(group, 0) + n
+            for code, n in enumerate(np.bincount(codes[valid & positive], minlength=len(names)).tolist()):
+                if n:
+                    selected[names[code]] = selected.get(names[code], 0) + n
 
     def snapshot(self) -> dict[str, Any]:
         return {"counts": self.counts, "selected": self.selected,

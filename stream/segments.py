@@ -106,45 +106,48 @@ class SegmentMonitor:
         positive = None
         if self.task == "binary_classification":
             positive = np.array([label_key(p) == self.positive for p in predictions], dtype=bool)
-        kept = np.unique(starts[keep]).tolist()
-        for start in kept:
-            mask = (starts == start) & keep
-            index = np.flatnonzero(mask)
-            window = self.windows.get(start) or self.windows.setdefault(start, GroupWindow())
-            for key in self.keys:
-                g = groups[key]
-                window_groups = [g[i] for i in index] if len(index) != len(g) else g
-                window.count(key, window_groups, None if positive is None else positive[index].tolist())
+        windows = [(start, (starts == start) & keep) for start in np.unique(starts[keep]).tolist()]
+        for key in self.keys:
+            names: dict[str, int] = {}
+            codes = np.fromiter((-1 if g is None else names.setdefault(g, len(names)) for g in groups[key]),
+                                dtype=np.int64, count=len(starts))
+            labels = list(names)
+            for start, mask in windows:
+                window = self.windows.get(start) or self.windows.setdefault(start, GroupWindow())
+                window.add(key, labels, codes[mask], None if positive is None else positive[mask])
                 if self.drift is not None and drift_columns is not None:
-                    self._drift(key, window_groups, index, drift_columns, window, drift_offset)
+                    self._drift(key, labels, np.where(mask, codes, -1), drift_columns, window, drift_offset)
         return list(zip(*(groups[key] for key in self.keys), strict=True))
 
-    def _drift(self, key: str, groups: list, index: np.ndarray, columns: Mapping[str, np.ndarray],
+    def _drift(self, key: str, labels: list[str], codes: np.ndarray, columns: Mapping[str, np.ndarray],
                window: GroupWindow, offset: int) -> None:
-        arr = np.array(groups, dtype=object)
+        """``codes``: each row's group in the window (-1: not in it, or no value)."""
+        codes = codes.copy()
+        codes[:offset] = -1  # the reference's warm-up rows are not tested against it
         sketches = window.sketches.setdefault(key, {})
-        for group in sorted({g for g in groups if g is not None}):
-            rows = index[(arr == group) & (index >= offset)]
-            if not len(rows):
-                continue
-            self.drift.update(key, group, {f: columns[f][rows] for f in self.drift.features}, sketches)
+        for code in np.unique(codes[codes >= 0]).tolist():
+            rows = np.flatnonzero(codes == code)
+            self.drift.update(key, labels[code], {f: columns[f][rows] for f in self.drift.features}, sketches)
 
     def add_labels(self, groups: Sequence[tuple | None], starts: np.ndarray, y_true: np.ndarray, y_pred: np.ndarray,
                    scores: np.ndarray | None, window_starts: Sequence[int]) -> None:
         """Labelled rows (their groups as the prediction carried them) into the open label windows."""
-        for start in window_starts:
-            mask = starts == start
-            window = self.label_windows.get(start) or self.label_windows.setdefault(start, GroupLabelWindow())
-            rows = np.flatnonzero(mask)
-            for i, key in enumerate(self.keys):
-                by_group: dict[str, list[int]] = {}
-                for r in rows.tolist():
-                    g = groups[r]
-                    if g is not None and i < len(g) and g[i] is not None:
-                        by_group.setdefault(g[i], []).append(r)
-                for group, idx in by_group.items():
+        windows = [(start, starts == start) for start in window_starts]
+        for i, key in enumerate(self.keys):
+            # Groups as small integer codes (-1: none), so each group's rows are one vectorised mask.
+            names: dict[str, int] = {}
+            codes = np.fromiter((-1 if g is None or i >= len(g) or g[i] is None else names.setdefault(g[i], len(names))
+                                 for g in groups), dtype=np.int64, count=len(groups))
+            if not names:
+                continue
+            labels = list(names)
+            for start, in_window in windows:
+                window = self.label_windows.get(start) or self.label_windows.setdefault(start, GroupLabelWindow())
+                window_codes = np.where(in_window, codes, -1)
+                for code in np.unique(window_codes[window_codes >= 0]).tolist():
+                    idx = np.flatnonzero(window_codes == code)
                     score = None if scores is None else scores[idx]
-                    window.group(key, group, self.task, self.positive).update(y_true[idx], y_pred[idx], score)
+                    window.group(key, labels[code], self.task, self.positive).update(y_true[idx], y_pred[idx], score)
 
     # -- output ------------------------------------------------------------------------------------
     def close(self, start: int) -> tuple[tuple[SegmentMetric, ...], tuple[FairnessResult, ...]]:
