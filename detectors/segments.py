@@ -109,6 +109,9 @@ class SegmentVocabulary:
         """The group of each value: itself when tracked, ``__other__`` otherwise; ``None`` stays ``None``
         (a row without the key is in none of its groups)."""
         tracked = self._values
+        values = values if isinstance(values, list) else list(values)
+        if tracked.keys() >= set(values) - {None}:  # the common case, at C speed: every value is tracked
+            return values
         out: list[str | None] = []
         folded: Counter = Counter()
         for value in values:

@@ -29,6 +29,7 @@ from driftline.detectors import (
     FairnessResult,
     GroupCounts,
     MetricValue,
+    PerformanceWindow,
     ReferenceProfile,
     SegmentMetric,
     SegmentVocabulary,
@@ -143,11 +144,15 @@ class SegmentMonitor:
             labels = list(names)
             for start, in_window in windows:
                 window = self.label_windows.get(start) or self.label_windows.setdefault(start, GroupLabelWindow())
-                window_codes = np.where(in_window, codes, -1)
-                for code in np.unique(window_codes[window_codes >= 0]).tolist():
-                    idx = np.flatnonzero(window_codes == code)
-                    score = None if scores is None else scores[idx]
-                    window.group(key, labels[code], self.task, self.positive).update(y_true[idx], y_pred[idx], score)
+                present = np.unique(codes[in_window & (codes >= 0)])
+                if not len(present):
+                    continue
+                # Codes of the groups present in this window only: a group gets state when it has rows.
+                local = np.full(len(labels) + 1, -1, dtype=np.int64)  # local[-1] is -1: no group stays none
+                local[present] = np.arange(len(present))
+                performance = [window.group(key, labels[code], self.task, self.positive) for code in present.tolist()]
+                PerformanceWindow.update_groups(performance, np.where(in_window, local[codes], -1), y_true, y_pred,
+                                                scores)
 
     # -- output ------------------------------------------------------------------------------------
     def close(self, start: int) -> tuple[tuple[SegmentMetric, ...], tuple[FairnessResult, ...]]:
