@@ -122,8 +122,9 @@ class ModelMonitor:
         self.late_events += int(late.sum())
         groups = None
         if self.segments is not None:
-            groups = self.segments.add_predictions(segments or [None] * len(ts), cols.columns, cols.prediction, starts,
-                                                   ~late, cols.columns if self.reference is not None else None, offset)
+            groups = self.segments.add_predictions(segments or [None] * len(ts), cols.columns, columns["prediction"],
+                                                   starts, ~late, cols.columns if self.reference is not None else None,
+                                                   offset)
         for start in np.unique(starts[~late]).tolist():
             mask = starts == start
             window = self._window(int(start))

@@ -97,7 +97,7 @@ class SegmentMonitor:
 
     # -- input -------------------------------------------------------------------------------------
     def add_predictions(self, segments: Sequence[Mapping[str, str] | None], columns: Mapping[str, np.ndarray],
-                        predictions: Sequence, starts: np.ndarray, keep: np.ndarray,
+                        predictions: np.ndarray, starts: np.ndarray, keep: np.ndarray,
                         drift_columns: Mapping[str, np.ndarray] | None = None, drift_offset: int = 0) -> list[tuple]:
         """Count a batch's rows in their windows (``starts``; rows where ``keep`` is false are late) and
         return each row's groups, in key order, for the label join. Rows before ``drift_offset`` (the
@@ -105,8 +105,8 @@ class SegmentMonitor:
         raw = self.raw_values(segments, columns)
         groups = {key: self.vocab[key].assign(raw[key]) for key in self.keys}
         positive = None
-        if self.task == "binary_classification":
-            positive = np.array([label_key(p) == self.positive for p in predictions], dtype=bool)
+        if self.task == "binary_classification":  # ``predictions``: the label keys (an object array)
+            positive = np.asarray(predictions == self.positive, dtype=bool)
         windows = [(start, (starts == start) & keep) for start in np.unique(starts[keep]).tolist()]
         for key in self.keys:
             names: dict[str, int] = {}
