@@ -28,9 +28,11 @@ from driftline.settings import (
     SEVERITIES,
     ConceptWhen,
     DriftWhen,
+    FairnessWhen,
     MetricWhen,
     QualityWhen,
     RuleSettings,
+    SegmentMetricWhen,
 )
 
 from .experiment_rules import (
@@ -52,9 +54,11 @@ __all__ = [
     "Condition",
     "DataQualityCondition",
     "DriftCondition",
+    "FairnessCondition",
     "Finding",
     "MetricCondition",
     "Observation",
+    "SegmentPerformanceCondition",
     "build_rules",
     "dedup_key",
     "lifecycle_rules",
@@ -257,6 +261,104 @@ class DataQualityCondition:
                               "data_quality", feature or None, finding)
 
 
+OTHER_GROUP = "__other__"  # values folded past a segment key's max_values: a mixture, not a segment
+
+
+@dataclass(frozen=True, slots=True)
+class SegmentPerformanceCondition:
+    """``segment_performance``: ``{metric, op, value, min_n: 30}`` on a metric of each segment group.
+
+    Each group is its own dedup key (``model/version/segment_performance/country=DE``); a group
+    with fewer than ``min_n`` rows, ``__other__`` and a window without the metric are "no data".
+    ``features`` in the rule lists the segment keys to watch (all when empty).
+    """
+
+    metric: str
+    op: str
+    value: float
+    min_n: int = 30
+
+    @classmethod
+    def from_settings(cls, kind: str, when: SegmentMetricWhen) -> SegmentPerformanceCondition:
+        return cls(when.metric, when.op, when.value, when.min_n)
+
+    def observe(self, report: WindowReport, rule: AlertRule) -> Iterator[Observation]:
+        overall = next((m.value for m in report.metrics if m.name == self.metric), None)
+        for m in report.segments:
+            if m.name != self.metric or m.group == OTHER_GROUP or m.n < self.min_n \
+                    or (rule.features and m.key not in rule.features):
+                continue
+            where = f"{m.key}={m.group}"
+            finding = None
+            if OPERATORS[self.op](m.value, self.value):
+                ev = FeatureEvidence(where, m.name, float(m.value), self.value, None)
+                versus = "" if overall is None else f", {overall:.4g} overall"
+                finding = Finding(
+                    rule.severity, (ev,),
+                    f"Segment performance on {report.model}/{report.version}: {where} "
+                    f"{m.name}={m.value:.4g} {self.op} {self.value:g} (n={m.n}{versus})",
+                    {"segment_key": m.key, "segment_group": m.group, "metric": m.name, "value": m.value,
+                     "op": self.op, "threshold": self.value, "n": m.n, "overall": overall},
+                )
+            yield Observation(dedup_key(report.model, report.version, "segment_performance", where),
+                              "segment_performance", where, finding)
+
+
+# Fairness measures fall in two families: from the predictions alone, or from labelled outcomes.
+# Each family of a sensitive key is one dedup key: prediction-side and label-side windows close apart.
+SELECTION_MEASURES = frozenset({"demographic_parity_difference", "demographic_parity_ratio"})
+
+
+@dataclass(frozen=True, slots=True)
+class FairnessCondition:
+    """``fairness``: a flagged fairness measure (past its threshold with confidence, groups large enough).
+
+    One dedup key per sensitive key and family: ``model/version/fairness/sex/selection``
+    (demographic parity) and ``.../sex/outcomes`` (TPR, FPR, precision or MAE gaps). The
+    finding names the worst and the best group with their values and sizes, and the gap.
+    ``measures`` narrows the measures watched; ``features`` in the rule, the sensitive keys.
+    """
+
+    measures: tuple[str, ...] = ()
+
+    @classmethod
+    def from_settings(cls, kind: str, when: FairnessWhen) -> FairnessCondition:
+        return cls(when.measures)
+
+    def observe(self, report: WindowReport, rule: AlertRule) -> Iterator[Observation]:
+        families: dict[tuple[str, str], list] = {}
+        for r in report.fairness:
+            if (self.measures and r.measure not in self.measures) or (rule.features and r.key not in rule.features):
+                continue
+            family = "selection" if r.measure in SELECTION_MEASURES else "outcomes"
+            families.setdefault((r.key, family), []).append(r)
+        for (key, family), results in families.items():
+            flagged = sorted((r for r in results if r.flagged), key=lambda r: r.p_value)
+            finding = None
+            if flagged:
+                top = flagged[0]
+                op = "<" if top.measure.endswith("ratio") and not top.measure.startswith("mae") else ">"
+                finding = Finding(
+                    rule.severity,
+                    tuple(FeatureEvidence(f"{key}={r.worst}", r.measure, r.value, r.threshold, r.p_value)
+                          for r in flagged),
+                    f"Fairness on {report.model}/{report.version}, {key}: {top.measure}={top.value:.3g} "
+                    f"{op} {top.threshold:g}: group {top.worst} {top.worst_value:.3g} (n={top.worst_n}) vs "
+                    f"{top.best} {top.best_value:.3g} (n={top.best_n}), p={top.p_value:.2g}",
+                    {"sensitive_key": key, "family": family, "measures": [_fairness_evidence(r) for r in results]},
+                )
+            yield Observation(dedup_key(report.model, report.version, "fairness", f"{key}/{family}"),
+                              "fairness", key, finding)
+
+
+def _fairness_evidence(r: Any) -> dict[str, Any]:
+    return {"measure": r.measure, "value": r.value, "threshold": r.threshold, "flagged": r.flagged,
+            "worst_group": r.worst, "best_group": r.best, "worst_value": r.worst_value, "best_value": r.best_value,
+            "worst_n": r.worst_n, "best_n": r.best_n, "p_value": r.p_value,
+            "groups": [{"group": g.group, "value": g.value, "n": g.n, "low": g.low, "high": g.high}
+                       for g in r.groups]}
+
+
 def severity_rank(severity: str) -> int:
     """0 for ``warning``, 1 for ``critical`` (higher is worse)."""
     return SEVERITIES.index(severity)
@@ -281,6 +383,8 @@ CONDITIONS: dict[str, Any] = {
     "data_quality": DataQualityCondition,
     "experiment": ExperimentCondition,
     "rollback_not_effective": RollbackCondition,
+    "segment_performance": SegmentPerformanceCondition,
+    "fairness": FairnessCondition,
 }
 
 
@@ -321,6 +425,8 @@ DEFAULT_RULE_SETTINGS: tuple[RuleSettings, ...] = (
     RuleSettings("covariate-shift", "covariate_shift", "warning", "notify", ConceptWhen(("drift",))),
     RuleSettings("accuracy-low", "performance", "critical", "deactivate", MetricWhen("accuracy", "<", 0.8),
                  for_windows=2),
+    # Only models with ``fairness:`` have fairness results.
+    RuleSettings("fairness", "fairness", "warning", "notify", FairnessWhen()),
 )
 
 

@@ -3,7 +3,8 @@
 Sections: ``throughput`` (consume ceilings A/B, the worker end to end on a
 ClickHouse server and on chdb, per-stage times), ``drift`` (Evidently 0.7.23 vs
 DriftSuite), ``latency`` (drift onset -> webhook alert), ``rss`` (peak RSS as
-the stream grows) and ``scale`` (two workers in one group). Writes
+the stream grows), ``scale`` (two workers in one group) and ``segments`` (the
+throughput with 2 segment keys x 50 values over the same run without). Writes
 ``bench/results/<timestamp>.md`` and ``.json``. See docs/performance.md.
 """
 
@@ -26,7 +27,7 @@ from driftline.demo import EmbeddedBroker
 
 from tests.support.servers import ClickHouseServer
 
-from . import drift_compare, latency, rss, scale
+from . import drift_compare, latency, rss, scale, segments
 from .e2e import run_worker
 from .load import consume_all, decoder, produce_plan
 from .scale import cpu_seconds
@@ -48,7 +49,7 @@ def _git_state() -> str:
         return "unknown"
 
 
-SECTIONS = ("throughput", "drift", "latency", "rss", "scale")
+SECTIONS = ("throughput", "drift", "latency", "rss", "scale", "segments")
 
 
 def throughput(broker, clickhouse, events: int, repeat: int, gc_threshold: tuple[int, ...] | None) -> dict:
@@ -119,6 +120,8 @@ def markdown(report: dict) -> str:
         lines += _rss_md(report["rss"])
     if "scale" in report:
         lines += _scale_md(report["scale"], report.get("summary"), report.get("throughput"))
+    if "segments" in report:
+        lines += segments.markdown(report["segments"])
     return "\n".join(lines)
 
 
@@ -223,6 +226,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeat", type=int, default=3, help="runs per throughput figure; the median is reported")
     parser.add_argument("--quick", action="store_true", help="small sizes, 1 repeat: a smoke run (~3 min)")
     parser.add_argument("--only", nargs="+", choices=SECTIONS, default=list(SECTIONS), help="sections to run")
+    parser.add_argument("--segment-events", type=int, default=None,
+                        help="predictions for the segments section (default: --events; 200k with --quick)")
     parser.add_argument("--rss-events", type=int, default=5_000_000,
                         help="predictions for the RSS section (default 5M; 10M takes ~10 more minutes)")
     parser.add_argument("--latency-runs", type=int, default=3)
@@ -269,6 +274,9 @@ def main(argv: list[str] | None = None) -> None:
         if "rss" in args.only:
             report["rss"] = rss.measure(broker, clickhouse, rss_events, marks)
             logging.info("rss: %s", report["rss"]["points"])
+        if "segments" in args.only:
+            report["segments"] = segments.measure(broker, clickhouse, args.segment_events or events, repeat)
+            logging.info("segments: ratio %.3f", report["segments"]["ratio"])
     meta["seconds"] = time.perf_counter() - started
     RESULTS.mkdir(exist_ok=True)
     stem = RESULTS / meta["started"]

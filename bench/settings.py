@@ -15,15 +15,21 @@ def topics(run: str) -> dict[str, str]:
 
 
 def bench_raw(bootstrap: str, store_url: str, run: str, *, group: str | None = None,
-              webhook_url: str | None = None, idle_close: str = "10s", warmup_events: int | None = None) -> dict:
+              webhook_url: str | None = None, idle_close: str = "10s", warmup_events: int | None = None,
+              segments: bool = False) -> dict:
     """Defaults everywhere except: the topics, the store, 10 s windows, no oldest event age and
-    (optionally) a webhook and a shorter reference warm-up. The raw mapping, as YAML would give it."""
+    (optionally) a webhook, a shorter reference warm-up, and segments: the keys ``region`` and
+    ``plan`` of the events' segment object (50 values each) and fairness on ``region``.
+    The raw mapping, as YAML would give it."""
     models = []
     for name in MODELS:
         model = {"name": name, "task": "binary_classification", "features": dict(FEATURES),
                  "window": {"size": f"{WINDOW_MS // 1000}s", "idle_close": idle_close}}
         if warmup_events:
             model["reference"] = {"warmup_events": warmup_events}
+        if segments:
+            model["segments"] = {"keys": ["region", "plan"], "max_values": 50}
+            model["fairness"] = {"keys": ["region"]}
         models.append(model)
     raw = {
         "kafka": {"bootstrap_servers": bootstrap, "group_id": group or f"bench-{run}-{uuid.uuid4().hex[:6]}",

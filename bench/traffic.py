@@ -44,12 +44,13 @@ class Plan:
     per_stream: int
     drift_index: int  # first drifted event index within each stream (a window boundary)
     seed: int = 7
+    segment_values: int = 0  # > 0: each prediction has {"segment": {"region": ..., "plan": ...}}, this many values each
 
     @classmethod
-    def for_events(cls, events: int, *, drift_at: float = 0.6, seed: int = 7) -> Plan:
+    def for_events(cls, events: int, *, drift_at: float = 0.6, seed: int = 7, segment_values: int = 0) -> Plan:
         per_stream = max(WINDOW_EVENTS, events // (len(MODELS) * len(VERSIONS)))
         drift = int(per_stream * drift_at) // WINDOW_EVENTS * WINDOW_EVENTS
-        return cls(per_stream, max(drift, WINDOW_EVENTS), seed)
+        return cls(per_stream, max(drift, WINDOW_EVENTS), seed, segment_values)
 
     @property
     def streams(self) -> list[tuple[str, str]]:
@@ -103,18 +104,22 @@ def messages(plan: Plan, chunk: int = 20_000) -> Iterator[tuple[list, list]]:
             flip = rng.random(hi - lo) < 0.1
             labelled = rng.random(hi - lo) < LABEL_SHARE
             latency = np.round(rng.gamma(2.0, 4.0, hi - lo), 1)
+            # Drawn only for a plan with segments, so the data of the other sections stays the same.
+            segments = rng.integers(0, plan.segment_values, size=(hi - lo, 2)).tolist() if plan.segment_values else None
             per[s] = (model, version, num.tolist(), [c.tolist() for c in cats.values()], score.tolist(),
-                      flip.tolist(), labelled.tolist(), latency.tolist())
+                      flip.tolist(), labelled.tolist(), latency.tolist(), segments)
         for j, i in enumerate(range(lo, hi)):
             ts = START_MS + i * STEP_MS
             for s in range(len(streams)):
-                model, version, num, cats, score, flip, labelled, latency = per[s]
+                model, version, num, cats, score, flip, labelled, latency, segments = per[s]
                 x = num[j]
                 pred = 1 if score[j] > 0.5 else 0
                 eid = f"{model[:2]}{version[1]}{i}"
-                preds.append((model, (_PREDICTION % (
-                    eid, model, version, ts, x[0], x[1], x[2], x[3], x[4], x[5], x[6], x[7], x[8], x[9],
-                    cats[0][j], cats[1][j], cats[2][j], pred, score[j], latency[j])).encode()))
+                value = _PREDICTION % (eid, model, version, ts, x[0], x[1], x[2], x[3], x[4], x[5], x[6], x[7], x[8],
+                                       x[9], cats[0][j], cats[1][j], cats[2][j], pred, score[j], latency[j])
+                if plan.segment_values:
+                    value = value[:-1] + _SEGMENT % tuple(segments[j])
+                preds.append((model, value.encode()))
                 if labelled[j]:
                     label = 1 - pred if flip[j] else pred
                     feedback.append((model, (_FEEDBACK % (eid, model, ts + 200, label)).encode()))
@@ -137,4 +142,5 @@ _PREDICTION = (
     '"c0":"%s","c1":"%s","c2":"%s"},'
     '"prediction":%d,"score":%r,"latency_ms":%r}'
 )
+_SEGMENT = ',"segment":{"region":"r%d","plan":"p%d"}}'
 _FEEDBACK = '{"event_id":"%s","model":"%s","ts":%d,"label":%d}'

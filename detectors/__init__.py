@@ -31,6 +31,14 @@ from .experiment import ChampionChallenger, ExperimentWindow
 from .experiment_design import VERDICTS, ExperimentDesign, Guardrail
 from .experiment_results import Evaluation, ExperimentResult, MetricComparison
 from .explain import DriftOutcome, RankedFeature, exceedance, rank_drifted
+from .fairness import (
+    FairnessResult,
+    FairnessThresholds,
+    GroupCounts,
+    GroupValue,
+    fairness_measures,
+    wilson_interval,
+)
 from .labels import boolean_key, label_key
 from .multivariate import PCAReconstructionDrift
 from .operational import label_coverage, throughput
@@ -41,8 +49,16 @@ from .quality import DataQualityCheck, QualityResult
 from .quantiles import QuantileSketch
 from .registry import DETECTORS, make_detector
 from .reservoir import Reservoir
-from .results import ConceptDriftEvent, DriftResult, MetricValue, VersionTraffic, WindowReport
+from .results import (
+    ConceptDriftEvent,
+    DriftResult,
+    MetricValue,
+    SegmentMetric,
+    VersionTraffic,
+    WindowReport,
+)
 from .river_detectors import ConceptDriftMonitor, StreamingFeatureDetector
+from .segments import OTHER, MisraGries, SegmentVocabulary
 from .sequential import (
     ArmEstimate,
     Interval,
@@ -83,12 +99,18 @@ __all__ = [
     "DriftSettings",
     "DriftSuite",
     "DriftTest",
+    "FairnessResult",
+    "FairnessThresholds",
+    "GroupCounts",
+    "GroupValue",
     "HellingerDistance",
     "JensenShannonDistance",
     "KolmogorovSmirnov",
     "LInfinityDistance",
     "MetricValue",
+    "MisraGries",
     "NumericProfile",
+    "OTHER",
     "PCAReconstructionDrift",
     "PerformanceWindow",
     "Persistence",
@@ -99,6 +121,8 @@ __all__ = [
     "ReferenceBuilder",
     "ReferenceProfile",
     "Reservoir",
+    "SegmentMetric",
+    "SegmentVocabulary",
     "StreamingFeatureDetector",
     "TestSpec",
     "UnseenCategoryShare",
@@ -126,7 +150,9 @@ __all__ = [
     "quantile_ratio_interval",
     "rank_drifted",
     "exceedance",
+    "fairness_measures",
     "throughput",
     "unpack_array",
     "wasserstein",
+    "wilson_interval",
 ]

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 from ._checks import check_choice, check_int
 from .errors import DetectorStateError
+from .fairness import GroupCounts
 from .packing import decode_float, encode_float
 from .results import MetricValue
 
@@ -135,6 +137,33 @@ class PerformanceWindow:
         s["mean_y"] += delta * m / total
         self.n = total
 
+    @staticmethod
+    def update_groups(windows: Sequence[PerformanceWindow], codes: np.ndarray, y_true: np.ndarray,
+                      y_pred: np.ndarray, score: np.ndarray | None = None) -> None:
+        """Add each row to the window of its group, ``windows[codes[i]]`` (``codes`` of -1 are skipped):
+        what :meth:`update` per group does, in one vectorised pass for binary and regression tasks
+        (sums per group are added in row order rather than pairwise: equal to rounding).
+        The windows share one task, positive label and ``score_bins``."""
+        codes = np.asarray(codes, dtype=np.int64)
+        keep = codes >= 0
+        if not keep.all():
+            codes, y_true, y_pred = codes[keep], np.asarray(y_true)[keep], np.asarray(y_pred)[keep]
+            score = None if score is None else np.asarray(score)[keep]
+        if len(codes) == 0 or not windows:
+            return
+        first = windows[0]
+        if first.task == "multiclass_classification":
+            for code in np.unique(codes).tolist():
+                mask = codes == code
+                windows[code].update(np.asarray(y_true)[mask], np.asarray(y_pred)[mask],
+                                     None if score is None else np.asarray(score)[mask])
+            return
+        g = len(windows)
+        if first.task == "binary_classification":
+            _binary_groups(windows, codes, np.asarray(y_true), np.asarray(y_pred), score, g)
+        else:
+            _regression_groups(windows, codes, np.asarray(y_true), np.asarray(y_pred), g)
+
     def compute(self) -> list[MetricValue]:
         """Metrics of the rows seen so far (empty before any row)."""
         if self.n == 0:
@@ -172,6 +201,16 @@ class PerformanceWindow:
         r2 = 1.0 - s["sq"] / s["m2_y"] if s["m2_y"] > 0 else (1.0 if s["sq"] == 0 else 0.0)
         return [("mae", s["abs"] / n, n), ("rmse", (s["sq"] / n) ** 0.5, n), ("mape", s["ape"] / n, n), ("r2", r2, n)]
 
+    def group_counts(self) -> GroupCounts:
+        """The counts fairness measures compare: the confusion counts of a binary classifier, the
+        error sums of a regressor (none for a multiclass one)."""
+        s = self._s
+        if self.task == "binary_classification":
+            return GroupCounts(tp=s["tp"], fp=s["fp"], tn=s["tn"], fn=s["fn"])
+        if self.task == "regression":
+            return GroupCounts(labelled=self.n, abs_error=s["abs"], sq_error=s["sq"])
+        return GroupCounts()
+
     def snapshot(self) -> dict[str, Any]:
         """JSON-safe state (labels are stored as given; use JSON-compatible labels)."""
         state = {k: (v.tolist() if isinstance(v, np.ndarray) else encode_float(v) if isinstance(v, float) else v)
@@ -198,3 +237,64 @@ class PerformanceWindow:
             pw._labels = list(snapshot["labels"])
             pw._index = {v: i for i, v in enumerate(pw._labels)}
         return pw
+
+
+def _binary_groups(windows: Sequence[PerformanceWindow], codes: np.ndarray, y_true: np.ndarray, y_pred: np.ndarray,
+                   score: np.ndarray | None, g: int) -> None:
+    positive = windows[0].positive_label
+    t, p = _equals(y_true, positive), _equals(y_pred, positive)
+    counts = {name: np.bincount(codes[mask], minlength=g).tolist()
+              for name, mask in (("tp", t & p), ("fp", ~t & p), ("fn", t & ~p), ("tn", ~t & ~p))}
+    rows = np.bincount(codes, minlength=g).tolist()
+    for i, w in enumerate(windows):
+        if rows[i]:
+            for name, per_group in counts.items():
+                w._s[name] += per_group[i]
+            w.n += rows[i]
+    if score is None:
+        return
+    x = np.asarray(score, dtype=np.float64)
+    ok = np.isfinite(x)
+    x, t, c = np.clip(x[ok], 0.0, 1.0), t[ok], codes[ok]
+    bins = windows[0].score_bins
+    b = np.minimum((x * bins).astype(np.int64), bins - 1)
+    pos = np.bincount(c[t] * bins + b[t], minlength=g * bins).reshape(g, bins)
+    neg = np.bincount(c[~t] * bins + b[~t], minlength=g * bins).reshape(g, bins)
+    clipped = np.clip(x, _EPS, 1 - _EPS)
+    log_loss = np.bincount(c, weights=-np.where(t, np.log(clipped), np.log1p(-clipped)), minlength=g).tolist()
+    brier = np.bincount(c, weights=(x - t) ** 2, minlength=g).tolist()
+    scored = np.bincount(c, minlength=g).tolist()
+    for i, w in enumerate(windows):
+        if scored[i]:
+            s = w._s
+            s["pos_hist"] += pos[i]
+            s["neg_hist"] += neg[i]
+            s["log_loss"] += log_loss[i]
+            s["brier"] += brier[i]
+            s["n_scored"] += scored[i]
+
+
+def _regression_groups(windows: Sequence[PerformanceWindow], codes: np.ndarray, y_true: np.ndarray,
+                       y_pred: np.ndarray, g: int) -> None:
+    y, f = y_true.astype(np.float64), y_pred.astype(np.float64)
+    ok = np.isfinite(y) & np.isfinite(f)
+    y, f, c = y[ok], f[ok], codes[ok]
+    m = np.bincount(c, minlength=g)
+    if not m.any():
+        return
+    e = y - f
+    sums = {"abs": np.abs(e), "sq": e * e, "ape": np.abs(e) / np.maximum(np.abs(y), _EPS)}
+    added = {k: np.bincount(c, weights=v, minlength=g).tolist() for k, v in sums.items()}
+    mean_b = np.bincount(c, weights=y, minlength=g) / np.maximum(m, 1)
+    m2_b = np.bincount(c, weights=(y - mean_b[c]) ** 2, minlength=g).tolist()
+    for i, w in enumerate(windows):
+        n_b = int(m[i])
+        if not n_b:
+            continue
+        s = w._s
+        for k, v in added.items():
+            s[k] += v[i]
+        delta, total = float(mean_b[i]) - s["mean_y"], w.n + n_b  # Chan et al. parallel variance merge
+        s["m2_y"] += m2_b[i] + delta * delta * w.n * n_b / total
+        s["mean_y"] += delta * n_b / total
+        w.n = total

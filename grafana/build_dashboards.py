@@ -296,7 +296,52 @@ def model_detail() -> Board:
         GROUP BY feature
         ORDER BY type_errors DESC
     """, ["feature", "type_errors"], kind="table", w=12)
+    segments(b)
     return b
+
+
+def segments(b: Board) -> None:
+    """Segments and fairness of the model detail board (models with ``segments:`` / ``fairness:``)."""
+    b.row("Segments and fairness")
+    b.clickhouse("Worst segments", f"""
+        SELECT segment_key, segment_value, metric, round(sum(value * n) / greatest(sum(n), 1), 4) AS weighted,
+               sum(n) AS labelled
+        FROM segment_metrics FINAL
+        WHERE {MODEL} AND {VERSIONS} AND $__timeFilter(window_start) AND metric IN ('accuracy', 'mae')
+          AND segment_value != '__other__'
+        GROUP BY segment_key, segment_value, metric
+        ORDER BY if(metric = 'mae', -weighted, weighted)
+        LIMIT 50
+    """, ["segment_key", "segment_value", "metric", "weighted", "labelled"], kind="table", w=10,
+        description="Each segment group's accuracy (or MAE), weighted by its labelled rows; worst first.")
+    b.clickhouse("Segment accuracy over time", f"""
+        SELECT {bucket("window_start")} AS time, concat(segment_key, '=', segment_value) AS series,
+               sum(value * n) / greatest(sum(n), 1) AS accuracy
+        FROM segment_metrics FINAL
+        WHERE {MODEL} AND {VERSIONS} AND $__timeFilter(window_start) AND metric = 'accuracy'
+        GROUP BY time, series
+        ORDER BY time
+    """, ["time", "series", "accuracy"], w=14, interval="1m")
+    b.clickhouse("Fairness measures per window", f"""
+        SELECT {bucket("window_start")} AS time, concat(sensitive_key, ' ', measure) AS series, avg(value) AS measure_value
+        FROM fairness_results FINAL
+        WHERE {MODEL} AND {VERSIONS} AND $__timeFilter(window_start)
+        GROUP BY time, series
+        ORDER BY time
+    """, ["time", "series", "measure_value"], w=12, interval="1m",
+        description="Demographic parity ratio (four-fifths rule: alert below 0.8) and the other gaps, per window.")
+    b.clickhouse("Flagged fairness windows", f"""
+        SELECT sensitive_key, measure, countIf(flagged = 1) AS flagged_windows, count() AS windows,
+               round(min(value), 4) AS lowest, round(max(value), 4) AS highest, anyLast(worst_group) AS last_worst
+        FROM fairness_results FINAL
+        WHERE {MODEL} AND {VERSIONS} AND $__timeFilter(window_start)
+        GROUP BY sensitive_key, measure
+        ORDER BY flagged_windows DESC
+    """, ["sensitive_key", "measure", "flagged_windows", "windows", "lowest", "highest", "last_worst"],
+        kind="table", w=12)
+    b.prometheus("Fairness now", [(
+        'driftline_fairness_measure{model="$model", version=~"$version"}', "{{version}} {{key}} {{measure}}")],
+        kind="bargauge", w=24)
 
 
 def alerts_timeline() -> Board:

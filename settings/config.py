@@ -15,7 +15,7 @@ hide a bad rule. Keys and defaults are those of the README's annotated config.
 Traceback (most recent call last):
 ...
 driftline.settings.errors.ConfigError: models[0].task: 'clustering' is invalid, expected one of: binary_classification, multiclass_classification, regression
-alerts.rules[0].kind: 'nope' is invalid, expected one of: data_drift, prediction_drift, concept_drift, covariate_shift, performance, data_quality, latency, experiment, rollback_not_effective
+alerts.rules[0].kind: 'nope' is invalid, expected one of: data_drift, prediction_drift, concept_drift, covariate_shift, performance, data_quality, latency, experiment, rollback_not_effective, segment_performance, fairness
 alerts.channels[0].type: 'sms' is invalid, expected one of: alertmanager, kafka, pagerduty, slack, webhook
 retention.raw_events: 'x' is invalid, expected a whole number of days such as 30d (or 30)
 """

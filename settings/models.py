@@ -30,6 +30,7 @@ from .drift import parse_drift
 from .env import plain
 from .errors import MISSING
 from .reader import Reader, join
+from .segments import FairnessSettings, SegmentSettings, parse_fairness, parse_segments
 
 __all__ = ["FEATURE_KINDS", "TASKS", "ConceptSettings", "ModelSettings", "MultivariateSettings",
            "QualitySettings", "StreamingSettings", "parse_model"]
@@ -38,7 +39,7 @@ TASKS = ("binary_classification", "multiclass_classification", "regression")
 # ``boolean`` is categorical with canonical keys: true, 1 and "True" are all the category "1".
 FEATURE_KINDS = ("numeric", "categorical", "boolean")
 _KEYS = ("name", "task", "positive_label", "features", "reference", "window", "drift", "concept", "quality",
-         "multivariate", "streaming")
+         "multivariate", "streaming", "segments", "fairness")
 _REFERENCE_KEYS = ("warmup_events", "path", "profile")
 
 
@@ -98,6 +99,8 @@ class ModelSettings:
     quality: QualitySettings = field(default_factory=QualitySettings)
     multivariate: MultivariateSettings | None = None  # enabled when given
     streaming: tuple[StreamingSettings, ...] = ()
+    segments: SegmentSettings | None = None  # per-group metrics; enabled when given
+    fairness: FairnessSettings | None = None  # needs segments
 
 
 def parse_model(r: Reader, raw: Any, path: str) -> ModelSettings:
@@ -116,6 +119,7 @@ def parse_model(r: Reader, raw: Any, path: str) -> ModelSettings:
         r.problem(ref_path, dict(ref), "exactly one of: " + ", ".join(_REFERENCE_KEYS))
     window_path = join(path, "window")
     window = r.section(m, "window", path, keys=("size", "allowed_lateness", "idle_close"))
+    segments = parse_segments(r, m.get("segments"), join(path, "segments"), features)
     positive = m.get("positive_label", 1)
     if not isinstance(positive, str | int | float):
         r.problem(join(path, "positive_label"), positive, "a label: a string, number or boolean")
@@ -137,6 +141,8 @@ def parse_model(r: Reader, raw: Any, path: str) -> ModelSettings:
         multivariate=_multivariate(r, m.get("multivariate"), join(path, "multivariate"), features),
         streaming=tuple(s for where, item in r.items(m, "streaming", path)
                         if (s := _streaming(r, item, where, features)) is not None),
+        segments=segments,
+        fairness=parse_fairness(r, m.get("fairness"), join(path, "fairness"), segments),
     )
 
 

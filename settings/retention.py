@@ -29,7 +29,7 @@ RAW_TABLES = frozenset({"predictions", "feedback", "dead_letters", "alert_delive
 # Every table a policy may name: the raw tables, then windows, alerts and rollups.
 RETENTION_TABLES = (
     "predictions", "feedback", "dead_letters", "alert_deliveries", "window_metrics", "drift_results", "alerts",
-    "experiment_verdicts", "predictions_hourly", "feedback_hourly", "window_metrics_hourly", "drift_daily", "dead_letters_daily",
+    "experiment_verdicts", "segment_metrics", "fairness_results", "predictions_hourly", "feedback_hourly", "window_metrics_hourly", "drift_daily", "dead_letters_daily",
 )
 _DAYS = "a whole number of days such as 30d (or 30)"
 

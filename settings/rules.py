@@ -20,20 +20,23 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from driftline.detectors.fairness import MEASURES
+
 from .errors import MISSING
 from .reader import Reader, join
 
 __all__ = ["ACTIONS", "CONCEPT_STATES", "EXPERIMENT_VERDICTS", "KINDS", "OPERATORS", "SEVERITIES", "ConceptWhen",
-           "DriftWhen", "ExperimentWhen", "LifecycleWhen", "MetricWhen", "QualityWhen", "RuleSettings", "When",
-           "parse_rules", "read_rules"]
+           "DriftWhen", "ExperimentWhen", "FairnessWhen", "LifecycleWhen", "MetricWhen", "QualityWhen",
+           "RuleSettings", "SegmentMetricWhen", "When", "parse_rules", "read_rules"]
 
 SEVERITIES = ("warning", "critical")  # least to most severe
 ACTIONS = ("notify", "retrain", "deactivate", "rollback", "promote")
 KINDS = ("data_drift", "prediction_drift", "concept_drift", "covariate_shift", "performance", "data_quality",
-         "latency", "experiment", "rollback_not_effective")
+         "latency", "experiment", "rollback_not_effective", "segment_performance", "fairness")
 EXPERIMENT_VERDICTS = ("rollback", "promote", "inconclusive")  # the verdicts that decide an experiment
 CONCEPT_STATES = ("warning", "drift")
 OPERATORS = ("<", "<=", ">", ">=")
+FAIRNESS_MEASURES = tuple(MEASURES)
 _RULE_KEYS = ("name", "kind", "severity", "action", "when", "for_windows", "resolve_after_windows", "cooldown",
               "features", "per_feature")
 
@@ -86,7 +89,27 @@ class LifecycleWhen:
     """``rollback_not_effective``: a rolled-back or deactivated version still gets traffic."""
 
 
-When = DriftWhen | ConceptWhen | MetricWhen | QualityWhen | ExperimentWhen | LifecycleWhen
+@dataclass(frozen=True)
+class SegmentMetricWhen:
+    """``segment_performance``: ``metric op value`` in a segment group with at least ``min_n`` rows
+    (a group's own labelled rows: small groups do not page)."""
+
+    metric: str
+    op: str
+    value: float
+    min_n: int = 30
+
+
+@dataclass(frozen=True)
+class FairnessWhen:
+    """``fairness``: a flagged fairness measure (past its threshold with confidence), of ``measures``
+    (empty: any)."""
+
+    measures: tuple[str, ...] = ()
+
+
+When = (DriftWhen | ConceptWhen | MetricWhen | QualityWhen | ExperimentWhen | LifecycleWhen | SegmentMetricWhen
+        | FairnessWhen)
 
 
 @dataclass(frozen=True)
@@ -158,7 +181,8 @@ def _when(r: Reader, kind: str | None, raw: Any, path: str) -> When | None:
             "concept_drift": ("states",), "covariate_shift": ("states",), "performance": ("metric", "op", "value", "min_n"),
             "latency": ("metric", "op", "value", "min_n"),
             "data_quality": ("metric", "metric_prefix", "op", "value", "min_n"),
-            "experiment": ("verdicts",), "rollback_not_effective": ()}[kind]
+            "experiment": ("verdicts",), "rollback_not_effective": (),
+            "segment_performance": ("metric", "op", "value", "min_n"), "fairness": ("measures",)}[kind]
     n_before = len(r.problems)
     w = r.mapping(raw, path, keys=keys)
     if kind in ("data_drift", "prediction_drift"):
@@ -176,6 +200,8 @@ def _when(r: Reader, kind: str | None, raw: Any, path: str) -> When | None:
         when = ConceptWhen(r.strings({"states": states}, "states", path, choices=CONCEPT_STATES) or ("drift",))
         if states == []:
             r.problem(join(path, "states"), states, "a list drawn from: " + ", ".join(CONCEPT_STATES))
+    elif kind == "fairness":
+        when = FairnessWhen(r.strings(w, "measures", path, choices=FAIRNESS_MEASURES) or ())
     else:
         op = r.string(w, "op", path, "<", required=True, choices=OPERATORS)
         value = r.number(w, "value", path, None)
@@ -188,6 +214,9 @@ def _when(r: Reader, kind: str | None, raw: Any, path: str) -> When | None:
             if (metric is None) == (prefix is None):
                 r.problem(path, dict(w), "exactly one of: metric, metric_prefix")
             when = QualityWhen(metric, prefix, op, value or 0.0, min_n)
+        elif kind == "segment_performance":
+            when = SegmentMetricWhen(r.string(w, "metric", path, "", required=True), op, value or 0.0,
+                                     r.integer(w, "min_n", path, 30, low=0))
         else:
             when = MetricWhen(r.string(w, "metric", path, "", required=True), op, value or 0.0, min_n)
     return when if len(r.problems) == n_before else None

@@ -52,6 +52,7 @@ MAX_ISOLATION_INSERTS = 256
 PARTITION_COLUMNS = {
     "predictions": "ts", "feedback": "ts", "dead_letters": "ts", "alert_deliveries": "ts",
     "window_metrics": "window_start", "drift_results": "window_start", "alerts": "window_start",
+    "segment_metrics": "window_start", "fairness_results": "window_start",
 }
 # The columns that identify a row (the tables' ReplacingMergeTree keys), named in its dead letter.
 KEY_COLUMNS = {
@@ -59,6 +60,9 @@ KEY_COLUMNS = {
     "window_metrics": ("model", "version", "metric", "window_start", "kafka_partition"),
     "drift_results": ("model", "version", "feature", "test", "window_start", "kafka_partition"),
     "alerts": ("model", "version", "alert_id"),
+    "segment_metrics": ("model", "version", "segment_key", "metric", "window_start", "segment_value",
+                        "kafka_partition"),
+    "fairness_results": ("model", "version", "sensitive_key", "measure", "window_start", "kafka_partition"),
 }
 MAX_KEY_VALUE_CHARS = 200
 

@@ -15,7 +15,7 @@ from .store import Store
 __all__ = ["load_pending_join"]
 
 _PREDICTIONS = """
-SELECT event_id, model, version, prediction, prediction_num, score, ts_ms, variant, request_id
+SELECT event_id, model, version, prediction, prediction_num, score, ts_ms, variant, request_id{extra}
 FROM predictions FINAL
 WHERE kafka_partition = %(p)s AND kafka_offset < %(po)s AND ts_ms >= %(horizon)s
   AND event_id NOT IN (
@@ -36,15 +36,17 @@ LIMIT %(limit)s
 
 
 def load_pending_join(store: Store, *, partition: int, predictions_offset: int, feedback_offset: int,
-                      horizon_ms: int, limit: int) -> tuple[list[tuple], list[tuple]]:
+                      horizon_ms: int, limit: int, segments: bool = False) -> tuple[list[tuple], list[tuple]]:
     """Pending ``(event_id, model, version, prediction, score, ts_ms, variant, request_id)`` and
-    ``(event_id, model, label, ts_ms)`` rows of a partition at the given checkpoint offsets, oldest first."""
+    ``(event_id, model, label, ts_ms)`` rows of a partition at the given checkpoint offsets, oldest first.
+    With ``segments``, each prediction row also holds its stored ``segment`` and ``features`` JSON texts
+    (the groups its label counts in)."""
     params = {"p": partition, "po": predictions_offset, "fo": feedback_offset, "horizon": horizon_ms,
               "limit": limit}
+    sql = _PREDICTIONS.format(extra=", segment, features" if segments else "")
     predictions = [
-        (event_id, model, version, prediction if prediction != "" else prediction_num, score, ts_ms, variant, request_id)
-        for event_id, model, version, prediction, prediction_num, score, ts_ms, variant, request_id
-        in store.execute(_PREDICTIONS, params)
+        (event_id, model, version, prediction if prediction != "" else prediction_num, score, ts_ms, *extra)
+        for event_id, model, version, prediction, prediction_num, score, ts_ms, *extra in store.execute(sql, params)
     ]
     feedback = [tuple(row) for row in store.execute(_FEEDBACK, params)]
     predictions.reverse()

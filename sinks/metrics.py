@@ -55,6 +55,11 @@ class WorkerMetrics:
         self.up = Gauge("driftline_worker_up", "1 while the worker's consume loop runs.", registry=r)
         self.reference_info = Gauge("driftline_reference_info", "1 for the reference each monitored version uses: source profile, path or warmup; digest: first 12 hex digits of its sha256, empty while the warm-up runs.", ["model", "version", "source", "digest"], registry=r)
         self.reference_changes = Counter("driftline_reference_changes_total", "Checkpointed versions whose reference the configured one replaced at a restore (the config wins; their drift state restarted).", ["model"], registry=r)
+        # Segments and fairness: labels are the configured keys and the fixed set of measures, never group values.
+        self.fairness = Gauge("driftline_fairness_measure", "Fairness measure of the last closed window, per sensitive key.", ["model", "version", "key", "measure"], registry=r)
+        self.fairness_flagged = Gauge("driftline_fairness_flagged", "1 when the measure was past its threshold with confidence in the last closed window.", ["model", "version", "key", "measure"], registry=r)
+        self.segment_groups = Gauge("driftline_segment_groups", "Groups of a segment key in the last closed window (at most its max_values, plus __other__).", ["model", "key"], registry=r)
+        self.segment_folded = Counter("driftline_segment_values_folded_total", "Predictions whose segment value was folded into __other__ (past the key's max_values).", ["model", "key"], registry=r)
 
     def version_label(self, model: str, version: str) -> str:
         seen = self._versions.setdefault(model, set())
@@ -78,3 +83,14 @@ class WorkerMetrics:
             self.concept_drift.labels(report.model, version, event.detector, event.state).inc()
         for feature, flag in drifted.items():
             self.drift_detected.labels(report.model, version, feature).set(1 if flag else 0)
+        for r in report.fairness:
+            self.fairness.labels(report.model, version, r.key, r.measure).set(r.value)
+            self.fairness_flagged.labels(report.model, version, r.key, r.measure).set(1 if r.flagged else 0)
+        groups: dict[str, int] = {}
+        for m in report.segments:
+            if m.name == "predictions":
+                groups[m.key] = groups.get(m.key, 0) + 1
+                if m.group == "__other__":
+                    self.segment_folded.labels(report.model, m.key).inc(m.value)
+        for key, n in groups.items():
+            self.segment_groups.labels(report.model, key).set(n)

@@ -41,6 +41,8 @@ TABLE_TIME_COLUMNS: Mapping[str, str] = {
     "alert_deliveries": "ts",
     "window_metrics": "window_start",
     "drift_results": "window_start",
+    "segment_metrics": "window_start",
+    "fairness_results": "window_start",
     "alerts": "window_start",
     "experiment_verdicts": "window_start",
     "predictions_hourly": "hour",

@@ -26,11 +26,13 @@ from driftline.detectors import WindowReport
 
 from .isolation import MAX_ISOLATION_INSERTS, RejectedRow, insert_isolating
 from .rows import TableRows
+from .segment_rows import add_segment_rows
 from .store import Store
 
 __all__ = ["EventWriter"]
 
-_TABLE_ORDER = ("predictions", "feedback", "dead_letters", "window_metrics", "drift_results", "alerts")
+_TABLE_ORDER = ("predictions", "feedback", "dead_letters", "window_metrics", "drift_results", "segment_metrics",
+                "fairness_results", "alerts")
 
 
 class EventWriter:
@@ -89,6 +91,9 @@ class EventWriter:
                                 ("raw_drifted", int(event.state == "drift")), ("corrected", "none"),
                                 ("kafka_partition", partition), ("computed_at", now)):
                 drift[name].append(value)
+
+        if report.segments or report.fairness:
+            add_segment_rows(self._buffers, report, partition=partition, now_s=now)
 
     def add_alert(self, alert: Alert) -> None:
         payload = alert.to_dict()

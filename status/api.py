@@ -24,6 +24,8 @@ from driftline.sinks.queries import experiments as experiment_reads
 from driftline.sinks.queries import status as reads
 from driftline.sinks.store import Store
 
+from .segments import segment_view
+
 __all__ = ["DEFAULT_RANGE_S", "MAX_RANGE_S", "PERFORMANCE_METRICS", "StatusApi", "drift_score"]
 
 PERFORMANCE_METRICS = {
@@ -161,6 +163,11 @@ class StatusApi:
     def latency(self, model: str, windows: int, range_s: float = DEFAULT_RANGE_S) -> dict[str, Any]:
         return {"model": model, "metrics": list(LATENCY_METRICS),
                 **self._series(model, LATENCY_METRICS, windows, range_s)}
+
+    def segments(self, model: str, windows: int, range_s: float = DEFAULT_RANGE_S) -> dict[str, Any]:
+        """Segment groups worst first with a small multiple per metric, and the latest fairness results."""
+        return {"model": model, **segment_view(self.store, self.settings.model(model), max(1, min(windows, MAX_WINDOWS)),
+                                               self.since_s(range_s))}
 
     def alerts(self, limit: int, model: str | None = None, range_s: float = DEFAULT_RANGE_S) -> list[dict[str, Any]]:
         out = []

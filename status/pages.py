@@ -9,6 +9,8 @@ Routes (``register_status_pages(app, runtime)`` adds them)::
     /api/models/{model}/performance     ?windows=60  accuracy/F1/AUC or MAE/RMSE and label coverage per version
     /api/models/{model}/latency         ?windows=60  p50/p95/p99 per window and version
     /api/models/{model}/experiments     ?windows=60  champion vs challenger: verdicts, intervals, lifecycle
+    /api/models/{model}/segments        ?windows=30  segment groups worst first, a small multiple per metric;
+                                        the latest fairness results
     /api/alerts                         ?limit=50&model=  recent alerts with their evidence
     POST /api/versions/{model}/{version}  acknowledge an action: set the version's lifecycle state
                                         (bearer token only; see :mod:`driftline.status.acks`)
@@ -160,6 +162,13 @@ def register_status_pages(app, runtime) -> None:
             return web.json({"error": f"unknown model {model!r}"}, status=404)
         windows = _int_arg(request, "windows", 60, 1, 500)
         return await query(web, request, lambda q, r: q.experiments(model, windows, r))
+
+    @app.page("/api/models/{model}/segments")
+    async def status_segments(web, request, model: str):
+        if not known(model):
+            return web.json({"error": f"unknown model {model!r}"}, status=404)
+        windows = _int_arg(request, "windows", 30, 1, 500)
+        return await query(web, request, lambda q, r: q.segments(model, windows, r))
 
     register_acknowledgements(app, runtime)
 

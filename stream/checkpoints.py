@@ -43,7 +43,7 @@ class PendingJoinLoader(Protocol):
     with its store bound)."""
 
     def __call__(self, *, partition: int, predictions_offset: int, feedback_offset: int, horizon_ms: int,
-                 limit: int) -> tuple[list[tuple], list[tuple]]: ...
+                 limit: int, segments: bool = False) -> tuple[list[tuple], list[tuple]]: ...
 
 
 class HistoryLoader(Protocol):
@@ -225,8 +225,9 @@ class CheckpointCoordinator:
                             predictions_offset=offsets.get(self.predictions_topic, 0),
                             feedback_offset=offsets.get(self.feedback_topic, 0))
 
-    def _pending_join(self, partition: int, offsets: Mapping[str, int], horizon_ms: int, limit: int):
-        """The label join's pending entries at the checkpoint: what the join had read of each topic."""
-        return self.pending_join(partition=partition, horizon_ms=horizon_ms, limit=limit,
+    def _pending_join(self, partition: int, offsets: Mapping[str, int], horizon_ms: int, limit: int, **options):
+        """The label join's pending entries at the checkpoint: what the join had read of each topic
+        (``options``: ``segments=True`` for the segment groups, see :meth:`Processor.load_pending`)."""
+        return self.pending_join(partition=partition, horizon_ms=horizon_ms, limit=limit, **options,
                                  predictions_offset=offsets.get(self.predictions_topic, 0),
                                  feedback_offset=offsets.get(self.feedback_topic, 0))

@@ -29,6 +29,7 @@ class JoinedLabel:
     prediction_ts_ms: int
     label_ts_ms: int
     tag: tuple[str, str] | None = None  # (variant, request_id) of the prediction, for experiments
+    segments: tuple | None = None  # the prediction's segment groups (models with ``segments:``)
 
     @property
     def ts_ms(self) -> int:
@@ -57,7 +58,7 @@ class LabelJoin:
             raise ValueError(f"max_pending must be > 0, got {max_pending}")
         self.max_delay_ms = max_delay_ms
         self.max_pending = max_pending
-        # event_id -> (model, version, prediction, score, ts_ms, tag)
+        # event_id -> (model, version, prediction, score, ts_ms, tag, segment groups or None)
         self._predictions: OrderedDict[str, tuple] = OrderedDict()
         # event_id -> (model, label, ts_ms)
         self._feedback: OrderedDict[str, tuple] = OrderedDict()
@@ -82,9 +83,11 @@ class LabelJoin:
 
     def load_pending(self, predictions, feedback) -> None:
         """Refill the maps with ``(event_id, model, version, prediction, score, ts_ms[, variant,
-        request_id])`` and ``(event_id, model, label, ts_ms)`` rows, oldest first."""
-        for event_id, model, version, prediction, score, ts, *tag in predictions:
-            self._predictions[event_id] = (model, version, prediction, score, ts, tuple(tag) if any(tag) else None)
+        request_id[, segment groups]])`` and ``(event_id, model, label, ts_ms)`` rows, oldest first."""
+        for event_id, model, version, prediction, score, ts, *rest in predictions:
+            tag = tuple(rest[:2]) if any(rest[:2]) else None
+            groups = rest[2] if len(rest) > 2 else None
+            self._predictions[event_id] = (model, version, prediction, score, ts, tag, groups)
         for event_id, model, label, ts in feedback:
             self._feedback[event_id] = (model, label, ts)
         self._bound(self._predictions)
@@ -92,46 +95,57 @@ class LabelJoin:
 
     def pending_rows(self) -> tuple[list[tuple], list[tuple]]:
         """The pending entries in the row format of :meth:`load_pending`."""
-        return ([(k, *v[:5], *(v[5] or ())) for k, v in self._predictions.items()],
-                [(k, *v) for k, v in self._feedback.items()])
+        predictions = []
+        for k, (model, version, prediction, score, ts, tag, groups) in self._predictions.items():
+            row = (k, model, version, prediction, score, ts)
+            if groups is not None:
+                row += (*(tag or ("", "")), groups)
+            elif tag is not None:
+                row += tag
+            predictions.append(row)
+        return predictions, [(k, *v) for k, v in self._feedback.items()]
 
     @property
     def pending(self) -> tuple[int, int]:
         return len(self._predictions), len(self._feedback)
 
-    def add_prediction(self, event_id, model, version, prediction, score, ts_ms, tag=None) -> list[JoinedLabel]:
+    def add_prediction(self, event_id, model, version, prediction, score, ts_ms, tag=None,
+                       segments=None) -> list[JoinedLabel]:
         waiting = self._feedback.pop(event_id, None)
         if waiting is not None and waiting[0] == model:
-            return [JoinedLabel(model, version, event_id, prediction, score, waiting[1], ts_ms, waiting[2], tag)]
+            return [JoinedLabel(model, version, event_id, prediction, score, waiting[1], ts_ms, waiting[2], tag,
+                                segments)]
         if waiting is not None:  # same id, other model: not a match, keep waiting
             self._feedback[event_id] = waiting
-        self._predictions[event_id] = (model, version, prediction, score, ts_ms, tag)
+        self._predictions[event_id] = (model, version, prediction, score, ts_ms, tag, segments)
         self._bound(self._predictions)
         return []
 
-    def add_predictions(self, events, ts_ms, model: str, version: str, tags=None) -> list[JoinedLabel]:
-        """Batch form of :meth:`add_prediction` for events of one model/version (``tags``: one per event)."""
+    def add_predictions(self, events, ts_ms, model: str, version: str, tags=None, segments=None) -> list[JoinedLabel]:
+        """Batch form of :meth:`add_prediction` for events of one model/version (``tags``: one per event;
+        ``segments``: each event's segment groups, or None)."""
         feedback = self._feedback
         pending = self._predictions
         tags = [None] * len(events) if tags is None else tags
+        groups = segments if segments is not None else [None] * len(events)
         if not feedback:  # the common case: labels come later; skip the per-event lookups
-            for event, ts, tag in zip(events, ts_ms, tags, strict=True):
-                pending[event.event_id] = (model, version, event.prediction, event.score, ts, tag)
+            for event, ts, tag, g in zip(events, ts_ms, tags, groups, strict=True):
+                pending[event.event_id] = (model, version, event.prediction, event.score, ts, tag, g)
             self._bound(pending)
             return []
         joined: list[JoinedLabel] = []
         take = feedback.pop
-        for event, ts, tag in zip(events, ts_ms, tags, strict=True):
+        for event, ts, tag, g in zip(events, ts_ms, tags, groups, strict=True):
             event_id = event.event_id
             waiting = take(event_id, None)
             if waiting is None:
-                pending[event_id] = (model, version, event.prediction, event.score, ts, tag)
+                pending[event_id] = (model, version, event.prediction, event.score, ts, tag, g)
             elif waiting[0] == model:
                 joined.append(JoinedLabel(model, version, event_id, event.prediction, event.score,
-                                          waiting[1], ts, waiting[2], tag))
+                                          waiting[1], ts, waiting[2], tag, g))
             else:  # same id, other model: not a match, both keep waiting
                 feedback[event_id] = waiting
-                pending[event_id] = (model, version, event.prediction, event.score, ts, tag)
+                pending[event_id] = (model, version, event.prediction, event.score, ts, tag, g)
         self._bound(pending)
         return joined
 
@@ -139,8 +153,8 @@ class LabelJoin:
         waiting = self._predictions.get(event_id)
         if waiting is not None and waiting[0] == model:
             del self._predictions[event_id]
-            m, version, prediction, score, pred_ts, tag = waiting
-            return [JoinedLabel(m, version, event_id, prediction, score, label, pred_ts, ts_ms, tag)]
+            m, version, prediction, score, pred_ts, tag, groups = waiting
+            return [JoinedLabel(m, version, event_id, prediction, score, label, pred_ts, ts_ms, tag, groups)]
         self._feedback[event_id] = (model, label, ts_ms)
         self._bound(self._feedback)
         return []

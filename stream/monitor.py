@@ -41,6 +41,7 @@ from driftline.settings import ModelSettings
 from .columns import PREDICTION_COLUMNS, FeatureColumns, label_key, monitored_kinds
 from .join import JoinedLabel
 from .monitor_state import reference_snapshot, restore_detectors, restore_reference
+from .segments import SegmentMonitor
 from .watermark import HighMark
 from .windows import LabelWindow, OpenWindow, concept_event, event_dict
 
@@ -97,9 +98,12 @@ class ModelMonitor:
         self.input_drift: dict[int, tuple[str, ...]] = {}
         self.high = HighMark()  # of prediction event times
         self.label_high = HighMark()  # of label join times
+        self.segments = SegmentMonitor(settings, reference) if settings.segments is not None else None
 
     # -- input ---------------------------------------------------------------------------------
-    def add_predictions(self, cols: FeatureColumns, now_ms: int) -> None:
+    def add_predictions(self, cols: FeatureColumns, now_ms: int, segments=None) -> list[tuple] | None:
+        """Add a batch; with ``segments`` (each event's ``segment`` object, for a model with ``segments:``)
+        returns each event's segment groups, which its label will be counted in."""
         self.last_event_at_ms = now_ms
         ts = cols.ts_ms
         self.high.update(ts)
@@ -118,6 +122,11 @@ class ModelMonitor:
         self._change_points(cols, starts)
         late = starts < self.closed_through_ms
         self.late_events += int(late.sum())
+        groups = None
+        if self.segments is not None:
+            groups = self.segments.add_predictions(segments or [None] * len(ts), cols.columns, columns["prediction"],
+                                                   starts, ~late, cols.columns if self.reference is not None else None,
+                                                   offset)
         for start in np.unique(starts[~late]).tolist():
             mask = starts == start
             window = self._window(int(start))
@@ -144,6 +153,7 @@ class ModelMonitor:
                         errors = self.pca.reconstruction_error({n: cols.columns[n][keep] for n in self.numeric})
                         window.pca_sum += float(errors.sum())
                         window.pca_n += len(errors)
+        return groups
 
     def _change_points(self, cols: FeatureColumns, starts: np.ndarray) -> None:
         """River detectors on raw feature values; a change point flags its event-time window."""
@@ -196,11 +206,13 @@ class ModelMonitor:
             self.label_watermark_ms = max(self.label_watermark_ms,
                                           self.label_high.value - self.settings.allowed_lateness_ms)
         starts = ts - ts % size
+        accepted = []
         for start in np.unique(starts).tolist():
             mask = starts == start
             if start < self.labels_closed_through_ms:
                 self.late_labels += int(mask.sum())
                 continue
+            accepted.append(start)
             window = self.label_windows.get(start)
             if window is None:
                 performance = PerformanceWindow(task, positive_label=label_key(self.settings.positive_label))
@@ -208,6 +220,10 @@ class ModelMonitor:
             window.labels += int(mask.sum())
             score = scores[mask] if task == "binary_classification" and not np.isnan(scores[mask]).any() else None
             window.performance.update(y_true[mask], y_pred[mask], score)
+        if self.segments is not None and accepted:
+            all_scored = task == "binary_classification" and not np.isnan(scores).any()
+            self.segments.add_labels([j.segments for j in joined], starts, y_true, y_pred,
+                                     scores if all_scored else None, accepted)
         for event in self.concept.update(errors, clock):
             # A change point belongs to the label window of its clock time (open: the clock is the
             # latest join time); were it closed, it is reported with the next label window.
@@ -255,8 +271,10 @@ class ModelMonitor:
         self.pending_concept.clear()
         size = self.settings.window_ms
         inputs = self.input_drift.get(window.start_ms, ()) + self.input_drift.get(window.start_ms - size, ())
+        segments, fairness = self.segments.close_labels(window.start_ms) if self.segments is not None else ((), ())
         return WindowReport(self.model, self.version, window.start_ms, window.end_ms, 0, window.labels,
-                            (), tuple(metrics), concept, tuple(dict.fromkeys(inputs)))
+                            (), tuple(metrics), concept, tuple(dict.fromkeys(inputs)), segments=segments,
+                            fairness=fairness)
 
     def _close(self, window: OpenWindow) -> WindowReport:
         self.closed_through_ms = self._closed_through(self.closed_through_ms, window.end_ms, self.high)
@@ -285,8 +303,9 @@ class ModelMonitor:
             drift.append(DriftResult("multivariate", "pca_reconstruction", mean, self.pca.upper,
                                      not self.pca.lower <= mean <= self.pca.upper))
         drift.extend(window.change_points)
+        segments, fairness = self.segments.close(window.start_ms) if self.segments is not None else ((), ())
         report = WindowReport(self.model, self.version, window.start_ms, window.end_ms, window.n,
-                              0, tuple(drift), tuple(metrics))
+                              0, tuple(drift), tuple(metrics), segments=segments, fairness=fairness)
         inputs = tuple(dict.fromkeys(r.feature for r in report.drifted_features if r.feature not in PREDICTION_COLUMNS))
         if inputs:
             self.input_drift[window.start_ms] = inputs
@@ -318,6 +337,7 @@ class ModelMonitor:
             "input_drift": [[start, list(features)] for start, features in self.input_drift.items()],
             "counters": {name: getattr(self, name) for name in _COUNTERS},
             "high_marks": {"predictions": self.high.snapshot(), "labels": self.label_high.snapshot()},
+            "segments": None if self.segments is None else self.segments.snapshot(),
         }
 
     @classmethod
@@ -347,6 +367,8 @@ class ModelMonitor:
         marks = snapshot.get("high_marks")  # absent from checkpoints of earlier builds: the marks refill
         if marks is not None:
             m.high, m.label_high = HighMark.restore(marks["predictions"]), HighMark.restore(marks["labels"])
+        if m.segments is not None:  # absent from checkpoints of earlier builds: segments start fresh
+            m.segments = SegmentMonitor.restore(snapshot.get("segments"), settings, m.reference)
         return m
 
     def _reference_ready(self, profile: ReferenceProfile) -> None:
@@ -358,3 +380,5 @@ class ModelMonitor:
             self._pca_warmup = None
             self._pca_in_stream = True
         self.suite = DriftSuite(profile, self.settings.drift)
+        if self.segments is not None:
+            self.segments.reference_ready(profile)

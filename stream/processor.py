@@ -26,6 +26,7 @@ from .join import LabelJoin
 from .monitor import ModelMonitor
 from .partition import BatchOutput, PartitionState
 from .replay import rebuild_partition
+from .segment_join import pending_groups
 from .versions import admit_version
 
 __all__ = ["BatchOutput", "PartitionState", "Processor"]
@@ -118,12 +119,20 @@ class Processor:
         return state
 
     def load_pending(self, state: PartitionState, pending_loader) -> None:
-        """Refill the label join with its pending entries at the state's offsets, read back from the tables."""
+        """Refill the label join with its pending entries at the state's offsets, read back from the tables.
+
+        With segments configured, the loader is asked for each prediction's stored ``segment`` and
+        ``features`` too, and the groups its label will count in are looked up again."""
         if pending_loader is not None:
             join = state.join
             watermark = max((m.watermark_ms for m in state.monitors.values()), default=0)
-            join.load_pending(*pending_loader(state.partition, state.offsets, watermark - join.max_delay_ms,
-                                              join.max_pending))
+            args = (state.partition, state.offsets, watermark - join.max_delay_ms, join.max_pending)
+            if any(m.segments is not None for m in self.models.values()):
+                predictions, feedback = pending_loader(*args, segments=True)
+                predictions = [pending_groups(state, row) for row in predictions]
+            else:
+                predictions, feedback = pending_loader(*args)
+            join.load_pending(predictions, feedback)
 
     def close_windows(self, state: PartitionState, now_ms: int, out: BatchOutput) -> None:
         watermark = max((m.watermark_ms for m in state.monitors.values()), default=None)
@@ -167,11 +176,13 @@ class Processor:
             monitor = self._monitor(state, model, monitored)
             late_before = monitor.late_events
             cols = build_columns(events, ts, monitor.kinds, maps)
-            monitor.add_predictions(cols, now_ms)
+            segments = [e.segment for e in events] if monitor.segments is not None else None
+            groups = monitor.add_predictions(cols, now_ms, segments)
             if monitor.late_events != late_before:
                 out.late[model] += monitor.late_events - late_before
             self.experiments.predictions(state, model, version, events, ts, cols, admitted=monitored == version)
-            joined = state.join.add_predictions(events, ts, model, monitored, self.experiments.tags(model, events))
+            joined = state.join.add_predictions(events, ts, model, monitored, self.experiments.tags(model, events),
+                                                groups)
             monitor.add_labels(joined, now_ms)
             if joined:
                 self.experiments.labels(state, model, joined)

@@ -1,7 +1,8 @@
 """Reads for the readers beside the worker: one module per reader, SQL only here.
 
 :mod:`~driftline.sinks.queries.status` and :mod:`~driftline.sinks.queries.experiments` answer the status page, :mod:`~driftline.sinks.queries.demo`
-the demo's terminal view. Each function takes a :class:`~driftline.sinks.store.Store`
+the demo's terminal view, :mod:`~driftline.sinks.queries.segments` the segment view and the
+governance report (fairness results per version over time). Each function takes a :class:`~driftline.sinks.store.Store`
 and typed arguments and returns plain data (frozen dataclasses, tuples, numbers).
 """
 
@@ -18,6 +19,14 @@ from .demo import (
     recent_alerts,
 )
 from .experiments import VerdictRecord, experiment_verdicts
+from .segments import (
+    FairnessRecord,
+    FairnessSummary,
+    SegmentPoint,
+    fairness_history,
+    fairness_summary,
+    segment_points_since,
+)
 from .status import (
     AlertRecord,
     AlertState,
@@ -37,9 +46,11 @@ from .status import (
 )
 
 __all__ = [
-    "AlertRecord", "AlertState", "DriftCell", "FirstAlert", "FirstDrift", "FirstVerdict", "MetricPoint", "RecentAlert",
-    "VerdictRecord", "VersionActivity", "alert_history", "experiment_verdicts", "busiest_version", "drift_cells_since", "drift_window_starts",
-    "drifted_result_count", "first_alert_after", "first_drift_after", "first_verdict_after", "firing_alert_count",
+    "AlertRecord", "AlertState", "DriftCell", "FairnessRecord", "FairnessSummary", "FirstAlert", "FirstDrift",
+    "FirstVerdict", "MetricPoint", "RecentAlert", "SegmentPoint", "VerdictRecord", "VersionActivity", "alert_history",
+    "busiest_version", "drift_cells_since", "drift_window_starts", "experiment_verdicts",
+    "drifted_result_count", "fairness_history", "fairness_summary", "first_alert_after", "first_drift_after",
+    "first_verdict_after", "firing_alert_count",
     "latest_alert_states", "latest_drifted_features", "metric_points_since", "metric_window_range",
-    "model_versions", "recent_alerts", "version_activity",
+    "model_versions", "recent_alerts", "segment_points_since", "version_activity",
 ]

@@ -99,7 +99,9 @@
       '</div>' +
       '<div class="panel"><div class="panel-head"><h3>Latency (ms)</h3><span class="legend lat-legend"></span></div><div class="lat"></div></div>' +
       '<div class="panel experiments-panel" hidden><div class="panel-head"><h3>Experiments · champion vs challenger</h3>' +
-      '<span class="muted small">always-valid intervals: safe to read after every window</span></div><div class="experiments"></div></div>';
+      '<span class="muted small">always-valid intervals: safe to read after every window</span></div><div class="experiments"></div></div>' +
+      '<div class="panel segments" hidden><div class="panel-head"><h3>Segments · worst first</h3>' +
+      '<span class="muted small seg-note"></span></div><div class="fairness"></div><div class="seg"></div></div>';
     $("models").appendChild(sec);
     return sec;
   }
@@ -196,6 +198,63 @@
     });
   }
 
+  var SEG_LABELS = { accuracy: "accuracy", selection_rate: "selection rate", label_coverage: "label coverage",
+    predictions: "predictions", mae: "MAE" };
+
+  function renderSegments(model, seg) {
+    var sec = section(model), panel = sec.querySelector(".segments");
+    panel.hidden = !seg.keys.length;
+    if (!seg.keys.length) return;
+    var fair = sec.querySelector(".fairness");
+    fair.innerHTML = "";
+    seg.fairness.forEach(function (f) {
+      var chip = h("span", "fair-chip" + (f.flagged ? " flagged" : ""),
+        f.key + " · " + f.measure.replace(/_/g, " ") + " " + C.fmt(f.value) +
+        (f.threshold !== null ? " (threshold " + f.threshold + ")" : "") + " · " + f.worst + " " + C.fmt(f.worst_value) +
+        " (n=" + f.worst_n + ") vs " + f.best + " " + C.fmt(f.best_value) + " (n=" + f.best_n + ")");
+      fair.appendChild(chip);
+    });
+    var root = sec.querySelector(".seg");
+    root.innerHTML = "";
+    sec.querySelector(".seg-note").textContent = seg.windows.length ? seg.windows.length + " windows" : "waiting for windows…";
+    seg.keys.forEach(function (k) {
+      var table = h("table", "seg-table");
+      table.dataset.key = k.key;
+      var head = h("tr");
+      head.appendChild(h("th", "seg-key", k.key));
+      seg.metrics.forEach(function (m) { head.appendChild(h("th", null, SEG_LABELS[m] || m)); });
+      table.appendChild(head);
+      var ranges = {};
+      seg.metrics.forEach(function (m) {
+        var all = [];
+        k.groups.forEach(function (g) { g.series[m].forEach(function (v) { if (v !== null) all.push(v); }); });
+        ranges[m] = all.length ? [Math.min.apply(null, all), Math.max.apply(null, all)] : [0, 1];
+      });
+      k.groups.forEach(function (g, i) {
+        var row = h("tr", "seg-row" + (i === 0 && g.score !== null ? " worst" : ""));
+        row.appendChild(h("td", "seg-group", g.group));
+        seg.metrics.forEach(function (m) {
+          var td = h("td", "seg-cell"), box = h("span", "spark-box");
+          td.appendChild(box);
+          var vals = g.series[m], last = null;
+          for (var j = vals.length - 1; j >= 0; j--) if (vals[j] !== null) { last = vals[j]; break; }
+          td.appendChild(h("span", "seg-value", C.fmt(last)));
+          C.sparkline(box, vals, { lo: ranges[m][0], hi: ranges[m][1], color: i === 0 ? "#e11d48" : "#3b82f6" });
+          row.appendChild(td);
+        });
+        table.appendChild(row);
+      });
+      if (k.more) {
+        var more = h("tr");
+        var td = h("td", "muted small", "+" + k.more + " more groups");
+        td.colSpan = seg.metrics.length + 1;
+        more.appendChild(td);
+        table.appendChild(more);
+      }
+      root.appendChild(table);
+    });
+  }
+
   function evidenceText(a) {
     var parts = [];
     (a.features || []).forEach(function (f) {
@@ -205,6 +264,10 @@
     var e = a.evidence || {};
     if (e.metric && e.op) parts.push(e.metric + " = " + C.fmt(e.value) + " " + e.op + " " + e.threshold + " (n=" + e.n + ")");
     if (e.events) e.events.forEach(function (ev) { parts.push(ev.detector + " " + ev.state + " at error #" + ev.index); });
+    if (e.measures) e.measures.filter(function (m) { return m.flagged; }).forEach(function (m) {
+      parts.push(m.measure.replace(/_/g, " ") + " " + C.fmt(m.value) + ": " + m.worst_group + " " + C.fmt(m.worst_value) +
+        " (n=" + m.worst_n + ") vs " + m.best_group + " " + C.fmt(m.best_value) + " (n=" + m.best_n + ")");
+    });
     if (e.windows_matched) parts.push(e.windows_matched + " window" + (e.windows_matched > 1 ? "s" : "") + " matched");
     if (e.clean_windows) parts.push(e.clean_windows + " clean window" + (e.clean_windows > 1 ? "s" : ""));
     if (e.verdict && e.upper !== undefined) parts.push(e.metric + " Δ " + C.fmt(e.estimate) + " [" + C.fmt(e.lower) + ", " + C.fmt(e.upper) + "]");
@@ -247,8 +310,9 @@
         var v = selectedVersion[m.name] ? "&version=" + encodeURIComponent(selectedVersion[m.name]) : "";
         var base = "/api/models/" + encodeURIComponent(m.name);
         return Promise.all([getJSON(base + "/drift?windows=30" + v), getJSON(base + "/performance?windows=45"),
-                            getJSON(base + "/latency?windows=45"), getJSON(base + "/experiments?windows=60")])
-          .then(function (r) { renderModel(m, r[0], r[1], r[2]); renderExperiments(m, r[3]); });
+                            getJSON(base + "/latency?windows=45"), getJSON(base + "/experiments?windows=60"),
+                            getJSON(base + "/segments?windows=30")])
+          .then(function (r) { renderModel(m, r[0], r[1], r[2]); renderExperiments(m, r[3]); renderSegments(m, r[4]); });
       })).then(function () { return getJSON("/api/alerts?limit=50"); })
         .then(function (a) { renderAlerts(a.alerts); });
     }).then(function () {

@@ -206,6 +206,23 @@
     });
   }
 
+  /* A small multiple: one line, no axes; the y range is shared by the caller (lo, hi) so rows compare. */
+  function sparkline(container, values, opts) {
+    container.innerHTML = "";
+    var W = opts.width || 120, H = opts.height || 28, lo = opts.lo, hi = opts.hi;
+    var svg = el("svg", { width: W, height: H, viewBox: "0 0 " + W + " " + H, class: "spark" }, container);
+    var pts = [];
+    values.forEach(function (v, i) { if (v !== null && isFinite(v)) pts.push([i, v]); });
+    if (!pts.length) { text(svg, W / 2, H / 2 + 4, "–", { class: "tick", "text-anchor": "middle" }); return; }
+    if (hi - lo < 1e-12) { hi = lo + 1; }
+    function X(i) { return 2 + (values.length > 1 ? i / (values.length - 1) : 0.5) * (W - 4); }
+    function Y(v) { return H - 3 - ((v - lo) / (hi - lo)) * (H - 6); }
+    var d = pts.map(function (p, k) { return (k ? "L" : "M") + X(p[0]).toFixed(1) + " " + Y(p[1]).toFixed(1); }).join("");
+    el("path", { d: d, class: "line", stroke: opts.color || "#3b82f6", "stroke-width": 1.5 }, svg);
+    var last = pts[pts.length - 1];
+    el("circle", { cx: X(last[0]), cy: Y(last[1]), r: 2, fill: opts.color || "#3b82f6" }, svg);
+  }
+
   function legend(container, items) {
     container.innerHTML = "";
     items.forEach(function (it) {
@@ -221,5 +238,5 @@
   }
 
   global.DriftlineCharts = { lineChart: lineChart, intervalChart: intervalChart, heatmap: heatmap, legend: legend,
-                             fmt: fmt, hhmm: hhmm, tickLabels: tickLabels };
+                             sparkline: sparkline, fmt: fmt, hhmm: hhmm, tickLabels: tickLabels };
 })(window);

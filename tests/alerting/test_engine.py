@@ -312,6 +312,7 @@ def test_default_rules_cover_the_documented_policy():
         ("concept_drift", "critical", "retrain", 1),
         ("covariate_shift", "warning", "notify", 1),
         ("performance", "critical", "deactivate", 2),
+        ("fairness", "warning", "notify", 1),  # only models with fairness: have fairness results
     ]
 
 

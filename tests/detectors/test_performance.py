@@ -99,3 +99,31 @@ def test_snapshot_restore_gives_same_metrics(task):
 def test_bad_task_names_parameter():
     with pytest.raises(ValueError, match="^task: 'ranking' is not a known task"):
         PerformanceWindow("ranking")
+
+
+@pytest.mark.parametrize("task", ["binary_classification", "regression", "multiclass_classification"])
+def test_update_groups_equals_an_update_per_group(task):
+    rng = np.random.default_rng(4)
+    n = 3_000
+    codes = rng.integers(-1, 5, n)  # -1: a row in no group
+    if task == "regression":
+        y_true = rng.normal(10, 3, n)
+        y_pred = y_true + rng.normal(0, 1, n)
+        score = None
+    else:
+        classes = 2 if task == "binary_classification" else 4
+        y_true, y_pred = rng.integers(0, classes, n), rng.integers(0, classes, n)
+        score = rng.random(n) if task == "binary_classification" else None
+    together = [PerformanceWindow(task, score_bins=100) for _ in range(5)]
+    apart = [PerformanceWindow(task, score_bins=100) for _ in range(5)]
+    for lo in range(0, n, 700):  # several batches: the running merge too
+        part = slice(lo, lo + 700)
+        PerformanceWindow.update_groups(together, codes[part], y_true[part], y_pred[part],
+                                        None if score is None else score[part])
+        for g, w in enumerate(apart):
+            mask = codes[part] == g
+            w.update(y_true[part][mask], y_pred[part][mask], None if score is None else score[part][mask])
+    for a, b in zip(together, apart, strict=True):
+        assert a.n == b.n
+        assert {m.name: m.value for m in a.compute()} == pytest.approx({m.name: m.value for m in b.compute()},
+                                                                        rel=1e-12, abs=1e-12)

@@ -35,6 +35,8 @@ def insert_samples(store: Store, now: datetime) -> dict[str, int]:
         "dead_letters": _dead_letters(start),
         "experiment_verdicts": _experiment_verdicts(start, hours),
         "model_versions": _model_versions(start),
+        "segment_metrics": _segment_metrics(start, hours),
+        "fairness_results": _fairness_results(start, hours),
     }
     for table, columns in rows.items():
         store.insert(table, columns)
@@ -164,3 +166,35 @@ def _model_versions(start: datetime) -> dict[str, list]:
         "changed_at": start + timedelta(hours=changed), "first_seen": epoch if first is None else start + timedelta(hours=first),
         "last_seen": epoch if last is None else start + timedelta(hours=last), "updated_at": start + timedelta(hours=69),
     } for version, state, reason, by, changed, first, last in records])
+
+
+def _segment_metrics(start: datetime, hours: int) -> dict[str, list]:
+    records = []
+    for h in range(hours):
+        window_start = start + timedelta(hours=h)
+        for version in VERSIONS:
+            for group, accuracy in (("north", 0.9), ("south", 0.7 if h > 40 else 0.88)):
+                for metric, value, n in (("predictions", 60.0, 60), ("accuracy", accuracy, 45),
+                                         ("selection_rate", 0.3 if group == "south" else 0.5, 60)):
+                    records.append({"model": MODEL, "version": version, "window_start": window_start,
+                                    "window_end": window_start + timedelta(minutes=1), "segment_key": "region",
+                                    "segment_value": group, "metric": metric, "value": value, "n": n,
+                                    "kafka_partition": 0})
+    return _columns(records)
+
+
+def _fairness_results(start: datetime, hours: int) -> dict[str, list]:
+    records = []
+    for h in range(hours):
+        window_start = start + timedelta(hours=h)
+        for version in VERSIONS:
+            flagged = int(version == "v2" and h > 40)
+            records.append({
+                "model": MODEL, "version": version, "window_start": window_start,
+                "window_end": window_start + timedelta(minutes=1), "sensitive_key": "region",
+                "measure": "demographic_parity_ratio", "value": 0.6 if flagged else 0.95, "threshold": 0.8,
+                "flagged": flagged, "worst_group": "south", "best_group": "north", "worst_value": 0.3,
+                "best_value": 0.5, "worst_n": 60, "best_n": 60, "p_value": 0.001 if flagged else 0.8,
+                "groups": json.dumps([{"group": "south", "value": 0.3, "n": 60, "low": 0.2, "high": 0.42}]),
+                "kafka_partition": 0})
+    return _columns(records)

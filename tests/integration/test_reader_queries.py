@@ -45,6 +45,11 @@ READS = {
                                                                                                ("v2", S + 60 * H))],
     "experiment_verdicts": lambda s: [q.experiment_verdicts(s, m, since, n)
                                       for m, since, n in (("credit", S, 1000), ("credit", SINCE, 5), ("price", S, 10))],
+    "segment_points_since": lambda s: q.segment_points_since(s, "credit", ("accuracy", "selection_rate"), S + 60 * H,
+                                                             1000),
+    "fairness_history": lambda s: [q.fairness_history(s, "credit", S + 38 * H, S + 44 * H, 100),
+                                   q.fairness_history(s, "credit", S, S + 70 * H, 5, version="v2")],
+    "fairness_summary": lambda s: q.fairness_summary(s, "credit", S, S + 70 * H, 10),
 }
 
 

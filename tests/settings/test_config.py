@@ -19,6 +19,7 @@ from driftline.settings import (
     ConceptWhen,
     ConfigError,
     DriftWhen,
+    FairnessSettings,
     KafkaSecurity,
     KafkaSettings,
     MetricsSettings,
@@ -29,6 +30,8 @@ from driftline.settings import (
     QualitySettings,
     RetentionPolicy,
     RuleSettings,
+    SegmentKey,
+    SegmentSettings,
     Settings,
     SlackSettings,
     StreamingSettings,
@@ -81,6 +84,8 @@ def test_the_readme_config_gives_a_typed_model(documented):
         quality=QualitySettings(0.1, 0.01, 0.05, 0.05),
         multivariate=MultivariateSettings(variance=0.65),
         streaming=(StreamingSettings("income", "adwin"),),
+        segments=SegmentSettings((SegmentKey("region", "segment"), SegmentKey("country", "feature"))),
+        fairness=FairnessSettings(("region",)),
     )
 
 

@@ -44,7 +44,7 @@ def test_each_kind_gets_its_typed_when():
 @pytest.mark.parametrize(("raw", "message"), [
     ([{"name": "r", "kind": "drift", "severity": "warning"}],
      "alerts.rules[0].kind: 'drift' is invalid, expected one of: data_drift, prediction_drift, concept_drift, "
-     "covariate_shift, performance, data_quality, latency, experiment, rollback_not_effective"),
+     "covariate_shift, performance, data_quality, latency, experiment, rollback_not_effective, segment_performance, fairness"),
     ([{"name": "r", "kind": "performance", "severity": "warning", "when": {"metric": "accuracy", "op": "=",
                                                                            "value": 1}}],
      "alerts.rules[0].when.op: '=' is invalid, expected one of: <, <=, >, >="),

@@ -43,7 +43,7 @@ def upgrade(store) -> None:
                                     "computed_at": [WINDOW + 60]})
     store.insert("dead_letters", {"topic": ["p"], "kafka_partition": [0], "kafka_offset": [1], "reason": ["schema"],
                                   "detail": ["x"], "payload": ["{"], "payload_bytes": [1], "ts": [WINDOW]})
-    assert [m.version for m in migrate(store)][0] == 3  # (and the later ones)
+    assert [m.version for m in migrate(store)][:1] == [3]  # later migrations may follow
 
     # Rows from before read partition 0 and no marks.
     assert store.execute("SELECT kafka_partition, value FROM window_metrics FINAL") == [(0, 0.5)]

@@ -52,7 +52,7 @@ def upgrade(store) -> None:
                                  "features": ["{}"], "prediction": ["1"], "prediction_num": [float("nan")],
                                  "score": [None], "latency_ms": [None], "variant": [""], "segment": ["{}"],
                                  "kafka_partition": [0], "kafka_offset": [0]})
-    assert [m.version for m in migrate(store)] == [4]
+    assert [m.version for m in migrate(store)][:1] == [4]  # later migrations may follow
     assert store.execute("SELECT event_id, request_id FROM predictions") == [("old", "")]
 
     # One row per evaluation; the same evaluation computed again (a replay) replaces it.
