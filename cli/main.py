@@ -45,11 +45,11 @@ def run(config: str, datadir: str, loglevel: str) -> None:
 def migrate(config: str) -> None:
     """Apply pending ClickHouse schema migrations."""
     from driftline.sinks.migrations import migrate as apply
-    from driftline.stream.wiring import build_store
+    from driftline.stream.wiring import build_settings_store
 
     settings = settings_or_exit(config)
     try:
-        applied = apply(build_store(settings.clickhouse.url))
+        applied = apply(build_settings_store(settings))
     except Exception as exc:  # noqa: BLE001 - report any store error as one line
         raise click.ClickException(str(exc)) from exc
     click.echo("applied: " + (", ".join(f"{m.version:04d}_{m.name}" for m in applied) or "nothing (up to date)"))
