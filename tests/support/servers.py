@@ -399,8 +399,11 @@ class ClickHouseCluster:
     def node(self, shard: int, replica: int) -> ClickHouseServer:
         return self.nodes[(shard, replica)]
 
-    def client(self, database: str | None = None, **options: Any):
-        return self.first.client(database, **options)
+    def client(self, database: str | None = None, *, node: tuple[int, int] = (1, 1), **options: Any):
+        """A client of ``node`` that reads the first live replica of each shard, as the workers do."""
+        options["settings"] = {"load_balancing": "in_order", "prefer_localhost_replica": 0,
+                               "distributed_product_mode": "global", **options.get("settings", {})}
+        return self.nodes[node].client(database, **options)
 
     def start(self) -> ClickHouseCluster:
         self.zookeeper.start()
