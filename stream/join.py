@@ -1,21 +1,38 @@
-"""Label join: feedback meets its prediction by ``event_id``, in either order.
+"""Label join: feedback meets its prediction by ``(model, event_id)``, in either order.
 
-State is two insertion-ordered maps (pending predictions, pending feedback),
-each capped at ``max_pending`` entries and expired ``max_delay_ms`` of event
-time after the entry's timestamp. The join lives inside a partition's state; its
-checkpoint holds only its counters: the pending entries are read back from the
-event tables on restore (:mod:`driftline.sinks.join_state`), which keeps
-checkpoints small however many labels wait.
+State is two compact tables of pending entries (:class:`~driftline.stream.pending.PendingTable`):
+predictions waiting for their label, labels waiting for their prediction. An entry keeps a
+128-bit hash of its model and event id, never the id itself: the event that completes the
+pair carries the id. Per entry that is about 60 bytes (prediction: hash, time, insertion
+number, model/version code, the prediction as a number or a small code, score); the previous
+dicts of tuples took about 500. Each side is capped at ``max_pending`` entries (the oldest
+added are evicted) and an entry expires ``max_delay_ms`` of event time after its timestamp.
+
+Values keep their type: a float, an int (exact up to 2^53), a bool, or a string (or any
+other value), kept once in a small per-join table. A prediction or label sent again while it
+is pending replaces the pending one (its values and its age).
+
+The join lives inside a partition's state; its checkpoint holds only its counters: the
+pending entries are read back from the event tables on restore
+(:mod:`driftline.sinks.join_state`), which keeps checkpoints small however many labels wait.
+Mergeable: no (a partition's join is partition-local); issue #17's stage 2 decides the join
+across partitions.
 """
 
 from __future__ import annotations
 
-from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["JoinedLabel", "LabelJoin"]
+import numpy as np
+
+from .pending import PendingTable, event_keys
+
+__all__ = ["JoinedLabel", "LabelJoin", "PendingId"]
+
+_EXACT_INT = 2 ** 53
+_FLOAT, _INT, _BOOL, _OBJECT = 0, 1, 2, 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +50,47 @@ class JoinedLabel:
     def ts_ms(self) -> int:
         """Event time of the join: the later of the two events."""
         return max(self.prediction_ts_ms, self.label_ts_ms)
+
+
+@dataclass(frozen=True, slots=True)
+class PendingId:
+    """A pending entry's key in place of its event id (:meth:`LabelJoin.pending_rows`); valid in this process."""
+
+    k1: int
+    k2: int
+
+
+class _Codes:
+    """Small per-join tables: a value <-> its code."""
+
+    def __init__(self) -> None:
+        self.values: list = []
+        self._codes: dict = {}
+
+    def code(self, value) -> int:
+        code = self._codes.get(value)
+        if code is None:
+            code = self._codes[value] = len(self.values)
+            self.values.append(value)
+        return code
+
+    def codes(self, values: Sequence) -> np.ndarray:
+        get = self._codes.get
+        out = [get(v) for v in values]
+        if None in out:
+            out = [self.code(v) for v in values]
+        return np.array(out, dtype=np.int32)
+
+
+def _typed_code(values: _Codes, v) -> tuple[int, float, int]:
+    t = type(v)
+    if t is float:
+        return _FLOAT, v, -1
+    if t is bool:
+        return _BOOL, float(v), -1
+    if t is int and -_EXACT_INT <= v <= _EXACT_INT:
+        return _INT, float(v), -1
+    return _OBJECT, 0.0, values.code(v)
 
 
 class LabelJoin:
@@ -56,10 +114,12 @@ class LabelJoin:
             raise ValueError(f"max_pending must be > 0, got {max_pending}")
         self.max_delay_ms = max_delay_ms
         self.max_pending = max_pending
-        # event_id -> (model, version, prediction, score, ts_ms)
-        self._predictions: OrderedDict[str, tuple] = OrderedDict()
-        # event_id -> (model, label, ts_ms)
-        self._feedback: OrderedDict[str, tuple] = OrderedDict()
+        value_columns = {"kind": np.int8, "num": np.float64, "obj": np.int32}
+        self._predictions = PendingTable({"mv": np.int32, "score": np.float64, **value_columns})
+        self._feedback = PendingTable({"model": np.int32, **value_columns})
+        self._models = _Codes()  # model name (keys and feedback rows)
+        self._versions = _Codes()  # (model, version) of pending predictions
+        self._values = _Codes()  # predictions and labels that are neither float, int nor bool
         self.expired_predictions = 0
         self.expired_feedback = 0
         self.evicted = 0
@@ -80,88 +140,196 @@ class LabelJoin:
         return join
 
     def load_pending(self, predictions, feedback) -> None:
-        """Refill the maps with ``(event_id, model, version, prediction, score, ts_ms)`` and
-        ``(event_id, model, label, ts_ms)`` rows, oldest first."""
-        for event_id, model, version, prediction, score, ts in predictions:
-            self._predictions[event_id] = (model, version, prediction, score, ts)
-        for event_id, model, label, ts in feedback:
-            self._feedback[event_id] = (model, label, ts)
-        self._bound(self._predictions)
-        self._bound(self._feedback)
+        """Refill the tables with ``(event_id, model, version, prediction, score, ts_ms)`` and
+        ``(event_id, model, label, ts_ms)`` rows, oldest first (an id may be a :class:`PendingId`)."""
+        predictions, feedback = list(predictions), list(feedback)
+        if predictions:
+            ids, models, versions, values, scores, ts = zip(*predictions, strict=True)
+            k1, k2 = self._keys(ids, models)
+            mv = self._versions.codes(list(zip(models, versions, strict=True)))
+            self._predictions.add(k1, k2, np.array(ts, np.int64), {
+                "mv": mv, "score": _scores(scores), **self._encode(values)})
+        if feedback:
+            ids, models, labels, ts = zip(*feedback, strict=True)
+            model_codes = self._models.codes(models)
+            k1, k2 = self._keys(ids, models)
+            self._feedback.add(k1, k2, np.array(ts, np.int64), {"model": model_codes, **self._encode(labels)})
+        self._bound()
 
     def pending_rows(self) -> tuple[list[tuple], list[tuple]]:
-        """The pending entries in the row format of :meth:`load_pending`."""
-        return ([(k, *v) for k, v in self._predictions.items()], [(k, *v) for k, v in self._feedback.items()])
+        """The pending entries in the row format of :meth:`load_pending`, oldest first, with a
+        :class:`PendingId` in place of the event id (the tables hold the ids)."""
+        p, f = self._predictions.rows_in_order(), self._feedback.rows_in_order()
+        versions, models = self._versions.values, self._models.values
+        predictions = [(PendingId(int(a), int(b)), *versions[mv], value, score, int(t))
+                       for a, b, mv, value, score, t in zip(p["k1"], p["k2"], p["mv"], self._decode(p),
+                                                            _optional(p["score"]), p["ts"], strict=True)]
+        feedback = [(PendingId(int(a), int(b)), models[m], value, int(t))
+                    for a, b, m, value, t in zip(f["k1"], f["k2"], f["model"], self._decode(f), f["ts"], strict=True)]
+        return predictions, feedback
 
     @property
     def pending(self) -> tuple[int, int]:
-        return len(self._predictions), len(self._feedback)
+        return self._predictions.alive, self._feedback.alive
 
+    @property
+    def nbytes(self) -> int:
+        """Bytes the pending entries' columns hold (the small value tables aside)."""
+        return self._predictions.nbytes + self._feedback.nbytes
+
+    # -- the join ---------------------------------------------------------------------------------
     def add_prediction(self, event_id, model, version, prediction, score, ts_ms) -> list[JoinedLabel]:
-        waiting = self._feedback.pop(event_id, None)
-        if waiting is not None and waiting[0] == model:
-            return [JoinedLabel(model, version, event_id, prediction, score, waiting[1], ts_ms, waiting[2])]
-        if waiting is not None:  # same id, other model: not a match, keep waiting
-            self._feedback[event_id] = waiting
-        self._predictions[event_id] = (model, version, prediction, score, ts_ms)
-        self._bound(self._predictions)
-        return []
+        event = _Event(event_id, prediction, score)
+        return self.add_predictions([event], [ts_ms], model, version)
 
     def add_predictions(self, events, ts_ms, model: str, version: str) -> list[JoinedLabel]:
-        """Batch form of :meth:`add_prediction` for events of one model/version."""
-        feedback = self._feedback
-        pending = self._predictions
-        if not feedback:  # the common case: labels come later; skip the per-event lookups
-            for event, ts in zip(events, ts_ms, strict=True):
-                pending[event.event_id] = (model, version, event.prediction, event.score, ts)
-            self._bound(pending)
+        """Predictions of one model/version, in arrival order; returns the labels they complete."""
+        n = len(events)
+        if not n:
             return []
+        ids = [e.event_id for e in events]
+        k1, k2 = event_keys(ids, model)
+        ts = np.asarray(ts_ms, dtype=np.int64)
         joined: list[JoinedLabel] = []
-        take = feedback.pop
-        for event, ts in zip(events, ts_ms, strict=True):
-            event_id = event.event_id
-            waiting = take(event_id, None)
-            if waiting is None:
-                pending[event_id] = (model, version, event.prediction, event.score, ts)
-            elif waiting[0] == model:
-                joined.append(JoinedLabel(model, version, event_id, event.prediction, event.score,
-                                          waiting[1], ts, waiting[2]))
-            else:  # same id, other model: not a match, both keep waiting
-                feedback[event_id] = waiting
-                pending[event_id] = (model, version, event.prediction, event.score, ts)
-        self._bound(pending)
+        waiting = None
+        if self._feedback.alive:
+            rows = _first_only(self._feedback.find(k1, k2), k1, k2)
+            waiting = rows >= 0
+            if waiting.any():
+                labels = self._feedback.take(rows[waiting])
+                for i, label, label_ts in zip(np.flatnonzero(waiting).tolist(), self._decode(labels),
+                                              labels["ts"].tolist(), strict=True):
+                    e = events[i]
+                    joined.append(JoinedLabel(model, version, e.event_id, e.prediction, e.score, label,
+                                              int(ts[i]), label_ts))
+            else:
+                waiting = None
+        if waiting is None:
+            kept_events, kept = events, slice(None)
+        else:
+            kept = np.flatnonzero(~waiting)
+            kept_events = [events[i] for i in kept.tolist()]
+        mv = np.full(len(kept_events), self._versions.code((model, version)), dtype=np.int32)
+        self._predictions.add(k1[kept], k2[kept], ts[kept], {
+            "mv": mv, "score": _scores([e.score for e in kept_events]),
+            **self._encode([e.prediction for e in kept_events])})
+        self._bound()
         return joined
 
     def add_feedback(self, event_id, model, label, ts_ms) -> list[JoinedLabel]:
-        waiting = self._predictions.get(event_id)
-        if waiting is not None and waiting[0] == model:
-            del self._predictions[event_id]
-            m, version, prediction, score, pred_ts = waiting
-            return [JoinedLabel(m, version, event_id, prediction, score, label, pred_ts, ts_ms)]
-        self._feedback[event_id] = (model, label, ts_ms)
-        self._bound(self._feedback)
-        return []
+        return self.add_feedbacks([_Feedback(event_id, model, label)], [ts_ms])
+
+    def add_feedbacks(self, events, ts_ms) -> list[JoinedLabel]:
+        """Labels in arrival order (any models); returns the joins they complete, in that order."""
+        n = len(events)
+        if not n:
+            return []
+        ids = [e.event_id for e in events]
+        models = [e.model for e in events]
+        model_codes = self._models.codes(models)
+        k1, k2 = event_keys(ids, models)
+        ts = np.asarray(ts_ms, dtype=np.int64)
+        joined: list[JoinedLabel] = []
+        matched = np.zeros(n, dtype=bool)
+        if self._predictions.alive:
+            found = _first_only(self._predictions.find(k1, k2), k1, k2)
+            matched = found >= 0
+            if matched.any():
+                rows = self._predictions.take(found[matched])
+                versions = self._versions.values
+                for i, mv, prediction, score, pred_ts in zip(np.flatnonzero(matched).tolist(), rows["mv"].tolist(),
+                                                             self._decode(rows), _optional(rows["score"]),
+                                                             rows["ts"].tolist(), strict=True):
+                    e = events[i]
+                    m, version = versions[mv]
+                    joined.append(JoinedLabel(m, version, e.event_id, prediction, score, e.label, pred_ts, int(ts[i])))
+        rest = np.flatnonzero(~matched) if matched.any() else slice(None)
+        if not matched.all():
+            labels = [e.label for e in events] if isinstance(rest, slice) else [events[i].label for i in rest.tolist()]
+            self._feedback.add(k1[rest], k2[rest], ts[rest], {"model": model_codes[rest], **self._encode(labels)})
+            self._bound()
+        return joined
 
     def expire(self, watermark_ms: int) -> None:
         """Drop entries older than ``watermark_ms - max_delay_ms`` (event time)."""
         horizon = watermark_ms - self.max_delay_ms
-        self.expired_predictions += _expire(self._predictions, horizon, ts_index=4)
-        self.expired_feedback += _expire(self._feedback, horizon, ts_index=2)
+        self.expired_predictions += self._predictions.expire(horizon)
+        self.expired_feedback += self._feedback.expire(horizon)
 
-    def _bound(self, pending: OrderedDict) -> None:
-        while len(pending) > self.max_pending:
-            pending.popitem(last=False)
-            self.evicted += 1
+    # -- values -----------------------------------------------------------------------------------
+    def _bound(self) -> None:
+        self.evicted += self._predictions.evict_oldest(self.max_pending)
+        self.evicted += self._feedback.evict_oldest(self.max_pending)
+
+    def _keys(self, ids: Sequence, models: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Keys of ids that may already be :class:`PendingId` s (rows of :meth:`pending_rows`)."""
+        if not any(type(i) is PendingId for i in ids):
+            return event_keys(list(ids), list(models))
+        k1, k2 = event_keys(["" if type(i) is PendingId else i for i in ids], list(models))
+        for n, i in enumerate(ids):
+            if type(i) is PendingId:
+                k1[n], k2[n] = i.k1, i.k2
+        return k1, k2
+
+    def _encode(self, values: Sequence) -> dict[str, np.ndarray]:
+        n = len(values)
+        types = set(map(type, values))
+        if types == {float}:
+            return {"kind": np.zeros(n, np.int8), "num": np.array(values, np.float64), "obj": np.full(n, -1, np.int32)}
+        if types == {str}:
+            return {"kind": np.full(n, _OBJECT, np.int8), "num": np.zeros(n), "obj": self._values.codes(values)}
+        kind, num, obj = zip(*(_typed_code(self._values, v) for v in values), strict=True) if n else ((), (), ())
+        return {"kind": np.array(kind, np.int8), "num": np.array(num, np.float64), "obj": np.array(obj, np.int32)}
+
+    def _decode(self, rows: Mapping[str, np.ndarray]) -> list:
+        kinds, nums, objs = rows["kind"], rows["num"], rows["obj"]
+        if not len(kinds):
+            return []
+        if (kinds == _FLOAT).all():
+            return nums.tolist()
+        values = self._values.values
+        out = []
+        for kind, num, obj in zip(kinds.tolist(), nums.tolist(), objs.tolist(), strict=True):
+            out.append(num if kind == _FLOAT else int(num) if kind == _INT else bool(num) if kind == _BOOL
+                       else values[obj])
+        return out
 
 
-def _expire(pending: OrderedDict, horizon: int, ts_index: int) -> int:
-    # Insertion order is close to event-time order; stop at the first young entry
-    # so that expiry costs O(expired), not O(pending).
-    dropped = 0
-    while pending:
-        key, value = next(iter(pending.items()))
-        if value[ts_index] >= horizon:
-            break
-        del pending[key]
-        dropped += 1
-    return dropped
+@dataclass(frozen=True, slots=True)
+class _Event:
+    event_id: str
+    prediction: object
+    score: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class _Feedback:
+    event_id: str
+    model: str
+    label: object
+
+
+def _scores(scores: Sequence) -> np.ndarray:
+    if None not in scores:
+        return np.array(scores, dtype=np.float64)
+    return np.array([np.nan if s is None else s for s in scores], dtype=np.float64)
+
+
+def _optional(scores: np.ndarray) -> list:
+    return [None if s != s else s for s in scores.tolist()]
+
+
+def _first_only(rows: np.ndarray, k1: np.ndarray, k2: np.ndarray) -> np.ndarray:
+    """``rows`` with -1 where an earlier event of the batch has the same key: a pending entry is
+    completed by the first event of its key, the later ones wait in their turn."""
+    hits = np.flatnonzero(rows >= 0)
+    if len(hits) < 2:
+        return rows
+    found = rows[hits]
+    order = np.argsort(found, kind="stable")
+    repeat = np.zeros(len(hits), dtype=bool)
+    repeat[order[1:]] = found[order][1:] == found[order][:-1]
+    if repeat.any():
+        rows = rows.copy()
+        rows[hits[repeat]] = -1
+    return rows
