@@ -170,14 +170,15 @@ kafka:
 """)
         return path
 
-    def start_worker(self, env: dict | None = None, token: str | None = None) -> Worker:
+    def start_worker(self, env: dict | None = None, token: str | None = None, args: tuple[str, ...] = ()) -> Worker:
+        """``args``: more options of ``driftline run`` (``--processes 2``: children on port, port + 1)."""
         port = free_port()
         self._workers += 1
         log_path = self.tmp_path / f"worker-{self._workers}.log"
         with log_path.open("wb") as log:
             proc = subprocess.Popen(
                 [sys.executable, "-m", "driftline.cli", "run", "--config", str(self.config(port)),
-                 "--datadir", str(self.tmp_path / f"faust-{self._workers}")],
+                 "--datadir", str(self.tmp_path / f"faust-{self._workers}"), *args],
                 stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}, cwd=ROOT)
         return Worker(proc, log_path, port, token)
 
