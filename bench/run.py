@@ -3,7 +3,9 @@
 Sections: ``throughput`` (consume ceilings A/B, the worker end to end on a
 ClickHouse server and on chdb, per-stage times), ``drift`` (Evidently 0.7.23 vs
 DriftSuite), ``latency`` (drift onset -> webhook alert), ``rss`` (peak RSS as
-the stream grows) and ``scale`` (two workers in one group). Writes
+the stream grows, bytes per pending join entry), ``scale`` (two workers in one group),
+``processes`` (``driftline run --processes 1`` and ``2``) and ``growth`` (features per event
+and streams). Writes
 ``bench/results/<timestamp>.md`` and ``.json``. See docs/performance.md.
 """
 
@@ -26,7 +28,7 @@ from driftline.demo import EmbeddedBroker
 
 from tests.support.servers import ClickHouseServer
 
-from . import drift_compare, latency, rss, scale
+from . import drift_compare, growth, latency, processes, rss, scale
 from .e2e import run_worker
 from .load import consume_all, decoder, produce_plan
 from .scale import cpu_seconds
@@ -48,7 +50,7 @@ def _git_state() -> str:
         return "unknown"
 
 
-SECTIONS = ("throughput", "drift", "latency", "rss", "scale")
+SECTIONS = ("throughput", "drift", "latency", "rss", "scale", "processes", "growth")
 
 
 def throughput(broker, clickhouse, events: int, repeat: int, gc_threshold: tuple[int, ...] | None) -> dict:
@@ -119,6 +121,10 @@ def markdown(report: dict) -> str:
         lines += _rss_md(report["rss"])
     if "scale" in report:
         lines += _scale_md(report["scale"], report.get("summary"), report.get("throughput"))
+    if "processes" in report:
+        lines += processes.markdown(report["processes"])
+    if "growth" in report:
+        lines += growth.markdown(report["growth"])
     return "\n".join(lines)
 
 
@@ -190,9 +196,11 @@ def _rss_md(d: dict) -> list[str]:
     lines = ["## Peak RSS of one worker process", "",
              f"{d['predictions']:,} predictions ({d['messages']:,} messages) through one child worker, "
              f"ClickHouse server store, {d['consume_s']:.0f} s", "",
-             "| predictions read | VmHWM MB | VmRSS MB | join pending |", "|---:|---:|---:|---:|"]
+             "| predictions read | VmHWM MB | VmRSS MB | join pending | join bytes per pending entry |",
+             "|---:|---:|---:|---:|---:|"]
     for p in d["points"]:
-        lines.append(f"| {p['predictions']:,} | {p['vm_hwm_mb']:.0f} | {p['vm_rss_mb']:.0f} | {p['join_pending']:,} |")
+        lines.append(f"| {p['predictions']:,} | {p['vm_hwm_mb']:.0f} | {p['vm_rss_mb']:.0f} | {p['join_pending']:,} | "
+                     f"{p.get('join_bytes_per_entry', 0):.0f} |")
     pts = d["points"]
     if len(pts) >= 2:
         lines += ["", f"HWM growth from {pts[-2]['predictions']:,} to {pts[-1]['predictions']:,} predictions: "
@@ -269,6 +277,13 @@ def main(argv: list[str] | None = None) -> None:
         if "rss" in args.only:
             report["rss"] = rss.measure(broker, clickhouse, rss_events, marks)
             logging.info("rss: %s", report["rss"]["points"])
+        if "processes" in args.only:
+            report["processes"] = processes.measure(broker, clickhouse, events)
+            logging.info("processes: %.2fx", report["processes"]["speedup"])
+        if "growth" in args.only:
+            report["growth"] = growth.measure(broker, clickhouse, quick=args.quick)
+            logging.info("growth: features %+.1f, streams %+.1f points", -report["growth"]["drop_features_points"],
+                         -report["growth"]["drop_streams_points"])
     meta["seconds"] = time.perf_counter() - started
     RESULTS.mkdir(exist_ok=True)
     stem = RESULTS / meta["started"]

@@ -41,6 +41,9 @@ def run(config: str, datadir: str, loglevel: str, processes: int, worker_index: 
     if processes > 1:
         from .processes import run_processes
 
+        # Once, before the children: N workers migrating a fresh database at once would race
+        # (18.16 has no ADD COLUMN IF NOT EXISTS). Each child then finds nothing to apply.
+        _migrate_or_exit(settings)
         sys.exit(run_processes(config, datadir, loglevel, processes))
 
     import faust
@@ -60,15 +63,22 @@ def run(config: str, datadir: str, loglevel: str, processes: int, worker_index: 
 @click.option("--config", "config", required=True, type=click.Path(dir_okay=False))
 def migrate(config: str) -> None:
     """Apply pending ClickHouse schema migrations."""
+    applied = _migrate_or_exit(settings_or_exit(config))
+    click.echo("applied: " + (", ".join(f"{m.version:04d}_{m.name}" for m in applied) or "nothing (up to date)"))
+
+
+def _migrate_or_exit(settings) -> list:
     from driftline.sinks.migrations import migrate as apply
     from driftline.stream.wiring import build_settings_store
 
-    settings = settings_or_exit(config)
     try:
-        applied = apply(build_settings_store(settings))
+        store = build_settings_store(settings)
+        try:
+            return apply(store)
+        finally:
+            store.close()
     except Exception as exc:  # noqa: BLE001 - report any store error as one line
         raise click.ClickException(str(exc)) from exc
-    click.echo("applied: " + (", ".join(f"{m.version:04d}_{m.name}" for m in applied) or "nothing (up to date)"))
 
 
 @main.command()

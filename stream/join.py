@@ -27,12 +27,11 @@ from typing import Any
 
 import numpy as np
 
+from .join_values import VALUE_COLUMNS, Codes, ValueCodes, optional_scores, scores_column
 from .pending import PendingTable, event_keys
 
 __all__ = ["JoinedLabel", "LabelJoin", "PendingId"]
 
-_EXACT_INT = 2 ** 53
-_FLOAT, _INT, _BOOL, _OBJECT = 0, 1, 2, 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,39 +59,6 @@ class PendingId:
     k2: int
 
 
-class _Codes:
-    """Small per-join tables: a value <-> its code."""
-
-    def __init__(self) -> None:
-        self.values: list = []
-        self._codes: dict = {}
-
-    def code(self, value) -> int:
-        code = self._codes.get(value)
-        if code is None:
-            code = self._codes[value] = len(self.values)
-            self.values.append(value)
-        return code
-
-    def codes(self, values: Sequence) -> np.ndarray:
-        get = self._codes.get
-        out = [get(v) for v in values]
-        if None in out:
-            out = [self.code(v) for v in values]
-        return np.array(out, dtype=np.int32)
-
-
-def _typed_code(values: _Codes, v) -> tuple[int, float, int]:
-    t = type(v)
-    if t is float:
-        return _FLOAT, v, -1
-    if t is bool:
-        return _BOOL, float(v), -1
-    if t is int and -_EXACT_INT <= v <= _EXACT_INT:
-        return _INT, float(v), -1
-    return _OBJECT, 0.0, values.code(v)
-
-
 class LabelJoin:
     """Bounded two-sided join.
 
@@ -114,12 +80,11 @@ class LabelJoin:
             raise ValueError(f"max_pending must be > 0, got {max_pending}")
         self.max_delay_ms = max_delay_ms
         self.max_pending = max_pending
-        value_columns = {"kind": np.int8, "num": np.float64, "obj": np.int32}
-        self._predictions = PendingTable({"mv": np.int32, "score": np.float64, **value_columns})
-        self._feedback = PendingTable({"model": np.int32, **value_columns})
-        self._models = _Codes()  # model name (keys and feedback rows)
-        self._versions = _Codes()  # (model, version) of pending predictions
-        self._values = _Codes()  # predictions and labels that are neither float, int nor bool
+        self._predictions = PendingTable({"mv": np.int32, "score": np.float64, **VALUE_COLUMNS})
+        self._feedback = PendingTable({"model": np.int32, **VALUE_COLUMNS})
+        self._models = Codes()  # model name (keys and feedback rows)
+        self._versions = Codes()  # (model, version) of pending predictions
+        self._values = ValueCodes()  # predictions and labels
         self.expired_predictions = 0
         self.expired_feedback = 0
         self.evicted = 0
@@ -148,12 +113,12 @@ class LabelJoin:
             k1, k2 = self._keys(ids, models)
             mv = self._versions.codes(list(zip(models, versions, strict=True)))
             self._predictions.add(k1, k2, np.array(ts, np.int64), {
-                "mv": mv, "score": _scores(scores), **self._encode(values)})
+                "mv": mv, "score": scores_column(scores), **self._values.encode(values)})
         if feedback:
             ids, models, labels, ts = zip(*feedback, strict=True)
             model_codes = self._models.codes(models)
             k1, k2 = self._keys(ids, models)
-            self._feedback.add(k1, k2, np.array(ts, np.int64), {"model": model_codes, **self._encode(labels)})
+            self._feedback.add(k1, k2, np.array(ts, np.int64), {"model": model_codes, **self._values.encode(labels)})
         self._bound()
 
     def pending_rows(self) -> tuple[list[tuple], list[tuple]]:
@@ -162,10 +127,10 @@ class LabelJoin:
         p, f = self._predictions.rows_in_order(), self._feedback.rows_in_order()
         versions, models = self._versions.values, self._models.values
         predictions = [(PendingId(int(a), int(b)), *versions[mv], value, score, int(t))
-                       for a, b, mv, value, score, t in zip(p["k1"], p["k2"], p["mv"], self._decode(p),
-                                                            _optional(p["score"]), p["ts"], strict=True)]
+                       for a, b, mv, value, score, t in zip(p["k1"], p["k2"], p["mv"], self._values.decode(p),
+                                                            optional_scores(p["score"]), p["ts"], strict=True)]
         feedback = [(PendingId(int(a), int(b)), models[m], value, int(t))
-                    for a, b, m, value, t in zip(f["k1"], f["k2"], f["model"], self._decode(f), f["ts"], strict=True)]
+                    for a, b, m, value, t in zip(f["k1"], f["k2"], f["model"], self._values.decode(f), f["ts"], strict=True)]
         return predictions, feedback
 
     @property
@@ -197,7 +162,7 @@ class LabelJoin:
             waiting = rows >= 0
             if waiting.any():
                 labels = self._feedback.take(rows[waiting])
-                for i, label, label_ts in zip(np.flatnonzero(waiting).tolist(), self._decode(labels),
+                for i, label, label_ts in zip(np.flatnonzero(waiting).tolist(), self._values.decode(labels),
                                               labels["ts"].tolist(), strict=True):
                     e = events[i]
                     joined.append(JoinedLabel(model, version, e.event_id, e.prediction, e.score, label,
@@ -211,8 +176,8 @@ class LabelJoin:
             kept_events = [events[i] for i in kept.tolist()]
         mv = np.full(len(kept_events), self._versions.code((model, version)), dtype=np.int32)
         self._predictions.add(k1[kept], k2[kept], ts[kept], {
-            "mv": mv, "score": _scores([e.score for e in kept_events]),
-            **self._encode([e.prediction for e in kept_events])})
+            "mv": mv, "score": scores_column([e.score for e in kept_events]),
+            **self._values.encode([e.prediction for e in kept_events])})
         self._bound()
         return joined
 
@@ -238,7 +203,7 @@ class LabelJoin:
                 rows = self._predictions.take(found[matched])
                 versions = self._versions.values
                 for i, mv, prediction, score, pred_ts in zip(np.flatnonzero(matched).tolist(), rows["mv"].tolist(),
-                                                             self._decode(rows), _optional(rows["score"]),
+                                                             self._values.decode(rows), optional_scores(rows["score"]),
                                                              rows["ts"].tolist(), strict=True):
                     e = events[i]
                     m, version = versions[mv]
@@ -246,7 +211,7 @@ class LabelJoin:
         rest = np.flatnonzero(~matched) if matched.any() else slice(None)
         if not matched.all():
             labels = [e.label for e in events] if isinstance(rest, slice) else [events[i].label for i in rest.tolist()]
-            self._feedback.add(k1[rest], k2[rest], ts[rest], {"model": model_codes[rest], **self._encode(labels)})
+            self._feedback.add(k1[rest], k2[rest], ts[rest], {"model": model_codes[rest], **self._values.encode(labels)})
             self._bound()
         return joined
 
@@ -271,29 +236,6 @@ class LabelJoin:
                 k1[n], k2[n] = i.k1, i.k2
         return k1, k2
 
-    def _encode(self, values: Sequence) -> dict[str, np.ndarray]:
-        n = len(values)
-        types = set(map(type, values))
-        if types == {float}:
-            return {"kind": np.zeros(n, np.int8), "num": np.array(values, np.float64), "obj": np.full(n, -1, np.int32)}
-        if types == {str}:
-            return {"kind": np.full(n, _OBJECT, np.int8), "num": np.zeros(n), "obj": self._values.codes(values)}
-        kind, num, obj = zip(*(_typed_code(self._values, v) for v in values), strict=True) if n else ((), (), ())
-        return {"kind": np.array(kind, np.int8), "num": np.array(num, np.float64), "obj": np.array(obj, np.int32)}
-
-    def _decode(self, rows: Mapping[str, np.ndarray]) -> list:
-        kinds, nums, objs = rows["kind"], rows["num"], rows["obj"]
-        if not len(kinds):
-            return []
-        if (kinds == _FLOAT).all():
-            return nums.tolist()
-        values = self._values.values
-        out = []
-        for kind, num, obj in zip(kinds.tolist(), nums.tolist(), objs.tolist(), strict=True):
-            out.append(num if kind == _FLOAT else int(num) if kind == _INT else bool(num) if kind == _BOOL
-                       else values[obj])
-        return out
-
 
 @dataclass(frozen=True, slots=True)
 class _Event:
@@ -307,16 +249,6 @@ class _Feedback:
     event_id: str
     model: str
     label: object
-
-
-def _scores(scores: Sequence) -> np.ndarray:
-    if None not in scores:
-        return np.array(scores, dtype=np.float64)
-    return np.array([np.nan if s is None else s for s in scores], dtype=np.float64)
-
-
-def _optional(scores: np.ndarray) -> list:
-    return [None if s != s else s for s in scores.tolist()]
 
 
 def _first_only(rows: np.ndarray, k1: np.ndarray, k2: np.ndarray) -> np.ndarray:
