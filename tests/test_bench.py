@@ -23,8 +23,9 @@ def test_the_processes_data_set_gives_each_half_of_the_partitions_five_streams()
 
 
 def test_growth_settings_parse_at_every_size():
-    from bench.growth import feature_names, raw_settings, streams_of
     from driftline.settings import parse_settings
+
+    from bench.growth import feature_names, raw_settings, streams_of
 
     for features, streams in ((13, 10), (500, 10), (13, 1000)):
         settings = parse_settings(raw_settings("127.0.0.1:9092", "chdb://:memory:", "r", features, streams, 200))
