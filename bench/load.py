@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from confluent_kafka import Consumer, Producer
@@ -18,19 +18,25 @@ PRODUCER_CONFIG = {"linger.ms": 50, "batch.num.messages": 10_000, "queue.bufferi
                    "queue.buffering.max.kbytes": 1_048_576, "acks": 1}
 
 
-def produce_plan(bootstrap: str, predictions_topic: str, feedback_topic: str, plan: Plan) -> dict:
-    """Produce every prediction and feedback of ``plan``, then one watermark tick per stream."""
+def produce_plan(bootstrap: str, predictions_topic: str, feedback_topic: str, plan: Plan, *,
+                 partitions: Mapping[str, int] | None = None) -> dict:
+    """Produce every prediction and feedback of ``plan``, then one watermark tick per stream.
+
+    ``partitions``: keyed by (model, version) stream (:func:`~bench.traffic.stream_key`) onto these
+    partitions, a stream's feedback with its predictions; default: keyed by model, librdkafka's partitioner.
+    """
     producer = Producer({"bootstrap.servers": bootstrap, **PRODUCER_CONFIG})
     started = time.perf_counter()
     counts = {"predictions": 0, "feedback": 0, "bytes": 0}
-    for preds, feedback in messages(plan):
-        _send(producer, predictions_topic, preds)
-        _send(producer, feedback_topic, feedback)
+    by_stream = partitions is not None
+    for preds, feedback in messages(plan, by_stream=by_stream):
+        _send(producer, predictions_topic, preds, partitions)
+        _send(producer, feedback_topic, feedback, partitions)
         counts["predictions"] += len(preds)
         counts["feedback"] += len(feedback)
         counts["bytes"] += sum(len(v) for _, v in preds)
-    ticks = tick_messages(plan)
-    _send(producer, predictions_topic, ticks)
+    ticks = tick_messages(plan, by_stream=by_stream)
+    _send(producer, predictions_topic, ticks, partitions)
     counts["predictions"] += len(ticks)
     left = producer.flush(120)
     if left:
@@ -39,11 +45,13 @@ def produce_plan(bootstrap: str, predictions_topic: str, feedback_topic: str, pl
     return counts
 
 
-def _send(producer: Producer, topic: str, records: Iterable[tuple[str, bytes]]) -> None:
+def _send(producer: Producer, topic: str, records: Iterable[tuple[str, bytes]],
+          partitions: Mapping[str, int] | None = None) -> None:
     for key, value in records:
+        extra = {"partition": partitions[key]} if partitions is not None else {}
         while True:
             try:
-                producer.produce(topic, value=value, key=key)
+                producer.produce(topic, value=value, key=key, **extra)
                 break
             except BufferError:
                 producer.poll(0.05)

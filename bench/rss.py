@@ -54,7 +54,8 @@ def measure(broker, clickhouse, events: int, marks: tuple[int, ...] = (1_000_000
         upto = [s for s in samples if s["messages"] / ratio <= mark * 1.0001] or samples[:1]
         s = upto[-1]
         points.append({"predictions": mark, "messages": s["messages"], "vm_hwm_mb": s["VmHWM"] / 1024,
-                       "vm_rss_mb": s["VmRSS"] / 1024, "join_pending": s["join_pending"]})
+                       "vm_rss_mb": s["VmRSS"] / 1024, "join_pending": s["join_pending"],
+                       "join_bytes_per_entry": s.get("join_bytes", 0) / max(1, s["join_pending"])})
     return {"predictions": plan.predictions, "messages": total, "produce_s": produce_s,
             "consume_s": time.perf_counter() - started, "points": points,
             "curve": [{"messages": s["messages"], "rss_mb": round(s["VmRSS"] / 1024, 1),

@@ -3,8 +3,10 @@
 Sections: ``throughput`` (consume ceilings A/B, the worker end to end on a
 ClickHouse server and on chdb, per-stage times), ``drift`` (Evidently 0.7.23 vs
 DriftSuite), ``latency`` (drift onset -> webhook alert), ``rss`` (peak RSS as
-the stream grows), ``scale`` (two workers in one group) and ``segments`` (the
-throughput with 2 segment keys x 50 values over the same run without). Writes
+the stream grows, bytes per pending join entry), ``scale`` (two workers in one group),
+``processes`` (``driftline run --processes 1`` and ``2``), ``growth`` (features per event
+and streams) and ``segments`` (the throughput with 2 segment keys x 50 values over the same
+run without). Writes
 ``bench/results/<timestamp>.md`` and ``.json``. See docs/performance.md.
 """
 
@@ -27,7 +29,7 @@ from driftline.demo import EmbeddedBroker
 
 from tests.support.servers import ClickHouseServer
 
-from . import drift_compare, latency, rss, scale, segments
+from . import drift_compare, growth, latency, processes, rss, scale, segments
 from .e2e import run_worker
 from .load import consume_all, decoder, produce_plan
 from .scale import cpu_seconds
@@ -49,7 +51,7 @@ def _git_state() -> str:
         return "unknown"
 
 
-SECTIONS = ("throughput", "drift", "latency", "rss", "scale", "segments")
+SECTIONS = ("throughput", "drift", "latency", "rss", "scale", "processes", "growth", "segments")
 
 
 def throughput(broker, clickhouse, events: int, repeat: int, gc_threshold: tuple[int, ...] | None) -> dict:
@@ -122,6 +124,10 @@ def markdown(report: dict) -> str:
         lines += _scale_md(report["scale"], report.get("summary"), report.get("throughput"))
     if "segments" in report:
         lines += segments.markdown(report["segments"])
+    if "processes" in report:
+        lines += processes.markdown(report["processes"])
+    if "growth" in report:
+        lines += growth.markdown(report["growth"])
     return "\n".join(lines)
 
 
@@ -193,9 +199,11 @@ def _rss_md(d: dict) -> list[str]:
     lines = ["## Peak RSS of one worker process", "",
              f"{d['predictions']:,} predictions ({d['messages']:,} messages) through one child worker, "
              f"ClickHouse server store, {d['consume_s']:.0f} s", "",
-             "| predictions read | VmHWM MB | VmRSS MB | join pending |", "|---:|---:|---:|---:|"]
+             "| predictions read | VmHWM MB | VmRSS MB | join pending | join bytes per pending entry |",
+             "|---:|---:|---:|---:|---:|"]
     for p in d["points"]:
-        lines.append(f"| {p['predictions']:,} | {p['vm_hwm_mb']:.0f} | {p['vm_rss_mb']:.0f} | {p['join_pending']:,} |")
+        lines.append(f"| {p['predictions']:,} | {p['vm_hwm_mb']:.0f} | {p['vm_rss_mb']:.0f} | {p['join_pending']:,} | "
+                     f"{p.get('join_bytes_per_entry', 0):.0f} |")
     pts = d["points"]
     if len(pts) >= 2:
         lines += ["", f"HWM growth from {pts[-2]['predictions']:,} to {pts[-1]['predictions']:,} predictions: "
@@ -277,6 +285,13 @@ def main(argv: list[str] | None = None) -> None:
         if "segments" in args.only:
             report["segments"] = segments.measure(broker, clickhouse, args.segment_events or events, repeat)
             logging.info("segments: ratio %.3f", report["segments"]["ratio"])
+        if "processes" in args.only:
+            report["processes"] = processes.measure(broker, clickhouse, events)
+            logging.info("processes: %.2fx", report["processes"]["speedup"])
+        if "growth" in args.only:
+            report["growth"] = growth.measure(broker, clickhouse, quick=args.quick)
+            logging.info("growth: features %+.1f, streams %+.1f points", -report["growth"]["drop_features_points"],
+                         -report["growth"]["drop_streams_points"])
     meta["seconds"] = time.perf_counter() - started
     RESULTS.mkdir(exist_ok=True)
     stem = RESULTS / meta["started"]

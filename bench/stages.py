@@ -140,8 +140,8 @@ def patch_wiring(timer: StageTimer, on_batch: Callable[[list], None], on_insert:
     def build_consumer(settings):
         return TimedConsumer(original_consumer(settings), timer, on_batch)
 
-    def build_store(url):
-        store = original_store(url)
+    def build_store(url, **options):
+        store = original_store(url, **options)
         insert = store.insert
 
         def reporting_insert(table, columns):

@@ -87,8 +87,14 @@ def feature_rows(rng: np.random.Generator, n: int, drifted: np.ndarray) -> tuple
     return np.round(numeric, 1), cats
 
 
-def messages(plan: Plan, chunk: int = 20_000) -> Iterator[tuple[list, list]]:
-    """Yield ``(predictions, feedback)`` lists of ``(key, value)`` in event-time order across streams."""
+def stream_key(model: str, version: str) -> str:
+    """The message key of a (model, version) stream when keying by stream (``messages(by_stream=True)``)."""
+    return f"{model}/{version}"
+
+
+def messages(plan: Plan, chunk: int = 20_000, *, by_stream: bool = False) -> Iterator[tuple[list, list]]:
+    """Yield ``(predictions, feedback)`` lists of ``(key, value)`` in event-time order across streams;
+    the key is the model, or with ``by_stream`` the (model, version) stream (:func:`stream_key`)."""
     rng = np.random.default_rng(plan.seed)
     streams = plan.streams
     for lo in range(0, plan.per_stream, chunk):
@@ -112,6 +118,7 @@ def messages(plan: Plan, chunk: int = 20_000) -> Iterator[tuple[list, list]]:
             ts = START_MS + i * STEP_MS
             for s in range(len(streams)):
                 model, version, num, cats, score, flip, labelled, latency, segments = per[s]
+                key = stream_key(model, version) if by_stream else model
                 x = num[j]
                 pred = 1 if score[j] > 0.5 else 0
                 eid = f"{model[:2]}{version[1]}{i}"
@@ -119,19 +126,19 @@ def messages(plan: Plan, chunk: int = 20_000) -> Iterator[tuple[list, list]]:
                                        x[9], cats[0][j], cats[1][j], cats[2][j], pred, score[j], latency[j])
                 if plan.segment_values:
                     value = value[:-1] + _SEGMENT % tuple(segments[j])
-                preds.append((model, value.encode()))
+                preds.append((key, value.encode()))
                 if labelled[j]:
                     label = 1 - pred if flip[j] else pred
-                    feedback.append((model, (_FEEDBACK % (eid, model, ts + 200, label)).encode()))
+                    feedback.append((key, (_FEEDBACK % (eid, model, ts + 200, label)).encode()))
         yield preds, feedback
 
 
-def tick_messages(plan: Plan) -> list[tuple[str, bytes]]:
+def tick_messages(plan: Plan, *, by_stream: bool = False) -> list[tuple[str, bytes]]:
     """One late-enough event per stream: its watermark closes every data window (as live traffic would)."""
     ts = START_MS + (plan.per_stream + WINDOW_EVENTS) * STEP_MS
     out = []
     for model, version in plan.streams:
-        out.append((model, (_PREDICTION % (f"tick-{model}-{version}", model, version, ts, *_MEANS.tolist(),
+        out.append((stream_key(model, version) if by_stream else model, (_PREDICTION % (f"tick-{model}-{version}", model, version, ts, *_MEANS.tolist(),
                                            "DE", "web", "free", 0, 0.5, 1.0)).encode()))
     return out
 

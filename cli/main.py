@@ -30,13 +30,32 @@ def check_config(config: str) -> None:
 @click.option("--config", "config", required=True, type=click.Path(dir_okay=False), help="YAML config file.")
 @click.option("--datadir", default=".driftline/faust", show_default=True, help="Faust data directory, created with its parents (relative to the working directory).")
 @click.option("--loglevel", default="info", show_default=True)
-def run(config: str, datadir: str, loglevel: str) -> None:
+@click.option("--processes", default=1, show_default=True, type=click.IntRange(1, 256),
+              help="Worker processes of the consumer group on this host, each on its own core; "
+                   "child i listens on metrics.port + i, with its data in DATADIR/worker-i.")
+@click.option("--worker-index", default=None, type=click.IntRange(0, 255), hidden=True,
+              help="Set by --processes for each child: its web port is metrics.port + this.")
+def run(config: str, datadir: str, loglevel: str, processes: int, worker_index: int | None) -> None:
     """Run the worker: consume predictions and feedback, detect drift, alert."""
+    import dataclasses
+    import sys
+
+    settings = settings_or_exit(config, references=True)
+    if processes > 1:
+        from .processes import run_processes
+
+        # Once, before the children: N workers migrating a fresh database at once would race
+        # (18.16 has no ADD COLUMN IF NOT EXISTS). Each child then finds nothing to apply.
+        _migrate_or_exit(settings)
+        sys.exit(run_processes(config, datadir, loglevel, processes))
+
     import faust
     from driftline.status import register_status_pages
     from driftline.stream.app import create_app
 
-    settings = settings_or_exit(config, references=True)
+    if worker_index and settings.metrics.port:
+        settings = dataclasses.replace(
+            settings, metrics=dataclasses.replace(settings.metrics, port=settings.metrics.port + worker_index))
     app, runtime = create_app(settings, datadir=datadir)
     register_status_pages(app, runtime)
     worker = faust.Worker(app, loglevel=loglevel, redirect_stdouts=False)
@@ -47,15 +66,22 @@ def run(config: str, datadir: str, loglevel: str) -> None:
 @click.option("--config", "config", required=True, type=click.Path(dir_okay=False))
 def migrate(config: str) -> None:
     """Apply pending ClickHouse schema migrations."""
-    from driftline.sinks.migrations import migrate as apply
-    from driftline.stream.wiring import build_store
+    applied = _migrate_or_exit(settings_or_exit(config, check_files=False))  # needs the store only
+    click.echo("applied: " + (", ".join(f"{m.version:04d}_{m.name}" for m in applied) or "nothing (up to date)"))
 
-    settings = settings_or_exit(config, check_files=False)  # needs the store only
+
+def _migrate_or_exit(settings) -> list:
+    from driftline.sinks.migrations import migrate as apply
+    from driftline.stream.wiring import build_settings_store
+
     try:
-        applied = apply(build_store(settings.clickhouse.url))
+        store = build_settings_store(settings)
+        try:
+            return apply(store)
+        finally:
+            store.close()
     except Exception as exc:  # noqa: BLE001 - report any store error as one line
         raise click.ClickException(str(exc)) from exc
-    click.echo("applied: " + (", ".join(f"{m.version:04d}_{m.name}" for m in applied) or "nothing (up to date)"))
 
 
 @main.command()

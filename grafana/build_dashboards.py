@@ -19,6 +19,8 @@ import sys
 from pathlib import Path
 
 CH = {"type": "grafana-clickhouse-datasource", "uid": "clickhouse"}
+# The plugin version docker-compose.yml installs (GF_INSTALL_PLUGINS); its query schema is the one written here.
+CH_PLUGIN_VERSION = "4.5.1"
 PROM = {"type": "prometheus", "uid": "prometheus"}
 OUT = Path(__file__).resolve().parent / "dashboards"
 
@@ -27,6 +29,7 @@ EXPECTED_COLUMNS: dict[tuple[str, str, str], list[str]] = {}
 
 VERSIONS = "version IN (${version:singlequote})"
 MODEL = "model = '${model}'"
+MODELS = "model IN (${model:singlequote})"
 
 
 def bucket(column: str, minimum: int = 1) -> str:
@@ -58,9 +61,12 @@ class Board:
 
     def clickhouse(self, title: str, sql: str, columns: list[str], *, kind: str = "timeseries", w: int = 12,
                    h: int = 8, unit: str | None = None, description: str = "", interval: str | None = None) -> None:
-        table = kind in ("table", "stat", "barchart", "bargauge")
+        """A bar chart's query is a time series too: the plugin turns its long rows (time, label,
+        value) into one column per label, so the chart draws one bar per label at each time, stacked."""
+        table = kind in ("table", "stat", "bargauge")
         target = {"refId": "A", "datasource": CH, "editorType": "sql", "rawSql": _sql(sql),
-                  "queryType": "table" if table else "timeseries", "format": 1 if table else 0}
+                  "queryType": "table" if table else "timeSeries", "format": 1 if table else 0,
+                  "pluginVersion": CH_PLUGIN_VERSION}
         EXPECTED_COLUMNS[(self.uid, title, "A")] = columns
         self._panel(title, kind, CH, [target], w, h, unit, description, interval)
 
@@ -79,6 +85,10 @@ class Board:
             panel["interval"] = interval
         if kind == "timeseries":
             panel["options"] = {"legend": {"displayMode": "table", "placement": "right", "calcs": ["mean", "max"]},
+                                "tooltip": {"mode": "multi", "sort": "desc"}}
+        elif kind == "barchart":
+            panel["options"] = {"xField": "time", "stacking": "normal", "xTickLabelRotation": -45,
+                                "legend": {"displayMode": "list", "placement": "bottom", "showLegend": True},
                                 "tooltip": {"mode": "multi", "sort": "desc"}}
         self.panels.append(panel)
 
@@ -110,11 +120,15 @@ VERSION_VAR = ch_variable(
     multi=True, include_all=True)
 MODELS_VAR = ch_variable("model", "SELECT DISTINCT model FROM predictions_hourly ORDER BY model",
                          multi=True, include_all=True)
+VERSIONS_VAR = ch_variable(
+    "version", "SELECT DISTINCT version FROM predictions_hourly WHERE model IN (${model:singlequote}) ORDER BY version",
+    multi=True, include_all=True)
 
 
 def fleet() -> Board:
     b = Board("driftline-fleet", "driftline / Fleet overview",
-              "Every monitored model: versions, traffic, status and alerts.", time_from="now-7d")
+              "Every monitored model: versions, traffic, status and alerts.",
+              variables=[MODELS_VAR, VERSIONS_VAR], time_from="now-7d")
     b.row("Now (Prometheus)")
     b.prometheus("Events per second", [("sum(driftline:events:rate1m)", "events/s")], kind="stat", w=6, h=4,
                  unit="ops")
@@ -124,21 +138,21 @@ def fleet() -> Board:
     b.prometheus("Consumer lag", [("sum(driftline_consumer_lag_messages)", "messages")], kind="stat", w=6, h=4,
                  unit="short")
     b.row("Models (ClickHouse)")
-    b.clickhouse("Models and versions", """
+    b.clickhouse("Models and versions", f"""
         SELECT model, groupUniqArray(version) AS versions, sum(predictions) AS predictions,
                max(hour) AS last_hour
         FROM predictions_hourly
-        WHERE $__timeFilter(hour)
+        WHERE $__timeFilter(hour) AND {MODELS} AND {VERSIONS}
         GROUP BY model
         ORDER BY model
     """, ["model", "versions", "predictions", "last_hour"], kind="table", w=12)
-    b.clickhouse("Status by model and version", """
+    b.clickhouse("Status by model and version", f"""
         SELECT model, version, if(countIf(last_status = 'firing') > 0, 'alerting', 'ok') AS status,
                countIf(last_status = 'firing') AS firing, max(last_change) AS last_change
         FROM (
             SELECT model, version, dedup_key, argMax(status, ts) AS last_status, max(ts) AS last_change
             FROM alerts FINAL
-            WHERE $__timeFilter(window_start)
+            WHERE $__timeFilter(window_start) AND {MODELS} AND {VERSIONS}
             GROUP BY model, version, dedup_key
         )
         GROUP BY model, version
@@ -148,22 +162,22 @@ def fleet() -> Board:
     b.clickhouse("Predictions per model", f"""
         SELECT {bucket("hour", 3600)} AS time, model, sum(predictions) AS predictions
         FROM predictions_hourly
-        WHERE $__timeFilter(hour)
+        WHERE $__timeFilter(hour) AND {MODELS} AND {VERSIONS}
         GROUP BY time, model
         ORDER BY time
     """, ["time", "model", "predictions"], w=12)
-    b.clickhouse("Alerts fired per day by kind", """
+    b.clickhouse("Alerts fired per day by kind", f"""
         SELECT toDateTime(toDate(ts)) AS time, kind, count() AS alerts
         FROM alerts FINAL
-        WHERE $__timeFilter(ts) AND status = 'firing'
+        WHERE $__timeFilter(ts) AND status = 'firing' AND {MODELS} AND {VERSIONS}
         GROUP BY time, kind
         ORDER BY time
     """, ["time", "kind", "alerts"], kind="barchart", w=12)
-    b.clickhouse("Drifted windows by model (daily rollup)", """
+    b.clickhouse("Drifted windows by model (daily rollup)", f"""
         SELECT model, version, sum(drifted_windows) AS drifted, sum(windows) AS total_windows,
                round(sum(drifted_windows) / greatest(sum(windows), 1), 4) AS drifted_share
         FROM drift_daily
-        WHERE $__dateFilter(day)
+        WHERE $__dateFilter(day) AND {MODELS} AND {VERSIONS}
         GROUP BY model, version
         ORDER BY drifted_share DESC
     """, ["model", "version", "drifted", "total_windows", "drifted_share"], kind="table", w=24,
@@ -346,25 +360,26 @@ def segments(b: Board) -> None:
 
 def alerts_timeline() -> Board:
     b = Board("driftline-alerts", "driftline / Alerts timeline",
-              "Every alert state change and its deliveries.", variables=[MODELS_VAR], time_from="now-30d")
+              "Every alert state change and its deliveries.", variables=[MODELS_VAR, VERSIONS_VAR],
+              time_from="now-30d")
     b.clickhouse("Alerts by kind", f"""
         SELECT {bucket("ts", 3600)} AS time, kind, count() AS alerts
         FROM alerts FINAL
-        WHERE $__timeFilter(ts) AND model IN (${{model:singlequote}}) AND status = 'firing'
+        WHERE $__timeFilter(ts) AND {MODELS} AND {VERSIONS} AND status = 'firing'
         GROUP BY time, kind
         ORDER BY time
     """, ["time", "kind", "alerts"], kind="barchart", w=16)
-    b.clickhouse("Alerts by kind and severity", """
+    b.clickhouse("Alerts by kind and severity", f"""
         SELECT kind, severity, countIf(status = 'firing') AS fired, countIf(status = 'resolved') AS resolved
         FROM alerts FINAL
-        WHERE $__timeFilter(ts) AND model IN (${model:singlequote})
+        WHERE $__timeFilter(ts) AND {MODELS} AND {VERSIONS}
         GROUP BY kind, severity
         ORDER BY fired DESC
     """, ["kind", "severity", "fired", "resolved"], kind="table", w=8)
-    b.clickhouse("Alert log", """
+    b.clickhouse("Alert log", f"""
         SELECT ts AS time, model, version, kind, severity, status, action, feature, summary
         FROM alerts FINAL
-        WHERE $__timeFilter(ts) AND model IN (${model:singlequote})
+        WHERE $__timeFilter(ts) AND {MODELS} AND {VERSIONS}
         ORDER BY ts DESC
         LIMIT 500
     """, ["time", "model", "version", "kind", "severity", "status", "action", "feature", "summary"],
@@ -384,13 +399,15 @@ def alerts_timeline() -> Board:
 
 def service_health() -> Board:
     b = Board("driftline-health", "driftline / Service health",
-              "Throughput, lag, errors and flush times of the workers.", time_from="now-6h")
+              "Throughput, lag, errors and flush times of the workers.", variables=[MODELS_VAR],
+              time_from="now-6h")
     b.row("Throughput and lag")
     b.prometheus("Events per second", [("sum by (stream) (driftline:events:rate1m)", "{{stream}}")], unit="ops")
     b.prometheus("Consumer lag", [("sum by (topic) (driftline_consumer_lag_messages)", "{{topic}}")],
                  unit="short")
     b.prometheus("Batch processing time p99", [("driftline:batch_duration_seconds:p99_5m", "{{stage}}")], unit="s")
-    b.prometheus("Window close lag p95", [("driftline:window_close_lag_seconds:p95_5m", "{{model}}")], unit="s")
+    b.prometheus("Window close lag p95", [('driftline:window_close_lag_seconds:p95_5m{model=~"$model"}', "{{model}}")],
+                 unit="s")
     b.row("ClickHouse")
     b.prometheus("Insert time p99", [("driftline:clickhouse_insert_duration_seconds:p99_5m", "{{table}}")], unit="s")
     b.prometheus("Rows inserted per second", [("driftline:clickhouse_insert_rows:rate1m", "{{table}}")], unit="ops")
@@ -408,7 +425,7 @@ def service_health() -> Board:
     b.prometheus("Label join pending", [("sum by (side) (driftline_join_pending)", "{{side}}")])
     b.prometheus("Dead letters and late events", [
         ("driftline:dead_letters:rate5m", "dead letters: {{reason}}"),
-        ("sum by (model) (rate(driftline_late_events_total[$__rate_interval]))", "late: {{model}}"),
+        ('sum by (model) (rate(driftline_late_events_total{model=~"$model"}[$__rate_interval]))', "late: {{model}}"),
         ("sum by (topic) (increase(driftline_broker_offset_resets_total[$__rate_interval]))", "offset resets: {{topic}}")],
         unit="ops")
     b.clickhouse("Dead letters per day (rollup)", """

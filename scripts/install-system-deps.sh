@@ -3,7 +3,7 @@
 # Used by .ci/run and scripts/test.sh. Needs root (or sudo) only when something is missing.
 set -euo pipefail
 
-packages=(clickhouse-server clickhouse-client prometheus prometheus-alertmanager chromium)
+packages=(clickhouse-server clickhouse-client zookeeper prometheus prometheus-alertmanager chromium)
 
 say() { echo "install-system-deps: $*"; }
 

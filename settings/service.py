@@ -3,7 +3,9 @@
 >>> from driftline.settings.reader import Reader
 >>> r = Reader()
 >>> parse_clickhouse(r, {"url": "clickhouse://default:s3cret@127.0.0.1:9000/driftline"})
-ClickHouseSettings(url='clickhouse://default:***@127.0.0.1:9000/driftline', flush_rows=50000, flush_interval_s=1.0)
+ClickHouseSettings(url='clickhouse://default:***@127.0.0.1:9000/driftline', flush_rows=50000, flush_interval_s=1.0, cluster=None, insert_quorum=0)
+>>> parse_clickhouse(r, {"url": "clickhouse://ch-0:9000/driftline", "cluster": "metrics"}).cluster
+'metrics'
 >>> parse_metrics(r, {"token": ""}).token is None  # an empty ${VAR:-} means no token
 True
 >>> m = parse_metrics(r, {"token": "t0ken", "public": ["healthz", "livez", "metrics"], "stall_after": "5m"})
@@ -13,6 +15,7 @@ True
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,17 +37,26 @@ STORE_SCHEMES = ("clickhouse", "clickhouses", "chdb")
 # Paths of the web server that ``metrics.public`` may exempt from the token: the probes and the scrape.
 PUBLIC_PATHS = ("healthz", "livez", "metrics")
 SECURE_COOKIE = ("auto", "always", "never")
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 @dataclass(frozen=True)
 class ClickHouseSettings:
+    """``cluster``: the name of a ClickHouse cluster (``remote_servers``) the schema is created on,
+    as replicated tables under Distributed ones (see :mod:`driftline.sinks.cluster`); ``url`` is
+    then any of its servers. ``insert_quorum`` (cluster only): replicas of a shard every insert
+    waits for, 0 for none."""
+
     url: str = "chdb://./.driftline/store"
     flush_rows: int = 50_000
     flush_interval_s: float = 1.0
+    cluster: str | None = None
+    insert_quorum: int = 0
 
     def __repr__(self) -> str:  # the URL may carry a password
         return (f"ClickHouseSettings(url={redact('url', self.url)!r}, flush_rows={self.flush_rows!r}, "
-                f"flush_interval_s={self.flush_interval_s!r})")
+                f"flush_interval_s={self.flush_interval_s!r}, cluster={self.cluster!r}, "
+                f"insert_quorum={self.insert_quorum!r})")
 
 
 @dataclass(frozen=True)
@@ -78,12 +90,25 @@ class WorkerSettings:
 
 
 def parse_clickhouse(r: Reader, raw: Any, path: str = "clickhouse") -> ClickHouseSettings:
-    c = r.mapping(raw, path, keys=("url", "flush_rows", "flush_interval"))
+    c = r.mapping(raw, path, keys=("url", "flush_rows", "flush_interval", "cluster", "insert_quorum"))
     d = ClickHouseSettings
+    url = r.url(c, "url", path, d.url, schemes=STORE_SCHEMES)
+    cluster = r.string(c, "cluster", path, None)
+    if cluster is not None and not _IDENTIFIER.match(cluster):
+        r.problem(join(path, "cluster"), cluster, "a cluster name of letters, digits and underscores")
+        cluster = None
+    elif cluster is not None and url is not None and url.startswith("chdb:"):
+        r.problem(join(path, "cluster"), cluster, "no cluster with the embedded chdb store (a clickhouse:// url)")
+        cluster = None
+    quorum = r.integer(c, "insert_quorum", path, d.insert_quorum, low=0, high=16)
+    if quorum and cluster is None and "cluster" not in c:
+        r.problem(join(path, "insert_quorum"), quorum, "0 without clickhouse.cluster")
     return ClickHouseSettings(
-        url=r.url(c, "url", path, d.url, schemes=STORE_SCHEMES),
+        url=url,
         flush_rows=r.integer(c, "flush_rows", path, d.flush_rows, low=1),
         flush_interval_s=r.duration_ms(c, "flush_interval", path, 1000) / 1000,
+        cluster=cluster,
+        insert_quorum=quorum if cluster else 0,
     )
 
 

@@ -88,6 +88,8 @@ class _Context:
 class EmbeddedStore:
     """chdb in this process. One lock serialises the session across threads."""
 
+    cluster = None  # one process, one engine: never a cluster
+
     def __init__(self, url: str = DEFAULT_URL, *, session_factory: Callable[[str], Any]) -> None:
         """``session_factory(path)`` opens a chdb session; the wiring passes ``chdb.session.Session``."""
         self.path, self.database = embedded_path(url)

@@ -16,6 +16,10 @@ are small and kept a year, so 30-day and 365-day dashboard panels never need the
   ``ALTER TABLE ... DROP PARTITION ID``. Run it daily (cron, a Kubernetes
   CronJob, ``driftline retention``); a partition is kept until its whole month
   expired, so rows live up to one month longer than the policy says.
+
+On a cluster (``store.cluster``) the statements act on the replicated local tables
+(``<table>_local``), on one replica of each shard (replication does the others); the
+partitions are listed from ``system.parts`` of every server of the cluster.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from datetime import UTC, datetime, timedelta
 
 from driftline.settings import RetentionPolicy
 
+from .cluster import local_table
 from .store import Store
 
 __all__ = ["RetentionAction", "TABLE_TIME_COLUMNS", "apply_retention"]
@@ -60,6 +65,7 @@ class RetentionAction:
     table: str
     kind: str  # "ttl" or "drop_partition"
     sql: str
+    scope: str = "server"  # "shard": run on one replica of every shard of the store's cluster
 
 
 def apply_retention(store: Store, policy: RetentionPolicy, now: datetime, *,
@@ -69,22 +75,41 @@ def apply_retention(store: Store, policy: RetentionPolicy, now: datetime, *,
     ``now`` is an aware or naive-UTC datetime; it only matters for partition drops.
     """
     database = store.database
+    cluster = getattr(store, "cluster", None)
     existing = {row[0]: row[1] for row in store.execute(
         "SELECT name, engine_full FROM system.tables WHERE database = %(db)s", {"db": database})}
     use_ttl = tuple(store.server_version()[:2]) >= TTL_SINCE
     actions: list[RetentionAction] = []
     for table, column in TABLE_TIME_COLUMNS.items():
-        if table not in existing:
+        target = local_table(table) if cluster else table
+        if target not in existing:
             continue
         days = policy.days(table)
         if use_ttl:
-            actions.extend(_ttl_actions(database, table, column, days, existing[table]))
+            found = _ttl_actions(database, target, column, days, existing[target])
         elif days:
-            actions.extend(_partition_actions(store, database, table, _cutoff(now, days)))
+            found = _partition_actions(store, database, target, _cutoff(now, days), _parts_source(store))
+        else:
+            found = []
+        actions.extend(RetentionAction(table, a.kind, a.sql, "shard" if cluster else "server") for a in found)
     if not dry_run:
         for action in actions:
-            store.execute(action.sql)
+            if action.scope == "shard":
+                store.on_each_shard(action.sql)
+            else:
+                store.execute(action.sql)
     return actions
+
+
+def _parts_source(store: Store) -> str:
+    """``system.parts`` of the store's server, or of every server of its cluster."""
+    cluster = getattr(store, "cluster", None)
+    if not cluster:
+        return "system.parts"
+    hosts = store.execute("SELECT host_name, port FROM system.clusters WHERE cluster = %(c)s",
+                          {"c": cluster})
+    addresses = ",".join(f"{host}:{port}" for host, port in hosts)
+    return f"remote('{addresses}', system.parts)"
 
 
 def _ttl_actions(database: str, table: str, column: str, days: int, engine_full: str) -> list[RetentionAction]:
@@ -99,9 +124,10 @@ def _ttl_actions(database: str, table: str, column: str, days: int, engine_full:
     return [RetentionAction(table, "ttl", f"ALTER TABLE {database}.{table} MODIFY TTL {expression}")]
 
 
-def _partition_actions(store: Store, database: str, table: str, cutoff: datetime) -> list[RetentionAction]:
+def _partition_actions(store: Store, database: str, table: str, cutoff: datetime,
+                       parts: str = "system.parts") -> list[RetentionAction]:
     rows = store.execute(
-        "SELECT DISTINCT partition_id FROM system.parts WHERE database = %(db)s AND table = %(t)s AND active",
+        f"SELECT DISTINCT partition_id FROM {parts} WHERE database = %(db)s AND table = %(t)s AND active",
         {"db": database, "t": table},
     )
     limit = cutoff.year * 100 + cutoff.month

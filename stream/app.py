@@ -53,11 +53,11 @@ class Runtime:
         settings = self.settings
         for note in settings.notes:  # e.g. an alert channel whose optional URL is empty
             log.warning("config: %s", note)
-        self.store = store = await loop.run_in_executor(None, wiring.build_store, settings.clickhouse.url)
+        self.store = store = await loop.run_in_executor(None, wiring.build_settings_store, settings)
         applied = await loop.run_in_executor(None, migrate, store)
         if applied:
             log.info("applied schema migrations: %s", ", ".join(f"{m.version:04d}_{m.name}" for m in applied))
-        self.read_store = await loop.run_in_executor(None, wiring.build_store, settings.clickhouse.url)
+        self.read_store = await loop.run_in_executor(None, wiring.build_settings_store, settings)
         self.read_store.use_database()
         producer = wiring.build_producer(settings)
         self.alert_delivery = wiring.build_alert_delivery(
@@ -146,7 +146,7 @@ def _apply_retention(settings: Settings) -> list:
 
     from driftline.sinks.retention import apply_retention
 
-    store = wiring.build_store(settings.clickhouse.url)  # its own connection: clients are not thread-safe
+    store = wiring.build_settings_store(settings)  # its own connection: clients are not thread-safe
     try:
         store.use_database()
         return apply_retention(store, settings.retention, datetime.now(UTC))

@@ -79,7 +79,7 @@ def build_columns(events: Sequence, ts_ms: Sequence[int], kinds: Mapping[str, st
     else:
         raw_columns = {n: [f.get(n) for f in feature_maps] for n in names}
     for name, kind in kinds.items():
-        raw = list(raw_columns[name])
+        raw = raw_columns[name]  # a tuple from the transpose: numpy and the converters take it as is
         if kind == "numeric":
             values, errors = _numeric(raw)
         elif kind == "boolean":
@@ -99,7 +99,7 @@ def build_columns(events: Sequence, ts_ms: Sequence[int], kinds: Mapping[str, st
     )
 
 
-def _numeric(raw: list) -> tuple[np.ndarray, int]:
+def _numeric(raw: Sequence) -> tuple[np.ndarray, int]:
     try:
         # Fast path: floats, bools and None only.
         return np.array(raw, dtype=np.float64), 0
@@ -118,13 +118,19 @@ def _numeric(raw: list) -> tuple[np.ndarray, int]:
     return out, errors
 
 
-def _categorical(raw: list) -> tuple[np.ndarray, int]:
+_TEXT_OR_NONE = frozenset({str, type(None)})
+
+
+def _categorical(raw: Sequence) -> tuple[np.ndarray, int]:
     out = np.empty(len(raw), dtype=object)
-    out[:] = [v if v is None or isinstance(v, str) else label_key(v) for v in raw]
+    if _TEXT_OR_NONE.issuperset(map(type, raw)):  # the common case, checked in C: no per-value Python
+        out[:] = raw
+    else:
+        out[:] = [v if v is None or isinstance(v, str) else label_key(v) for v in raw]
     return out, 0
 
 
-def _boolean(raw: list) -> tuple[np.ndarray, int]:
+def _boolean(raw: Sequence) -> tuple[np.ndarray, int]:
     out = np.empty(len(raw), dtype=object)
     out[:] = keys = [None if v is None else boolean_key(v) for v in raw]
     errors = sum(1 for v, k in zip(raw, keys, strict=True) if k is None and v is not None)

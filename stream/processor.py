@@ -192,10 +192,10 @@ class Processor:
 
     def _feedback(self, state: PartitionState, batch, now_ms: int, out: BatchOutput) -> None:
         joined_by_model: dict[tuple[str, str], list] = defaultdict(list)
-        add_feedback, counts = state.join.add_feedback, out.counts
-        for e, t in zip(batch.events, batch.ts_ms, strict=True):
-            for j in add_feedback(e.event_id, e.model, e.label, t):
-                joined_by_model[(j.model, j.version)].append(j)
+        for j in state.join.add_feedbacks(batch.events, batch.ts_ms):
+            joined_by_model[(j.model, j.version)].append(j)
+        counts = out.counts
+        for e in batch.events:
             counts[("feedback", e.model, e.version or "")] += 1
         out.feedback.add(batch.events, batch.ts_ms, batch.origins)
         for (model, version), joined in joined_by_model.items():

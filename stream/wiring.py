@@ -36,13 +36,15 @@ from .reference_files import load_reference
 
 __all__ = [
     "AlertDelivery", "build_admin", "build_alert_delivery", "build_consumer", "build_ingest_loop", "build_metrics",
-    "build_multivariate", "build_producer", "build_references", "build_registry", "build_store", "build_traffic_producer",
+    "build_multivariate", "build_producer", "build_references", "build_registry", "build_settings_store", "build_store",
+    "build_traffic_producer",
     "build_writer", "consumer_config", "faust_credentials", "producer_config",
 ]
 
 
-def build_store(url: str) -> Store:
-    """``chdb://`` is the embedded engine in this process; anything else a ClickHouse server."""
+def build_store(url: str, *, cluster: str | None = None, insert_quorum: int = 0) -> Store:
+    """``chdb://`` is the embedded engine in this process; anything else a ClickHouse server, or the
+    ClickHouse ``cluster`` it belongs to (``clickhouse.cluster``)."""
     if url.startswith("chdb://"):
         try:
             from chdb.session import Session
@@ -53,7 +55,13 @@ def build_store(url: str) -> Store:
         return EmbeddedStore(url, session_factory=Session)
     from clickhouse_driver import Client
 
-    return ClickHouseStore(url, client_factory=Client)
+    return ClickHouseStore(url, client_factory=Client, cluster=cluster, insert_quorum=insert_quorum)
+
+
+def build_settings_store(settings: Settings) -> Store:
+    """The store of ``settings.clickhouse``: its URL, on its cluster if it names one."""
+    c = settings.clickhouse
+    return build_store(c.url, cluster=c.cluster, insert_quorum=c.insert_quorum)
 
 
 def _security(settings: Settings) -> dict[str, Any]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from driftline.demo import EmbeddedBroker
 
-from tests.support.servers import ClickHouseServer, WebhookReceiver
+from tests.support.servers import ClickHouseCluster, ClickHouseServer, WebhookReceiver
 
 
 @pytest.fixture(scope="session")
@@ -20,6 +20,14 @@ def clickhouse(tmp_path_factory):
     """ClickHouse 18.16 for the session; a test that stops it must start it again."""
     with ClickHouseServer(tmp_path_factory.mktemp("clickhouse")) as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def clickhouse_cluster(tmp_path_factory):
+    """2 shards x 2 replicas of ClickHouse 18.16 and a ZooKeeper, for the session; a test that
+    stops a replica must start it again."""
+    with ClickHouseCluster(tmp_path_factory.mktemp("clickhouse-cluster")) as cluster:
+        yield cluster
 
 
 @pytest.fixture

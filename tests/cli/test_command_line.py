@@ -43,3 +43,11 @@ def test_python_m_driftline_cli(tmp_path):
     done = subprocess.run([sys.executable, "-m", "driftline.cli", "check-config", str(config)],
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0 and done.stdout.strip() == f"{config}: ok (1 model(s), 0 alert channel(s))"
+
+
+def test_demo_names_its_extra_when_a_package_is_missing():
+    from driftline.demo.cli import require_demo_extra
+
+    with pytest.raises(click.ClickException, match=r"needs rich: pip install 'driftline\[demo\]'"):
+        require_demo_extra(lambda module: None if module == "rich" else object())
+    require_demo_extra(lambda module: object())

@@ -118,6 +118,7 @@ class Scenario:
     metrics_extra: str = ""  # more lines of the metrics section, e.g. "  stall_after: 5s\n"
     run: str = field(default_factory=lambda: uuid.uuid4().hex[:8])
     partitions: int = 4
+    store_node: tuple[int, int] | None = None  # on a ClickHouseCluster: the server the workers connect to
 
     def __post_init__(self) -> None:
         self.topics = {"predictions": f"p-{self.run}", "feedback": f"f-{self.run}",
@@ -130,6 +131,17 @@ class Scenario:
 
     def create_topics(self) -> None:
         self.broker.create_topics(list(self.topics.values()), partitions=self.partitions)
+
+    @property
+    def store_port(self) -> int:
+        if self.store_node is not None:
+            return self.clickhouse.node(*self.store_node).tcp_port
+        return self.clickhouse.tcp_port
+
+    @property
+    def cluster_line(self) -> str:
+        cluster = getattr(self.clickhouse, "cluster", None)
+        return f"  cluster: {cluster}\n" if cluster else ""
 
     @property
     def bootstrap(self) -> str:
@@ -147,9 +159,9 @@ kafka:
   batch_size: 1000
   topics: {json.dumps(self.topics)}
 {self.kafka_extra}clickhouse:
-  url: "clickhouse://default:@127.0.0.1:{self.clickhouse.tcp_port}/{self.db}"
+  url: "clickhouse://default:@127.0.0.1:{self.store_port}/{self.db}"
   flush_rows: 5000
-metrics:
+{self.cluster_line}metrics:
   port: {metrics_port}
 {self.metrics_extra}worker:
   checkpoint_interval: 1s
@@ -158,14 +170,15 @@ metrics:
 """)
         return path
 
-    def start_worker(self, env: dict | None = None, token: str | None = None) -> Worker:
+    def start_worker(self, env: dict | None = None, token: str | None = None, args: tuple[str, ...] = ()) -> Worker:
+        """``args``: more options of ``driftline run`` (``--processes 2``: children on port, port + 1)."""
         port = free_port()
         self._workers += 1
         log_path = self.tmp_path / f"worker-{self._workers}.log"
         with log_path.open("wb") as log:
             proc = subprocess.Popen(
                 [sys.executable, "-m", "driftline.cli", "run", "--config", str(self.config(port)),
-                 "--datadir", str(self.tmp_path / f"faust-{self._workers}")],
+                 "--datadir", str(self.tmp_path / f"faust-{self._workers}"), *args],
                 stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}, cwd=ROOT)
         return Worker(proc, log_path, port, token)
 

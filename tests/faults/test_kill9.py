@@ -127,3 +127,52 @@ def test_kill9_then_restart_matches_a_clean_run(point, clean_run, broker, clickh
     print(f"FIGURES {point}: produced={t.n_predictions} stored={got['predictions']} "
           f"rows_written_before_merge={got['rows_written']} alerts={len(got['alert_ids'])} "
           f"webhook_requests={sum(got['webhook_keys'].values())} repeated={repeated}")
+
+
+# --- the same on a ClickHouse cluster (2 shards x 2 replicas) -----------------------------------
+
+
+def test_kill9_on_a_clickhouse_cluster_matches_a_clean_run(clean_run, broker, clickhouse_cluster, tmp_path):
+    """The single server's clean run is the reference: the cluster changes where rows live, not what they are."""
+    t = traffic(N)
+    with WebhookReceiver() as hook:
+        sc = Scenario(broker, clickhouse_cluster, tmp_path, webhooks={"hook": hook.url}, store_node=(2, 2))
+        got = _run(sc, t, hook, KILL_POINTS["mid_insert"])
+    for key in ("predictions", "predictions_distinct", "feedback", "dead_letters", "drift", "windows", "drift_alerts"):
+        assert got[key] == clean_run[key], key
+    assert set(got["webhook_keys"]) == set(got["alert_ids"])
+
+
+def test_stopping_a_replica_mid_stream_loses_nothing(clean_run, broker, clickhouse_cluster, tmp_path):
+    """The replica every insert of shard 1 goes to stops mid-stream: the worker goes on with the other
+    one, and once the stopped replica is back both replicas hold every row."""
+    t = traffic(N)
+    stopped = clickhouse_cluster.node(1, 1)
+    with WebhookReceiver() as hook:
+        sc = Scenario(broker, clickhouse_cluster, tmp_path, webhooks={"hook": hook.url}, store_node=(2, 2))
+        sc.client = clickhouse_cluster.client(node=(2, 1))
+        worker = sc.start_worker()
+        try:
+            sc.produce_traffic(t)
+            wait_until(lambda: sc.stored("predictions") >= 0.3 * 3 * N, 90, "30% of the predictions stored",
+                       interval=0.05)
+            stopped.stop()
+            try:
+                wait_until(lambda: _finished(sc, t, hook), 150, "all events, windows and deliveries")
+                got = sc.snapshot()
+                assert worker.alive()
+            finally:
+                stopped.start()
+        finally:
+            worker.stop()
+            print(worker.log()[-3000:])
+    for key in ("predictions", "predictions_distinct", "feedback", "dead_letters", "drift", "windows", "drift_alerts"):
+        assert got[key] == clean_run[key], key
+    for table in ("predictions", "feedback", "drift_results", "checkpoints"):
+        counts = {}
+        for (shard, replica), node in clickhouse_cluster.nodes.items():
+            client = node.client(database=sc.db)
+            client.execute(f"SYSTEM SYNC REPLICA {table}_local")
+            counts[(shard, replica)] = client.execute(f"SELECT count() FROM {table}_local FINAL")[0][0]
+        assert counts[(1, 1)] == counts[(1, 2)] and counts[(2, 1)] == counts[(2, 2)], (table, counts)
+    assert counts[(1, 1)] + counts[(2, 1)] > 0

@@ -117,6 +117,28 @@ def test_dashboards_have_the_promised_panels_and_variables():
                 assert target["datasource"]["uid"] in ("clickhouse", "prometheus")
 
 
+def test_every_board_with_per_model_data_has_model_and_version_variables():
+    for board in dashboards().values():
+        names = [v["name"] for v in board["templating"]["list"]]
+        assert "model" in names, board["uid"]
+        for uid, panel, target in CH_TARGETS:
+            if uid == board["uid"] and re.search(r"\bmodel\b", target["rawSql"]):
+                assert "${model" in target["rawSql"] and "${version" in target["rawSql"], (uid, panel["title"])
+        for panel in board["panels"]:
+            for target in panel.get("targets", []):
+                if "model" in target.get("expr", "") and "by (model)" in target["expr"]:
+                    assert '$model"' in target["expr"], (board["uid"], panel["title"])
+
+
+def test_clickhouse_targets_follow_the_pinned_plugin_schema():
+    compose = (ROOT / "docker-compose.yml").read_text()
+    version = BUILDER.CH_PLUGIN_VERSION
+    assert f"grafana-clickhouse-datasource {version}" in compose
+    for _, panel, target in CH_TARGETS:
+        assert target["pluginVersion"] == version
+        assert target["queryType"] == ("table" if panel["type"] in ("table", "stat", "bargauge") else "timeSeries")
+
+
 def test_every_clickhouse_target_has_expected_columns():
     keys = {(uid, panel["title"], target["refId"]) for uid, panel, target in CH_TARGETS}
     assert keys == set(EXPECTED)
@@ -138,8 +160,14 @@ def test_clickhouse_target_runs_and_returns_expected_columns(database, item, int
     rows, columns = database.execute(sql, with_column_types=True)
     assert [name for name, _ in columns] == EXPECTED[(uid, panel["title"], target["refId"])], sql
     assert rows, f"no rows from the sample data:\n{sql}"
-    if target["queryType"] == "timeseries":
+    if target["queryType"] == "timeSeries":
         assert columns[0] == ("time", "DateTime"), "time series need a DateTime `time` column first"
+    if panel["type"] == "barchart":
+        # Long rows (time, one label, values): the plugin pivots them into one column per label, which
+        # the bar chart stacks at each time; a table-format query would draw one bar per row.
+        assert target["queryType"] == "timeSeries" and target["format"] == 0, panel["title"]
+        assert [t for _, t in columns[1:]].count("String") == 1, columns
+        assert panel["options"]["xField"] == "time"
 
 
 @pytest.fixture(scope="module")

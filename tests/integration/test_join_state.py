@@ -20,6 +20,11 @@ def _predictions(rows):
 
 def test_pending_entries_at_the_checkpoint_offsets(clickhouse):
     store = build_store(clickhouse.url.rsplit("/", 1)[0] + f"/join_{uuid.uuid4().hex[:8]}")
+    check_pending_entries(store)
+
+
+def check_pending_entries(store) -> None:
+    """Pending rows at a checkpoint's offsets, on ``store`` (a single server or a cluster)."""
     migrate(store)
     base = 1_764_000_000_000
     preds = [(f"e{i}", "m", "v1", (base + i) // 1000, base + i, "{}", "1", float("nan"), 0.9, None, "", "{}",

@@ -46,4 +46,4 @@ def test_batch_insert_matches_one_by_one():
     assert run(batch=True) == run(batch=False)
     joined, (predictions, feedback), evicted = run(batch=True)
     assert [j.event_id for j in joined] == ["a"]
-    assert feedback == [("b", "other", "0", 10)] and len(predictions) == 5 and evicted == 1
+    assert [row[1:] for row in feedback] == [("other", "0", 10)] and len(predictions) == 5 and evicted == 1

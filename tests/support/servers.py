@@ -30,12 +30,14 @@ from xml.sax.saxutils import escape
 
 __all__ = [
     "AlertmanagerServer",
+    "ClickHouseCluster",
     "ClickHouseServer",
     "PlannedResponse",
     "PrometheusServer",
     "RecordedRequest",
     "ServerError",
     "WebhookReceiver",
+    "ZooKeeperServer",
     "free_port",
     "free_ports",
 ]
@@ -187,11 +189,15 @@ class ClickHouseServer(ServerProcess):
     name = "clickhouse"
 
     def __init__(self, directory: str | os.PathLike[str] | None = None, *, database: str = "driftline",
-                 binary: str | None = None) -> None:
+                 binary: str | None = None, extra_config: str = "", create_database: bool = True) -> None:
+        """``extra_config``: more XML elements of ``<yandex>`` (a cluster member's remote_servers,
+        zookeeper and macros); ``create_database=False`` leaves the database to ``ON CLUSTER`` DDL."""
         super().__init__(directory)
         self.binary = binary
         self.database = database
-        self.tcp_port, self.http_port = free_ports(2)
+        self.extra_config = extra_config
+        self.create_database = create_database
+        self.tcp_port, self.http_port, self.interserver_port = free_ports(3)
 
     @property
     def url(self) -> str:
@@ -222,6 +228,8 @@ class ClickHouseServer(ServerProcess):
 
     def start(self) -> ClickHouseServer:
         super().start()
+        if not self.create_database:
+            return self
         query = urllib.parse.quote(f"CREATE DATABASE IF NOT EXISTS {self.database}")
         request = urllib.request.Request(f"{self.http_url}/?query={query}", data=b"", method="POST")
         with urllib.request.urlopen(request, timeout=10) as response:
@@ -244,6 +252,8 @@ class ClickHouseServer(ServerProcess):
     <listen_host>{HOST}</listen_host>
     <tcp_port>{self.tcp_port}</tcp_port>
     <http_port>{self.http_port}</http_port>
+    <interserver_http_port>{self.interserver_port}</interserver_http_port>
+    <interserver_http_host>{HOST}</interserver_http_host>
     <path>{escape(str(d / 'data'))}/</path>
     <tmp_path>{escape(str(d / 'tmp'))}/</tmp_path>
     <user_files_path>{escape(str(d / 'user_files'))}/</user_files_path>
@@ -255,7 +265,7 @@ class ClickHouseServer(ServerProcess):
     <uncompressed_cache_size>268435456</uncompressed_cache_size>
     <max_concurrent_queries>100</max_concurrent_queries>
     <mlock_executable>false</mlock_executable>
-</yandex>
+{self.extra_config}</yandex>
 """)
         (d / "users.xml").write_text("""<?xml version="1.0"?>
 <yandex>
@@ -289,6 +299,153 @@ class ClickHouseServer(ServerProcess):
         errors = self.directory / "log" / "server.err.log"
         text = errors.read_text(errors="replace")[-limit:] if errors.exists() else "(none)"
         return f"{super().log_tail(limit)}\n--- {errors}:\n{text}"
+
+
+class ZooKeeperServer(ServerProcess):
+    """Debian's ZooKeeper (``zookeeper`` package), standalone, on a loopback port; for a ClickHouse cluster."""
+
+    name = "zookeeper"
+    startup_timeout = 60.0
+    jars = ("/usr/share/java/zookeeper.jar", "/usr/share/java/slf4j-log4j12.jar", "/usr/share/java/log4j-1.2.jar")
+
+    def __init__(self, directory: str | os.PathLike[str] | None = None, *, java: str | None = None) -> None:
+        super().__init__(directory)
+        self.java = java
+        self.port = free_port()
+
+    def command(self) -> list[str]:
+        java = self.java or find_binary("java", install_hint="apt-get install zookeeper")
+        missing = [jar for jar in self.jars if not Path(jar).exists()]
+        if missing:
+            raise ServerError(f"{', '.join(missing)} not found; install it with: apt-get install zookeeper")
+        d = self.directory
+        (d / "data").mkdir(exist_ok=True)
+        (d / "zoo.cfg").write_text(f"""tickTime=500
+initLimit=10
+syncLimit=5
+dataDir={d / 'data'}
+clientPort={self.port}
+clientPortAddress={HOST}
+maxClientCnxns=0
+admin.enableServer=false
+4lw.commands.whitelist=ruok
+""")
+        (d / "log4j.properties").write_text(
+            "log4j.rootLogger=WARN, CONSOLE\n"
+            "log4j.appender.CONSOLE=org.apache.log4j.ConsoleAppender\n"
+            "log4j.appender.CONSOLE.layout=org.apache.log4j.PatternLayout\n"
+            "log4j.appender.CONSOLE.layout.ConversionPattern=%d %p [%t] %c: %m%n\n")
+        classpath = ":".join([str(d), *self.jars])
+        return [java, "-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-cp", classpath,
+                "org.apache.zookeeper.server.ZooKeeperServerMain", str(d / "zoo.cfg")]
+
+    def is_ready(self) -> bool:
+        try:
+            with socket.create_connection((HOST, self.port), timeout=1) as sock:
+                sock.sendall(b"ruok")
+                return sock.recv(8) == b"imok"
+        except OSError:
+            return False
+
+
+class ClickHouseCluster:
+    """``shards`` x ``replicas`` ClickHouse 18.16 servers on loopback ports and one ZooKeeper: a real cluster.
+
+    The cluster is named ``name`` in every server's ``remote_servers``; each server has the
+    macros ``{shard}`` and ``{replica}`` (unique within its shard) and runs ``ON CLUSTER`` DDL.
+    It looks like a :class:`ClickHouseServer` to the tests (``tcp_port``, ``url``, ``client()``:
+    the first replica of the first shard) and adds ``cluster`` and ``node(shard, replica)`` to
+    stop and start one replica.
+    """
+
+    def __init__(self, directory: str | os.PathLike[str] | None = None, *, name: str = "driftline_test",
+                 shards: int = 2, replicas: int = 2, database: str = "driftline") -> None:
+        self._owned_dir = None if directory else tempfile.mkdtemp(prefix="driftline-cluster-")
+        self.directory = Path(directory or self._owned_dir)
+        self.cluster = name
+        self.database = database
+        self.zookeeper = ZooKeeperServer(self.directory / "zookeeper")
+        self.nodes = {(s, r): ClickHouseServer(self.directory / f"clickhouse-{s}-{r}", database=database)
+                      for s in range(1, shards + 1) for r in range(1, replicas + 1)}
+        remote = "".join(
+            "<shard><internal_replication>true</internal_replication>"
+            + "".join(f"<replica><host>{HOST}</host><port>{self.nodes[(s, r)].tcp_port}</port></replica>"
+                      for r in range(1, replicas + 1))
+            + "</shard>" for s in range(1, shards + 1))
+        for (s, r), node in self.nodes.items():
+            node.extra_config = f"""    <remote_servers><{name}>{remote}</{name}></remote_servers>
+    <zookeeper><node><host>{HOST}</host><port>{self.zookeeper.port}</port></node>
+        <session_timeout_ms>10000</session_timeout_ms></zookeeper>
+    <macros><shard>{s}</shard><replica>s{s}r{r}</replica></macros>
+    <distributed_ddl><path>/clickhouse/task_queue/ddl</path></distributed_ddl>
+"""
+
+    @property
+    def first(self) -> ClickHouseServer:
+        return self.nodes[(1, 1)]
+
+    @property
+    def tcp_port(self) -> int:
+        return self.first.tcp_port
+
+    @property
+    def http_url(self) -> str:
+        return self.first.http_url
+
+    @property
+    def url(self) -> str:
+        return self.first.url
+
+    def node(self, shard: int, replica: int) -> ClickHouseServer:
+        return self.nodes[(shard, replica)]
+
+    def client(self, database: str | None = None, *, node: tuple[int, int] = (1, 1), **options: Any):
+        """A client of ``node`` that reads the first live replica of each shard, as the workers do."""
+        options["settings"] = {"load_balancing": "in_order", "prefer_localhost_replica": 0,
+                               "distributed_product_mode": "global", **options.get("settings", {})}
+        return self.nodes[node].client(database, **options)
+
+    def start(self) -> ClickHouseCluster:
+        self.zookeeper.start()
+        errors: list[BaseException] = []
+
+        def start(node: ClickHouseServer) -> None:
+            try:
+                node.start()
+            except BaseException as exc:  # noqa: BLE001 - re-raised below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=start, args=(node,)) for node in self.nodes.values()]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        if errors:
+            self.stop()
+            raise errors[0]
+        return self
+
+    def stop(self) -> None:
+        for node in self.nodes.values():
+            node.stop()
+        self.zookeeper.stop()
+
+    def close(self) -> None:
+        for node in self.nodes.values():
+            node.close()
+        self.zookeeper.close()
+        if self._owned_dir:
+            shutil.rmtree(self._owned_dir, ignore_errors=True)
+
+    def __enter__(self) -> ClickHouseCluster:
+        try:
+            return self.start()
+        except BaseException:
+            self.close()
+            raise
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
 
 class _ConfiguredServer(ServerProcess):

@@ -1,0 +1,168 @@
+"""How cost grows with the work: features per event and (model, version) streams.
+
+Two axes, three sizes each, every point its own data set, worker and ceiling B:
+
+* **features per event** 13, 100, 500 (10 streams, about 3 numeric features to 1 categorical,
+  windows of 2,000 events per stream);
+* **streams** 10, 100, 1,000 (13 features, windows of 200 events per stream, so every size
+  closes the same number of windows per event; a stream gets at least 4 windows).
+
+Each point: produce the data set (keyed by stream, stream ``s`` on partition ``s % 4``), measure
+ceiling B (consume + decode in this process), then run one worker in a child process
+(``bench.child``, ClickHouse server store) until it has read every message. Throughput is
+predictions per second from its first batch, as a share of ceiling B. The child's peak RSS
+gives the memory per stream: the growth of the high-water mark from the smallest to the largest
+stream count, divided by the added streams (references, sketches, detectors, alert state).
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import numpy as np
+from confluent_kafka import Producer
+
+from .child import ChildWorker
+from .load import PRODUCER_CONFIG, consume_all, decoder
+from .settings import topics
+
+START_MS = 1_764_000_000_000
+STEP_MS = 10  # event time per event of one stream: 100 events/s
+CATEGORIES = ("a", "b", "c", "d", "e")
+
+
+def feature_names(features: int) -> tuple[list[str], list[str]]:
+    categorical = max(1, round(features * 3 / 13))
+    return [f"x{i}" for i in range(features - categorical)], [f"c{i}" for i in range(categorical)]
+
+
+def streams_of(count: int) -> list[tuple[str, str]]:
+    return [(f"m{s // 2}", f"v{s % 2 + 1}") for s in range(count)]
+
+
+def raw_settings(bootstrap: str, url: str, run: str, features: int, streams: int, window_events: int) -> dict:
+    numeric, categorical = feature_names(features)
+    kinds = {**dict.fromkeys(numeric, "numeric"), **dict.fromkeys(categorical, "categorical")}
+    models = sorted({m for m, _ in streams_of(streams)}, key=lambda m: int(m[1:]))
+    window_s = window_events * STEP_MS / 1000
+    return {
+        "kafka": {"bootstrap_servers": bootstrap, "group_id": f"bench-growth-{uuid.uuid4().hex[:6]}",
+                  "session_timeout": "6s", "topics": topics(run)},
+        "clickhouse": {"url": url},
+        "worker": {"event_time": {"max_age": 0}, "max_features": max(500, features)},
+        "models": [{"name": m, "task": "binary_classification", "features": kinds,
+                    "reference": {"warmup_events": window_events},
+                    "window": {"size": f"{int(window_s * 1000)}ms", "idle_close": "30s"}} for m in models],
+    }
+
+
+def produce(bootstrap: str, run: str, features: int, streams: int, per_stream: int, seed: int = 5) -> dict:
+    """``per_stream`` predictions of every stream, half with a label; then one watermark tick per stream."""
+    names = topics(run)
+    producer = Producer({"bootstrap.servers": bootstrap, **PRODUCER_CONFIG})
+    rng = np.random.default_rng(seed)
+    numeric, categorical = feature_names(features)
+    template = ('{"event_id":"%s","model":"%s","version":"%s","ts":%d,"features":{'
+                + ",".join(f'"{n}":%.2f' for n in numeric) + ","
+                + ",".join(f'"{c}":"%s"' for c in categorical) + '},"prediction":%d,"score":%.3f}')
+    counts = {"predictions": 0, "feedback": 0, "bytes": 0}
+    pairs = streams_of(streams)
+    chunk = 500
+    for lo in range(0, per_stream + 1, chunk):
+        hi = min(per_stream + 1, lo + chunk)  # the last index is the tick that closes every window
+        for s, (model, version) in enumerate(pairs):
+            n = hi - lo
+            values = np.round(rng.normal(50, 10, size=(n, len(numeric))), 2).tolist()
+            cats = rng.choice(CATEGORIES, size=(n, len(categorical))).tolist()
+            scores = rng.random(n).tolist()
+            for j, i in enumerate(range(lo, hi)):
+                ts = START_MS + (i if i < per_stream else per_stream + 1000) * STEP_MS
+                eid = f"{model}{version}-{i}"
+                value = (template % (eid, model, version, ts, *values[j], *cats[j], scores[j] > 0.5, scores[j])).encode()
+                _send(producer, names["predictions"], value, s % 4)
+                counts["predictions"] += 1
+                counts["bytes"] += len(value)
+                if i < per_stream and i % 2 == 0:
+                    label = int(scores[j] > 0.5) if i % 20 else 1 - int(scores[j] > 0.5)
+                    _send(producer, names["feedback"], b'{"event_id":"%s","model":"%s","ts":%d,"label":%d}' % (
+                        eid.encode(), model.encode(), ts + 100, label), s % 4)
+                    counts["feedback"] += 1
+            producer.poll(0)
+    if producer.flush(120):
+        raise RuntimeError("messages not delivered to the broker")
+    return counts
+
+
+def _send(producer: Producer, topic: str, value: bytes, partition: int) -> None:
+    while True:
+        try:
+            producer.produce(topic, value=value, partition=partition)
+            return
+        except BufferError:
+            producer.poll(0.05)
+
+
+def point(broker, clickhouse, *, features: int, streams: int, per_stream: int, window_events: int) -> dict:
+    from driftline.settings import parse_settings
+
+    run = uuid.uuid4().hex[:6]
+    broker.create_topics(list(topics(run).values()), partitions=4)
+    produced = produce(broker.bootstrap_servers, run, features, streams, per_stream)
+    total = produced["predictions"] + produced["feedback"]
+    url = f"clickhouse://default:@127.0.0.1:{clickhouse.tcp_port}/bench_growth_{run}"
+    raw = raw_settings(broker.bootstrap_servers, url, run, features, streams, window_events)
+    settings = parse_settings(raw)
+    ceiling_b = consume_all(settings, total, decoder(settings))
+    child = ChildWorker(raw, Path(tempfile.mkdtemp(prefix="driftline-growth-")), "growth")
+    started = time.time()
+    try:
+        while True:
+            child.check()
+            last = child.last()
+            if last.get("messages", 0) >= total:
+                break
+            if time.time() - started > 1800:
+                raise TimeoutError("growth worker not done")
+            time.sleep(0.2)
+        samples = child.samples()
+    finally:
+        child.stop()
+    done = next(s for s in samples if s["messages"] >= total)
+    seconds = done["t"] - done["first_batch"]
+    rate = produced["predictions"] / seconds
+    b_rate = produced["predictions"] / ceiling_b.seconds
+    return {"features": features, "streams": streams, "predictions": produced["predictions"],
+            "mean_bytes": produced["bytes"] / produced["predictions"], "seconds": seconds,
+            "predictions_per_s": rate, "ceiling_b": b_rate, "share_b": rate / b_rate,
+            "vm_hwm_mb": max(s["VmHWM"] for s in samples) / 1024}
+
+
+def measure(broker, clickhouse, *, quick: bool = False) -> dict:
+    scale = 0.25 if quick else 1.0
+    by_features = [point(broker, clickhouse, features=f, streams=10, per_stream=int(10_000 * scale),
+                         window_events=2000) for f in (13, 100, 500)]
+    by_streams = [point(broker, clickhouse, features=13, streams=s, per_stream=max(int(20_000 * scale) * 10 // s, 800),
+                        window_events=200) for s in (10, 100, 1000)]
+    low, high = by_streams[0], by_streams[-1]
+    per_stream_mb = (high["vm_hwm_mb"] - low["vm_hwm_mb"]) / (high["streams"] - low["streams"])
+    return {"features": by_features, "streams": by_streams, "memory_per_stream_kb": per_stream_mb * 1024,
+            "drop_features_points": 100 * (by_features[0]["share_b"] - by_features[-1]["share_b"]),
+            "drop_streams_points": 100 * (by_streams[0]["share_b"] - by_streams[-1]["share_b"])}
+
+
+def markdown(d: dict) -> list[str]:
+    lines = ["## How cost grows: features per event and streams", "",
+             "Each point: its own data set, ceiling B and worker process (ClickHouse server store).", "",
+             "| features | streams | predictions | bytes/event | predictions/s | ceiling B/s | share of B | peak RSS MB |",
+             "|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for p in [*d["features"], *d["streams"]]:
+        lines.append(f"| {p['features']} | {p['streams']:,} | {p['predictions']:,} | {p['mean_bytes']:,.0f} | "
+                     f"{p['predictions_per_s']:,.0f} | {p['ceiling_b']:,.0f} | {p['share_b']:.0%} | {p['vm_hwm_mb']:,.0f} |")
+    lines += ["", f"Share of B from 13 to 500 features: {-d['drop_features_points']:+.1f} points; "
+              f"from 10 to 1,000 streams: {-d['drop_streams_points']:+.1f} points (target: no fall beyond 15).",
+              f"Memory per (model, version) stream: {d['memory_per_stream_kb']:,.0f} kB (peak RSS growth from 10 to "
+              "1,000 streams over the added streams).", ""]
+    return lines
