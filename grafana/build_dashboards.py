@@ -30,6 +30,8 @@ EXPECTED_COLUMNS: dict[tuple[str, str, str], list[str]] = {}
 VERSIONS = "version IN (${version:singlequote})"
 MODEL = "model = '${model}'"
 MODELS = "model IN (${model:singlequote})"
+# An experiment shows when either of its versions is selected.
+ARMS = "(challenger IN (${version:singlequote}) OR champion IN (${version:singlequote}))"
 
 
 def bucket(column: str, minimum: int = 1) -> str:
@@ -267,7 +269,7 @@ def model_detail() -> Board:
         SELECT {bucket("window_start")} AS time, concat(experiment, ' ', challenger, ' ', metric) AS series,
                avg(estimate) AS difference, min(lower) AS interval_lower, max(upper) AS interval_upper
         FROM experiment_verdicts
-        WHERE {MODEL} AND $__timeFilter(window_start) AND isNotNull(estimate)
+        WHERE {MODEL} AND {ARMS} AND $__timeFilter(window_start) AND isNotNull(estimate)
         GROUP BY time, series
         ORDER BY time
     """, ["time", "series", "difference", "interval_lower", "interval_upper"], w=12, interval="1m",
@@ -279,7 +281,7 @@ def model_detail() -> Board:
                argMax(n_challenger, window_start) AS n_challenger, max(window_end) AS last_window,
                argMax(reason, window_start) AS reason
         FROM experiment_verdicts FINAL
-        WHERE {MODEL} AND $__timeFilter(window_start)
+        WHERE {MODEL} AND {ARMS} AND $__timeFilter(window_start)
         GROUP BY experiment, champion, challenger
         ORDER BY experiment, challenger
     """, ["experiment", "champion", "challenger", "verdict", "action", "n_champion", "n_challenger", "last_window",
@@ -288,7 +290,7 @@ def model_detail() -> Board:
         SELECT version, argMax(state, changed_at) AS current_state, argMax(changed_by, changed_at) AS set_by,
                max(changed_at) AS set_at, max(last_seen) AS seen_last, argMax(reason, changed_at) AS why
         FROM model_versions FINAL
-        WHERE {MODEL}
+        WHERE {MODEL} AND {VERSIONS}
         GROUP BY version
         ORDER BY version
     """, ["version", "current_state", "set_by", "set_at", "seen_last", "why"], kind="table", w=24,

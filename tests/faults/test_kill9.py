@@ -31,15 +31,22 @@ pytestmark = pytest.mark.integration
 N = 6000  # events per model: 60 s of event time, six 10 s windows, the drift from the 4th on
 
 
-def _finished(sc: Scenario, t, hook: WebhookReceiver) -> bool:
-    if (sc.stored("predictions"), sc.stored("feedback"), sc.stored("dead_letters")) != (
-            t.n_predictions, t.n_feedback, len(t.malformed)):
+class _Waiting(str):
+    """What a run still waits for (falsy, so :func:`wait_until` goes on and names it on a timeout)."""
+
+    def __bool__(self) -> bool:
         return False
+
+
+def _finished(sc: Scenario, t, hook: WebhookReceiver) -> bool | _Waiting:
+    stored = (sc.stored("predictions"), sc.stored("feedback"), sc.stored("dead_letters"))
+    if stored != (t.n_predictions, t.n_feedback, len(t.malformed)):
+        return _Waiting(f"stored {stored} of {(t.n_predictions, t.n_feedback, len(t.malformed))}")
     if not sc.last_window_closed(t, N):
-        return False
+        return _Waiting("the last window to close")
     alerts = sc.alert_ids()
     delivered = sc.scalar("SELECT count() FROM {db}.alert_deliveries FINAL WHERE status = 'delivered'")
-    return bool(alerts) and delivered == len(alerts)
+    return bool(alerts) and delivered == len(alerts) or _Waiting(f"{delivered} of {len(alerts)} alerts delivered")
 
 
 def _run(sc: Scenario, t, hook: WebhookReceiver, kill_when=None, *, rebalance=False) -> dict:
