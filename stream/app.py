@@ -72,8 +72,14 @@ class Runtime:
             if self.dispatcher is not None:
                 loop.call_soon_threadsafe(self.dispatcher.submit, alert)
 
+        def on_takeover(partitions: list[int]) -> None:
+            # Partitions restored from a checkpoint: their previous owner (another worker that
+            # died, or this one before a restart) may have stored alerts it never delivered.
+            if self.dispatcher is not None:
+                loop.call_soon_threadsafe(lambda: asyncio.ensure_future(self._replay_outbox_after_takeover()))
+
         self.ingest = wiring.build_ingest_loop(settings, store, producer, self.metrics, on_alert=on_alert,
-                                               on_insert=self._on_insert)
+                                               on_insert=self._on_insert, on_takeover=on_takeover)
         # The hot path allocates millions of short-lived objects while the label join and the
         # row buffers hold many long-lived ones: with CPython's default thresholds full
         # collections keep rescanning those (18% of the worker's time in the benchmark).
@@ -132,6 +138,12 @@ class Runtime:
             self.dispatcher.submit(Alert.from_dict(json.loads(payload)))
         if rows:
             log.info("re-submitted %d alert(s) with unfinished deliveries", len(rows))
+
+    async def _replay_outbox_after_takeover(self) -> None:
+        try:
+            await self._replay_outbox()
+        except Exception:  # noqa: BLE001 - the next takeover or restart tries again; the worker goes on
+            log.warning("could not re-submit undelivered alerts after a partition takeover", exc_info=True)
 
     def _on_insert(self, table: str, rows: int, seconds: float, error: Exception | None) -> None:
         if error is None:

@@ -89,7 +89,8 @@ class IngestLoop:
                  producer_flush_timeout_s: float = 10.0, max_produce_bytes: int | None = None,
                  on_fatal: Callable[[BaseException], None] = exit_process,
                  sleep: Callable[[float], None] = time.sleep, health: IngestHealth | None = None,
-                 lifecycle_reader: Callable[[list[str]], list[VersionRecord]] | None = None) -> None:
+                 lifecycle_reader: Callable[[list[str]], list[VersionRecord]] | None = None,
+                 on_takeover: Callable[[list[int]], None] = lambda partitions: None) -> None:
         """``max_produce_bytes``: the producer's message limit (``message.max.bytes``), when it is
         below ``kafka.max_message_bytes``; a dead letter is cut to fit the lower of the two.
         ``lifecycle_reader(models)`` reads the current ``model_versions`` states
@@ -119,7 +120,7 @@ class IngestLoop:
             self.topics, processor, self.partitions, writer, checkpoint_store, pending_join, self.output, consumer,
             metrics, self.backpressure, self.keying, dead_letter=self._dead_letters, history=history,
             on_alert=on_alert, clock=clock, producer_flush_timeout_s=producer_flush_timeout_s)
-        self.rebalance = Rebalance(self.partitions, processor, self.checkpoints)
+        self.rebalance = Rebalance(self.partitions, processor, self.checkpoints, on_takeover=on_takeover)
         self.broker = BrokerOffsets(consumer, self.partitions, metrics, self.backpressure, clock=clock)
         self.health = health or IngestHealth(settings.metrics.stall_after_s)  # what /healthz reports
         self.references = ReferenceWatch(metrics)  # which reference each version uses: metrics, status page

@@ -67,20 +67,26 @@ class CheckpointKeeper(Protocol):
 class Rebalance:
     """The consumer's ``on_assign``/``on_revoke`` callbacks (librdkafka calls them inside ``consume()``)."""
 
-    def __init__(self, partitions: Partitions, processor: Processor, checkpoints: CheckpointKeeper) -> None:
+    def __init__(self, partitions: Partitions, processor: Processor, checkpoints: CheckpointKeeper, *,
+                 on_takeover: Callable[[list[int]], None] = lambda partitions: None) -> None:
+        """``on_takeover(partitions)``: called with the partitions restored from another owner's (or an
+        earlier run's) checkpoint, e.g. to re-send the alerts that owner stored but never delivered."""
         self.partitions = partitions
         self.processor = processor
         self.checkpoints = checkpoints
+        self.on_takeover = on_takeover
 
     def on_assign(self, consumer, assigned: list[TopicPartition]) -> None:
         partitions = self.partitions
         partitions.generation += 1
-        new = {}
+        new, restored = {}, []
         for p in sorted({tp.partition for tp in assigned}):
             if p in partitions.states:
                 continue
             state = self.checkpoints.load(p)
             new[p] = partitions.states[p] = state or self.processor.new_partition(p)
+            if state is not None:
+                restored.append(p)
             log.info("partition %d assigned (%s)", p, "restored from checkpoint" if state else "fresh state")
         if new:
             self.checkpoints.claim(new)
@@ -90,6 +96,8 @@ class Rebalance:
             tp.offset = offset if offset is not None else OFFSET_BEGINNING
         consumer.assign(assigned)
         partitions.ready.set()
+        if restored:
+            self.on_takeover(restored)
 
     def on_revoke(self, consumer, revoked: list[TopicPartition]) -> None:
         partitions = self.partitions

@@ -127,7 +127,8 @@ def build_writer(store: Store, *, on_insert: Callable | None = None) -> EventWri
 
 
 def build_ingest_loop(settings: Settings, store: Store, producer: Producer, metrics: WorkerMetrics, *,
-                      on_alert: Callable = lambda alert: None, on_insert: Callable | None = None) -> IngestLoop:
+                      on_alert: Callable = lambda alert: None, on_insert: Callable | None = None,
+                      on_takeover: Callable[[list[int]], None] = lambda partitions: None) -> IngestLoop:
     """The batch loop with its consumer, processor, writer and checkpoint store, all on ``store``."""
     processor = Processor(settings, dict(build_references(settings)), build_multivariate(settings))
     return IngestLoop(
@@ -137,7 +138,7 @@ def build_ingest_loop(settings: Settings, store: Store, producer: Producer, metr
         checkpoint_store=CheckpointStore(store, group_id=settings.kafka.group_id),
         pending_join=functools.partial(load_pending_join, store),
         history=functools.partial(read_partition_history, store), metrics=metrics, on_alert=on_alert,
-        lifecycle_reader=functools.partial(latest_version_states, store))
+        lifecycle_reader=functools.partial(latest_version_states, store), on_takeover=on_takeover)
 
 
 @dataclass(frozen=True)

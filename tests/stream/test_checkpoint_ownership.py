@@ -164,3 +164,20 @@ def test_order_on_a_clickhouse_server(clickhouse):
         round_trip(store)
     finally:
         store.close()
+
+
+def test_a_takeover_of_checkpointed_partitions_is_announced_so_undelivered_alerts_are_sent_again():
+    """A worker taking partitions over from one that died re-sends the alerts that one stored but
+    never delivered (its own start-up outbox ran before the other died)."""
+    store = FlakyStore()
+    a, _, _ = worker(store)
+    read(a, 5)
+    taken = []
+    consumer = FakeConsumer()
+    b, _ = ingest_loop(SETTINGS, store, consumer, on_takeover=taken.append)
+    b.rebalance.on_assign(consumer, list(ASSIGNED))
+    assert taken == [[0]]
+    fresh = []
+    c, _ = ingest_loop(SETTINGS, FlakyStore(), FakeConsumer(), on_takeover=fresh.append)
+    c.rebalance.on_assign(c.consumer, list(ASSIGNED))
+    assert fresh == []  # nothing restored, nobody's alerts to re-send
