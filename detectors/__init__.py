@@ -4,6 +4,8 @@ Imports only the standard library, numpy, scipy and river; no I/O except
 ``ReferenceProfile.save``/``load``; time is always an argument.
 """
 
+from .calibration import ScoreCalibration
+from .cbpe import CBPE_TASKS, CBPEReference, CBPEWindow, Estimate
 from .correction import Persistence, adjust_p_values
 from .distances import (
     chi2_homogeneity,
@@ -45,7 +47,10 @@ from .warmup import ReferenceBuilder
 from .window import WindowSketch
 
 __all__ = [
+    "CBPE_TASKS",
     "DETECTORS",
+    "CBPEReference",
+    "CBPEWindow",
     "CategoricalProfile",
     "ChiSquare",
     "ConceptDriftEvent",
@@ -59,6 +64,7 @@ __all__ = [
     "DriftSettings",
     "DriftSuite",
     "DriftTest",
+    "Estimate",
     "HellingerDistance",
     "JensenShannonDistance",
     "KolmogorovSmirnov",
@@ -75,6 +81,7 @@ __all__ = [
     "ReferenceBuilder",
     "ReferenceProfile",
     "Reservoir",
+    "ScoreCalibration",
     "StreamingFeatureDetector",
     "TestSpec",
     "UnseenCategoryShare",
