@@ -62,25 +62,34 @@ def migrate(config: str) -> None:
 @click.option("--config", "config", type=click.Path(dir_okay=False),
               help="Take the model's features from this config; without it every column of the file is "
                    "profiled, numeric when all its values are numbers.")
-def baseline(data: str, model: str, out: str, config: str | None) -> None:
-    """Build a reference profile from a dataset for `reference: {profile: ...}`."""
+@click.option("--task", type=click.Choice(["binary_classification", "multiclass_classification", "regression"]),
+              default="binary_classification", show_default=True,
+              help="Without --config: the model's task, for the CBPE calibration of `score`/`label` columns.")
+@click.option("--positive-label", default="1", show_default=True, help="Without --config: the positive class.")
+def baseline(data: str, model: str, out: str, config: str | None, task: str, positive_label: str) -> None:
+    """Build a reference profile from a dataset for `reference: {profile: ...}`.
+
+    With `score` and `label` columns (and optionally `prediction`) a classifier's profile also
+    carries the calibration that estimates its performance before labels arrive (CBPE)."""
     from driftline.stream.reference_files import infer_kinds, profile_from_file
 
+    positive: object = positive_label
     if config:
         settings = settings_or_exit(config)
         spec = settings.model(model)
         if spec is None:
             raise click.BadParameter(f"{model!r} is not in {config} (models: {', '.join(m.name for m in settings.models)})")
-        kinds = dict(spec.features)
+        kinds, task, positive = dict(spec.features), spec.task, spec.positive_label
     else:
         kinds = infer_kinds(data)
     try:
-        profile = profile_from_file(data, kinds)
+        profile = profile_from_file(data, kinds, task=task, positive_label=positive)
     except (OSError, ValueError) as exc:
         raise click.ClickException(str(exc)) from exc
     profile.save(out)
     click.echo(f"wrote {out}: model {model}, {profile.n} rows, "
-               + ", ".join(f"{name} ({kind})" for name, kind in profile.kinds.items()))
+               + ", ".join(f"{name} ({kind})" for name, kind in profile.kinds.items())
+               + (f"; CBPE calibration on {profile.cbpe.n} scored, labelled rows" if profile.cbpe else ""))
 
 
 def _register_commands() -> None:

@@ -38,7 +38,7 @@ TASKS = ("binary_classification", "multiclass_classification", "regression")
 # ``boolean`` is categorical with canonical keys: true, 1 and "True" are all the category "1".
 FEATURE_KINDS = ("numeric", "categorical", "boolean")
 _KEYS = ("name", "task", "positive_label", "features", "reference", "window", "drift", "concept", "quality",
-         "multivariate", "streaming")
+         "multivariate", "streaming", "estimate_performance")
 _REFERENCE_KEYS = ("warmup_events", "path", "profile")
 
 
@@ -98,6 +98,8 @@ class ModelSettings:
     quality: QualitySettings = field(default_factory=QualitySettings)
     multivariate: MultivariateSettings | None = None  # enabled when given
     streaming: tuple[StreamingSettings, ...] = ()
+    # CBPE before labels: None ("auto") when the reference has scores and labels.
+    estimate_performance: bool | None = None
 
 
 def parse_model(r: Reader, raw: Any, path: str) -> ModelSettings:
@@ -137,7 +139,19 @@ def parse_model(r: Reader, raw: Any, path: str) -> ModelSettings:
         multivariate=_multivariate(r, m.get("multivariate"), join(path, "multivariate"), features),
         streaming=tuple(s for where, item in r.items(m, "streaming", path)
                         if (s := _streaming(r, item, where, features)) is not None),
+        estimate_performance=_estimate_performance(r, m.get("estimate_performance", "auto"), task,
+                                                   join(path, "estimate_performance")),
     )
+
+
+def _estimate_performance(r: Reader, raw: Any, task: str | None, path: str) -> bool | None:
+    if raw is True and task == "regression":
+        r.problem(path, raw, "false or auto for a regression model (CBPE estimates classifiers)")
+        return None
+    if not isinstance(raw, bool) and raw != "auto":
+        r.problem(path, raw, "true, false or auto")
+        return None
+    return None if raw == "auto" else raw
 
 
 def _concept(r: Reader, raw: Any, path: str) -> ConceptSettings:

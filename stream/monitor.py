@@ -16,11 +16,13 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Mapping
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from typing import Any
 
 import numpy as np
 from driftline.detectors import (
+    CBPEReference,
+    CBPEWindow,
     ConceptDriftMonitor,
     DataQualityCheck,
     DriftResult,
@@ -70,6 +72,7 @@ class ModelMonitor:
         self._reference_state: dict | None = None  # its checkpoint form, cached
         self.builder = None if reference else ReferenceBuilder(self.drift_kinds, warmup_events=settings.warmup_events or 5000)
         self.suite = DriftSuite(reference, settings.drift) if reference else None
+        self.cbpe = _cbpe(settings, reference)
         self.concept = ConceptDriftMonitor(settings.concept.detector, **settings.concept.params)
         self.quality = DataQualityCheck(**asdict(settings.quality))
         # Multivariate drift: a PCA fitted on the reference rows (given, or the warm-up rows).
@@ -131,6 +134,9 @@ class ModelMonitor:
                     window.missing[name] = window.missing.get(name, 0) + missing
             for name, count in cols.type_errors.items():
                 window.type_errors[name] = window.type_errors.get(name, 0) + count
+            if self.cbpe is not None:
+                window.cbpe = window.cbpe or CBPEWindow(self.cbpe)
+                window.cbpe.update(cols.score[mask], columns["prediction"][mask])
             if self.reference is not None:
                 # Rows consumed by the reference warm-up are not monitored against themselves.
                 keep = mask.copy()
@@ -280,6 +286,8 @@ class ModelMonitor:
             mean = window.pca_sum / window.pca_n
             drift.append(DriftResult("multivariate", "pca_reconstruction", mean, self.pca.upper,
                                      not self.pca.lower <= mean <= self.pca.upper))
+        if window.cbpe is not None and window.cbpe.n:  # estimated before labels: CBPE
+            metrics.extend(m for estimate in window.cbpe.estimate() for m in estimate.metrics())
         drift.extend(window.change_points)
         drift = tuple(drift)
         return WindowReport(self.model, self.version, window.start_ms, window.end_ms, window.n,
@@ -338,6 +346,7 @@ class ModelMonitor:
         return m
 
     def _reference_ready(self, profile: ReferenceProfile) -> None:
+        """The warm-up's reference (it has no labels: no CBPE)."""
         self.reference = profile
         self.builder = None
         if self._pca_warmup is not None:
@@ -346,3 +355,14 @@ class ModelMonitor:
             self._pca_warmup = None
             self._pca_in_stream = True
         self.suite = DriftSuite(profile, self.settings.drift)
+
+
+def _cbpe(settings: ModelSettings, reference: ReferenceProfile | None) -> CBPEReference | None:
+    """The CBPE calibration to estimate with: the configured reference's, for the model's task,
+    unless ``estimate_performance: false``."""
+    if settings.estimate_performance is False or reference is None or reference.cbpe is None:
+        return None
+    if reference.cbpe.task != settings.task:
+        return None
+    # Predictions are compared as label keys ("1" for 1, 1.0 and true).
+    return replace(reference.cbpe, positive_label=label_key(reference.cbpe.positive_label))
