@@ -14,9 +14,13 @@ equal bins and one bin starting at each level the isotonic fit takes), so mergin
 states is exact and order-independent. The ROC AUC counts pairs in the same bin as half
 concordant; the estimate is a pure function of the merged state and the reference.
 
-The sampling-error band: the realized metrics of the reference cut into ``chunks`` equal chunks
-give a standard deviation per metric, scaled to a window of ``n`` rows as ``sd * sqrt(m / n)``
-(``m`` rows per chunk); the band is the estimate ± 3 standard errors, clipped to [0, 1].
+The sampling-error band (analytical, from the reference, as NannyML's sampling error is): how
+far a window's realized metric strays from its expectation by chance. Each confusion metric is a
+ratio ``sum(a) / sum(b)`` of per-row terms (accuracy: correct / 1; precision: true positive /
+predicted positive; recall: true positive / positive; F1: 2 true positives / (predicted
+positive + positive)); by the delta method its standard error in a window of ``n`` rows is
+``sd(a - R b) / (mean(b) sqrt(n))`` with the reference's terms. ROC AUC uses Hanley & McNeil's
+(1982) variance. The band is the estimate ± 3 standard errors, clipped to [0, 1].
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from ._checks import check_choice, check_int
+from ._checks import check_choice
 from .calibration import ScoreCalibration
 from .errors import DetectorConfigError, DetectorStateError
 from .performance import PerformanceWindow
@@ -40,6 +44,7 @@ _ONE = 1 << 24  # fixed point of a probability in the window sums
 _METRICS = {"binary_classification": ("accuracy", "precision", "recall", "f1", "roc_auc"),
             "multiclass_classification": ("accuracy",)}
 _GRID = 1000
+_MIN_ROWS = 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,29 +91,23 @@ class CBPEReference:
 
     @classmethod
     def fit(cls, task: str, scores: np.ndarray, predictions: np.ndarray, labels: np.ndarray, *,
-            positive_label: Any = 1, chunks: int = 10) -> CBPEReference:
+            positive_label: Any = 1) -> CBPEReference:
         """Fit on reference rows: ``scores``, the model's ``predictions`` and the true ``labels``."""
         task = check_choice("task", task, CBPE_TASKS, "task")
-        chunks = check_int("chunks", chunks, low=2, high=1000)
         s, p, t = np.asarray(scores, dtype=np.float64), np.asarray(predictions), np.asarray(labels)
         if not len(s) == len(p) == len(t):
             raise DetectorConfigError("scores/predictions/labels: arrays have different lengths")
         ok = np.isfinite(s)
         s, p, t = s[ok], p[ok], t[ok]
-        if len(s) < 2 * chunks:
-            raise DetectorConfigError(f"scores: {len(s)} scored reference rows (expected at least {2 * chunks})")
-        outcome = (t == positive_label) if task == "binary_classification" else (t == p)
+        if len(s) < _MIN_ROWS:
+            raise DetectorConfigError(f"scores: {len(s)} scored reference rows (expected at least {_MIN_ROWS})")
+        if task == "binary_classification":
+            positive, predicted = _is(t, positive_label), _is(p, positive_label)
+            outcome, spread = positive, _binary_spread(s, positive, predicted)
+        else:
+            outcome = _is(t, None, p)
+            spread = {"accuracy": _ratio_spread(outcome.astype(np.float64), np.ones(len(s)))}
         calibration = ScoreCalibration.fit(s, outcome.astype(np.float64))
-        m = len(s) // chunks
-        per_chunk: dict[str, list[float]] = {}
-        for i in range(chunks):
-            part = slice(i * m, (i + 1) * m)
-            pw = PerformanceWindow(task, positive_label=positive_label)
-            pw.update(t[part], p[part], s[part] if task == "binary_classification" else None)
-            for metric in pw.compute():
-                per_chunk.setdefault(metric.name, []).append(metric.value)
-        spread = {name: float(np.std(per_chunk.get(name, [0.0, 0.0]), ddof=1) * np.sqrt(m))
-                  for name in _METRICS[task]}
         return cls(task, calibration, spread, int(len(s)), positive_label)
 
     def edges(self) -> np.ndarray:
@@ -127,6 +126,38 @@ class CBPEReference:
                        {str(k): float(v) for k, v in d["spread"].items()}, int(d["n"]), d.get("positive_label", 1))
         except (KeyError, TypeError, AttributeError, ValueError) as exc:
             raise DetectorStateError(f"cbpe: not a CBPE reference ({exc})") from exc
+
+
+def _is(values: np.ndarray, label: Any, other: np.ndarray | None = None) -> np.ndarray:
+    out = np.asarray(values == (label if other is None else other))
+    return out if np.ndim(out) else np.full(len(values), bool(out))
+
+
+def _ratio_spread(a: np.ndarray, b: np.ndarray) -> float:
+    """``sqrt(n)`` times the delta-method standard error of ``sum(a) / sum(b)``."""
+    mean_b = float(b.mean())
+    if mean_b == 0:
+        return 0.0
+    return float(np.std(a - a.sum() / b.sum() * b) / mean_b)
+
+
+def _binary_spread(score: np.ndarray, positive: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
+    tp = (positive & predicted).astype(np.float64)
+    pos, pred = positive.astype(np.float64), predicted.astype(np.float64)
+    spread = {"accuracy": _ratio_spread((positive == predicted).astype(np.float64), np.ones(len(tp))),
+              "precision": _ratio_spread(tp, pred), "recall": _ratio_spread(tp, pos),
+              "f1": _ratio_spread(2 * tp, pred + pos)}
+    pw = PerformanceWindow("binary_classification")
+    pw.update(positive, predicted, score)
+    auc = next((m.value for m in pw.compute() if m.name == "roc_auc"), 0.5)
+    prevalence = float(pos.mean())
+    if 0 < prevalence < 1:  # Hanley & McNeil (1982), n times the variance for large n
+        q1, q2 = auc / (2 - auc), 2 * auc * auc / (1 + auc)
+        spread["roc_auc"] = float(np.sqrt(max(0.0, (q1 - auc * auc) / (1 - prevalence)
+                                              + (q2 - auc * auc) / prevalence)))
+    else:
+        spread["roc_auc"] = 0.0
+    return spread
 
 
 class CBPEWindow:
