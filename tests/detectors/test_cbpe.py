@@ -18,22 +18,21 @@ WINDOW = 4000
 
 
 def stream(rng: np.random.Generator, n: int, shift: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Binary rows whose covariate shift (x1 moves towards the decision boundary's far side and
-    spreads) lowers accuracy; the model is over-confident, so calibration matters; P(y | x) is fixed."""
-    x1 = rng.normal(shift, 1.0 + shift / 2, n)
+    """Binary rows; the covariate shift moves x1 and crowds it towards the decision boundary,
+    which lowers accuracy; P(y | x) never changes. The model is over-confident, so calibration
+    matters, and its scores are rounded, so they have ties."""
+    x1 = rng.normal(0.2 * shift, 1.5 / (1 + 2 * shift), n)
     x2 = rng.normal(0.0, 1.0, n)
     true_logit = 1.5 * x1 - 1.0 * x2 + 0.4 * np.tanh(x1)
     y = (rng.uniform(size=n) < 1 / (1 + np.exp(-true_logit))).astype(int)
-    score = 1 / (1 + np.exp(-(2.4 * x1 - 1.6 * x2)))
-    score = np.round(score, 4)  # ties, as real scores have
+    score = np.round(1 / (1 + np.exp(-(2.4 * x1 - 1.6 * x2))), 4)
     return score, (score > 0.5).astype(int), y
 
 
 def shifted_windows(seed: int = 11, windows: int = 12):
     rng = np.random.default_rng(seed)
     ref = stream(rng, 40_000, 0.0)
-    return ref, [stream(rng, WINDOW, shift) for shift in np.linspace(-1.5, 0.0, windows // 2).tolist()
-                 + np.linspace(0.0, 2.0, windows - windows // 2).tolist()]
+    return ref, [stream(rng, WINDOW, shift) for shift in np.linspace(0.0, 2.0, windows).tolist()]
 
 
 def estimated(reference: CBPEReference, rows) -> dict[str, float]:
@@ -78,6 +77,7 @@ def test_estimates_agree_with_nannyml_cbpe():
     for metric in METRICS:
         theirs = frame[(metric, "value")].to_numpy()
         mine = np.array([o[metric] for o in ours])
+        print(f"{metric}: max |driftline - NannyML| = {np.abs(theirs - mine).max():.2e}")
         assert np.abs(theirs - mine).max() <= 0.01, metric
         # Measured: 1e-8 (confusion-based) and 1e-6 (ROC AUC, binned) at most.
         assert np.abs(theirs - mine).max() <= 1e-4, metric
@@ -92,7 +92,7 @@ def test_estimate_tracks_realized_performance_under_covariate_shift():
     est = [estimated(reference, rows) for rows in windows]
     real = [realized(rows) for rows in windows]
     accuracy = [r["accuracy"] for r in real]
-    assert max(accuracy) - min(accuracy) > 0.1  # the shift really lowers accuracy
+    assert accuracy[0] - min(accuracy) > 0.1  # the shift really lowers accuracy (first window: as the reference)
     mae = {m: float(np.mean([abs(e[m] - r[m]) for e, r in zip(est, real, strict=True)])) for m in METRICS}
     print("CBPE per-window MAE vs realized:", {m: round(v, 4) for m, v in mae.items()})
     assert mae["accuracy"] <= 0.02
