@@ -71,6 +71,7 @@ def baseline(data: str, model: str, out: str, config: str | None, task: str, pos
 
     With `score` and `label` columns (and optionally `prediction`) a classifier's profile also
     carries the calibration that estimates its performance before labels arrive (CBPE)."""
+    from driftline.stream.reference_cbpe import with_cbpe
     from driftline.stream.reference_files import infer_kinds, profile_from_file
 
     positive: object = positive_label
@@ -83,7 +84,7 @@ def baseline(data: str, model: str, out: str, config: str | None, task: str, pos
     else:
         kinds = infer_kinds(data)
     try:
-        profile = profile_from_file(data, kinds, task=task, positive_label=positive)
+        profile = with_cbpe(profile_from_file(data, kinds), data, task, positive)
     except (OSError, ValueError) as exc:
         raise click.ClickException(str(exc)) from exc
     profile.save(out)

@@ -5,29 +5,22 @@ goes through :func:`~driftline.detectors.label_key` (JSON ``true`` and a Parquet
 "1", ``2.0`` is "2"), and a CSV column whose non-empty values are all boolean-like text
 (``True``/``false``/``1``/``0``, at least one of them a word) holds booleans. A ``boolean``
 feature's values are "1"/"0" (:func:`~driftline.detectors.boolean_key`), anything else missing.
-
-The optional columns ``score``, ``label`` and ``prediction`` (top-level keys of a JSONL row) are
-the model's outputs, not features: with ``score`` and ``label`` a classifier's profile carries a
-CBPE calibration (:class:`~driftline.detectors.CBPEReference`), so its performance is estimated
-before the labels arrive. Without ``prediction`` a binary prediction is ``score >= 0.5``.
 """
 
 from __future__ import annotations
 
 import csv
 import json
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-from driftline.detectors import CBPE_TASKS, CBPEReference, ReferenceProfile, boolean_key, label_key
+from driftline.detectors import ReferenceProfile, boolean_key, label_key
 from driftline.settings import ModelSettings
 
 from .columns import detector_kinds
+from .reference_cbpe import OUTPUT_COLUMNS, check_estimation, with_cbpe
 
-__all__ = ["OUTPUT_COLUMNS", "cbpe_from_file", "infer_kinds", "load_reference", "profile_from_file", "read_columns"]
-
-OUTPUT_COLUMNS = ("score", "label", "prediction")
+__all__ = ["infer_kinds", "load_reference", "profile_from_file", "read_columns"]
 
 
 def load_reference(model: ModelSettings) -> ReferenceProfile | None:
@@ -35,66 +28,14 @@ def load_reference(model: ModelSettings) -> ReferenceProfile | None:
     if model.reference_profile:
         profile = ReferenceProfile.load(model.reference_profile)
     elif model.reference_path:
-        profile = profile_from_file(model.reference_path, model.features, task=model.task,
-                                    positive_label=model.positive_label)
-    if model.estimate_performance and (profile is None or profile.cbpe is None or profile.cbpe.task != model.task):
-        raise ValueError(f"model {model.name}: estimate_performance is true but its reference has no "
-                         f"{model.task} CBPE calibration (a reference file with score and label columns)")
+        profile = with_cbpe(profile_from_file(model.reference_path, model.features), model.reference_path,
+                            model.task, model.positive_label)
+    check_estimation(model, profile)
     return profile
 
 
-def profile_from_file(path: str | Path, features: dict[str, str], *, task: str | None = None,
-                      positive_label: object = 1) -> ReferenceProfile:
-    """The profile of a reference file; with a classification ``task`` and ``score``/``label``
-    columns in the file, with its CBPE calibration."""
-    profile = ReferenceProfile.from_columns(detector_kinds(features), read_columns(path, features))
-    cbpe = cbpe_from_file(path, task, positive_label) if task in CBPE_TASKS else None
-    return profile if cbpe is None else replace(profile, cbpe=cbpe)
-
-
-def cbpe_from_file(path: str | Path, task: str, positive_label: object = 1) -> CBPEReference | None:
-    """CBPE fitted on the ``score``/``label`` (and ``prediction``) columns; None without them."""
-    raw = _output_columns(Path(path))
-    if raw.get("score") is None or raw.get("label") is None:
-        return None
-    positive = label_key(positive_label)
-    rows = [i for i, (s, y) in enumerate(zip(raw["score"], raw["label"], strict=True))
-            if _is_number(s) and y not in (None, "")]
-    score = np.array([float(raw["score"][i]) for i in rows])
-    labels = np.array([label_key(_csv_number(raw["label"][i])) for i in rows], dtype=object)
-    if raw.get("prediction") is not None:
-        predictions = np.array([label_key(_csv_number(raw["prediction"][i])) for i in rows], dtype=object)
-    else:
-        predictions = np.where(score >= 0.5, positive, "\x00not " + positive).astype(object)
-    return CBPEReference.fit(task, score, predictions, labels, positive_label=positive)
-
-
-def _csv_number(value: object) -> object:
-    """A CSV label ``"1"`` or ``"1.0"`` is the number a JSON event would carry."""
-    if isinstance(value, str) and _is_number(value):
-        return float(value)
-    return value
-
-
-def _output_columns(path: Path) -> dict[str, list | None]:
-    if path.suffix.lower() in (".jsonl", ".ndjson"):
-        with path.open(encoding="utf-8") as fh:
-            rows = [json.loads(line) for line in fh if line.strip()]
-        present = {k for r in rows for k in (*r, *r.get("features", {}))} if rows else set()
-        return {name: [r.get(name, r.get("features", {}).get(name)) for r in rows] if name in present else None
-                for name in OUTPUT_COLUMNS}
-    names = [n for n in OUTPUT_COLUMNS if n in _column_names(path)]
-    raw = _read_raw(path, names) if names else {}
-    return {name: raw.get(name) for name in OUTPUT_COLUMNS}
-
-
-def _column_names(path: Path) -> list[str]:
-    if path.suffix.lower() == ".parquet":
-        import pyarrow.parquet as pq  # _read_raw says how to install it when it is missing
-
-        return list(pq.read_schema(path).names)
-    with path.open(encoding="utf-8", newline="") as fh:
-        return next(csv.reader(fh), [])
+def profile_from_file(path: str | Path, features: dict[str, str]) -> ReferenceProfile:
+    return ReferenceProfile.from_columns(detector_kinds(features), read_columns(path, features))
 
 
 def read_columns(path: str | Path, features: dict[str, str]) -> dict[str, np.ndarray]:
@@ -106,7 +47,7 @@ def read_columns(path: str | Path, features: dict[str, str]) -> dict[str, np.nda
 def infer_kinds(path: str | Path) -> dict[str, str]:
     """Feature kinds of a reference file without a config: numeric when every present value
     is a number (or a numeric string in CSV), boolean when every one is a boolean, categorical otherwise.
-    The model's outputs (:data:`OUTPUT_COLUMNS`) are not features."""
+    The model's outputs (:data:`~driftline.stream.reference_cbpe.OUTPUT_COLUMNS`) are not features."""
     return {name: _kind([v for v in values if v not in (None, "")])
             for name, values in _read_raw(Path(path), None).items() if name not in OUTPUT_COLUMNS}
 
