@@ -54,6 +54,17 @@ _COUNTERS = ("watermark_ms", "closed_through_ms", "last_event_at_ms", "late_even
              "label_watermark_ms", "labels_closed_through_ms", "last_label_at_ms", "_label_clock_ms")
 
 
+def _cbpe(settings: ModelSettings, reference: ReferenceProfile | None) -> CBPEReference | None:
+    """The CBPE calibration to estimate with: the configured reference's, for the model's task,
+    unless ``estimate_performance: false``."""
+    if settings.estimate_performance is False or reference is None or reference.cbpe is None:
+        return None
+    if reference.cbpe.task != settings.task:
+        return None
+    # Predictions are compared as label keys ("1" for 1, 1.0 and true).
+    return replace(reference.cbpe, positive_label=label_key(reference.cbpe.positive_label))
+
+
 class ModelMonitor:
     def __init__(self, settings: ModelSettings, version: str, reference: ReferenceProfile | None = None,
                  multivariate: PCAReconstructionDrift | None = None) -> None:
@@ -346,7 +357,6 @@ class ModelMonitor:
         return m
 
     def _reference_ready(self, profile: ReferenceProfile) -> None:
-        """The warm-up's reference (it has no labels: no CBPE)."""
         self.reference = profile
         self.builder = None
         if self._pca_warmup is not None:
@@ -355,14 +365,3 @@ class ModelMonitor:
             self._pca_warmup = None
             self._pca_in_stream = True
         self.suite = DriftSuite(profile, self.settings.drift)
-
-
-def _cbpe(settings: ModelSettings, reference: ReferenceProfile | None) -> CBPEReference | None:
-    """The CBPE calibration to estimate with: the configured reference's, for the model's task,
-    unless ``estimate_performance: false``."""
-    if settings.estimate_performance is False or reference is None or reference.cbpe is None:
-        return None
-    if reference.cbpe.task != settings.task:
-        return None
-    # Predictions are compared as label keys ("1" for 1, 1.0 and true).
-    return replace(reference.cbpe, positive_label=label_key(reference.cbpe.positive_label))
