@@ -16,6 +16,7 @@ from .distances import (
     psi,
     wasserstein,
 )
+from .dle import DLEWindow, LossModel
 from .drift_registry import (
     ChiSquare,
     DriftTest,
@@ -49,6 +50,7 @@ from .window import WindowSketch
 __all__ = [
     "CBPE_TASKS",
     "DETECTORS",
+    "DLEWindow",
     "CBPEReference",
     "CBPEWindow",
     "CategoricalProfile",
@@ -69,6 +71,7 @@ __all__ = [
     "JensenShannonDistance",
     "KolmogorovSmirnov",
     "LInfinityDistance",
+    "LossModel",
     "MetricValue",
     "NumericProfile",
     "PCAReconstructionDrift",
