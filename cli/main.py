@@ -70,9 +70,10 @@ def baseline(data: str, model: str, out: str, config: str | None, task: str, pos
     """Build a reference profile from a dataset for `reference: {profile: ...}`.
 
     With `score` and `label` columns (and optionally `prediction`) a classifier's profile also
-    carries the calibration that estimates its performance before labels arrive (CBPE)."""
-    from driftline.stream.reference_cbpe import with_cbpe
-    from driftline.stream.reference_files import infer_kinds, profile_from_file
+    carries the calibration that estimates its performance before labels arrive (CBPE); with
+    `prediction` and `label` a regression model's profile carries its loss model (DLE)."""
+    from driftline.stream.reference_estimators import with_estimators
+    from driftline.stream.reference_files import infer_kinds, profile_from_file, read_columns
 
     positive: object = positive_label
     if config:
@@ -84,13 +85,15 @@ def baseline(data: str, model: str, out: str, config: str | None, task: str, pos
     else:
         kinds = infer_kinds(data)
     try:
-        profile = with_cbpe(profile_from_file(data, kinds), data, task, positive)
+        profile = with_estimators(profile_from_file(data, kinds), data, task, positive,
+                                  lambda: read_columns(data, kinds))
     except (OSError, ValueError) as exc:
         raise click.ClickException(str(exc)) from exc
     profile.save(out)
     click.echo(f"wrote {out}: model {model}, {profile.n} rows, "
                + ", ".join(f"{name} ({kind})" for name, kind in profile.kinds.items())
-               + (f"; CBPE calibration on {profile.cbpe.n} scored, labelled rows" if profile.cbpe else ""))
+               + (f"; CBPE calibration on {profile.cbpe.n} scored, labelled rows" if profile.cbpe else "")
+               + (f"; DLE loss model on {profile.dle.n} labelled rows" if profile.dle else ""))
 
 
 def _register_commands() -> None:

@@ -98,7 +98,7 @@ class ModelSettings:
     quality: QualitySettings = field(default_factory=QualitySettings)
     multivariate: MultivariateSettings | None = None  # enabled when given
     streaming: tuple[StreamingSettings, ...] = ()
-    # CBPE before labels: None ("auto") when the reference has scores and labels.
+    # Performance before labels (CBPE, DLE): None ("auto") when the reference has the model's outputs.
     estimate_performance: bool | None = None
 
 
@@ -139,15 +139,12 @@ def parse_model(r: Reader, raw: Any, path: str) -> ModelSettings:
         multivariate=_multivariate(r, m.get("multivariate"), join(path, "multivariate"), features),
         streaming=tuple(s for where, item in r.items(m, "streaming", path)
                         if (s := _streaming(r, item, where, features)) is not None),
-        estimate_performance=_estimate_performance(r, m.get("estimate_performance", "auto"), task,
+        estimate_performance=_estimate_performance(r, m.get("estimate_performance", "auto"),
                                                    join(path, "estimate_performance")),
     )
 
 
-def _estimate_performance(r: Reader, raw: Any, task: str | None, path: str) -> bool | None:
-    if raw is True and task == "regression":
-        r.problem(path, raw, "false or auto for a regression model (CBPE estimates classifiers)")
-        return None
+def _estimate_performance(r: Reader, raw: Any, path: str) -> bool | None:
     if not isinstance(raw, bool) and raw != "auto":
         r.problem(path, raw, "true, false or auto")
         return None

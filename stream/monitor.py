@@ -25,8 +25,10 @@ from driftline.detectors import (
     CBPEWindow,
     ConceptDriftMonitor,
     DataQualityCheck,
+    DLEWindow,
     DriftResult,
     DriftSuite,
+    LossModel,
     MetricValue,
     PCAReconstructionDrift,
     PerformanceWindow,
@@ -65,6 +67,14 @@ def _cbpe(settings: ModelSettings, reference: ReferenceProfile | None) -> CBPERe
     return replace(reference.cbpe, positive_label=label_key(reference.cbpe.positive_label))
 
 
+def _dle(settings: ModelSettings, reference: ReferenceProfile | None) -> LossModel | None:
+    """The DLE loss model of a regression model's configured reference, when its inputs are the model's."""
+    if settings.estimate_performance is False or settings.task != "regression" or reference is None:
+        return None
+    dle = reference.dle
+    return dle if dle is not None and set(dle.bins) <= {*settings.features, "prediction"} else None
+
+
 class ModelMonitor:
     def __init__(self, settings: ModelSettings, version: str, reference: ReferenceProfile | None = None,
                  multivariate: PCAReconstructionDrift | None = None) -> None:
@@ -84,6 +94,7 @@ class ModelMonitor:
         self.builder = None if reference else ReferenceBuilder(self.drift_kinds, warmup_events=settings.warmup_events or 5000)
         self.suite = DriftSuite(reference, settings.drift) if reference else None
         self.cbpe = _cbpe(settings, reference)
+        self.dle = _dle(settings, reference)
         self.concept = ConceptDriftMonitor(settings.concept.detector, **settings.concept.params)
         self.quality = DataQualityCheck(**asdict(settings.quality))
         # Multivariate drift: a PCA fitted on the reference rows (given, or the warm-up rows).
@@ -148,6 +159,9 @@ class ModelMonitor:
             if self.cbpe is not None:
                 window.cbpe = window.cbpe or CBPEWindow(self.cbpe)
                 window.cbpe.update(cols.score[mask], columns["prediction"][mask])
+            if self.dle is not None:
+                window.dle = window.dle or DLEWindow(self.dle)
+                window.dle.update({name: col[mask] for name, col in cols.columns.items()}, columns["prediction"][mask])
             if self.reference is not None:
                 # Rows consumed by the reference warm-up are not monitored against themselves.
                 keep = mask.copy()
@@ -297,8 +311,9 @@ class ModelMonitor:
             mean = window.pca_sum / window.pca_n
             drift.append(DriftResult("multivariate", "pca_reconstruction", mean, self.pca.upper,
                                      not self.pca.lower <= mean <= self.pca.upper))
-        if window.cbpe is not None and window.cbpe.n:  # estimated before labels: CBPE
-            metrics.extend(m for estimate in window.cbpe.estimate() for m in estimate.metrics())
+        for estimator in (window.cbpe, window.dle):  # estimated before labels: CBPE, DLE
+            if estimator is not None and estimator.n:
+                metrics.extend(m for estimate in estimator.estimate() for m in estimate.metrics())
         drift.extend(window.change_points)
         drift = tuple(drift)
         return WindowReport(self.model, self.version, window.start_ms, window.end_ms, window.n,

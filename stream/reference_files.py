@@ -18,7 +18,7 @@ from driftline.detectors import ReferenceProfile, boolean_key, label_key
 from driftline.settings import ModelSettings
 
 from .columns import detector_kinds
-from .reference_cbpe import OUTPUT_COLUMNS, check_estimation, with_cbpe
+from .reference_estimators import OUTPUT_COLUMNS, check_estimation, with_estimators
 
 __all__ = ["infer_kinds", "load_reference", "profile_from_file", "read_columns"]
 
@@ -28,8 +28,9 @@ def load_reference(model: ModelSettings) -> ReferenceProfile | None:
     if model.reference_profile:
         profile = ReferenceProfile.load(model.reference_profile)
     elif model.reference_path:
-        profile = with_cbpe(profile_from_file(model.reference_path, model.features), model.reference_path,
-                            model.task, model.positive_label)
+        path, features = model.reference_path, model.features
+        profile = with_estimators(profile_from_file(path, features), path, model.task, model.positive_label,
+                                  lambda: read_columns(path, features))
     check_estimation(model, profile)
     return profile
 
@@ -47,7 +48,7 @@ def read_columns(path: str | Path, features: dict[str, str]) -> dict[str, np.nda
 def infer_kinds(path: str | Path) -> dict[str, str]:
     """Feature kinds of a reference file without a config: numeric when every present value
     is a number (or a numeric string in CSV), boolean when every one is a boolean, categorical otherwise.
-    The model's outputs (:data:`~driftline.stream.reference_cbpe.OUTPUT_COLUMNS`) are not features."""
+    The model's outputs (:data:`~driftline.stream.reference_estimators.OUTPUT_COLUMNS`) are not features."""
     return {name: _kind([v for v in values if v not in (None, "")])
             for name, values in _read_raw(Path(path), None).items() if name not in OUTPUT_COLUMNS}
 

@@ -14,7 +14,7 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
-from driftline.detectors import CBPEReference, ReferenceProfile
+from driftline.detectors import CBPEReference, LossModel, ReferenceProfile
 from driftline.settings import parse_settings
 from driftline.stream.checkpoint_format import FORMAT, VERSION, decode_checkpoint
 from driftline.stream.errors import CheckpointError, CheckpointTooNewError
@@ -276,3 +276,22 @@ def test_cbpe_estimates_continue_identically_after_a_restore():
     assert len(estimated) >= 3 and realized
     # The traffic's labels agree with the prediction 90% of the time, whatever the shift.
     assert all(abs(m.value - 0.9) < 0.06 for m in estimated)
+
+
+def test_dle_estimates_continue_identically_after_a_restore():
+    """A regression model's configured reference with a DLE loss model: the same contract."""
+    settings = parse_settings(config())
+    t = make_traffic(2000, seed=11)
+    rows = [json.loads(v) for _, v in t.predictions if b'"price"' in v]
+    rows = [r for r in rows if isinstance(r.get("features"), dict) and {"sqft", "rooms"} <= set(r["features"])]
+    labels = {e["event_id"]: e["label"] for e in (json.loads(v) for _, v in t.feedback_early + t.feedback_late)}
+    labelled = [r for r in rows if r["event_id"] in labels]
+    columns = {name: np.array([float(r["features"][name]) for r in labelled]) for name in ("sqft", "rooms")}
+    dle = LossModel.fit(columns, np.array([float(r["prediction"]) for r in labelled]),
+                        np.array([float(labels[r["event_id"]]) for r in labelled]))
+    reference = replace(ReferenceProfile.from_columns({"sqft": "numeric", "rooms": "numeric"}, columns), dle=dle)
+    processor = Processor(settings, references={"price": reference})
+    straight = run(processor)
+    same(straight, run(processor, 23, through_bytes(processor)))
+    estimated = [m for r in straight[0] if r.model == "price" for m in r.metrics if m.name == "estimated_mae"]
+    assert len(estimated) >= 3 and all(m.value > 0 for m in estimated)

@@ -81,3 +81,31 @@ def test_jsonl_reference_rows_carry_outputs_beside_nested_features(tmp_path):
                                        "reference": {"path": str(data)}}]}).models[0]
     cbpe = load_reference(spec).cbpe
     assert cbpe is not None and cbpe.positive_label == "yes" and cbpe.n == 500
+
+
+def test_a_regression_reference_with_prediction_and_label_gives_a_dle_loss_model(tmp_path):
+    rng = np.random.default_rng(8)
+    data, out = tmp_path / "ref.csv", tmp_path / "p.json"
+    lines = ["sqft,city,prediction,label"]
+    for _ in range(3000):
+        sqft, city = rng.normal(100, 20), rng.choice(["a", "b"])
+        noise = 5 + 20 * (city == "b")
+        lines.append(f"{sqft:.1f},{city},{3 * sqft:.2f},{3 * sqft + rng.normal() * noise:.2f}")
+    data.write_text("\n".join(lines) + "\n")
+    result = CliRunner().invoke(main, ["baseline", "--data", str(data), "--model", "m", "--out", str(out),
+                                       "--task", "regression"])
+    assert result.exit_code == 0, result.output
+    assert "DLE loss model on 3000 labelled rows" in result.output
+    profile = ReferenceProfile.load(out)
+    assert profile.cbpe is None and set(profile.dle.bins) == {"sqft", "city", "prediction"}
+    city = profile.dle.bins["city"]
+    weights = dict(zip(city.categories, profile.dle.abs_weights["city"], strict=False))
+    assert weights["b"] - weights["a"] > 10  # city b's errors are larger
+    spec = {"name": "m", "task": "regression", "features": {"sqft": "numeric", "city": "categorical"},
+            "reference": {"path": str(data)}, "estimate_performance": True}
+    assert load_reference(parse_settings({"models": [spec]}).models[0]).dle is not None
+    plain = tmp_path / "plain.csv"
+    write_csv(plain)
+    spec = {**spec, "features": {"income": "numeric", "country": "categorical"}, "reference": {"path": str(plain)}}
+    with pytest.raises(ValueError, match="no DLE loss model"):
+        load_reference(parse_settings({"models": [spec]}).models[0])

@@ -1,43 +1,76 @@
-"""The CBPE calibration of a reference file: its ``score``, ``label`` and ``prediction`` columns.
+"""Performance estimators fitted on a reference file's outputs: ``score``, ``label``, ``prediction``.
 
 A reference file may carry the model's outputs beside the features: ``score`` (binary: the
 probability of the positive class; multiclass: the confidence in the predicted class), the
-true ``label`` and, optionally, the ``prediction`` (without it a binary prediction is
-``score >= 0.5``). In a JSONL row they are top-level keys (or inside ``features``). With
-``score`` and ``label`` a classifier's profile carries a
-:class:`~driftline.detectors.CBPEReference`, so its performance is estimated before the labels
-arrive. Labels and predictions are compared as the events' keys
-(:func:`~driftline.detectors.label_key`): a CSV ``1`` or ``1.0`` is "1", ``true`` is "1".
+true ``label`` and the ``prediction``. In a JSONL row they are top-level keys (or inside
+``features``). So that performance is estimated before the labels arrive, a profile carries
+
+* for a classifier with ``score`` and ``label``: a :class:`~driftline.detectors.CBPEReference`
+  (without ``prediction`` a binary prediction is ``score >= 0.5``). Labels and predictions are
+  compared as the events' keys (:func:`~driftline.detectors.label_key`): a CSV ``1`` or ``1.0``
+  is "1", ``true`` is "1";
+* for a regression model with numeric ``prediction`` and ``label``: a
+  :class:`~driftline.detectors.LossModel` (DLE) fitted on the features and the prediction.
 """
 
 from __future__ import annotations
 
 import csv
 import json
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-from driftline.detectors import CBPE_TASKS, CBPEReference, ReferenceProfile, boolean_key, label_key
+from driftline.detectors import (
+    CBPE_TASKS,
+    CBPEReference,
+    LossModel,
+    ReferenceProfile,
+    boolean_key,
+    label_key,
+)
 from driftline.settings import ModelSettings
 
-__all__ = ["OUTPUT_COLUMNS", "cbpe_from_file", "check_estimation", "with_cbpe"]
+__all__ = ["OUTPUT_COLUMNS", "cbpe_from_file", "check_estimation", "dle_from_file", "with_estimators"]
 
 OUTPUT_COLUMNS = ("score", "label", "prediction")
 
 
-def with_cbpe(profile: ReferenceProfile, path: str | Path, task: str | None,
-              positive_label: object = 1) -> ReferenceProfile:
-    """``profile`` with the CBPE calibration of the file at ``path``, when a classifier's file has one."""
-    cbpe = cbpe_from_file(path, task, positive_label) if task in CBPE_TASKS else None
-    return profile if cbpe is None else replace(profile, cbpe=cbpe)
+def with_estimators(profile: ReferenceProfile, path: str | Path, task: str | None, positive_label: object,
+                    features: Callable[[], Mapping[str, np.ndarray]]) -> ReferenceProfile:
+    """``profile`` with the performance estimator its file's outputs allow for ``task``, if any;
+    ``features()`` reads the file's feature columns (needed by DLE only)."""
+    if task in CBPE_TASKS:
+        cbpe = cbpe_from_file(path, task, positive_label)
+        return profile if cbpe is None else replace(profile, cbpe=cbpe)
+    if task == "regression":
+        dle = dle_from_file(path, features)
+        return profile if dle is None else replace(profile, dle=dle)
+    return profile
 
 
 def check_estimation(model: ModelSettings, profile: ReferenceProfile | None) -> None:
-    """``estimate_performance: true`` needs a reference with the model's CBPE calibration."""
-    if model.estimate_performance and (profile is None or profile.cbpe is None or profile.cbpe.task != model.task):
+    """``estimate_performance: true`` needs a reference with the model's estimator."""
+    if not model.estimate_performance:
+        return
+    if model.task == "regression":
+        if profile is None or profile.dle is None:
+            raise ValueError(f"model {model.name}: estimate_performance is true but its reference has no DLE "
+                             "loss model (a reference file with prediction and label columns)")
+    elif profile is None or profile.cbpe is None or profile.cbpe.task != model.task:
         raise ValueError(f"model {model.name}: estimate_performance is true but its reference has no "
                          f"{model.task} CBPE calibration (a reference file with score and label columns)")
+
+
+def dle_from_file(path: str | Path, features: Callable[[], Mapping[str, np.ndarray]]) -> LossModel | None:
+    """DLE fitted on the file's features, numeric ``prediction`` and ``label``; None without them."""
+    raw = _output_columns(Path(path))
+    if raw.get("prediction") is None or raw.get("label") is None:
+        return None
+    prediction = np.array([np.nan if (v := _number(p)) is None else v for p in raw["prediction"]])
+    target = np.array([np.nan if (v := _number(y)) is None else v for y in raw["label"]])
+    return LossModel.fit(features(), prediction, target)
 
 
 def cbpe_from_file(path: str | Path, task: str, positive_label: object = 1) -> CBPEReference | None:

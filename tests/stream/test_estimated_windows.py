@@ -1,5 +1,6 @@
-"""CBPE in the worker's hot path: every prediction window of a model whose reference has scores
-and labels reports estimated metrics with their band, before any label; off when configured."""
+"""Performance before labels in the worker's hot path: every prediction window of a model whose
+reference has its outputs reports estimated metrics with their band (CBPE for classifiers, DLE
+for regression), before any label; off when configured."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
-from driftline.detectors import CBPEReference, ReferenceProfile
+from driftline.detectors import CBPEReference, LossModel, ReferenceProfile
 from driftline.settings import parse_settings
 from driftline.stream.processor import BatchOutput, Processor
 
@@ -76,3 +77,38 @@ def test_every_prediction_window_reports_estimates_with_their_band(task, names):
 def test_estimate_performance_false_turns_it_off():
     windows = reports(processor("binary_classification", estimate_performance=False), "binary_classification")
     assert windows and not any(metrics(r) for r in windows)
+
+
+def test_a_regression_models_windows_report_dle_estimates_with_their_band():
+    rng = np.random.default_rng(6)
+
+    def rows(n, shift):
+        x = rng.normal(shift, 1.0, n)
+        prediction = 2 * x
+        return x, prediction, prediction + rng.normal(size=n) * (0.2 + 0.8 * (x > 1))
+
+    x, prediction, y = rows(20_000, 0.0)
+    model = LossModel.fit({"x": x}, prediction, y)
+    reference = replace(ReferenceProfile.from_columns({"x": "numeric"}, {"x": x}), dle=model)
+    settings = parse_settings({"models": [{"name": "m", "task": "regression", "features": {"x": "numeric"},
+                                           "reference": {"path": "unused.csv"},
+                                           "window": {"size": "10s", "idle_close": "3s"}}]})
+    proc = Processor(settings, references={"m": reference})
+    messages, realized = [], []
+    for w, shift in enumerate((0.0, 0.5, 1.0)):
+        x, prediction, y = rows(1000, shift)
+        realized.append(float(np.mean(np.abs(y - prediction))))
+        messages += [(0, len(messages) + i, json.dumps({
+            "event_id": f"e{w}-{i}", "model": "m", "version": "v1", "ts": START_MS + w * 10_000 + i,
+            "features": {"x": float(x[i])}, "prediction": float(prediction[i])}).encode(), 0) for i in range(1000)]
+    state, out = proc.new_partition(0), BatchOutput()
+    proc.process(state, messages, [], START_MS, out)
+    proc.close_windows(state, START_MS + 3_600_000, out)
+    windows = [r for r in out.reports if r.n_predictions]
+    assert len(windows) == 3
+    for report, real in zip(windows, realized, strict=True):
+        got = metrics(report)
+        assert set(got) == {f"estimated_{n}{s}" for n in ("mae", "rmse") for s in ("", "_lower", "_upper")}
+        assert got["estimated_mae_lower"] <= real <= got["estimated_mae_upper"]
+        assert got["estimated_mae"] == pytest.approx(real, rel=0.1)
+    assert realized[2] > 1.5 * realized[0]  # the shift makes the model worse, and the estimate says so
