@@ -361,6 +361,10 @@ class ModelMonitor:
         restore_detectors(m, snapshot["concept"], snapshot["streaming"])
         m.windows = {w.start_ms: w for w in (OpenWindow.restore(w, m.reference if kept else None)
                                              for w in snapshot["windows"])}
+        for w in m.windows.values():  # estimate as configured now (estimate_performance may be off)
+            if w.cbpe is not None:
+                w.cbpe = None if m.cbpe is None else CBPEWindow.restore(m.cbpe, w.cbpe.snapshot())
+            w.dle = w.dle if m.dle is not None else None
         m.label_windows = {w.start_ms: w for w in (LabelWindow.restore(w) for w in snapshot["label_windows"])}
         m.pending_concept.extend(concept_event(e) for e in snapshot["pending_concept"])
         m.prediction_counts = {int(start): int(n) for start, n in snapshot["prediction_counts"]}

@@ -277,6 +277,15 @@ def test_cbpe_estimates_continue_identically_after_a_restore():
     # The traffic's labels agree with the prediction 90% of the time, whatever the shift.
     assert all(abs(m.value - 0.9) < 0.06 for m in estimated)
 
+    # Turned off since the checkpoint: the restored open windows estimate nothing either.
+    state, out = processor.new_partition(0), BatchOutput()
+    for now, predictions, feedback in BATCHES[:23]:
+        processor.process(state, predictions, feedback, now, out)
+    assert any(w.cbpe is not None for w in state.monitors[("credit", "v1")].windows.values())
+    off = Processor(parse_settings(config(estimate_performance=False)), references={"credit": reference})
+    restored = off.restore_partition(state.snapshot())
+    assert all(w.cbpe is None for w in restored.monitors[("credit", "v1")].windows.values())
+
 
 def test_dle_estimates_continue_identically_after_a_restore():
     """A regression model's configured reference with a DLE loss model: the same contract."""
