@@ -6,7 +6,7 @@ true ``label`` and the ``prediction``. In a JSONL row they are top-level keys (o
 ``features``). So that performance is estimated before the labels arrive, a profile carries
 
 * for a classifier with ``score`` and ``label``: a :class:`~driftline.detectors.CBPEReference`
-  (without ``prediction`` a binary prediction is ``score >= 0.5``). Labels and predictions are
+  (and ``prediction``; without it a binary prediction is ``score >= 0.5``). Labels and predictions are
   compared as the events' keys (:func:`~driftline.detectors.label_key`): a CSV ``1`` or ``1.0``
   is "1", ``true`` is "1";
 * for a regression model with numeric ``prediction`` and ``label``: a
@@ -85,6 +85,8 @@ def cbpe_from_file(path: str | Path, task: str, positive_label: object = 1) -> C
     labels = np.array([_key(raw["label"][i]) for i in rows], dtype=object)
     if raw.get("prediction") is not None:
         predictions = np.array([_key(raw["prediction"][i]) for i in rows], dtype=object)
+    elif task != "binary_classification":
+        return None  # a multiclass score is the predicted class's confidence: the class is needed
     else:
         predictions = np.where(score >= 0.5, positive, "\x00not " + positive).astype(object)
     return CBPEReference.fit(task, score, predictions, labels, positive_label=positive)

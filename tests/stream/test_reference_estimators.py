@@ -109,3 +109,20 @@ def test_a_regression_reference_with_prediction_and_label_gives_a_dle_loss_model
     spec = {**spec, "features": {"income": "numeric", "country": "categorical"}, "reference": {"path": str(plain)}}
     with pytest.raises(ValueError, match="no DLE loss model"):
         load_reference(parse_settings({"models": [spec]}).models[0])
+
+
+def test_a_multiclass_reference_needs_the_predicted_class_beside_its_confidence(tmp_path):
+    from driftline.stream.reference_estimators import cbpe_from_file
+
+    rng = np.random.default_rng(9)
+    with_prediction, without = tmp_path / "with.csv", tmp_path / "without.csv"
+    rows = []
+    for _ in range(1000):
+        confidence, predicted = rng.uniform(0.34, 1), rng.choice(["a", "b", "c"])
+        label = predicted if rng.uniform() < confidence else "z"
+        rows.append((confidence, predicted, label))
+    with_prediction.write_text("score,prediction,label\n" + "\n".join(f"{s:.4f},{p},{y}" for s, p, y in rows))
+    without.write_text("score,label\n" + "\n".join(f"{s:.4f},{y}" for s, _, y in rows))
+    cbpe = cbpe_from_file(with_prediction, "multiclass_classification")
+    assert cbpe is not None and cbpe.task == "multiclass_classification" and set(cbpe.spread) == {"accuracy"}
+    assert cbpe_from_file(without, "multiclass_classification") is None
