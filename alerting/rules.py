@@ -210,15 +210,27 @@ class MetricCondition:
         if not found or found[-1].n < self.min_n:
             return
         m = found[-1]
+        # ``estimated_*`` metrics (CBPE) come before the labels, from prediction windows: their
+        # alert has its own key, so realized metrics neither resolve nor extend it.
+        estimate = m.name.startswith("estimated_")
         finding = None
         if OPERATORS[self.op](m.value, self.value):
+            details = {"metric": m.name, "value": m.value, "op": self.op, "threshold": self.value, "n": m.n}
+            note = ""
+            if estimate:
+                band = {b.name.rpartition("_")[2]: b.value for b in report.metrics
+                        if b.name in (f"{m.name}_lower", f"{m.name}_upper")}
+                details.update(estimate=True, method="cbpe", **band)
+                note = " (estimated before labels, CBPE" + (
+                    f", band {band['lower']:.4g}..{band['upper']:.4g})" if len(band) == 2 else ")")
             finding = Finding(
                 rule.severity, (),
                 f"{_KIND_LABEL[self.kind]} on {report.model}/{report.version}: "
-                f"{m.name}={m.value:.4g} {self.op} {self.value:g} (n={m.n})",
-                {"metric": m.name, "value": m.value, "op": self.op, "threshold": self.value, "n": m.n},
+                f"{m.name}={m.value:.4g} {self.op} {self.value:g} (n={m.n}){note}",
+                details,
             )
-        yield Observation(dedup_key(report.model, report.version, self.kind), self.kind, None, finding)
+        key = dedup_key(report.model, report.version, self.kind, "estimated" if estimate else None)
+        yield Observation(key, self.kind, None, finding)
 
 
 @dataclass(frozen=True, slots=True)
@@ -427,6 +439,9 @@ DEFAULT_RULE_SETTINGS: tuple[RuleSettings, ...] = (
                  for_windows=2),
     # Only models with ``fairness:`` have fairness results.
     RuleSettings("fairness", "fairness", "warning", "notify", FairnessWhen()),
+    # Only models whose reference has scores and labels get estimates (CBPE).
+    RuleSettings("estimated-accuracy-low", "performance", "warning", "notify",
+                 MetricWhen("estimated_accuracy", "<", 0.8), for_windows=2),
 )
 
 

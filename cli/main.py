@@ -95,13 +95,21 @@ def _migrate_or_exit(settings) -> list:
 @click.option("--task", type=click.Choice(TASKS), default=None,
               help="Without --config: the model's task, which says how prediction is tested "
                    "[default: binary_classification, as in a config].")
-def baseline(data: str, model: str, out: str, config: str | None, task: str | None) -> None:
+@click.option("--positive-label", default="1", show_default=True,
+              help="Without --config: the positive class (for the CBPE calibration of `score`/`label` columns).")
+def baseline(data: str, model: str, out: str, config: str | None, task: str | None, positive_label: str) -> None:
     """Build a reference profile from a dataset for `reference: {profile: ...}`.
 
     The profile holds what the worker tests: the features and, when DATA has them, prediction and
-    score, with the kinds the worker uses for the model's task."""
-    from driftline.stream.reference_files import infer_kinds, profile_from_file
+    score, with the kinds the worker uses for the model's task.
 
+    With `score` and `label` columns (and optionally `prediction`) a classifier's profile also
+    carries the calibration that estimates its performance before labels arrive (CBPE); with
+    `prediction` and `label` a regression model's profile carries its loss model (DLE)."""
+    from driftline.stream.reference_estimators import with_estimators
+    from driftline.stream.reference_files import infer_kinds, profile_from_file, read_columns
+
+    positive: object = positive_label
     if config:
         settings = settings_or_exit(config, check_files=False)  # the profile it names may be the one written now
         spec = settings.model(model)
@@ -110,17 +118,20 @@ def baseline(data: str, model: str, out: str, config: str | None, task: str | No
         if task is not None and task != spec.task:
             raise click.BadParameter(f"{task!r} differs from the task of {model!r} in {config} ({spec.task})",
                                      param_hint="--task")
-        kinds, task = dict(spec.features), spec.task
+        kinds, task, positive = dict(spec.features), spec.task, spec.positive_label
     else:
         kinds, task = infer_kinds(data), task or "binary_classification"
     try:
-        profile = profile_from_file(data, kinds, task=task)
+        profile = with_estimators(profile_from_file(data, kinds, task=task), data, task, positive,
+                                  lambda: read_columns(data, kinds))
     except (OSError, ValueError) as exc:
         raise click.ClickException(str(exc)) from exc
     profile.save(out)
     shown = {**kinds, **{name: kind for name, kind in profile.kinds.items() if name not in kinds}}
     click.echo(f"wrote {out}: model {model} ({task}), {profile.n} rows, "
-               + ", ".join(f"{name} ({kind})" for name, kind in shown.items()))
+               + ", ".join(f"{name} ({kind})" for name, kind in shown.items())
+               + (f"; CBPE calibration on {profile.cbpe.n} scored, labelled rows" if profile.cbpe else "")
+               + (f"; DLE loss model on {profile.dle.n} labelled rows" if profile.dle else ""))
     if "prediction" not in profile.kinds:
         click.echo(f"note: {data} has no prediction column: versions monitored against this profile get no "
                    "prediction-drift tests", err=True)

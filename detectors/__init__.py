@@ -5,6 +5,8 @@ Imports only the standard library, numpy, scipy and river; no I/O except
 """
 
 from .arms import ArmStats, label_values
+from .calibration import ScoreCalibration
+from .cbpe import CBPE_TASKS, CBPEReference, CBPEWindow, Estimate
 from .correction import Persistence, adjust_p_values
 from .distances import (
     chi2_homogeneity,
@@ -15,6 +17,7 @@ from .distances import (
     psi,
     wasserstein,
 )
+from .dle import DLEWindow, LossModel
 from .drift_registry import (
     ChiSquare,
     DriftTest,
@@ -73,6 +76,7 @@ from .warmup import ReferenceBuilder
 from .window import WindowSketch
 
 __all__ = [
+    "CBPE_TASKS",
     "DETECTORS",
     "VERDICTS",
     "ArmEstimate",
@@ -86,6 +90,9 @@ __all__ = [
     "Interval",
     "MetricComparison",
     "Moments",
+    "DLEWindow",
+    "CBPEReference",
+    "CBPEWindow",
     "CategoricalProfile",
     "ChiSquare",
     "ConceptDriftEvent",
@@ -103,10 +110,12 @@ __all__ = [
     "FairnessThresholds",
     "GroupCounts",
     "GroupValue",
+    "Estimate",
     "HellingerDistance",
     "JensenShannonDistance",
     "KolmogorovSmirnov",
     "LInfinityDistance",
+    "LossModel",
     "MetricValue",
     "MisraGries",
     "NumericProfile",
@@ -123,6 +132,7 @@ __all__ = [
     "Reservoir",
     "SegmentMetric",
     "SegmentVocabulary",
+    "ScoreCalibration",
     "StreamingFeatureDetector",
     "TestSpec",
     "UnseenCategoryShare",

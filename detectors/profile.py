@@ -12,6 +12,8 @@ import numpy as np
 
 from ._checks import check_int
 from ._columns import check_features, count_categories, finite_values, mean_std
+from .cbpe import CBPEReference
+from .dle import LossModel
 from .packing import pack_array, unpack_array
 
 __all__ = ["CategoricalProfile", "NumericProfile", "ReferenceProfile"]
@@ -147,6 +149,11 @@ class ReferenceProfile:
     max_categories: int = 50
     reservoir_size: int = 2000
     seed: int = 0
+    # Optional, written only when present (older readers ignore the key, older files lack it):
+    # the CBPE calibration fitted on the reference's scores and labels (classifiers), the DLE loss
+    # model fitted on its predictions and labels (regression).
+    cbpe: CBPEReference | None = None
+    dle: LossModel | None = None
 
     @classmethod
     def from_columns(
@@ -192,11 +199,16 @@ class ReferenceProfile:
         ``packed=True`` writes the float arrays (bin edges, samples) as base64 of their bytes
         (see :mod:`~driftline.detectors.packing`): half the size, for checkpoints.
         """
-        return {
+        out = {
             "format_version": FORMAT_VERSION, "n": self.n, "bins": self.bins,
             "max_categories": self.max_categories, "reservoir_size": self.reservoir_size, "seed": self.seed,
             "features": {name: p.to_dict(packed=packed) for name, p in self.features.items()},
         }
+        if self.cbpe is not None:
+            out["cbpe"] = self.cbpe.to_dict()
+        if self.dle is not None:
+            out["dle"] = self.dle.to_dict()
+        return out
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> ReferenceProfile:
@@ -205,7 +217,10 @@ class ReferenceProfile:
         features: dict[str, FeatureProfile] = {}
         for name, fd in d["features"].items():
             features[name] = NumericProfile.from_dict(fd) if fd["kind"] == "numeric" else CategoricalProfile.from_dict(fd)
-        return cls(features, int(d["n"]), int(d["bins"]), int(d["max_categories"]), int(d["reservoir_size"]), int(d["seed"]))
+        cbpe = None if d.get("cbpe") is None else CBPEReference.from_dict(d["cbpe"])
+        dle = None if d.get("dle") is None else LossModel.from_dict(d["dle"])
+        return cls(features, int(d["n"]), int(d["bins"]), int(d["max_categories"]), int(d["reservoir_size"]),
+                   int(d["seed"]), cbpe, dle)
 
     def save(self, path: str | Path) -> None:
         """Write the profile as JSON to ``path``."""

@@ -39,7 +39,7 @@ TASKS = ("binary_classification", "multiclass_classification", "regression")
 # ``boolean`` is categorical with canonical keys: true, 1 and "True" are all the category "1".
 FEATURE_KINDS = ("numeric", "categorical", "boolean")
 _KEYS = ("name", "task", "positive_label", "features", "reference", "window", "drift", "concept", "quality",
-         "multivariate", "streaming", "segments", "fairness")
+         "multivariate", "streaming", "segments", "fairness", "estimate_performance")
 _REFERENCE_KEYS = ("warmup_events", "path", "profile")
 
 
@@ -101,6 +101,8 @@ class ModelSettings:
     streaming: tuple[StreamingSettings, ...] = ()
     segments: SegmentSettings | None = None  # per-group metrics; enabled when given
     fairness: FairnessSettings | None = None  # needs segments
+    # Performance before labels (CBPE, DLE): None ("auto") when the reference has the model's outputs.
+    estimate_performance: bool | None = None
 
 
 def parse_model(r: Reader, raw: Any, path: str) -> ModelSettings:
@@ -143,7 +145,16 @@ def parse_model(r: Reader, raw: Any, path: str) -> ModelSettings:
                         if (s := _streaming(r, item, where, features)) is not None),
         segments=segments,
         fairness=parse_fairness(r, m.get("fairness"), join(path, "fairness"), segments),
+        estimate_performance=_estimate_performance(r, m.get("estimate_performance", "auto"),
+                                                   join(path, "estimate_performance")),
     )
+
+
+def _estimate_performance(r: Reader, raw: Any, path: str) -> bool | None:
+    if not isinstance(raw, bool) and raw != "auto":
+        r.problem(path, raw, "true, false or auto")
+        return None
+    return None if raw == "auto" else raw
 
 
 def _concept(r: Reader, raw: Any, path: str) -> ConceptSettings:

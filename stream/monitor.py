@@ -16,15 +16,19 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Mapping
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from typing import Any
 
 import numpy as np
 from driftline.detectors import (
+    CBPEReference,
+    CBPEWindow,
     ConceptDriftMonitor,
     DataQualityCheck,
+    DLEWindow,
     DriftResult,
     DriftSuite,
+    LossModel,
     MetricValue,
     PCAReconstructionDrift,
     PerformanceWindow,
@@ -53,6 +57,25 @@ _COUNTERS = ("watermark_ms", "closed_through_ms", "last_event_at_ms", "late_even
              "label_watermark_ms", "labels_closed_through_ms", "last_label_at_ms", "_label_clock_ms")
 
 
+def _cbpe(settings: ModelSettings, reference: ReferenceProfile | None) -> CBPEReference | None:
+    """The CBPE calibration to estimate with: the configured reference's, for the model's task,
+    unless ``estimate_performance: false``."""
+    if settings.estimate_performance is False or reference is None or reference.cbpe is None:
+        return None
+    if reference.cbpe.task != settings.task:
+        return None
+    # Predictions are compared as label keys ("1" for 1, 1.0 and true).
+    return replace(reference.cbpe, positive_label=label_key(reference.cbpe.positive_label))
+
+
+def _dle(settings: ModelSettings, reference: ReferenceProfile | None) -> LossModel | None:
+    """The DLE loss model of a regression model's configured reference, when its inputs are the model's."""
+    if settings.estimate_performance is False or settings.task != "regression" or reference is None:
+        return None
+    dle = reference.dle
+    return dle if dle is not None and set(dle.bins) <= {*settings.features, "prediction"} else None
+
+
 class ModelMonitor:
     def __init__(self, settings: ModelSettings, version: str, reference: ReferenceProfile | None = None,
                  multivariate: PCAReconstructionDrift | None = None) -> None:
@@ -69,6 +92,8 @@ class ModelMonitor:
         self.reference_replaced: str | None = None  # the checkpointed reference the configured one replaced
         self.builder = None if reference else ReferenceBuilder(self.drift_kinds, warmup_events=settings.warmup_events or 5000)
         self.suite = DriftSuite(reference, settings.drift) if reference else None
+        self.cbpe = _cbpe(settings, reference)
+        self.dle = _dle(settings, reference)
         self.concept = ConceptDriftMonitor(settings.concept.detector, **settings.concept.params)
         self.quality = DataQualityCheck(**asdict(settings.quality))
         # Multivariate drift: a PCA fitted on the reference rows (given, or the warm-up rows).
@@ -142,6 +167,12 @@ class ModelMonitor:
                     window.missing[name] = window.missing.get(name, 0) + missing
             for name, count in cols.type_errors.items():
                 window.type_errors[name] = window.type_errors.get(name, 0) + count
+            if self.cbpe is not None:
+                window.cbpe = window.cbpe or CBPEWindow(self.cbpe)
+                window.cbpe.update(cols.score[mask], columns["prediction"][mask])
+            if self.dle is not None:
+                window.dle = window.dle or DLEWindow(self.dle)
+                window.dle.update({name: col[mask] for name, col in cols.columns.items()}, columns["prediction"][mask])
             if self.reference is not None:
                 # Rows consumed by the reference warm-up are not monitored against themselves.
                 keep = mask.copy()
@@ -302,6 +333,9 @@ class ModelMonitor:
             mean = window.pca_sum / window.pca_n
             drift.append(DriftResult("multivariate", "pca_reconstruction", mean, self.pca.upper,
                                      not self.pca.lower <= mean <= self.pca.upper))
+        for estimator in (window.cbpe, window.dle):  # estimated before labels: CBPE, DLE
+            if estimator is not None and estimator.n:
+                metrics.extend(m for estimate in estimator.estimate() for m in estimate.metrics())
         drift.extend(window.change_points)
         segments, fairness = self.segments.close(window.start_ms) if self.segments is not None else ((), ())
         report = WindowReport(self.model, self.version, window.start_ms, window.end_ms, window.n,
@@ -357,6 +391,10 @@ class ModelMonitor:
         restore_detectors(m, snapshot["concept"], snapshot["streaming"])
         m.windows = {w.start_ms: w for w in (OpenWindow.restore(w, m.reference if kept else None)
                                              for w in snapshot["windows"])}
+        for w in m.windows.values():  # estimate as configured now (estimate_performance may be off)
+            if w.cbpe is not None:
+                w.cbpe = None if m.cbpe is None else CBPEWindow.restore(m.cbpe, w.cbpe.snapshot())
+            w.dle = w.dle if m.dle is not None else None
         m.label_windows = {w.start_ms: w for w in (LabelWindow.restore(w) for w in snapshot["label_windows"])}
         m.pending_concept.extend(concept_event(e) for e in snapshot["pending_concept"])
         m.prediction_counts = {int(start): int(n) for start, n in snapshot["prediction_counts"]}

@@ -29,6 +29,7 @@ from driftline.detectors import ReferenceProfile, boolean_key, label_key
 from driftline.settings import ConfigProblem, ModelSettings, Settings
 
 from .columns import PREDICTION_COLUMNS, detector_kinds, monitored_kinds
+from .reference_estimators import check_estimation, with_estimators
 
 __all__ = ["EVENT_FIELDS", "infer_kinds", "load_reference", "profile_from_file", "read_columns",
            "reference_problems"]
@@ -40,11 +41,15 @@ _DECIMAL = re.compile(r"^\s*[-+]?(\d+\.\d*|\.\d+|\d+(\.\d*)?[eE][-+]?\d+)\s*$")
 
 
 def load_reference(model: ModelSettings) -> ReferenceProfile | None:
+    profile = None
     if model.reference_profile:
-        return ReferenceProfile.load(model.reference_profile)
-    if model.reference_path:
-        return profile_from_file(model.reference_path, model.features, task=model.task)
-    return None
+        profile = ReferenceProfile.load(model.reference_profile)
+    elif model.reference_path:
+        path, features = model.reference_path, model.features
+        profile = with_estimators(profile_from_file(path, features, task=model.task), path, model.task,
+                                  model.positive_label, lambda: read_columns(path, features))
+    check_estimation(model, profile)
+    return profile
 
 
 def profile_from_file(path: str | Path, features: Mapping[str, str], *, task: str | None = None) -> ReferenceProfile:

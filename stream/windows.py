@@ -19,7 +19,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from driftline.detectors import (
+    CBPEWindow,
     ConceptDriftEvent,
+    DLEWindow,
     DriftResult,
     PerformanceWindow,
     QuantileSketch,
@@ -44,13 +46,17 @@ class OpenWindow:
     pca_sum: float = 0.0
     pca_n: int = 0
     change_points: list = field(default_factory=list)  # DriftResults of streaming feature detectors
+    cbpe: CBPEWindow | None = None  # performance estimated from the scores (reference with scores and labels)
+    dle: DLEWindow | None = None  # a regression model's loss estimated from its inputs (reference with labels)
 
     def snapshot(self) -> dict[str, Any]:
         return {"start_ms": self.start_ms, "end_ms": self.end_ms, "n": self.n,
                 "sketch": None if self.sketch is None else self.sketch.snapshot(),
                 "latency": self.latency.snapshot(), "missing": dict(self.missing),
                 "type_errors": dict(self.type_errors), "pca_sum": encode_float(self.pca_sum), "pca_n": self.pca_n,
-                "change_points": [result_dict(r) for r in self.change_points]}
+                "change_points": [result_dict(r) for r in self.change_points],
+                "cbpe": None if self.cbpe is None else self.cbpe.snapshot(),
+                "dle": None if self.dle is None else self.dle.snapshot()}
 
     @classmethod
     def restore(cls, s: Mapping[str, Any], reference: ReferenceProfile | None) -> OpenWindow:
@@ -64,6 +70,10 @@ class OpenWindow:
         if reference is not None:
             window.sketch = None if s["sketch"] is None else WindowSketch.restore(reference, s["sketch"])
             window.pca_sum, window.pca_n = decode_float(s["pca_sum"], "pca_sum"), int(s["pca_n"])
+            if reference.cbpe is not None and s.get("cbpe") is not None:  # absent before CBPE
+                window.cbpe = CBPEWindow.restore(reference.cbpe, s["cbpe"])
+            if reference.dle is not None and s.get("dle") is not None:  # absent before DLE
+                window.dle = DLEWindow.restore(reference.dle, s["dle"])
         return window
 
 

@@ -313,6 +313,7 @@ def test_default_rules_cover_the_documented_policy():
         ("covariate_shift", "warning", "notify", 1),
         ("performance", "critical", "deactivate", 2),
         ("fairness", "warning", "notify", 1),  # only models with fairness: have fairness results
+        ("performance", "warning", "notify", 2),
     ]
 
 

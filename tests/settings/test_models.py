@@ -144,3 +144,16 @@ def test_every_bad_detector_of_a_model_is_reported():
     assert [line.split(":")[0] for line in lines] == [
         "models[0].drift.numeric[0].threshold", "models[0].concept.params.delta",
         "models[0].quality.max_missing_rate", "models[0].multivariate.sigma", "models[0].streaming[0].feature"]
+
+
+def test_estimate_performance_is_auto_unless_set():
+    assert model().estimate_performance is None  # auto: on when the reference has scores and labels
+    assert model(estimate_performance="auto").estimate_performance is None
+    assert model(estimate_performance=False).estimate_performance is False
+    assert model(estimate_performance=True).estimate_performance is True
+    with pytest.raises(ConfigError, match=r"models\[0\]\.estimate_performance: 'yes' is invalid, expected "
+                                          r"true, false or auto"):
+        model(estimate_performance="yes")
+    with pytest.raises(ConfigError, match=r"models\[0\]\.estimate_performance: 1 is invalid"):
+        model(estimate_performance=1)
+    assert model(task="regression", estimate_performance=True).estimate_performance is True  # DLE

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import json
 import pickle
+from dataclasses import replace
 
+import numpy as np
 import pytest
-from driftline.detectors import ReferenceProfile
+from driftline.detectors import CBPEReference, LossModel, ReferenceProfile
 from driftline.settings import parse_settings
 from driftline.stream.checkpoint_format import FORMAT, VERSION, decode_checkpoint
 from driftline.stream.errors import CheckpointError, CheckpointTooNewError
@@ -250,3 +252,56 @@ def test_a_version_1_pickle_is_never_loaded_but_rebuilt_from_the_tables(tmp_path
 
 def _no_pickle(*args, **kwargs):
     raise AssertionError("pickle used while restoring a checkpoint")
+
+
+def test_cbpe_estimates_continue_identically_after_a_restore():
+    """A configured reference with scores and labels: every prediction window reports CBPE
+    estimates, and a restored partition reports exactly the same ones."""
+    settings = parse_settings(config())
+    t = make_traffic(2000, seed=11)
+    rows = [json.loads(v) for _, v in t.predictions if b'"credit"' in v]
+    rows = [r for r in rows if isinstance(r.get("features"), dict) and "score" in r and "income" in r["features"]]
+    labels = {e["event_id"]: e["label"] for e in (json.loads(v) for _, v in t.feedback_early + t.feedback_late)}
+    labelled = [r for r in rows if r["event_id"] in labels]
+    cbpe = CBPEReference.fit("binary_classification", np.array([r["score"] for r in labelled]),
+                             np.array([str(r["prediction"]) for r in labelled], dtype=object),
+                             np.array([str(labels[r["event_id"]]) for r in labelled], dtype=object),
+                             positive_label="1")
+    columns = {name: [r["features"].get(name) for r in rows] for name in FEATURES}
+    reference = replace(ReferenceProfile.from_columns(FEATURES, columns), cbpe=cbpe)
+    processor = Processor(settings, references={"credit": reference})
+    straight = run(processor)
+    same(straight, run(processor, 23, through_bytes(processor)))
+    estimated = [m for r in straight[0] if r.model == "credit" for m in r.metrics if m.name == "estimated_accuracy"]
+    realized = [m for r in straight[0] if r.model == "credit" for m in r.metrics if m.name == "accuracy"]
+    assert len(estimated) >= 3 and realized
+    # The traffic's labels agree with the prediction 90% of the time, whatever the shift.
+    assert all(abs(m.value - 0.9) < 0.06 for m in estimated)
+
+    # Turned off since the checkpoint: the restored open windows estimate nothing either.
+    state, out = processor.new_partition(0), BatchOutput()
+    for now, predictions, feedback in BATCHES[:23]:
+        processor.process(state, predictions, feedback, now, out)
+    assert any(w.cbpe is not None for w in state.monitors[("credit", "v1")].windows.values())
+    off = Processor(parse_settings(config(estimate_performance=False)), references={"credit": reference})
+    restored = off.restore_partition(state.snapshot())
+    assert all(w.cbpe is None for w in restored.monitors[("credit", "v1")].windows.values())
+
+
+def test_dle_estimates_continue_identically_after_a_restore():
+    """A regression model's configured reference with a DLE loss model: the same contract."""
+    settings = parse_settings(config())
+    t = make_traffic(2000, seed=11)
+    rows = [json.loads(v) for _, v in t.predictions if b'"price"' in v]
+    rows = [r for r in rows if isinstance(r.get("features"), dict) and {"sqft", "rooms"} <= set(r["features"])]
+    labels = {e["event_id"]: e["label"] for e in (json.loads(v) for _, v in t.feedback_early + t.feedback_late)}
+    labelled = [r for r in rows if r["event_id"] in labels]
+    columns = {name: np.array([float(r["features"][name]) for r in labelled]) for name in ("sqft", "rooms")}
+    dle = LossModel.fit(columns, np.array([float(r["prediction"]) for r in labelled]),
+                        np.array([float(labels[r["event_id"]]) for r in labelled]))
+    reference = replace(ReferenceProfile.from_columns({"sqft": "numeric", "rooms": "numeric"}, columns), dle=dle)
+    processor = Processor(settings, references={"price": reference})
+    straight = run(processor)
+    same(straight, run(processor, 23, through_bytes(processor)))
+    estimated = [m for r in straight[0] if r.model == "price" for m in r.metrics if m.name == "estimated_mae"]
+    assert len(estimated) >= 3 and all(m.value > 0 for m in estimated)
