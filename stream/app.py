@@ -47,6 +47,7 @@ class Runtime:
         self.read_store = None  # a separate connection for the web/status page and delivery log
         self.alert_delivery: wiring.AlertDelivery | None = None
         self.dispatcher = None
+        self._resubmitted: dict[str, None] = {}  # alert ids the outbox replay re-submitted (bounded)
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
@@ -134,8 +135,14 @@ class Runtime:
         since = int(time.time()) - 24 * 3600
         delivery = self.alert_delivery
         rows = await asyncio.to_thread(delivery.delivery_log.undelivered, list(delivery.channel_names), since_s=since)
-        for _alert_id, payload in rows:
+        # An alert this process re-submitted once is in its dispatcher already (or done): a second
+        # copy queued beside the first could be sent twice.
+        rows = [(alert_id, payload) for alert_id, payload in rows if alert_id not in self._resubmitted]
+        for alert_id, payload in rows:
+            self._resubmitted[alert_id] = None
             self.dispatcher.submit(Alert.from_dict(json.loads(payload)))
+        while len(self._resubmitted) > 10_000:
+            del self._resubmitted[next(iter(self._resubmitted))]
         if rows:
             log.info("re-submitted %d alert(s) with unfinished deliveries", len(rows))
 
