@@ -49,6 +49,8 @@ def plain(value: Any) -> Any:
         return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
     if isinstance(value, Mapping):
         return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, set | frozenset):
+        return sorted((plain(v) for v in value), key=lambda v: json.dumps(v, sort_keys=True))
     if isinstance(value, list | tuple):
         return [plain(v) for v in value]
     if isinstance(value, float | int) or value is None:
@@ -71,6 +73,8 @@ def _redacted(value: Any, path: str) -> Any:
         return {f.name: _redacted(getattr(value, f.name), f"{path}.{f.name}") for f in dataclasses.fields(value)}
     if isinstance(value, Mapping):
         return {str(k): _redacted(v, f"{path}.{k}") for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))}
+    if isinstance(value, set | frozenset):  # ordered by value, not by this process's string hashes
+        return sorted((_redacted(v, path) for v in value), key=lambda v: json.dumps(v, sort_keys=True, default=str))
     if isinstance(value, list | tuple):
         return [_redacted(v, path) for v in value]
     if isinstance(value, EnvStr):

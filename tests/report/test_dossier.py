@@ -145,3 +145,21 @@ def test_without_chromium_the_pdf_says_how_to_get_it(tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(ChromiumMissing, match="apt-get install chromium"):
         find_chromium()
+
+
+def test_config_hash_is_the_same_in_every_process(tmp_path):
+    """Channel filters are frozensets: their order must not follow the process's string hashes."""
+    import subprocess
+    import sys
+
+    config = tmp_path / "driftline.yaml"
+    config.write_text("""
+models: [{name: credit, features: {income: numeric}}]
+alerts:
+  channels: [{type: webhook, url: "http://127.0.0.1:9/hook", actions: [retrain, rollback, promote, deactivate]}]
+""")
+    code = ("from driftline.settings import load_settings; from driftline.report.canonical import config_hash; "
+            f"print(config_hash(load_settings({str(config)!r})))")
+    hashes = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                             env={"PYTHONHASHSEED": str(seed)}).stdout for seed in (1, 2, 3, 4)}
+    assert len(hashes) == 1 and len(hashes.pop().strip()) == 64
