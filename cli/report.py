@@ -4,13 +4,15 @@
 [--json dossier.json] [--pdf dossier.pdf]`` reads what the worker stored and writes a
 self-contained HTML document (and its JSON, and a PDF through headless Chromium). Without
 ``--from``/``--to`` the period is every hour the store has windows of the model, so the same data
-gives the same bytes. ``--verify dossier.html`` checks that a dossier's content matches the SHA-256
+gives the same bytes; ``--last 7d`` is the last seven days of them, and ``--out-dir DIR`` names the
+files after the model and the period (what a schedule wants). ``--verify dossier.html`` checks that a dossier's content matches the SHA-256
 of its footer. Registered on the main group in :mod:`driftline.cli.main`.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 import click
 
@@ -32,6 +34,10 @@ def parse_time(text: str) -> int:
     return int((when if when.tzinfo else when.replace(tzinfo=UTC)).timestamp())
 
 
+def _stamp(epoch_s: int) -> str:
+    return datetime.fromtimestamp(epoch_s, UTC).strftime("%Y%m%dT%H%MZ")
+
+
 def _verify(path: str) -> None:
     from driftline.report.verify import verify_file
 
@@ -47,7 +53,11 @@ def _verify(path: str) -> None:
 @click.option("--version", "version", default=None, help="Only this version [default: every version].")
 @click.option("--from", "since", default=None, help="Start of the period (ISO, UTC) [default: the first window].")
 @click.option("--to", "until", default=None, help="End of the period, excluded [default: after the last window].")
+@click.option("--last", "last", default=None,
+              help="The period: this long (e.g. 7d, 24h) up to the end of the stored windows, instead of --from.")
 @click.option("--out", type=click.Path(dir_okay=False), help="The HTML dossier to write.")
+@click.option("--out-dir", "out_dir", type=click.Path(file_okay=False), default=None,
+              help="Instead of --out/--json: write MODEL[-VERSION]-FROM-TO.html and .json into this directory.")
 @click.option("--json", "json_out", type=click.Path(dir_okay=False), default=None, help="Also write its JSON here.")
 @click.option("--pdf", "pdf_out", type=click.Path(dir_okay=False), default=None,
               help="Also print it to a PDF (needs headless Chromium).")
@@ -56,17 +66,21 @@ def _verify(path: str) -> None:
 @click.option("--verify", "verify", type=click.Path(exists=True, dir_okay=False), default=None,
               help="Check a dossier (HTML or JSON) against its SHA-256 instead of writing one.")
 def report_command(config: str | None, model: str | None, version: str | None, since: str | None,
-                   until: str | None, out: str | None, json_out: str | None, pdf_out: str | None,
-                   chromium: str | None, timestamp: bool, verify: str | None) -> None:
+                   until: str | None, last: str | None, out: str | None, out_dir: str | None, json_out: str | None,
+                   pdf_out: str | None, chromium: str | None, timestamp: bool, verify: str | None) -> None:
     """Write the governance dossier of a model: identity, reference, performance, drift, data quality,
     bias, incidents and actions, recommendations, sign-off."""
     if verify:
         _verify(verify)
         return
-    for value, name in ((config, "--config"), (model, "--model"), (out, "--out")):
+    for value, name in ((config, "--config"), (model, "--model"), (out or out_dir, "--out or --out-dir")):
         if not value:
             raise click.UsageError(f"{name} is required (unless --verify)")
+    if last and since:
+        raise click.UsageError("--last and --from both set the start of the period: give one")
     from driftline.report import ReportError, write_dossier
+    from driftline.report.dossier import resolve_period
+    from driftline.settings import DURATION, parse_duration_ms
     from driftline.stream.reference_files import load_reference
     from driftline.stream.wiring import build_settings_store
 
@@ -85,9 +99,20 @@ def report_command(config: str | None, model: str | None, version: str | None, s
         raise click.ClickException(f"cannot open the store: {exc}") from exc
     generated = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if timestamp else None
     try:
+        since_s, until_s = parse_time(since) if since else None, parse_time(until) if until else None
+        if last or out_dir:  # the period must be known to name the files, --last counts back from its end
+            try:
+                span_s = parse_duration_ms(last) // 1000 if last else None
+            except ValueError:
+                raise click.BadParameter(f"{last!r} is invalid, expected {DURATION}", param_hint="--last") from None
+            period = resolve_period(store, model, version, since_s, until_s)
+            until_s = period.until_s
+            since_s = max(0, until_s - span_s) if span_s else period.since_s
+        if out_dir:
+            stem = "-".join([model, *([version] if version else []), _stamp(since_s), _stamp(until_s)])
+            out, json_out = str(Path(out_dir) / f"{stem}.html"), str(Path(out_dir) / f"{stem}.json")
         written = write_dossier(store, settings, model, out, version=version, json_path=json_out, pdf_path=pdf_out,
-                                since_s=parse_time(since) if since else None,
-                                until_s=parse_time(until) if until else None, profile=profile,
+                                since_s=since_s, until_s=until_s, profile=profile,
                                 generated_at=generated, chromium=chromium)
     except ReportError as exc:
         raise click.ClickException(str(exc)) from exc

@@ -133,6 +133,13 @@ models:
     assert checked.exit_code == 0 and "ok (content SHA-256" in checked.output
     out.write_bytes(out.read_bytes().replace(b'"model":"credit"', b'"model":"debit"', 1))
     assert runner.invoke(main, ["report", "--verify", str(out)]).exit_code == 1
+    scheduled = runner.invoke(main, ["report", "--config", str(config), "--model", "credit", "--last", "24h",
+                                     "--out-dir", str(tmp_path / "weekly")])
+    assert scheduled.exit_code == 0, scheduled.output
+    stem = tmp_path / "weekly" / "credit-20260303T1000Z-20260304T1000Z"
+    assert json.loads(stem.with_suffix(".json").read_bytes())["content"]["period"] == {
+        "from": "2026-03-03T10:00:00Z", "to": "2026-03-04T10:00:00Z"}
+    assert verify_bytes(stem.with_suffix(".html").read_bytes())[0]
     missing = runner.invoke(main, ["report", "--config", str(config), "--model", "nope", "--out", str(out)])
     assert missing.exit_code == 2 and "'nope' is not a configured model" in missing.output
     empty = runner.invoke(main, [*args[:5], "--from", "2020-01-01", "--to", "2019-01-01", "--out", str(out)])
