@@ -17,8 +17,10 @@ import sys
 import time
 import uuid
 
+import httpx
 import numpy as np
 import pytest
+from driftline.report import verify_bytes
 
 from tests.faults.harness import ROOT, Worker
 from tests.support.kafka import produce
@@ -30,6 +32,7 @@ pytestmark = pytest.mark.integration
 N = 6000  # 10 ms apart: 60 s, six 10 s windows
 START_MS = (int(time.time()) // 60 - 10) * 60_000  # on a whole minute, so windows start on it
 SHIFT = N // 2  # the fourth window: income drifts and v1's accuracy drops
+TOKEN = "dossier-t0ken"
 
 
 def traffic():
@@ -78,6 +81,8 @@ clickhouse:
   url: "clickhouse://default:@127.0.0.1:{clickhouse.tcp_port}/{db}"
 metrics:
   port: {port}
+  token: "{TOKEN}"
+  public: [healthz, livez, metrics]
 models:
   - name: credit
     task: binary_classification
@@ -102,7 +107,7 @@ alerts:
         with log_path.open("wb") as log:
             proc = subprocess.Popen([sys.executable, "-m", "driftline.cli", "run", "--config", str(config),
                                      "--datadir", str(tmp_path / "faust")], stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
-        worker = Worker(proc, log_path, port)
+        worker = Worker(proc, log_path, port, TOKEN)
         last = (START_MS + (N - 1) * 10) // 10_000 * 10
         try:
             # The labels of the last window's events come 0.5 s later: a seventh label window.
@@ -111,6 +116,17 @@ alerts:
                        == [(1,)]
                        and rows("SELECT count() FROM {db}.alert_deliveries FINAL WHERE status = 'delivered'")[0][0] >= 2,
                        120, "the last window's accuracy and the actions delivered", process=proc, log=log_path)
+            # The status page's link: the dossier on demand, behind the page's access.
+            url = f"http://127.0.0.1:{port}/report/credit"
+            assert httpx.get(url, timeout=30, follow_redirects=False).status_code in (302, 303, 401)
+            page = httpx.get(url + "?version=v1", headers={"Authorization": f"Bearer {TOKEN}"}, timeout=60)
+            assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+            assert page.text.count("<section ") == 9 and "Governance dossier: credit (version v1)" in page.text
+            assert verify_bytes(page.content)[0] and page.headers["X-Content-SHA256"] in page.text
+            on_demand = httpx.get(url + "?format=json", headers={"Authorization": f"Bearer {TOKEN}"}, timeout=60)
+            assert [s["key"] for s in on_demand.json()["content"]["sections"]][-1] == "signoff"
+            assert httpx.get(f"http://127.0.0.1:{port}/report/nope", headers={"Authorization": f"Bearer {TOKEN}"},
+                             timeout=30).status_code == 404
         finally:
             worker.stop()
             print(worker.log()[-3000:])
