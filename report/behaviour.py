@@ -7,6 +7,7 @@ config's, so the report and the alerts agree. Consecutive such windows of a vers
 
 from __future__ import annotations
 
+import math
 import operator
 from collections import defaultdict
 from collections.abc import Iterable
@@ -105,9 +106,10 @@ def performance_section(ev: Evidence, settings: Settings) -> dict[str, Any]:
 
 
 def ranked_features(ev: Evidence) -> list[dict[str, Any]]:
-    """Input features ranked by how often they drifted, then how strongly (largest statistic over its
-    threshold), then by drift share x importance when the config gives importances; one entry per
-    version and feature (its most drifted test)."""
+    """Input features ranked by how often they drifted, then by drift share x exceedance (x importance when
+    the config gives importances); one entry per version and feature (its most drifted test). The
+    exceedance is the largest statistic over its threshold, or for a p-value test (ks, chi2) how many
+    times smaller the smallest p-value is than its alpha in orders of magnitude (log p / log alpha)."""
     importances = ev.model.drift.importances
     best: dict[tuple[str, str], Any] = {}
     for s in ev.standings:
@@ -119,11 +121,15 @@ def ranked_features(ev: Evidence) -> list[dict[str, Any]]:
     rows = []
     for (version, feature), s in best.items():
         share = s.drifted_windows / s.windows if s.windows else 0.0
-        excess = s.max_statistic / s.threshold if s.threshold > 0 else 0.0
+        if s.min_p_value is not None and 0 < s.threshold < 1:  # a p-value test: how far below its alpha
+            excess = math.log(max(s.min_p_value, 1e-300)) / math.log(s.threshold)
+        else:
+            excess = s.max_statistic / s.threshold if s.threshold > 0 else 0.0
         weight = importances.get(feature, 0.0) if importances else 1.0
         rows.append({"version": version, "feature": feature, "test": s.test, "windows": s.windows,
                      "drifted_windows": s.drifted_windows, "drift_share": num(share),
                      "max_statistic": num(s.max_statistic), "mean_statistic": num(s.mean_statistic),
+                     "min_p_value": num(s.min_p_value),
                      "threshold": num(s.threshold), "max_exceedance": num(excess),
                      "importance": num(weight) if importances else None, "score": num(share * excess * weight),
                      "first_drifted": iso(s.first_drifted_s), "last_drifted": iso(s.last_drifted_s)})

@@ -35,6 +35,13 @@ def _pct(x: float) -> str:
     return f"{100 * x:.0f}%"
 
 
+def _strength(r: dict) -> str:
+    """``psi 0.41 (threshold 0.2)``, or for a p-value test ``chi2 p 1.8e-26 (alpha 0.001)``."""
+    if r["min_p_value"] is not None and 0 < r["threshold"] < 1:
+        return f"{r['test']} p {r['min_p_value']:.2g} (alpha {r['threshold']:g})"
+    return f"{r['test']} {r['max_statistic']:.3g} (threshold {r['threshold']:g})"
+
+
 def _retrain(settings: Settings, performance: dict, ranking: list[dict]) -> list[dict[str, Any]]:
     out = []
     limits = thresholds(settings)
@@ -69,9 +76,8 @@ def recommendations_section(settings: Settings, sections: dict[str, dict[str, An
                                    if a["kind"] == "rollback_not_effective" and a["version"] == version]})
     for r in [r for r in drift["ranking"] if r["drifted_windows"]][:TOP_FEATURES]:
         items.append({"action": "investigate", "version": r["version"], "feature": r["feature"],
-                      "summary": f"investigate `{r['feature']}`: {r['test']} {r['max_statistic']} (threshold "
-                                 f"{r['threshold']}), drifted in {r['drifted_windows']} of {r['windows']} windows, "
-                                 f"ranked {r['rank']} by drift",
+                      "summary": f"investigate `{r['feature']}`: {_strength(r)}, drifted in {r['drifted_windows']} of "
+                                 f"{r['windows']} windows, ranked {r['rank']} by drift",
                       "evidence": [f"first drifted {r['first_drifted']}, last {r['last_drifted']}",
                                    f"score {r['score']} (drift share x exceedance"
                                    + (" x importance)" if r["importance"] is not None else ")")]})

@@ -77,6 +77,7 @@ class DriftStanding:
     threshold: float
     first_drifted_s: int  # 0: never
     last_drifted_s: int
+    min_p_value: float | None  # tests with a p-value (ks, chi2): the threshold is then their alpha
 
 
 @dataclass(frozen=True)
@@ -189,14 +190,14 @@ def drift_standings(store: Store, model: str, version: str | None, since_s: int,
     rows = store.execute(
         "SELECT version, feature, test, count(), sum(toUInt64(drifted)), max(statistic), avg(statistic),"
         " max(threshold), toUnixTimestamp(minIf(window_start, drifted = 1)),"
-        " toUnixTimestamp(maxIf(window_start, drifted = 1)), sum(toUInt64(drifted)) AS d"
+        " toUnixTimestamp(maxIf(window_start, drifted = 1)), sum(toUInt64(drifted)) AS d, count(p_value), min(p_value)"
         " FROM drift_results FINAL WHERE model = %(m)s AND isFinite(statistic)"
         " AND window_start >= toDateTime(%(since)s) AND window_start < toDateTime(%(until)s)" + _version(version)
         + " GROUP BY version, feature, test ORDER BY version, feature, test LIMIT %(n)s",
         _args(model, version, since_s, until_s, limit))
     return [DriftStanding(v, feature, test, int(k), int(d), float(hi), float(mean), float(threshold),
-                          int(first) if d else 0, int(last) if d else 0)
-            for v, feature, test, k, d, hi, mean, threshold, first, last, _ in rows]
+                          int(first) if d else 0, int(last) if d else 0, float(p) if n_p else None)
+            for v, feature, test, k, d, hi, mean, threshold, first, last, _, n_p, p in rows]
 
 
 def drift_events(store: Store, model: str, version: str | None, since_s: int, until_s: int, limit: int, *,

@@ -72,7 +72,7 @@ def test_what_the_sections_say(dossiers):
     items = {r["action"]: r for r in plain.section("recommendations")["items"]}
     assert items["retrain"]["summary"] == "retrain: accuracy below 0.8 in 10 of the last 10 windows and 1 feature drifting"
     assert "rule accuracy-low: accuracy < 0.8" in items["retrain"]["evidence"]
-    assert items["investigate"]["summary"].startswith("investigate `income`: ks 0.3 (threshold 0.1), drifted in 29 of 70")
+    assert items["investigate"]["summary"].startswith("investigate `income`: ks p 0.001 (alpha 0.1), drifted in 29 of 70")
     assert items["check producers"]["summary"] == "check producers: 10 dead letters"
     assert "review fairness" in {r["action"] for r in fair.section("recommendations")["items"]}
     assert recent.content["version"] == "v2" and recent.section("drift")["ranking"][0]["windows"] == 22
