@@ -4,6 +4,7 @@ reproducibility and the content hash, the HTML and the command line (embedded st
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from click.testing import CliRunner
@@ -25,6 +26,12 @@ FAIR = {**MODEL, "segments": {"keys": ["region"]}, "fairness": {"keys": ["region
 def dossiers(tmp_path_factory):
     """(plain, with fairness, v2 over the last day, twice the plain one) of the sample store."""
     with sample_store(tmp_path_factory.mktemp("store")) as store:
+        # What CBPE (issue 15) writes: estimated metrics per window, beside the realized ones.
+        first = datetime.fromtimestamp(sample_start_s(), UTC).replace(tzinfo=None)
+        store.insert("window_metrics", {
+            "model": ["credit"] * 3, "version": ["v1"] * 3, "window_start": [first + timedelta(hours=h) for h in range(3)],
+            "window_end": [first + timedelta(hours=h, minutes=1) for h in range(3)],
+            "metric": ["estimated_accuracy"] * 3, "value": [0.91, 0.9, 0.85], "n": [120] * 3})
         plain = parse_settings({"models": [MODEL]})
         fair = parse_settings({"models": [{**FAIR, "features": {**MODEL["features"], "region": "categorical"}}]})
         start = sample_start_s()
@@ -40,7 +47,13 @@ def test_nine_sections_in_order_and_nothing_silently_omitted(dossiers):
     bias = plain.section("bias")
     assert bias["status"] == "not_configured" and bias["note"].startswith("Bias analysis: not configured.")
     assert "fairness: {keys: [gender]}" in bias["note"]
-    assert plain.section("performance")["estimated"]["note"] == "estimated metrics: none recorded"
+    estimated = plain.section("performance")["estimated"]
+    assert estimated["note"] == "" and [(m["version"], m["metric"], [p[1] for p in m["series"]])
+                                        for m in estimated["metrics"]] == [("v1", "estimated_accuracy", [0.91, 0.9, 0.85])]
+    assert {m["metric"] for m in plain.section("performance")["metrics"]} == {"accuracy", "f1"}
+    assert fair.section("performance")["estimated"]["metrics"] == estimated["metrics"]
+    assert dossiers[2].section("performance")["estimated"] == {"note": "estimated metrics: none recorded",
+                                                                "metrics": []}
     (summary,) = [s for s in fair.section("bias")["summary"] if s["version"] == "v2"]
     assert (summary["key"], summary["measure"], summary["flagged_windows"], summary["windows"]) == (
         "region", "demographic_parity_ratio", 29, 70)
