@@ -75,10 +75,17 @@ def performance_section(ev: Evidence, settings: Settings) -> dict[str, Any]:
                             "min": num(t.min_value), "max": num(t.max_value),
                             "thresholds": [f"{metric} {op} {num(v)} ({rule})" for rule, op, v in limits.get(metric, ())],
                             "series": _series(by_key.get((version, metric), ()))})
-    estimated = sorted({p.metric for p in ev.estimated})
     est_points: dict[tuple[str, str], list] = defaultdict(list)
     for p in ev.estimated:
         est_points[(p.version, p.metric)].append(p)
+    estimated = []  # estimated_<metric> with its _lower/_upper band (CBPE, DLE) when recorded
+    for (version, metric), pts in sorted(est_points.items()):
+        if metric.endswith(("_lower", "_upper")):
+            continue
+        estimated.append({"version": version, "metric": metric, "series": _series(pts),
+                          "lower": _series(est_points.get((version, metric + "_lower"), ())),
+                          "upper": _series(est_points.get((version, metric + "_upper"), ())),
+                          "thresholds": [f"{metric} {op} {num(v)} ({rule})" for rule, op, v in limits.get(metric, ())]})
     coverage = {v: totals[(v, "label_coverage")] for v in versions if (v, "label_coverage") in totals}
     latency = {v: {m: num(totals[(v, m)].mean) for m in ("latency_p50_ms", "latency_p95_ms", "latency_p99_ms")
                    if (v, m) in totals} for v in versions}
@@ -93,9 +100,7 @@ def performance_section(ev: Evidence, settings: Settings) -> dict[str, Any]:
                                    "(events with the prediction's event_id and a label).",
         "versions": versions, "volume": volume, "metrics": metrics,
         "below_threshold": {"windows": len(below), "listed": below[:MAX_LISTED], "periods": periods},
-        "estimated": {"note": "" if estimated else "estimated metrics: none recorded",
-                      "metrics": [{"version": v, "metric": m, "series": _series(pts)}
-                                  for (v, m), pts in sorted(est_points.items())]},
+        "estimated": {"note": "" if estimated else "estimated metrics: none recorded", "metrics": estimated},
         "label_coverage": {v: {"mean": num(t.weighted_mean if t.samples else t.mean), "min": num(t.min_value),
                                "windows": t.windows,
                                "series": _series(by_key.get((v, "label_coverage"), ()))} for v, t in coverage.items()},

@@ -147,7 +147,10 @@ def _performance(s: dict) -> str:
                        for p in below["periods"]]))
     est = s["estimated"]
     out.append("<h3>Estimated metrics</h3>" + (f'<p class="note">{escape(est["note"])}</p>' if est["note"] else "")
-               + "".join(time_chart([(m["version"], m["series"])], title=m["metric"]) for m in est["metrics"]))
+               + "".join(f"<h3>{escape(m['metric'])} ({escape(m['version'])})</h3>" + time_chart(
+                   [(m["metric"], m["series"]), ("lower", m["lower"]), ("upper", m["upper"])], title=m["metric"],
+                   thresholds=[(t.split(" (")[0], float(t.split()[2])) for t in m["thresholds"]])
+                   for m in est["metrics"]))
     out.append("<h3>Label coverage and latency</h3>" + _table(
         ("version", "label coverage", "lowest coverage", "latency p50 ms", "p95 ms", "p99 ms"),
         [(v, s["label_coverage"].get(v, {}).get("mean"), s["label_coverage"].get(v, {}).get("min"),

@@ -2,8 +2,9 @@
 
 Rules, in the order they are listed (a dossier lists every rule that fires, or "no action: stable"):
 
-* ``retrain``: a performance metric broke an alert rule's threshold in at least 3 (and 30%) of the
-  version's last 10 windows; the evidence adds the features drifting in that span;
+* ``retrain``: a performance metric (realized, or ``estimated_*`` before labels) broke an alert rule's
+  threshold in at least 3 (and 30%) of the version's last 10 windows; the evidence adds the features
+  drifting in that span;
 * ``complete rollback``: a rolled-back or deactivated version still gets predictions
   (``rollback_not_effective`` alerts);
 * ``investigate <feature>``: the top 3 drifted input features of the drift ranking;
@@ -45,7 +46,7 @@ def _strength(r: dict) -> str:
 def _retrain(settings: Settings, performance: dict, ranking: list[dict]) -> list[dict[str, Any]]:
     out = []
     limits = thresholds(settings)
-    for m in performance["metrics"]:
+    for m in [*performance["metrics"], *performance["estimated"]["metrics"]]:
         recent = m["series"][-RECENT_WINDOWS:]
         for rule, op, value in limits.get(m["metric"], ()):
             hits = [p for p in recent if p[1] is not None and OPS[op](p[1], value)]
@@ -55,7 +56,8 @@ def _retrain(settings: Settings, performance: dict, ranking: list[dict]) -> list
                                    and r["last_drifted"] >= since})
                 words = "below" if op in ("<", "<=") else "above"
                 text = (f"{m['metric']} {words} {value:g} in {len(hits)} of the last {len(recent)} windows"
-                        + (f" and {len(drifting)} feature{'s' * (len(drifting) != 1)} drifting" if drifting else ""))
+                        + (f" and {len(drifting)} feature{'s' * (len(drifting) != 1)} drifting" if drifting else "")
+                        + (" (estimated before labels)" if m["metric"].startswith("estimated_") else ""))
                 out.append({"action": "retrain", "version": m["version"], "summary": f"retrain: {text}",
                             "evidence": [f"rule {rule}: {m['metric']} {op} {value:g}",
                                          *(f"{p[0]}: {m['metric']} {p[1]}" for p in hits),

@@ -28,39 +28,52 @@ def dossiers(tmp_path_factory):
     with sample_store(tmp_path_factory.mktemp("store")) as store:
         # What CBPE (issue 15) writes: estimated metrics per window, beside the realized ones.
         first = datetime.fromtimestamp(sample_start_s(), UTC).replace(tzinfo=None)
+        values = {"estimated_accuracy": [0.91, 0.9, 0.85], "estimated_accuracy_lower": [0.86, 0.85, 0.8],
+                  "estimated_accuracy_upper": [0.96, 0.95, 0.9]}
         store.insert("window_metrics", {
-            "model": ["credit"] * 3, "version": ["v1"] * 3, "window_start": [first + timedelta(hours=h) for h in range(3)],
-            "window_end": [first + timedelta(hours=h, minutes=1) for h in range(3)],
-            "metric": ["estimated_accuracy"] * 3, "value": [0.91, 0.9, 0.85], "n": [120] * 3})
+            "model": ["credit"] * 9, "version": ["v1"] * 9,
+            "window_start": [first + timedelta(hours=h) for _ in values for h in range(3)],
+            "window_end": [first + timedelta(hours=h, minutes=1) for _ in values for h in range(3)],
+            "metric": [m for m in values for _ in range(3)], "value": [v for vs in values.values() for v in vs],
+            "n": [120] * 9})
         plain = parse_settings({"models": [MODEL]})
         fair = parse_settings({"models": [{**FAIR, "features": {**MODEL["features"], "region": "categorical"}}]})
         start = sample_start_s()
         built = (build_dossier(store, plain, "credit"), build_dossier(store, fair, "credit"),
                build_dossier(store, plain, "credit", version="v2", since_s=start + 48 * 3600, until_s=start + 70 * 3600),
-               build_dossier(store, plain, "credit"))
+               build_dossier(store, plain, "credit"),
+               build_dossier(store, parse_settings({"models": [MODEL], "alerts": {"rules": [
+                   {"name": "estimated-low", "kind": "performance", "severity": "warning", "action": "retrain",
+                    "when": {"metric": "estimated_accuracy", "op": "<", "value": 0.95}}]}}), "credit", version="v1"))
     return built  # the store is closed: chdb opens one data directory per process
 
 
 def test_nine_sections_in_order_and_nothing_silently_omitted(dossiers):
-    plain, fair, _, _ = dossiers
+    plain, fair = dossiers[:2]
     assert [s["key"] for s in plain.content["sections"]] == list(SECTION_KEYS)
     bias = plain.section("bias")
     assert bias["status"] == "not_configured" and bias["note"].startswith("Bias analysis: not configured.")
     assert "fairness: {keys: [gender]}" in bias["note"]
     estimated = plain.section("performance")["estimated"]
-    assert estimated["note"] == "" and [(m["version"], m["metric"], [p[1] for p in m["series"]])
-                                        for m in estimated["metrics"]] == [("v1", "estimated_accuracy", [0.91, 0.9, 0.85])]
+    assert estimated["note"] == "" and [
+        (m["version"], m["metric"], [p[1] for p in m["series"]], [p[1] for p in m["lower"]], [p[1] for p in m["upper"]])
+        for m in estimated["metrics"]] == [("v1", "estimated_accuracy", [0.91, 0.9, 0.85], [0.86, 0.85, 0.8],
+                                            [0.96, 0.95, 0.9])]
     assert {m["metric"] for m in plain.section("performance")["metrics"]} == {"accuracy", "f1"}
     assert fair.section("performance")["estimated"]["metrics"] == estimated["metrics"]
     assert dossiers[2].section("performance")["estimated"] == {"note": "estimated metrics: none recorded",
                                                                 "metrics": []}
+    (retrain,) = [r for r in dossiers[4].section("recommendations")["items"] if r["action"] == "retrain"]
+    assert retrain["summary"] == ("retrain: estimated_accuracy below 0.95 in 3 of the last 3 windows "
+                                  "(estimated before labels)")
+    assert retrain["evidence"][0] == "rule estimated-low: estimated_accuracy < 0.95"
     (summary,) = [s for s in fair.section("bias")["summary"] if s["version"] == "v2"]
     assert (summary["key"], summary["measure"], summary["flagged_windows"], summary["windows"]) == (
         "region", "demographic_parity_ratio", 29, 70)
 
 
 def test_what_the_sections_say(dossiers):
-    plain, fair, recent, _ = dossiers
+    plain, fair, recent = dossiers[:3]
     assert plain.content["period"] == {"from": "2026-03-01T12:00:00Z", "to": "2026-03-04T10:00:00Z"}
     top = plain.section("drift")["ranking"][0]
     assert (top["rank"], top["feature"], top["version"], top["drifted_windows"], top["windows"]) == (
@@ -93,7 +106,7 @@ def test_what_the_sections_say(dossiers):
 
 
 def test_reproducible_bytes_and_the_content_hash(dossiers):
-    plain, _, _, again = dossiers
+    plain, again = dossiers[0], dossiers[3]
     assert plain.to_json() == again.to_json() and render_html(plain) == render_html(again)
     assert plain.content_sha256 == sha256_hex(canonical_json(plain.content))
     assert json.loads(plain.to_json())["content_sha256"] == plain.content_sha256
