@@ -89,10 +89,8 @@ def performance_section(ev: Evidence, settings: Settings) -> dict[str, Any]:
     coverage = {v: totals[(v, "label_coverage")] for v in versions if (v, "label_coverage") in totals}
     latency = {v: {m: num(totals[(v, m)].mean) for m in ("latency_p50_ms", "latency_p95_ms", "latency_p99_ms")
                    if (v, m) in totals} for v in versions}
-    volume = {v: {"predictions": int(round(totals[(v, "predictions")].mean * totals[(v, "predictions")].windows))
-                  if (v, "predictions") in totals else 0,
-                  "labels": int(round(totals[(v, "labels")].mean * totals[(v, "labels")].windows))
-                  if (v, "labels") in totals else 0} for v in versions}
+    volume = {v: {name: int(round(totals[(v, name)].value_sum)) if (v, name) in totals else 0
+                  for name in ("predictions", "labels")} for v in versions}
     status = "ok" if metrics else "empty"
     return {
         "key": "performance", "title": "Validation and performance over time", "status": status,
@@ -101,7 +99,9 @@ def performance_section(ev: Evidence, settings: Settings) -> dict[str, Any]:
         "versions": versions, "volume": volume, "metrics": metrics,
         "below_threshold": {"windows": len(below), "listed": below[:MAX_LISTED], "periods": periods},
         "estimated": {"note": "" if estimated else "estimated metrics: none recorded", "metrics": estimated},
-        "label_coverage": {v: {"mean": num(t.weighted_mean if t.samples else t.mean), "min": num(t.min_value),
+        # Over the period: labels received / predictions made (the windows' coverage is in the series).
+        "label_coverage": {v: {"mean": num(min(1.0, volume[v]["labels"] / volume[v]["predictions"])
+                                           if volume[v]["predictions"] else t.mean), "min": num(t.min_value),
                                "windows": t.windows,
                                "series": _series(by_key.get((v, "label_coverage"), ()))} for v, t in coverage.items()},
         "latency_ms": latency,
@@ -185,7 +185,7 @@ def quality_section(ev: Evidence) -> dict[str, Any]:
                     "mean": num(t.mean), "max": num(t.max_value), "threshold": num(limit),
                     "exceeded": bool(limit is not None and t.max_value > limit)}
             errors = totals.get((version, f"type_errors:{feature}"))
-            row["type_errors"] = int(round(errors.mean * errors.windows)) if errors else 0
+            row["type_errors"] = int(round(errors.value_sum)) if errors else 0
             rows.append(row)
     dead = [{"topic": d.topic, "reason": d.reason, "count": d.dead_letters, "bytes": d.payload_bytes}
             for d in ev.dead_letters]

@@ -6,7 +6,8 @@ of windows come through ``FINAL`` (a replayed window replaces its rows, and an a
 not count it twice); sums over many windows of many features come from the rollups of
 ``sinks/schema/0002_rollups.sql`` (``window_metrics_hourly``, ``drift_daily``,
 ``dead_letters_daily``), so a year of hourly windows of 50 features stays a few thousand rows.
-Every result is sorted on a total order, so the same data gives the same document.
+Every result is sorted on a total order, and sums of floats are taken as integers of millionths (a float
+sum depends on the order the server adds in), so the same data gives the same document.
 
 ``version=None`` reads every version of the model. The SQL runs on chdb and ClickHouse 18.16+.
 """
@@ -57,10 +58,13 @@ class MetricTotal:
     metric: str
     windows: int
     samples: int
-    mean: float  # of the window values
-    weighted_mean: float  # by each window's n
+    value_sum: float  # of the window values, to 1e-6
     min_value: float
     max_value: float
+
+    @property
+    def mean(self) -> float:
+        return self.value_sum / self.windows if self.windows else 0.0
 
 
 @dataclass(frozen=True)
@@ -127,6 +131,12 @@ class DeadLetterCount:
     payload_bytes: int
 
 
+# Sums of floats are summed as integers of millionths: a float sum depends on the order the server adds
+# its parts and threads in, an integer sum does not, so the same data always gives the same dossier.
+SCALE = 1_000_000
+_FIXED_SUM = "sum(toInt64(round({} * 1000000)))"
+
+
 def _version(version: str | None) -> str:
     return " AND version = %(v)s" if version is not None else ""
 
@@ -174,13 +184,13 @@ def metric_totals(store: Store, model: str, version: str | None, since_s: int, u
     """Every metric of the period, per version, from ``window_metrics_hourly`` (hours cut at the bounds'
     hours; a window a crash made the worker write twice counts twice, see the schema)."""
     rows = store.execute(
-        "SELECT version, metric, sum(windows) AS k, sum(samples) AS s, sum(value_sum), sum(weighted_sum),"
+        "SELECT version, metric, sum(windows) AS k, sum(samples) AS s, " + _FIXED_SUM.format("value_sum") + ","
         " minMerge(value_min), maxMerge(value_max) FROM window_metrics_hourly"
         " WHERE model = %(m)s AND hour >= toStartOfHour(toDateTime(%(since)s)) AND hour < toDateTime(%(until)s)"
         + _version(version) + " GROUP BY version, metric ORDER BY version, metric LIMIT %(n)s",
         _args(model, version, since_s, until_s, limit))
-    return [MetricTotal(v, metric, int(k), int(s), float(vs) / k if k else 0.0, float(ws) / s if s else 0.0,
-                        float(lo), float(hi)) for v, metric, k, s, vs, ws, lo, hi in rows]
+    return [MetricTotal(v, metric, int(k), int(s), int(vs) / SCALE, float(lo), float(hi))
+            for v, metric, k, s, vs, lo, hi in rows]
 
 
 def drift_standings(store: Store, model: str, version: str | None, since_s: int, until_s: int,
@@ -188,16 +198,18 @@ def drift_standings(store: Store, model: str, version: str | None, since_s: int,
     """Per version, feature and test: windows tested, windows drifted, the largest and mean statistic,
     the threshold and the first and last drifted window; by version, feature and test."""
     rows = store.execute(
-        "SELECT version, feature, test, count(), sum(toUInt64(drifted)), max(statistic), avg(statistic),"
+        "SELECT version, feature, test, count(), sum(toUInt64(drifted)), max(statistic), "
+        + _FIXED_SUM.format("statistic") + ","
         " max(threshold), toUnixTimestamp(minIf(window_start, drifted = 1)),"
         " toUnixTimestamp(maxIf(window_start, drifted = 1)), sum(toUInt64(drifted)) AS d, count(p_value), min(p_value)"
         " FROM drift_results FINAL WHERE model = %(m)s AND isFinite(statistic)"
         " AND window_start >= toDateTime(%(since)s) AND window_start < toDateTime(%(until)s)" + _version(version)
         + " GROUP BY version, feature, test ORDER BY version, feature, test LIMIT %(n)s",
         _args(model, version, since_s, until_s, limit))
-    return [DriftStanding(v, feature, test, int(k), int(d), float(hi), float(mean), float(threshold),
+    return [DriftStanding(v, feature, test, int(k), int(d), float(hi), int(total) / SCALE / k if k else 0.0,
+                          float(threshold),
                           int(first) if d else 0, int(last) if d else 0, float(p) if n_p else None)
-            for v, feature, test, k, d, hi, mean, threshold, first, last, _, n_p, p in rows]
+            for v, feature, test, k, d, hi, total, threshold, first, last, _, n_p, p in rows]
 
 
 def drift_events(store: Store, model: str, version: str | None, since_s: int, until_s: int, limit: int, *,
