@@ -4,7 +4,7 @@ Rules, in the order they are listed (a dossier lists every rule that fires, or "
 
 * ``retrain``: a performance metric (realized, or ``estimated_*`` before labels) broke an alert rule's
   threshold in at least 3 (and 30%) of the version's last 10 windows; the evidence adds the features
-  drifting in that span;
+  drifting in that span (not for a version now rolled back or deactivated);
 * ``complete rollback``: a rolled-back or deactivated version still gets predictions
   (``rollback_not_effective`` alerts);
 * ``investigate <feature>``: the top 3 drifted input features of the drift ranking;
@@ -30,6 +30,7 @@ __all__ = ["MIN_LABEL_COVERAGE", "RECENT_WINDOWS", "recommendations_section"]
 RECENT_WINDOWS = 10
 MIN_LABEL_COVERAGE = 0.5
 TOP_FEATURES = 3
+RETIRED = ("rolled_back", "deactivated")  # no retrain recommended for a version taken out of service
 
 
 def _pct(x: float) -> str:
@@ -68,7 +69,8 @@ def _retrain(settings: Settings, performance: dict, ranking: list[dict]) -> list
 def recommendations_section(settings: Settings, sections: dict[str, dict[str, Any]]) -> dict[str, Any]:
     performance, drift, quality = sections["performance"], sections["drift"], sections["quality"]
     bias, incidents = sections["bias"], sections["incidents"]
-    items = _retrain(settings, performance, drift["ranking"])
+    retired = {v["version"] for v in sections["identity"]["versions"] if v.get("state") in RETIRED}
+    items = [r for r in _retrain(settings, performance, drift["ranking"]) if r["version"] not in retired]
     ineffective = sorted({a["version"] for a in incidents["alerts"]
                           if a["kind"] == "rollback_not_effective" and a["status"] == "firing"})
     for version in ineffective:

@@ -60,7 +60,7 @@ def test_the_dossier_renders_and_prints_without_network(tmp_path):
 
     titles, text, events, png = asyncio.run(_look(html.as_uri(), tmp_path / "chrome"))
     assert titles == TITLES
-    assert "Bias analysis: not configured." in text and "retrain: accuracy below 0.8" in text
+    assert "Bias analysis: not configured." in text and "investigate `income`: ks p 0.001" in text
     assert dossier.content_sha256 in text
     requests = [e["params"]["request"]["url"] for e in events if e["method"] == "Network.requestWillBeSent"]
     assert requests == [html.as_uri()], requests  # the document itself, nothing else
