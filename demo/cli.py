@@ -1,9 +1,8 @@
 """``driftline demo``: the first ten minutes, on one laptop, with nothing else installed.
 
-It starts the bundled Kafka-compatible broker, the real worker (the same Faust
-app as ``driftline run``) on an embedded chdb store, and a traffic generator
-that replays the demo scenario at ``--speed`` times real time. The terminal
-shows progress; the worker serves the status page on ``--port``.
+It starts the bundled Kafka-compatible broker, the real worker (the same Faust app as ``driftline run``) on an embedded
+chdb store, and a traffic generator that replays the demo scenario at ``--speed`` times real time. The terminal shows
+progress; the worker serves the status page on ``--port``; at the end a dossier of each model goes to ``.driftline/``.
 """
 
 from __future__ import annotations
@@ -203,6 +202,7 @@ def demo(speed: float | None, duration: str, clickhouse_url: str, keep: bool, po
 
     from .broker import EmbeddedBroker, port_is_free
     from .display import DemoDisplay, print_summary
+    from .dossiers import write_demo_dossiers
 
     try:
         duration_s = parse_duration_ms(duration) / 1000
@@ -260,6 +260,7 @@ def demo(speed: float | None, duration: str, clickhouse_url: str, keep: bool, po
             runtime.ingest = None
             gc.collect()
         print_summary(runtime, pump, scenario, display, speed=speed)
+        write_demo_dossiers(runtime.read_store or runtime.store, settings, DEMO_DIR)
         # Close every chdb session before the interpreter exits: chdb's background threads
         # crash (SIGSEGV) if the process tears down under an open engine.
         for store in stores:

@@ -14,6 +14,8 @@ Routes (``register_status_pages(app, runtime)`` adds them)::
     /api/alerts                         ?limit=50&model=  recent alerts with their evidence
     POST /api/versions/{model}/{version}  acknowledge an action: set the version's lifecycle state
                                         (bearer token only; see :mod:`driftline.status.acks`)
+    /report/{model}                     ?version=&from=&to=&format=json  the governance dossier, made on
+                                        demand (see :mod:`driftline.status.reports`)
 
 Every ``/api`` route takes ``?range=`` (a duration such as ``6h`` or ``7d``; default 24 h, at
 most 31 days): what it reports happened in that range, and each of its reads has a row limit
@@ -40,6 +42,7 @@ from driftline.stream.web_access import LOGOUT_PATH
 
 from .acks import register_acknowledgements
 from .api import DEFAULT_RANGE_S, MAX_RANGE_S, StatusApi
+from .reports import register_reports
 
 __all__ = ["register_status_pages"]
 
@@ -171,6 +174,7 @@ def register_status_pages(app, runtime) -> None:
         return await query(web, request, lambda q, r: q.segments(model, windows, r))
 
     register_acknowledgements(app, runtime)
+    register_reports(app, runtime, lock)
 
     @app.page("/api/alerts")
     async def status_alerts(web, request):

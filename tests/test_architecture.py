@@ -42,6 +42,7 @@ LAYERS = {
     "cli": 5,
     "status": 5,
     "demo": 5,
+    "report": 5,
 }
 # Third-party distributions a package may import (None: any).
 THIRD_PARTY = {

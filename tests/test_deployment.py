@@ -209,7 +209,7 @@ def k8s_settings() -> tuple[Settings, dict]:
     return parse_settings(yaml.safe_load(config), environ=DUMMY_ENV), docs
 
 
-@pytest.mark.parametrize("workload", ["Deployment/driftline", "CronJob/driftline-retention"])
+@pytest.mark.parametrize("workload", ["Deployment/driftline", "CronJob/driftline-retention", "CronJob/driftline-report"])
 def test_kubernetes_workloads_are_locked_down(workload):
     docs = k8s_documents()
     spec = docs[workload]["spec"]

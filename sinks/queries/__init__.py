@@ -2,7 +2,8 @@
 
 :mod:`~driftline.sinks.queries.status` and :mod:`~driftline.sinks.queries.experiments` answer the status page, :mod:`~driftline.sinks.queries.demo`
 the demo's terminal view, :mod:`~driftline.sinks.queries.segments` the segment view and the
-governance report (fairness results per version over time). Each function takes a :class:`~driftline.sinks.store.Store`
+governance report (fairness results per version over time), :mod:`~driftline.sinks.queries.report` the
+rest of the governance report (``driftline report``). Each function takes a :class:`~driftline.sinks.store.Store`
 and typed arguments and returns plain data (frozen dataclasses, tuples, numbers).
 """
 
@@ -19,6 +20,25 @@ from .demo import (
     recent_alerts,
 )
 from .experiments import VerdictRecord, experiment_verdicts
+from .report import (
+    AlertEvent,
+    DeadLetterCount,
+    DeliveryCount,
+    DriftEvent,
+    DriftStanding,
+    LifecycleChange,
+    MetricTotal,
+    MetricWindow,
+    alert_events,
+    dead_letter_counts,
+    delivery_counts,
+    drift_events,
+    drift_standings,
+    lifecycle_changes,
+    metric_totals,
+    metric_windows,
+    model_period,
+)
 from .segments import (
     FairnessRecord,
     FairnessSummary,
@@ -46,6 +66,9 @@ from .status import (
 )
 
 __all__ = [
+    "AlertEvent", "DeadLetterCount", "DeliveryCount", "DriftEvent", "DriftStanding", "LifecycleChange",
+    "MetricTotal", "MetricWindow", "alert_events", "dead_letter_counts", "delivery_counts", "drift_events",
+    "drift_standings", "lifecycle_changes", "metric_totals", "metric_windows", "model_period",
     "AlertRecord", "AlertState", "DriftCell", "FairnessRecord", "FairnessSummary", "FirstAlert", "FirstDrift",
     "FirstVerdict", "MetricPoint", "RecentAlert", "SegmentPoint", "VerdictRecord", "VersionActivity", "alert_history",
     "busiest_version", "drift_cells_since", "drift_window_starts", "experiment_verdicts",

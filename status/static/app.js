@@ -111,6 +111,13 @@
     sec.querySelector("h2").innerHTML = "";
     sec.querySelector("h2").appendChild(document.createTextNode(model.name + " "));
     sec.querySelector("h2").appendChild(h("span", "badge badge-" + model.state, model.state));
+    // The governance dossier of the version shown, made on demand (GET /report/{model}).
+    var dossier = h("a", "dossier-link small", "governance dossier");
+    dossier.href = "/report/" + encodeURIComponent(model.name) + "?version=" + encodeURIComponent(drift.version || "");
+    dossier.target = "_blank";
+    dossier.rel = "noopener";
+    sec.querySelector("h2").appendChild(document.createTextNode(" "));
+    sec.querySelector("h2").appendChild(dossier);
     var tabs = sec.querySelector(".tabs");
     tabs.innerHTML = "";
     var versions = drift.versions.length ? drift.versions : [drift.version];

@@ -159,6 +159,11 @@ async def test_a_browser_signs_in_with_the_token_and_uses_the_status_page(worker
         assert cookie["httpOnly"] and cookie["sameSite"] == "Strict" and not cookie["secure"]
         assert leaks(cookie["value"]) == []
         assert await page.evaluate("fetch('/api/models').then(r => r.status)") == 200
+        # Each model links to its governance dossier, made on demand behind the same session.
+        link = await page.wait_for("(document.querySelector('.dossier-link') || {}).href", 30, "the dossier link")
+        assert link.startswith(worker.url + "/report/credit?version=")
+        assert await page.evaluate(f"fetch({json.dumps(link)}).then(r => r.text())"
+                                   ".then(t => t.includes('Governance dossier: credit'))") is True
 
         await page.evaluate("document.querySelector('form.signout').submit(); true")
         await page.wait_for("location.pathname === '/login'", what="the login form after signing out")

@@ -31,12 +31,15 @@ class Page:
     def __init__(self, ws: aiohttp.ClientWebSocketResponse) -> None:
         self.ws = ws
         self._ids = itertools.count(1)
+        self.events: list[dict] = []  # DevTools events received so far (e.g. Network.requestWillBeSent)
 
     async def send(self, method: str, **params: Any) -> dict:
         call_id = next(self._ids)
         await self.ws.send_str(json.dumps({"id": call_id, "method": method, "params": params}))
-        while True:  # events arrive between answers: skip them
+        while True:  # events arrive between answers: keep them aside
             message = json.loads((await self.ws.receive(timeout=30)).data)
+            if "method" in message and "id" not in message:
+                self.events.append(message)
             if message.get("id") == call_id:
                 if "error" in message:
                     raise RuntimeError(f"{method}: {message['error']}")
