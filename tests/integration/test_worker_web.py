@@ -180,6 +180,8 @@ async def test_a_browser_signs_in_with_the_token_and_uses_the_status_page(worker
 
 def test_no_secret_in_any_output(worker):
     """check-config, reprs, /metrics, every API body, the login page, refusals and the worker's log."""
+    # The fixture's events may still be on their way (this test can run first on its xdist worker).
+    wait_until(lambda: "credit" in worker.get("/metrics", headers=AUTH).text, 60, "the worker's first events")
     texts = [
         CliRunner().invoke(main, ["check-config", str(worker.config)], env=SECRETS).output,
         repr(load_settings(worker.config, environ=SECRETS)),
