@@ -1,0 +1,200 @@
+"""Two-stage aggregation without I/O: the same traffic keyed at random over 4 partitions, merged by one owner
+per model version, gives the reports one partition holding all of it gives (to 1e-9), whatever order the
+partials arrive in, delivered twice, and across a checkpoint of the owner."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import random
+
+import numpy as np
+import pytest
+from driftline.detectors import ReferenceProfile
+from driftline.settings import parse_settings
+from driftline.stream.partials import Partial, merge_partials, take_partials
+from driftline.stream.processor import BatchOutput, Processor
+from driftline.stream.stage2 import WindowOwner
+
+from tests.support.segment_traffic import config, segment_traffic
+
+START_MS = 1_700_000_000_000
+N = 6_000  # predictions per model
+EVENTS = 2 * N  # both models' predictions, interleaved
+STEP_MS = 5  # 30 s of event time: three 10 s windows per model
+END_MS = START_MS + 3_600_000  # every window is ready by then (idle)
+PARTITIONS = 4
+
+
+def settings():
+    raw = config(fairness_min_group=1)
+    for m in raw["models"]:
+        m["segments"]["drift"] = {"features": ["income"], "reference": "global"}
+    return parse_settings(raw)
+
+
+@pytest.fixture(scope="module")
+def traffic():
+    return segment_traffic(N, START_MS, bias_at=N // 2, step_ms=STEP_MS, shift_at=N // 2)
+
+
+@pytest.fixture(scope="module")
+def references(traffic):
+    out = {}
+    for model in ("loans", "price"):
+        rows = [json.loads(v)["features"] for _, v in traffic.predictions[:2000] if json.loads(v)["model"] == model]
+        columns = {"income": np.array([r["income"] for r in rows]),
+                   "channel": np.array([r["channel"] for r in rows], dtype=object)}
+        out[model] = ReferenceProfile.from_columns({"income": "numeric", "channel": "categorical"}, columns)
+    return out
+
+
+def stage1(traffic, references, keying):
+    """Each partition's processor state after its share of the traffic (a label on its prediction's partition)."""
+    processor = Processor(settings(), references=references)
+    states = {p: processor.new_partition(p) for p in set(keying)}
+    out = BatchOutput()
+    for p, state in states.items():
+        mine = [i for i, k in enumerate(keying) if k == p]
+        preds = [(p, i, traffic.predictions[i][1], 0) for i in mine]
+        fb = [(p, i, traffic.feedback[i][1], 0) for i in mine]
+        for lo in range(0, len(preds), 500):
+            processor.process(state, preds[lo:lo + 500], fb[lo:lo + 500], START_MS, out)
+    return processor, states
+
+
+def partials_of(states) -> list[Partial]:
+    return [p for state in states.values() for monitor in state.monitors.values()
+            for p in take_partials(monitor, state.partition, END_MS)]
+
+
+def owners(processor, references):
+    return {(m, "v1"): WindowOwner(processor._monitor(processor.new_partition(99), m, "v1"), wait_ms=60_000,
+                                   idle_ms=3_000) for m in references}
+
+
+def stage2(processor, references, partials, *, checkpoint_after: int | None = None):
+    own = owners(processor, references)
+    reports = []
+    for i, partial in enumerate(partials):
+        own[(partial.model, partial.version)].add(partial, START_MS)
+        if checkpoint_after == i:
+            own = {k: WindowOwner.restore(json.loads(json.dumps(o.snapshot(), allow_nan=False)),
+                                          processor._monitor(processor.new_partition(98), *k), wait_ms=60_000,
+                                          idle_ms=3_000) for k, o in own.items()}
+    for owner in own.values():
+        reports += owner.close_ready(END_MS)
+    return sorted(reports, key=lambda r: (r.model, r.window_start_ms, r.n_predictions == 0))
+
+
+def close(a, b):
+    if isinstance(a, float) and isinstance(b, float):
+        assert a == pytest.approx(b, rel=1e-9, abs=1e-12) or (np.isnan(a) and np.isnan(b))
+    elif isinstance(a, list | tuple):
+        assert len(a) == len(b), (a, b)
+        for x, y in zip(a, b, strict=True):
+            close(x, y)
+    elif hasattr(a, "__dataclass_fields__"):
+        assert type(a) is type(b)
+        for name in a.__dataclass_fields__:
+            close(getattr(a, name), getattr(b, name))
+    else:
+        assert a == b
+
+
+@pytest.fixture(scope="module")
+def single(traffic, references):
+    processor, states = stage1(traffic, references, [0] * EVENTS)
+    return stage2(processor, references, partials_of(states))
+
+
+def random_keying(seed):
+    rng = np.random.default_rng(seed)
+    return rng.integers(0, PARTITIONS, EVENTS).tolist()
+
+
+def test_random_keying_over_four_partitions_gives_the_single_partition_reports(traffic, references, single):
+    processor, states = stage1(traffic, references, random_keying(1))
+    partials = partials_of(states)
+    assert {p.partition for p in partials} == set(range(PARTITIONS))
+    reports = stage2(processor, references, partials)
+    assert len(reports) == len(single) == 14  # two models: three prediction windows, four label windows
+    close(reports, single)
+    assert any(r.drift for r in reports) and any(r.segments for r in reports) and any(r.fairness for r in reports)
+
+
+def test_arrival_order_duplicates_and_an_owner_checkpoint_change_nothing(traffic, references, single):
+    processor, states = stage1(traffic, references, random_keying(2))
+    partials = partials_of(states)
+    shuffled = partials + random.Random(3).sample(partials, len(partials) // 2)  # at least once: some twice
+    random.Random(4).shuffle(shuffled)
+    close(stage2(processor, references, shuffled, checkpoint_after=len(shuffled) // 2), single)
+
+
+def test_the_stage2_reports_equal_the_one_partition_path_on_every_window_statistic(traffic, references, single):
+    processor = Processor(settings(), references=references)
+    state = processor.new_partition(0)
+    out = BatchOutput()
+    preds = [(0, i, v, 0) for i, (_, v) in enumerate(traffic.predictions)]
+    fb = [(0, i, v, 0) for i, (_, v) in enumerate(traffic.feedback)]
+    for lo in range(0, EVENTS, 500):
+        processor.process(state, preds[lo:lo + 500], fb[lo:lo + 500], START_MS, out)
+    processor.close_windows(state, END_MS, out)
+    direct = sorted(out.reports, key=lambda r: (r.model, r.window_start_ms, r.n_predictions == 0))
+    # The same drift, metrics, segments and fairness; only the concept detector's rule differs
+    # (per window in stage 2, per label in one partition).
+    for a, b in zip(single, direct, strict=True):
+        close((a.window_start_ms, a.drift, a.metrics, a.segments, a.fairness),
+              (b.window_start_ms, b.drift, b.metrics, b.segments, b.fairness))
+
+
+def test_merging_partials_is_associative_and_commutative(traffic, references):
+    _, states = stage1(traffic, references, random_keying(5))
+    partials = [p for p in partials_of(states) if p.model == "loans" and p.side == "predictions"]
+    window = partials[0].window.start_ms
+    same = [p for p in partials if p.window.start_ms == window][:3]
+    assert len(same) == 3
+    ref = references["loans"]
+    snaps = set()
+    for order in itertools.permutations(same):
+        left = merge_partials([merge_partials(list(order[:2]), ref), order[2]], ref)
+        right = merge_partials([order[0], merge_partials(list(order[1:]), ref)], ref)
+        for m in (left, right):
+            s = m.snapshot()
+            for f in s["window"]["sketch"]["features"].values():
+                f.pop("reservoir", None)
+            s["groups"]["sketches"] = None
+            snaps.add(json.dumps(s, sort_keys=True))
+    assert len(snaps) == 1
+
+
+def test_a_window_waits_for_every_partition_then_the_idle_rule_or_the_bounded_wait(traffic, references):
+    processor, states = stage1(traffic, references, random_keying(6))
+    partials = [p for p in partials_of(states) if p.model == "price" and p.side == "predictions"]
+    first = min(p.window.start_ms for p in partials)
+    end = first + 10_000
+    owner = WindowOwner(processor._monitor(processor.new_partition(99), "price", "v1"), wait_ms=60_000,
+                        idle_ms=3_000)
+    for p in partials:
+        if p.window.start_ms == first:
+            p.watermark_ms = end if p.partition else end - 1  # partition 0 has not passed the end yet
+            owner.add(p, 0)
+    assert owner.close_ready(1_000) == []  # partition 0 holds it back
+    owner.mark("predictions", 0, end, 1_500)
+    assert [r.window_start_ms for r in owner.close_ready(2_000)] == [first]
+    # Idle rule and bounded wait: partition 3 stops reporting, partition 2 lags.
+    second = [p for p in partials if p.window.start_ms == first + 10_000]
+    owner.mark("predictions", 3, 0, 2_000)
+    for p in second:
+        p.watermark_ms = first + 20_000 if p.partition != 2 else first + 15_000
+        if p.partition != 3:
+            owner.add(p, 4_000)
+    for p in (0, 1):
+        owner.mark("predictions", p, first + 20_000, 5_500)
+    assert owner.close_ready(4_500) == []  # partition 3 idle for 2.5 s only, 2 behind
+    owner.mark("predictions", 2, first + 15_000, 5_500)
+    assert owner.close_ready(5_500) == []  # 3 idle now (3.5 s), but 2 still behind
+    assert [r.window_start_ms for r in owner.close_ready(64_000)] == [first + 10_000]  # the bounded wait
+    late = next(p for p in second if p.partition == 3)
+    owner.add(late, 65_000)
+    assert owner.late_partials == 1 and owner.close_ready(70_000) == []
