@@ -198,3 +198,44 @@ def test_a_window_waits_for_every_partition_then_the_idle_rule_or_the_bounded_wa
     late = next(p for p in second if p.partition == 3)
     owner.add(late, 65_000)
     assert owner.late_partials == 1 and owner.close_ready(70_000) == []
+
+
+def two_stage_run(traffic, references, keying, *, restart_owner: bool = False):
+    """The processor's own two-stage path: partitions publish, one partition receives and closes."""
+    raw = config(fairness_min_group=1)
+    for m in raw["models"]:
+        m["segments"]["drift"] = {"features": ["income"], "reference": "global"}
+        m["reference"] = {"profile": f"{m['name']}.json"}
+    raw["worker"] = {"aggregation": "two_stage"}
+    processor = Processor(parse_settings(raw), references=references)
+    out = BatchOutput()
+    for p in sorted(set(keying)):
+        state = processor.new_partition(p)
+        mine = [i for i, k in enumerate(keying) if k == p]
+        for lo in range(0, len(mine), 500):
+            chunk = mine[lo:lo + 500]
+            processor.process(state, [(p, i, traffic.predictions[i][1], 0) for i in chunk],
+                              [(p, i, traffic.feedback[i][1], 0) for i in chunk], START_MS, out)
+            processor.close_windows(state, START_MS, out)
+        processor.close_windows(state, END_MS, out)
+    assert not out.reports  # stage 1 closes nothing itself
+    owner = processor.new_partition(2)
+    messages = [(2, offset, value, None) for offset, (_, value) in enumerate(out.partials)]
+    half = len(messages) // 2
+    processor.two_stage.receive(owner, messages[:half], "partials", START_MS)
+    if restart_owner:
+        owner = processor.restore_partition(owner.snapshot())
+        assert owner.offsets["partials"] == half
+    processor.two_stage.receive(owner, messages[half:], "partials", START_MS)
+    closed = BatchOutput()
+    processor.close_windows(owner, END_MS, closed)
+    assert set(closed.report_partitions) == {2}
+    return sorted(closed.reports, key=lambda r: (r.model, r.window_start_ms, r.n_predictions == 0)), closed
+
+
+def test_the_worker_path_publishes_receives_checkpoints_and_closes_the_same_reports(traffic, references, single):
+    reports, closed = two_stage_run(traffic, references, random_keying(7), restart_owner=True)
+    close(reports, single)
+    model_keyed, _ = two_stage_run(traffic, references, [0] * EVENTS)
+    close(model_keyed, single)
+    assert closed.alerts  # the owner's alert engines see the merged reports (the regional bias)
