@@ -154,6 +154,9 @@ class IngestLoop:
 
     def _run(self) -> None:
         topics = [*self.topics, *([self.partials_topic] if self.partials_topic else [])]
+        if self.partials_topic:  # stage 2 waits for every partition of the input topics
+            self.processor.two_stage.partitions = len(
+                self.consumer.list_topics(self.topics[0], timeout=30).topics[self.topics[0]].partitions)
         self.consumer.subscribe(topics, on_assign=self.rebalance.on_assign,
                                 on_revoke=self.rebalance.on_revoke)
         self.metrics.up.set(1)

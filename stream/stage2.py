@@ -8,10 +8,11 @@ merged state goes through the version's :class:`~driftline.stream.monitor.ModelM
 
 Rules (see docs/deployment.md, "Two-stage aggregation"):
 
-* **complete**: a window closes when every partition known for its side has reported a watermark
-  at or past its end (a partial or :meth:`WindowOwner.mark` carries it);
+* **complete**: a window closes when every one of the ``partitions`` input partitions has reported
+  a watermark at or past its end (a partial or :meth:`WindowOwner.mark` carries it);
 * **idle rule**: a partition that has reported nothing for ``idle_ms`` (processing time) no
-  longer holds windows back; it counts again from its next report;
+  longer holds windows back; it counts again from its next report. A partition never heard from
+  (it carries none of the version's events) holds a window ``idle_ms`` after its first partial;
 * **bounded wait**: no window waits more than ``wait_ms`` after its first partial arrived;
 * **late partials**: a partial of a window already closed is counted (``late_partials``), never
   merged into a published result;
@@ -47,11 +48,14 @@ NEVER = -(2**62)
 
 
 class WindowOwner:
-    def __init__(self, monitor: ModelMonitor, *, wait_ms: int, idle_ms: int) -> None:
+    def __init__(self, monitor: ModelMonitor, *, wait_ms: int, idle_ms: int, partitions: int) -> None:
         if wait_ms <= 0:
             raise ValueError(f"wait_ms: {wait_ms} is not positive")
         if idle_ms <= 0:
             raise ValueError(f"idle_ms: {idle_ms} is not positive")
+        if partitions <= 0:
+            raise ValueError(f"partitions: {partitions} is not positive")
+        self.partitions = partitions
         self.monitor = monitor
         self.wait_ms = wait_ms
         self.idle_ms = idle_ms
@@ -79,10 +83,18 @@ class WindowOwner:
         self.first_seen.setdefault(key, now_ms)
 
     def _complete(self, side: str, end_ms: int, key: tuple[str, int], now_ms: int) -> bool:
-        if now_ms - self.first_seen[key] >= self.wait_ms:
+        waited = now_ms - self.first_seen[key]
+        if waited >= self.wait_ms:
             return True
-        return all(watermark >= end_ms or now_ms - seen >= self.idle_ms
-                   for watermark, seen in self.marks[side].values())
+        marks = self.marks[side]
+        for p in range(max(self.partitions, len(marks))):
+            mark = marks.get(p)
+            if mark is None:
+                if waited < self.idle_ms:
+                    return False
+            elif mark[0] < end_ms and now_ms - mark[1] < self.idle_ms:
+                return False
+        return True
 
     def close_ready(self, now_ms: int) -> list[WindowReport]:
         """Close every complete window (predictions first, then labels), oldest first."""
@@ -136,12 +148,13 @@ class WindowOwner:
                 "monitor": m.snapshot()}
 
     @classmethod
-    def restore(cls, s: Mapping[str, Any], monitor: ModelMonitor, *, wait_ms: int, idle_ms: int) -> WindowOwner:
+    def restore(cls, s: Mapping[str, Any], monitor: ModelMonitor, *, wait_ms: int, idle_ms: int,
+                partitions: int) -> WindowOwner:
         """``monitor`` is a fresh one for the version, under the current settings and reference."""
         if s.get("format") != OWNER_FORMAT:
             raise CheckpointError(f"window owner: format {s.get('format')!r} is not {OWNER_FORMAT}")
         restored = ModelMonitor.restore(s["monitor"], monitor.settings, monitor.reference, monitor.pca)
-        owner = cls(restored, wait_ms=wait_ms, idle_ms=idle_ms)
+        owner = cls(restored, wait_ms=wait_ms, idle_ms=idle_ms, partitions=partitions)
         profile = restored.segments.drift.profile if restored.segments is not None and restored.segments.drift \
             is not None else (lambda key, group: None)
         for p in s["pending"]:

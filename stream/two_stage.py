@@ -51,12 +51,14 @@ def marks(monitor: ModelMonitor) -> dict[str, int]:
 
 class TwoStage:
     """``new_monitor(model, version)`` builds a version's monitor (the processor's settings and references);
-    ``rules`` are the alert rules."""
+    ``rules`` are the alert rules; ``partitions`` the input topics' partition count, which the worker
+    reads from the broker when it starts (:meth:`IngestLoop.run`)."""
 
-    def __init__(self, new_monitor, rules, *, wait_ms: int) -> None:
+    def __init__(self, new_monitor, rules, *, wait_ms: int, partitions: int = 1) -> None:
         self.new_monitor = new_monitor
         self.rules = rules
         self.wait_ms = wait_ms
+        self.partitions = partitions
         self._published: dict[tuple[int, str, str, str], int] = {}  # (partition, model, version, side) -> mark
 
     # -- stage 1 -----------------------------------------------------------------------------------
@@ -107,7 +109,7 @@ class TwoStage:
             if monitor is None:  # a model removed from the config
                 return None
             owner = state.owners[(model, version)] = WindowOwner(
-                monitor, wait_ms=self.wait_ms, idle_ms=monitor.settings.idle_close_ms)
+                monitor, wait_ms=self.wait_ms, idle_ms=monitor.settings.idle_close_ms, partitions=self.partitions)
         return owner
 
     # -- checkpoints -------------------------------------------------------------------------------
@@ -119,7 +121,8 @@ class TwoStage:
                 continue
             try:
                 owners[(monitor.model, monitor.version)] = WindowOwner.restore(
-                    s, monitor, wait_ms=self.wait_ms, idle_ms=monitor.settings.idle_close_ms)
+                    s, monitor, wait_ms=self.wait_ms, idle_ms=monitor.settings.idle_close_ms,
+                    partitions=self.partitions)
             except (KeyError, TypeError, ValueError) as exc:
                 raise CheckpointError(f"window owner of {s.get('model')}/{s.get('version')}: {exc}") from exc
         return owners

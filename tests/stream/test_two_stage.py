@@ -70,7 +70,7 @@ def partials_of(states) -> list[Partial]:
 
 def owners(processor, references):
     return {(m, "v1"): WindowOwner(processor._monitor(processor.new_partition(99), m, "v1"), wait_ms=60_000,
-                                   idle_ms=3_000) for m in references}
+                                   idle_ms=3_000, partitions=PARTITIONS) for m in references}
 
 
 def stage2(processor, references, partials, *, checkpoint_after: int | None = None):
@@ -81,7 +81,7 @@ def stage2(processor, references, partials, *, checkpoint_after: int | None = No
         if checkpoint_after == i:
             own = {k: WindowOwner.restore(json.loads(json.dumps(o.snapshot(), allow_nan=False)),
                                           processor._monitor(processor.new_partition(98), *k), wait_ms=60_000,
-                                          idle_ms=3_000) for k, o in own.items()}
+                                          idle_ms=3_000, partitions=PARTITIONS) for k, o in own.items()}
     for owner in own.values():
         reports += owner.close_ready(END_MS)
     return sorted(reports, key=lambda r: (r.model, r.window_start_ms, r.n_predictions == 0))
@@ -174,7 +174,7 @@ def test_a_window_waits_for_every_partition_then_the_idle_rule_or_the_bounded_wa
     first = min(p.window.start_ms for p in partials)
     end = first + 10_000
     owner = WindowOwner(processor._monitor(processor.new_partition(99), "price", "v1"), wait_ms=60_000,
-                        idle_ms=3_000)
+                        idle_ms=3_000, partitions=PARTITIONS)
     for p in partials:
         if p.window.start_ms == first:
             p.watermark_ms = end if p.partition else end - 1  # partition 0 has not passed the end yet
@@ -208,6 +208,7 @@ def two_stage_run(traffic, references, keying, *, restart_owner: bool = False):
         m["reference"] = {"profile": f"{m['name']}.json"}
     raw["worker"] = {"aggregation": "two_stage"}
     processor = Processor(parse_settings(raw), references=references)
+    processor.two_stage.partitions = PARTITIONS
     out = BatchOutput()
     for p in sorted(set(keying)):
         state = processor.new_partition(p)
@@ -239,3 +240,15 @@ def test_the_worker_path_publishes_receives_checkpoints_and_closes_the_same_repo
     model_keyed, _ = two_stage_run(traffic, references, [0] * EVENTS)
     close(model_keyed, single)
     assert closed.alerts  # the owner's alert engines see the merged reports (the regional bias)
+
+
+def test_a_partition_never_heard_from_holds_a_window_for_the_idle_time(traffic, references):
+    processor, states = stage1(traffic, references, [1] * EVENTS)  # all on partition 1 of 4
+    partials = [p for p in partials_of(states) if p.model == "price" and p.side == "predictions"]
+    owner = WindowOwner(processor._monitor(processor.new_partition(99), "price", "v1"), wait_ms=60_000,
+                        idle_ms=3_000, partitions=PARTITIONS)
+    first = min(p.window.start_ms for p in partials)
+    owner.add(next(p for p in partials if p.window.start_ms == first), 10_000)
+    owner.mark("predictions", 1, first + 20_000, 10_000)
+    assert owner.close_ready(12_000) == []  # partitions 0, 2 and 3 may still carry some of it
+    assert [r.window_start_ms for r in owner.close_ready(13_000)] == [first]
