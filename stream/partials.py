@@ -32,7 +32,7 @@ from .monitor import ModelMonitor
 from .segment_windows import GroupLabelWindow, GroupWindow
 from .windows import LabelWindow, OpenWindow
 
-__all__ = ["PARTIAL_FORMAT", "SIDES", "Partial", "merge_partials", "take_partials"]
+__all__ = ["PARTIAL_FORMAT", "SIDES", "Partial", "label_clock", "merge_partials", "take_partials"]
 
 PARTIAL_FORMAT = 1
 SIDES = ("predictions", "labels")
@@ -101,11 +101,17 @@ def merge_partials(partials: Sequence[Partial], reference: ReferenceProfile | No
     return merged
 
 
+def label_clock(monitor: ModelMonitor) -> int:
+    """When the label side last had news: the later of its last label and its last prediction."""
+    return max(monitor.last_label_at_ms, monitor.last_event_at_ms)
+
+
 def take_partials(monitor: ModelMonitor, partition: int, now_ms: int) -> list[Partial]:
     """The windows ``monitor`` would close now, taken out of it as partials (stage 1).
 
     The same readiness as :meth:`ModelMonitor.close_ready` (watermark past the end, or idle),
-    and the same lateness afterwards; results are not computed here but in stage 2.
+    and the same lateness afterwards, except that the label side is idle only when no prediction
+    came either (:func:`label_clock`); results are not computed here but in stage 2.
     """
     m = monitor
     out = []
@@ -115,7 +121,9 @@ def take_partials(monitor: ModelMonitor, partition: int, now_ms: int) -> list[Pa
         groups = m.segments.windows.pop(start, None) if m.segments is not None else None
         out.append(Partial(m.model, m.version, "predictions", partition, m.watermark_ms, window, groups))
     predictions_idle = now_ms - m.last_event_at_ms >= m.settings.idle_close_ms
-    for start in m._ready(m.label_windows, m.label_watermark_ms, m.last_label_at_ms, now_ms):
+    # Labels follow predictions: the label side is idle only once neither came for idle_close (a
+    # partition restored after a restart has its prediction clock restarted, and its labels wait in Kafka).
+    for start in m._ready(m.label_windows, m.label_watermark_ms, label_clock(m), now_ms):
         if start in m.windows or not (predictions_idle or m.closed_through_ms >= m.label_windows[start].end_ms):
             continue
         window = m.label_windows.pop(start)

@@ -9,11 +9,14 @@ merged state goes through the version's :class:`~driftline.stream.monitor.ModelM
 Rules (see docs/deployment.md, "Two-stage aggregation"):
 
 * **complete**: a window closes when every one of the ``partitions`` input partitions has reported
-  a watermark at or past its end (a partial or :meth:`WindowOwner.mark` carries it);
-* **idle rule**: a partition that has reported nothing for ``idle_ms`` (processing time) no
-  longer holds windows back; it counts again from its next report. A partition never heard from
+  a watermark at or past its end (a partial or :meth:`WindowOwner.mark` carries it; a partition's
+  newest mark replaces its earlier ones, as they arrive in the order it sent them);
+* **idle rule**: a partition with no event of the version for ``idle_close`` says so itself (its
+  mark is past every end, see :mod:`~driftline.stream.two_stage`), so a silent partition (its
+  worker dead, stalled or restarting) is never taken for an idle one. A partition never heard from
   (it carries none of the version's events) holds a window ``idle_ms`` after its first partial;
-* **bounded wait**: no window waits more than ``wait_ms`` after its first partial arrived;
+* **bounded wait**: no window waits more than ``wait_ms`` after its first partial arrived (a
+  worker's restart must take less, or its partitions' partials come late);
 * **late partials**: a partial of a window already closed is counted (``late_partials``), never
   merged into a published result;
 * **replace, never add**: a partial is identified by (side, window, partition); delivered again
@@ -66,10 +69,8 @@ class WindowOwner:
         self.late_partials = 0
 
     def mark(self, side: str, partition: int, watermark_ms: int, now_ms: int) -> None:
-        """A partition's watermark of ``side`` (a partial carries one; an idle-free heartbeat too)."""
-        mark = self.marks[side].setdefault(partition, [NEVER, now_ms])
-        mark[0] = max(mark[0], watermark_ms)
-        mark[1] = now_ms
+        """A partition's watermark of ``side`` (a partial carries one, a mark message too)."""
+        self.marks[side][partition] = [watermark_ms, now_ms]
 
     def add(self, partial: Partial, now_ms: int) -> None:
         if (partial.model, partial.version) != (self.monitor.model, self.monitor.version):
@@ -92,7 +93,7 @@ class WindowOwner:
             if mark is None:
                 if waited < self.idle_ms:
                     return False
-            elif mark[0] < end_ms and now_ms - mark[1] < self.idle_ms:
+            elif mark[0] < end_ms:
                 return False
         return True
 

@@ -13,6 +13,8 @@
 
 A mark never runs ahead of a window the partition still holds (a label window waiting for its
 prediction window): it is the lower of the side's watermark and the start of the oldest window held.
+A side with no event of the version for ``idle_close`` marks :data:`IDLE`: the *partition* says it
+is idle, so a silent partition (its worker dead or stalled) is never taken for an idle one.
 
 Wire form: JSON, ``{"format": 1, ...}`` (:meth:`~driftline.stream.partials.Partial.snapshot`) or
 ``{"format": 1, "mark": true, "model", "version", "side", "partition", "watermark_ms"}``.
@@ -28,24 +30,28 @@ from driftline.alerting import AlertEngine
 
 from .errors import CheckpointError
 from .monitor import ModelMonitor
-from .partials import PARTIAL_FORMAT, SIDES, Partial, take_partials
+from .partials import PARTIAL_FORMAT, SIDES, Partial, label_clock, take_partials
 from .partition import BatchOutput, PartitionState
 from .stage2 import WindowOwner
 
 __all__ = ["TwoStage", "partial_key"]
 
 _encoder = msgspec.json.Encoder()
+IDLE = 2**62  # the mark of a side with no event for idle_close: past every window end
 
 
 def partial_key(model: str, version: str) -> bytes:
     return f"{model}\x1f{version}".encode()
 
 
-def marks(monitor: ModelMonitor) -> dict[str, int]:
-    """Each side's watermark, held back to the oldest window the monitor still holds."""
+def marks(monitor: ModelMonitor, now_ms: int) -> dict[str, int]:
+    """Each side's watermark, held back to the oldest window the monitor still holds; a side idle for
+    ``idle_close`` (no event of the version on this partition) is :data:`IDLE`: it holds nothing back."""
     m = monitor
+    idle = m.settings.idle_close_ms
     held = {"predictions": min(m.windows, default=None), "labels": min(m.label_windows, default=None)}
-    out = {"predictions": m.watermark_ms, "labels": m.label_watermark_ms}
+    out = {"predictions": IDLE if now_ms - m.last_event_at_ms >= idle else m.watermark_ms,
+           "labels": IDLE if now_ms - label_clock(m) >= idle else m.label_watermark_ms}
     return {side: mark if held[side] is None else min(mark, held[side]) for side, mark in out.items()}
 
 
@@ -65,7 +71,7 @@ class TwoStage:
     def publish(self, state: PartitionState, now_ms: int, out: BatchOutput) -> None:
         for monitor in state.monitors.values():
             taken = take_partials(monitor, state.partition, now_ms)
-            now = marks(monitor)
+            now = marks(monitor, now_ms)
             key = partial_key(monitor.model, monitor.version)
             for partial in taken:
                 partial.watermark_ms = now[partial.side]

@@ -1,7 +1,11 @@
 """Keying makes no difference (issue 17): one model's traffic keyed at random over 4 partitions and
 consumed by 2 worker processes under ``worker.aggregation: two_stage`` stores the same
 ``drift_results``, ``window_metrics``, segment metrics and alerts as the same traffic keyed by model
-and consumed by one worker, to 1e-9 on every statistic. Real Tansu broker, real ClickHouse."""
+and consumed by one worker, to 1e-9 on every statistic; so does a run where one of two workers is
+killed with SIGKILL mid-stream and started again. Real Tansu broker, real ClickHouse.
+
+Each label is keyed like its prediction (the label join is partition-local: a label on another
+partition than its prediction is not joined yet, see docs/deployment.md)."""
 
 from __future__ import annotations
 
@@ -13,7 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.faults.harness import MODELS, Scenario, Worker
+from tests.faults.harness import MODELS, Scenario
 from tests.integration.traffic import START_MS, STEP_MS, make_traffic
 from tests.support.kafka import produce
 from tests.support.waiting import wait_until
@@ -78,7 +82,7 @@ def lean(traffic):
     return predictions, sorted(feedback, key=lambda kv: json.loads(kv[1])["ts"])
 
 
-def ready(worker: Worker, port: int) -> bool:
+def ready(port: int) -> bool:
     try:
         return httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200
     except httpx.HTTPError:
@@ -111,39 +115,63 @@ def finished(sc: Scenario, n_predictions: int, n_feedback: int) -> bool:
                   f"AND toUnixTimestamp(window_start) = {last}") for m in ("credit", "price"))
 
 
-def run(broker, clickhouse, tmp_path: Path, predictions, feedback, *, processes: int) -> dict:
+def run(broker, clickhouse, tmp_path: Path, predictions, feedback, *, processes: int = 1, kill: bool = False) -> dict:
+    """``processes`` worker processes (``--processes``); with ``kill``, two separate workers, one of
+    them killed with SIGKILL after the first rows are stored and started again."""
+    tmp_path.mkdir()
+    references(tmp_path, make_traffic(N))
     sc = TwoStage(broker, clickhouse, tmp_path)
-    worker = sc.start_worker(args=("--processes", str(processes)) if processes > 1 else ())
+    workers = [sc.start_worker(args=("--processes", str(processes)) if processes > 1 else ())]
     try:
-        ports = [worker.metrics_port + i for i in range(processes)]
-        wait_until(lambda: all(ready(worker, p) for p in ports), 120, "every process holds partitions")
+        ports = [workers[0].metrics_port + i for i in range(processes)]
+        if kill:  # the second once the first has migrated the schema (two at once would race)
+            wait_until(lambda: all(ready(p) for p in ports), 120, "the first worker holds partitions")
+            workers.append(sc.start_worker())
+            ports.append(workers[1].metrics_port)
+        wait_until(lambda: all(ready(p) for p in ports), 120, "every process holds partitions")
         produce(sc.bootstrap, sc.topics["predictions"], predictions)
+        if kill:
+            wait_until(lambda: sc.stored("predictions") > 0, 60, "the first rows stored", interval=0.05)
+            workers[0].kill9()
+            workers.append(sc.start_worker())
         produce(sc.bootstrap, sc.topics["feedback"], feedback)
         wait_until(lambda: finished(sc, len(predictions), len(feedback)), 180, "every window closed")
+        assert all(w.alive() for w in workers[1:]), "a worker died"
         return results(sc)
     finally:
-        worker.stop()
-        if not worker.log_path.exists() or worker.proc.returncode not in (0, None, -15):
-            print(worker.log()[-3000:])
+        for w in workers:
+            w.stop()
 
 
-def test_random_keying_over_two_processes_stores_what_model_keying_on_one_worker_stores(broker, clickhouse,
-                                                                                         tmp_path):
-    traffic = make_traffic(N)
-    predictions, feedback = lean(traffic)
+@pytest.fixture(scope="module")
+def traffic():
+    predictions, feedback = lean(make_traffic(N))
     rng = random.Random(17)
     keys = {json.loads(v)["event_id"]: f"k{rng.randrange(1_000_000)}" for _, v in predictions}
     # A label keyed like its prediction: both land on one partition (the join is partition-local).
-    shuffled_p = [(keys[json.loads(v)["event_id"]], v) for _, v in predictions]
-    shuffled_f = [(keys[json.loads(v)["event_id"]], v) for _, v in feedback]
-    (tmp_path / "one").mkdir()
-    (tmp_path / "two").mkdir()
-    references(tmp_path / "one", traffic)
-    references(tmp_path / "two", traffic)
-    one = run(broker, clickhouse, tmp_path / "one", predictions, feedback, processes=1)
-    two = run(broker, clickhouse, tmp_path / "two", shuffled_p, shuffled_f, processes=2)
+    randomly = ([(keys[json.loads(v)["event_id"]], v) for _, v in predictions],
+                [(keys[json.loads(v)["event_id"]], v) for _, v in feedback])
+    return (predictions, feedback), randomly
+
+
+@pytest.fixture(scope="module")
+def one_worker(broker, clickhouse, tmp_path_factory, traffic):
+    """The same traffic keyed by model, one worker."""
+    one = run(broker, clickhouse, tmp_path_factory.mktemp("two-stage") / "one", *traffic[0])
     assert len(one["drift_results"]) >= 2 * 3 * 2  # two models, three windows, features and prediction
-    assert any(r for r in one["segment_metrics"])
+    assert one["segment_metrics"] and one["alerts"]
     assert {r[0] for r in one["window_metrics"]} == {"credit", "price"}
+    return one
+
+
+def test_random_keying_over_two_processes_stores_what_model_keying_on_one_worker_stores(
+        broker, clickhouse, tmp_path, traffic, one_worker):
+    two = run(broker, clickhouse, tmp_path / "two", *traffic[1], processes=2)
     for table in TABLES:
-        same(two[table], one[table], table)
+        same(two[table], one_worker[table], table)
+
+
+def test_a_worker_killed_mid_stream_changes_nothing(broker, clickhouse, tmp_path, traffic, one_worker):
+    killed = run(broker, clickhouse, tmp_path / "killed", *traffic[1], kill=True)
+    for table in TABLES:
+        same(killed[table], one_worker[table], table)
