@@ -145,7 +145,9 @@ class Processor:
             state.join.expire(watermark)
         if self.two_stage is not None:  # stage 1 publishes, stage 2 closes (stream/two_stage.py)
             self.two_stage.publish(state, now_ms, out)
-            self.two_stage.close(state, now_ms, out)
+            self.two_stage.close(state, now_ms, out,
+                                 on_report=lambda report: self.experiments.report(state, report, now_ms, out))
+            self.experiments.close(state, now_ms, out)
             return
         for key, monitor in state.monitors.items():
             for report in monitor.close_ready(now_ms):

@@ -99,7 +99,9 @@ class TwoStage:
         if messages:
             state.offsets[topic] = messages[-1][1] + 1
 
-    def close(self, state: PartitionState, now_ms: int, out: BatchOutput) -> None:
+    def close(self, state: PartitionState, now_ms: int, out: BatchOutput, on_report=lambda report: None) -> None:
+        """Close the owners' complete windows: reports, alerts, and ``on_report(report)`` (the version
+        lifecycle), as one partition closing them does."""
         for key, owner in state.owners.items():
             for report in owner.close_ready(now_ms):
                 out.add_report(state.partition, report)
@@ -107,6 +109,7 @@ class TwoStage:
                 if engine is None:
                     engine = state.engines[key] = AlertEngine(self.rules)
                 out.alerts.extend(engine.evaluate(report, now_ms))
+                on_report(report)
 
     def _owner(self, state: PartitionState, model: str, version: str) -> WindowOwner | None:
         owner = state.owners.get((model, version))
