@@ -250,3 +250,21 @@ def test_a_partition_never_heard_from_holds_a_window_for_the_idle_time(traffic, 
     owner.mark("predictions", 1, first + 20_000, 10_000)
     assert owner.close_ready(12_000) == []  # partitions 0, 2 and 3 may still carry some of it
     assert [r.window_start_ms for r in owner.close_ready(13_000)] == [first]
+
+
+def test_a_mark_never_runs_ahead_of_a_window_still_held_and_says_idle_once_nothing_came(traffic, references):
+    from driftline.stream.two_stage import marks
+
+    processor, states = stage1(traffic, references, [0] * 2_000 + [1] * (EVENTS - 2_000))
+    monitor = states[0].monitors[("loans", "v1")]
+    monitor.last_event_at_ms = monitor.last_label_at_ms = START_MS
+    held = marks(monitor, START_MS)
+    assert held["predictions"] <= min(monitor.windows) and held["labels"] <= min(monitor.label_windows)
+    later = START_MS + monitor.settings.idle_close_ms
+    assert marks(monitor, later) == {"predictions": min(monitor.windows), "labels": min(monitor.label_windows)}
+    monitor.last_event_at_ms = later  # predictions came: the label side is not idle either
+    assert take_partials(monitor, 0, later + 1) == []  # the watermark (5 s in) passed no window's end
+    assert marks(monitor, later + 1) == {"predictions": min(monitor.windows), "labels": min(monitor.label_windows)}
+    take_partials(monitor, 0, later * 2)
+    assert not monitor.windows and not monitor.label_windows
+    assert marks(monitor, later * 2) == {"predictions": IDLE, "labels": IDLE}
