@@ -19,6 +19,7 @@ True
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -63,6 +64,14 @@ class OpenWindow:
         _add_counts(self.type_errors, other.type_errors)
         self.pca_sum += other.pca_sum
         self.pca_n += other.pca_n
+        for name in ("cbpe", "dle"):  # issue 15's estimators (integer sums with a merge()), where present
+            theirs = getattr(other, name, None)
+            if theirs is not None:
+                mine = getattr(self, name, None)
+                if mine is None:
+                    setattr(self, name, copy.deepcopy(theirs))
+                else:
+                    mine.merge(theirs)
         self.change_points = sorted(self.change_points + other.change_points,
                                     key=lambda r: (r.feature, r.test, r.drifted))
 
