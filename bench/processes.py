@@ -66,10 +66,13 @@ def _children(pid: int) -> list[int]:
 
 
 def run_processes(broker, clickhouse, run_id: str, processes: int, expected: dict[str, int], *,
-                  timeout: float = 900) -> dict:
+                  timeout: float = 900, configure=None) -> dict:
+    """``configure(raw)``: changes to the benchmark's config (say, two-stage aggregation of one model)."""
     database = f"bench_proc{processes}_{uuid.uuid4().hex[:6]}"
     url = f"clickhouse://default:@127.0.0.1:{clickhouse.tcp_port}/{database}"
     raw = bench_raw(broker.bootstrap_servers, url, run_id, group=f"bench-proc-{uuid.uuid4().hex[:6]}")
+    if configure is not None:
+        raw = configure(raw)
     workdir = Path(tempfile.mkdtemp(prefix="driftline-processes-"))
     from tests.support.servers import free_ports
 

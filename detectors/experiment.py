@@ -81,6 +81,18 @@ class ExperimentWindow:
     pairs: dict[str, Moments] = field(default_factory=dict)
     window_metrics: dict[str, list[list[float]]] = field(default_factory=dict)
 
+    def merge(self, other: ExperimentWindow) -> None:
+        """Add ``other``, the same window's statistics from other events: arms and paired moments add
+        exactly; window-level pairs (from closed report windows) are kept sorted."""
+        if (other.start_ms, other.end_ms) != (self.start_ms, self.end_ms):
+            raise ValueError("other: another window; experiment windows are not mergeable")
+        self.champion.merge(other.champion)
+        self.challenger.merge(other.challenger)
+        for name, moments in other.pairs.items():
+            self.pairs[name] = self.pairs.get(name, Moments()) + moments
+        for name, pairs in other.window_metrics.items():
+            self.window_metrics[name] = sorted(self.window_metrics.get(name, []) + pairs)
+
     def snapshot(self) -> dict[str, Any]:
         return {"start_ms": self.start_ms, "end_ms": self.end_ms, "champion": self.champion.snapshot(),
                 "challenger": self.challenger.snapshot(), "pairs": {k: v.to_list() for k, v in self.pairs.items()},

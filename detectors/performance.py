@@ -201,6 +201,49 @@ class PerformanceWindow:
         r2 = 1.0 - s["sq"] / s["m2_y"] if s["m2_y"] > 0 else (1.0 if s["sq"] == 0 else 0.0)
         return [("mae", s["abs"] / n, n), ("rmse", (s["sq"] / n) ** 0.5, n), ("mape", s["ape"] / n, n), ("r2", r2, n)]
 
+    def merge(self, other: PerformanceWindow) -> None:
+        """Add ``other``, the rows of another partition of the same window (same task and parameters).
+
+        mergeable: confusion counts and score histograms add exactly; float sums add (exact up to
+        rounding); the regression moments of ``y_true`` merge by Chan et al.'s parallel formula.
+        A multiclass matrix is remapped by label, exact while the labels fit ``max_classes - 1``
+        (beyond, which labels get a class of their own depends on which came first, as in one stream).
+        """
+        if (other.task, other.positive_label, other.score_bins, other.max_classes) != \
+                (self.task, self.positive_label, self.score_bins, self.max_classes):
+            raise ValueError("other: task or parameters differ; performance windows are not mergeable")
+        s, o = self._s, other._s
+        if self.task == "multiclass_classification":
+            self._merge_confusion(other)
+        elif self.task == "regression":
+            total = self.n + other.n
+            if other.n:
+                delta = o["mean_y"] - s["mean_y"]
+                s["m2_y"] += o["m2_y"] + delta * delta * self.n * other.n / total
+                s["mean_y"] += delta * other.n / total
+            for k in ("abs", "sq", "ape"):
+                s[k] += o[k]
+        else:
+            for k, v in o.items():
+                s[k] = s[k] + v
+        self.n += other.n
+
+    def _merge_confusion(self, other: PerformanceWindow) -> None:
+        conf = other._s["confusion"]
+        if not len(conf):
+            return
+        labels = np.empty(len(other._labels), dtype=object)
+        labels[:] = other._labels
+        index = self._encode(labels).tolist()
+        index += [self.max_classes - 1] * (len(conf) - len(index))  # other's overflow class
+        mine = self._s["confusion"]
+        k = max(len(mine), max(index) + 1)
+        if k > len(mine):
+            mine = np.pad(mine, (0, k - len(mine)))
+        where = np.asarray(index, dtype=np.int64)
+        np.add.at(mine, (where[:, None], where[None, :]), conf)
+        self._s["confusion"] = mine
+
     def group_counts(self) -> GroupCounts:
         """The counts fairness measures compare: the confusion counts of a binary classifier, the
         error sums of a regressor (none for a multiclass one)."""

@@ -66,6 +66,30 @@ class Reservoir:
             self._buf[unique_slot] = kept[first]
         self.seen += m
 
+    def merge(self, other: Reservoir) -> None:
+        """Add ``other``'s sample into this one (same ``size``).
+
+        mergeable (not exactly): two arrival-order reservoirs have no exact merge. The merged
+        sample is the ``size`` values of both with the smallest 64-bit hash of their bits (ties by
+        value), stored in that order: deterministic, commutative and associative, but not the
+        sample one reservoir fed the concatenated stream would hold, and each side's values count
+        alike whatever each saw. Binned statistics never read it.
+
+        >>> a, b = Reservoir(size=3, seed=0), Reservoir(size=3, seed=1)
+        >>> a.update(np.arange(5.0)); b.update(np.arange(5.0, 9.0))
+        >>> c = Reservoir.restore(a.snapshot()); c.merge(b)
+        >>> d = Reservoir.restore(b.snapshot()); d.merge(a)
+        >>> c.seen, bool(np.array_equal(c.values, d.values))
+        (9, True)
+        """
+        if other.size != self.size:
+            raise ValueError("other: reservoir size differs; samples are not mergeable")
+        both = np.concatenate([self.values, other.values])
+        keep = both[_bottom(both, self.size)]
+        self._buf[: len(keep)] = keep
+        self._filled = len(keep)
+        self.seen += other.seen
+
     def reset(self) -> None:
         """Forget every value and restart the seeded random stream."""
         self.seen = 0
@@ -102,3 +126,13 @@ class Reservoir:
         except (TypeError, ValueError, KeyError) as exc:
             raise DetectorStateError(f"rng: not a PCG64 state ({exc})") from exc
         return r
+
+
+def _bottom(values: np.ndarray, k: int) -> np.ndarray:
+    """Indices of the ``k`` values with the smallest splitmix64 hash of their bits (ties by value)."""
+    with np.errstate(over="ignore"):
+        z = values.astype("<f8").view(np.uint64) + np.uint64(0x9E3779B97F4A7C15)
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        z = z ^ (z >> np.uint64(31))
+    return np.lexsort((values, z))[:k]

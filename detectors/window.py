@@ -49,6 +49,16 @@ class NumericWindow:
             self.above += int(np.count_nonzero(values > self.profile.max))
         self.reservoir.update(values)
 
+    def merge(self, other: NumericWindow) -> None:
+        """Add ``other``'s state (binned on the same reference): exact for the counts, the reservoir
+        by :meth:`Reservoir.merge`."""
+        self.counts = self.counts + other.counts
+        self.missing += other.missing
+        self.n += other.n
+        self.below += other.below
+        self.above += other.above
+        self.reservoir.merge(other.reservoir)
+
     def snapshot(self) -> dict[str, Any]:
         return {
             "counts": self.counts.tolist(), "missing": self.missing, "n": self.n, "below": self.below,
@@ -87,6 +97,20 @@ class CategoricalWindow:
                 if cat in self.unseen_examples or len(self.unseen_examples) < MAX_UNSEEN_EXAMPLES:
                     self.unseen_examples[cat] = self.unseen_examples.get(cat, 0) + k
             self.n += k
+
+    def merge(self, other: CategoricalWindow) -> None:
+        """Add ``other``'s counts: exact. The unseen examples add per value; past
+        :data:`MAX_UNSEEN_EXAMPLES` values the most frequent are kept (ties by value), not the first seen."""
+        self.counts = self.counts + other.counts
+        self.missing += other.missing
+        self.n += other.n
+        self.unseen += other.unseen
+        examples = dict(self.unseen_examples)
+        for cat, k in other.unseen_examples.items():
+            examples[cat] = examples.get(cat, 0) + k
+        if len(examples) > MAX_UNSEEN_EXAMPLES:
+            examples = dict(sorted(examples.items(), key=lambda item: (-item[1], item[0]))[:MAX_UNSEEN_EXAMPLES])
+        self.unseen_examples = examples
 
     def snapshot(self) -> dict[str, Any]:
         return {"counts": self.counts.tolist(), "missing": self.missing, "n": self.n,
@@ -146,6 +170,17 @@ class WindowSketch:
             else:
                 fw.update(column)
         self.n += length
+
+    def merge(self, other: WindowSketch) -> None:
+        """Add ``other``, a sketch of other rows of the same window binned on the same reference.
+
+        mergeable: bin, category, missing and out-of-range counts add exactly, in any order
+        (the reservoirs by :meth:`Reservoir.merge`, which is not exact)."""
+        if list(other.features) != list(self.features) or other.profile.bins != self.profile.bins:
+            raise DetectorStateError("other: binned on another reference; sketches are not mergeable")
+        self.n += other.n
+        for name, fw in self.features.items():
+            fw.merge(other.features[name])
 
     def snapshot(self) -> dict[str, Any]:
         """JSON-safe state (the profile itself is not included)."""

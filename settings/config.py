@@ -86,6 +86,28 @@ def read_yaml(path: str | Path, environ: Mapping[str, str] | None = None) -> Any
     return expand_env(raw, os.environ if environ is None else environ)
 
 
+def _two_stage(r: Reader, models: tuple[ModelSettings, ...], experiments: Any) -> None:
+    """What two-stage aggregation cannot give the same results for whatever the keying (docs/deployment.md)."""
+    for i, m in enumerate(models):
+        where = join("models", i)
+        if m.reference_path is None and m.reference_profile is None:
+            r.problem(join(where, "reference"), "warmup_events",
+                      "a reference path or profile with worker.aggregation: two_stage (a warm-up reference "
+                      "depends on which events a partition saw first)")
+        if m.streaming:
+            r.problem(join(where, "streaming"), [s.feature for s in m.streaming],
+                      "no streaming detectors with worker.aggregation: two_stage (they read events in arrival order)")
+        drift = m.segments.drift if m.segments is not None else None
+        if drift is not None and drift.reference == "segment":
+            r.problem(join(join(join(where, "segments"), "drift"), "reference"), "segment",
+                      "global with worker.aggregation: two_stage (a group's own reference depends on arrival order)")
+    if experiments:
+        names = [e.get("name") if isinstance(e, Mapping) else e for e in experiments] \
+            if isinstance(experiments, list) else experiments
+        r.problem("experiments", names, "no experiments with worker.aggregation: two_stage (not merged across "
+                  "partitions yet)")
+
+
 def _within_limits(r: Reader, models: tuple[ModelSettings, ...], worker: WorkerSettings) -> None:
     """A configured name longer than the event limits would dead-letter every event that uses it."""
     limits = worker.limits
@@ -138,6 +160,8 @@ def parse_settings(raw: Any, environ: Mapping[str, str] | None = None, *,
         if name and name in names[:i]:
             r.problem(join(join("models", i), "name"), name, "a name no other model uses")
     _within_limits(r, models, worker)
+    if worker.aggregation == "two_stage":
+        _two_stage(r, models, root.get("experiments"))
     if not models and (raw is None or isinstance(raw, Mapping)) and not any(p.path == "models" for p in r.problems):
         r.problem("models", root.get("models", MISSING), "a list of at least one model")
     alerts = r.section(root, "alerts", "", keys=("rules", "channels"))

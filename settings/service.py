@@ -87,6 +87,13 @@ class WorkerSettings:
     event_time: EventTimeBounds = field(default_factory=EventTimeBounds)
     limits: EventLimits = field(default_factory=EventLimits)
     versions: VersionLimits = field(default_factory=VersionLimits)
+    # per_partition: a partition's windows are closed where they are (events keyed by model);
+    # two_stage: partial window states are merged by one owner per model version (any keying).
+    aggregation: str = "per_partition"
+    aggregation_wait_ms: int = 60_000  # the longest a window waits for a lagging partition (two_stage)
+
+
+AGGREGATIONS = ("per_partition", "two_stage")
 
 
 def parse_clickhouse(r: Reader, raw: Any, path: str = "clickhouse") -> ClickHouseSettings:
@@ -131,7 +138,7 @@ def parse_metrics(r: Reader, raw: Any, path: str = "metrics") -> MetricsSettings
 def parse_worker(r: Reader, raw: Any, path: str = "worker", *, raw_events_days: int = 30) -> WorkerSettings:
     """``raw_events_days`` (``retention.raw_events``) sets the default oldest event age."""
     w = r.mapping(raw, path, keys=("checkpoint_interval", "max_features", "join", "event_time", "limits",
-                                   "versions"))
+                                   "versions", "aggregation", "aggregation_wait"))
     join_path = join(path, "join")
     j = r.section(w, "join", path, keys=("max_delay", "max_pending"))
     d = WorkerSettings
@@ -144,4 +151,6 @@ def parse_worker(r: Reader, raw: Any, path: str = "worker", *, raw_events_days: 
                                     raw_events_days=raw_events_days),
         limits=parse_limits(r, w.get("limits"), join(path, "limits")),
         versions=parse_versions(r, w.get("versions"), join(path, "versions")),
+        aggregation=r.string(w, "aggregation", path, d.aggregation, choices=AGGREGATIONS),
+        aggregation_wait_ms=r.duration_ms(w, "aggregation_wait", path, d.aggregation_wait_ms, low=100),
     )

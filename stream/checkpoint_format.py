@@ -11,6 +11,8 @@ Version 2 (this build) is a JSON object built from each component's ``snapshot()
 
 The last three keys came with experiments (issue 13); a document without them (an earlier
 build's) loads with no experiment state and an empty lifecycle, so the version stays 2.
+Under ``worker.aggregation: two_stage`` a partition that owns model versions' stage 2 also has
+``"owners": [<WindowOwner.snapshot()>, ...]`` (each with its own ``"format": 1``); absent, none.
 
 Loading parses JSON into dicts, lists, strings and numbers, and each component's
 ``restore()`` rebuilds itself from them plus the current settings: no pickle, no

@@ -72,6 +72,10 @@ class KafkaOutput:
     def alert(self, alert: Alert) -> None:
         self._send(self.alerts_topic, alert_message(alert))
 
+    def partial(self, topic: str, key: bytes, value: bytes) -> None:
+        """A partial window state or watermark mark (two-stage aggregation), keyed by model version."""
+        self._send(topic, KafkaMessage(value, key))
+
     def _send(self, topic: str, message: KafkaMessage) -> KafkaMessage | None:
         while True:
             try:

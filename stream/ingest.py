@@ -107,6 +107,8 @@ class IngestLoop:
         self.max_buffered_rows = max_buffered_rows
         self.on_fatal = on_fatal
         self.topics = (settings.kafka.predictions_topic, settings.kafka.feedback_topic)
+        # Stage 2's input (worker.aggregation: two_stage): partial window states, read like the others.
+        self.partials_topic = settings.kafka.partials_topic if processor.two_stage is not None else None
         self.stopping = threading.Event()
         self.partitions = Partitions(clock=clock)
         self.backpressure = Backpressure(consumer, metrics, self.stopping, sleep=sleep,
@@ -152,7 +154,11 @@ class IngestLoop:
             raise
 
     def _run(self) -> None:
-        self.consumer.subscribe(list(self.topics), on_assign=self.rebalance.on_assign,
+        topics = [*self.topics, *([self.partials_topic] if self.partials_topic else [])]
+        if self.partials_topic:  # stage 2 waits for every partition of the input topics
+            self.processor.two_stage.partitions = len(
+                self.consumer.list_topics(self.topics[0], timeout=30).topics[self.topics[0]].partitions)
+        self.consumer.subscribe(topics, on_assign=self.rebalance.on_assign,
                                 on_revoke=self.rebalance.on_revoke)
         self.metrics.up.set(1)
         try:
@@ -176,8 +182,8 @@ class IngestLoop:
         messages = self.consumer.consume(k.batch_size, k.poll_timeout_s)
         started = self.clock()
         out = BatchOutput()
-        by_partition: dict[int, tuple[list, list]] = {}
-        predictions_topic = self.topics[0]
+        by_partition: dict[int, tuple[list, list, list]] = {}
+        predictions_topic, partials_topic = self.topics[0], self.partials_topic
         for msg in messages:
             err = msg.error()
             if err is not None:
@@ -187,12 +193,14 @@ class IngestLoop:
             partition = msg.partition()
             lists = by_partition.get(partition)
             if lists is None:
-                lists = by_partition[partition] = ([], [])
+                lists = by_partition[partition] = ([], [], [])
             # The message itself stands in for its broker timestamp: read only for dead letters.
-            lists[0 if msg.topic() == predictions_topic else 1].append((partition, msg.offset(), msg.value(), msg))
+            topic = msg.topic()
+            lists[0 if topic == predictions_topic else 2 if topic == partials_topic else 1].append(
+                (partition, msg.offset(), msg.value(), msg))
         now_ms = int(started * 1000)
         states = self.partitions.states
-        for partition, (predictions, feedback) in by_partition.items():
+        for partition, (predictions, feedback, partials) in by_partition.items():
             state = states.get(partition)
             if state is None:  # message from a partition revoked in this very batch
                 continue
@@ -201,6 +209,8 @@ class IngestLoop:
             n_predictions, n_feedback = len(out.predictions), len(out.feedback)
             self.processor.process(state, predictions, feedback, now_ms, out)
             self.keying.saw(partition, out.predictions.model[n_predictions:], out.feedback.model[n_feedback:])
+            if partials:
+                self.processor.two_stage.receive(state, partials, self.partials_topic, now_ms)
         decoded = self.clock()
         for state in states.values():
             self.processor.close_windows(state, now_ms, out)
@@ -258,6 +268,8 @@ class IngestLoop:
             self.writer.add_rows(VerdictRows(out.experiments, now_s=int(self.clock())))
         if out.versions:
             self.writer.add_rows(VersionRows(out.versions, now_s=int(self.clock())))
+        for key, value in out.partials:  # acknowledged before the next commit, like alerts
+            self.output.partial(self.partials_topic, key, value)
         for alert in out.alerts:
             self.writer.add_alert(alert)
             m.alerts.labels(alert.kind, alert.severity, alert.status).inc()

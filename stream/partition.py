@@ -37,6 +37,7 @@ class PartitionState:
     experiments: dict[str, ExperimentTracker] = field(default_factory=dict)  # by experiment name
     lifecycle: Lifecycle = field(default_factory=Lifecycle)
     lifecycle_engine: AlertEngine | None = None  # experiment verdicts and ineffective rollbacks
+    owners: dict = field(default_factory=dict)  # (model, version) -> WindowOwner: stage 2 (two_stage)
 
     def snapshot(self) -> bytes:
         """The checkpoint document (version 2); :meth:`Processor.restore_partition` loads it."""
@@ -50,6 +51,7 @@ class PartitionState:
             "experiments": [{"name": name, "state": t.snapshot()} for name, t in self.experiments.items()],
             "lifecycle": self.lifecycle.snapshot(),
             "lifecycle_engine": None if self.lifecycle_engine is None else self.lifecycle_engine.snapshot(),
+            **({"owners": [owner.snapshot() for owner in self.owners.values()]} if self.owners else {}),
         })
 
 
@@ -66,6 +68,7 @@ class BatchOutput:
     folded: dict[str, int] = field(default_factory=lambda: defaultdict(int))  # model -> events monitored as _other
     experiments: list[tuple[int, ExperimentResult]] = field(default_factory=list)  # (partition, evaluation)
     versions: list[VersionRecord] = field(default_factory=list)  # model_versions rows to write
+    partials: list[tuple[bytes, bytes]] = field(default_factory=list)  # (key, value) to the partials topic
 
     def add_report(self, partition: int, report: WindowReport) -> None:
         """A closed window of ``partition``: its results are keyed by partition when stored."""

@@ -27,6 +27,7 @@ from .monitor import ModelMonitor
 from .partition import BatchOutput, PartitionState
 from .replay import rebuild_partition
 from .segment_join import pending_groups
+from .two_stage import TwoStage
 from .versions import admit_version
 
 __all__ = ["BatchOutput", "PartitionState", "Processor"]
@@ -49,6 +50,8 @@ class Processor:
         self.prediction_decoder = EventDecoder(PredictionEvent, topic=k.predictions_topic, **limits)
         self.feedback_decoder = EventDecoder(FeedbackEvent, topic=k.feedback_topic, **limits)
         self.experiments = ExperimentHooks(settings)  # experiments and the version lifecycle
+        self.two_stage = TwoStage(self._new_monitor, self.rules, wait_ms=w.aggregation_wait_ms) \
+            if w.aggregation == "two_stage" else None
 
     def new_partition(self, partition: int) -> PartitionState:
         w = self.settings.worker
@@ -115,6 +118,8 @@ class Processor:
                 engine.restore(entry["state"])
         offsets = {str(topic): int(offset) for topic, offset in doc["offsets"].items()}
         state = PartitionState(int(doc["partition"]), monitors, join, engines, offsets)
+        if self.two_stage is not None:
+            state.owners = self.two_stage.restore(doc.get("owners", ()))
         self.experiments.restore(state, doc)
         return state
 
@@ -138,6 +143,12 @@ class Processor:
         watermark = max((m.watermark_ms for m in state.monitors.values()), default=None)
         if watermark is not None:
             state.join.expire(watermark)
+        if self.two_stage is not None:  # stage 1 publishes, stage 2 closes (stream/two_stage.py)
+            self.two_stage.publish(state, now_ms, out)
+            self.two_stage.close(state, now_ms, out,
+                                 on_report=lambda report: self.experiments.report(state, report, now_ms, out))
+            self.experiments.close(state, now_ms, out)
+            return
         for key, monitor in state.monitors.items():
             for report in monitor.close_ready(now_ms):
                 out.add_report(state.partition, report)
@@ -152,11 +163,15 @@ class Processor:
         """The monitor of ``version``, created if it is new; ``version`` is an admitted one."""
         monitor = state.monitors.get((model, version))
         if monitor is None:
-            fitted = self.multivariate.get(model)
-            monitor = ModelMonitor(self.models[model], version, self.references.get(model),
-                                   copy.deepcopy(fitted) if fitted is not None else None)
-            state.monitors[(model, version)] = monitor
+            monitor = state.monitors[(model, version)] = self._new_monitor(model, version)
         return monitor
+
+    def _new_monitor(self, model: str, version: str) -> ModelMonitor | None:
+        if model not in self.models:
+            return None
+        fitted = self.multivariate.get(model)
+        return ModelMonitor(self.models[model], version, self.references.get(model),
+                            copy.deepcopy(fitted) if fitted is not None else None)
 
     def _predictions(self, state: PartitionState, batch, now_ms: int, out: BatchOutput) -> None:
         groups: dict[tuple[str, str], list[int]] = defaultdict(list)

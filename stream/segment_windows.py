@@ -59,6 +59,20 @@ class GroupWindow:
                 if n:
                     selected[names[code]] = selected.get(names[code], 0) + n
 
+    def merge(self, other: GroupWindow) -> None:
+        """Add ``other``, the same window's groups from other rows (per key and group)."""
+        for mine, theirs in ((self.counts, other.counts), (self.selected, other.selected)):
+            for key, groups in theirs.items():
+                into = mine.setdefault(key, {})
+                for group, n in groups.items():
+                    into[group] = into.get(group, 0) + n
+        for key, groups in other.sketches.items():
+            into_sketches = self.sketches.setdefault(key, {})
+            for group, sketch in groups.items():
+                if group not in into_sketches:
+                    into_sketches[group] = WindowSketch(sketch.profile)
+                into_sketches[group].merge(sketch)
+
     def snapshot(self) -> dict[str, Any]:
         return {"counts": self.counts, "selected": self.selected,
                 "sketches": {key: {g: s.snapshot() for g, s in groups.items()} for key, groups in self.sketches.items()}}
@@ -88,6 +102,12 @@ class GroupLabelWindow:
         if pw is None:
             pw = groups[group] = PerformanceWindow(task, positive_label=positive_label, score_bins=SCORE_BINS)
         return pw
+
+    def merge(self, other: GroupLabelWindow) -> None:
+        """Add ``other``, the same label window's groups from other labels."""
+        for key, groups in other.performance.items():
+            for group, pw in groups.items():
+                self.group(key, group, pw.task, pw.positive_label).merge(pw)
 
     def snapshot(self) -> dict[str, Any]:
         return {"performance": {key: {g: pw.snapshot() for g, pw in groups.items()}

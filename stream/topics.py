@@ -85,6 +85,9 @@ def worker_topics(settings: Settings, partitions: int) -> list[TopicUse]:
         TopicUse(k.dead_letter_topic, partitions, "events the worker could not take, with the reason in headers "
                  "(written)", ("WRITE", "DESCRIBE")),
     ]
+    if settings.worker.aggregation == "two_stage":
+        topics.append(TopicUse(k.partials_topic, partitions, "partial window states of two-stage aggregation, "
+                               "keyed by model version (written and read)", ("READ", "WRITE", "DESCRIBE")))
     for channel in settings.alert_channels:
         if isinstance(channel, KafkaChannelSettings) and channel.topic not in {t.name for t in topics}:
             topics.append(TopicUse(channel.topic, partitions, f"alerts of the kafka channel {channel.name!r} "

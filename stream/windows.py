@@ -5,6 +5,11 @@ An :class:`OpenWindow` accumulates the prediction side of one event-time window
 :class:`LabelWindow` the label side (performance, concept drift events). Both are
 snapshotted as JSON-safe dicts and restored against the monitor's reference.
 
+mergeable: the state of one window over several partitions is the :meth:`OpenWindow.merge` /
+:meth:`LabelWindow.merge` of each partition's, in any order: counts and sums add, sketches
+merge (see :meth:`~driftline.detectors.WindowSketch.merge`), change points and concept events
+are kept sorted, so no arrival order shows.
+
 >>> w = OpenWindow(0, 60_000, n=3, missing={"x": 1})
 >>> w.change_points.append(DriftResult("x", "adwin_stream", 1.0, 1.0, True))
 >>> again = OpenWindow.restore(w.snapshot(), reference=None)
@@ -14,6 +19,7 @@ True
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -48,6 +54,30 @@ class OpenWindow:
     change_points: list = field(default_factory=list)  # DriftResults of streaming feature detectors
     cbpe: CBPEWindow | None = None  # performance estimated from the scores (reference with scores and labels)
     dle: DLEWindow | None = None  # a regression model's loss estimated from its inputs (reference with labels)
+
+    def merge(self, other: OpenWindow) -> None:
+        """Add ``other``, the same window's state from other rows (binned on the same reference)."""
+        _same_window(self, other)
+        self.n += other.n
+        if other.sketch is not None:
+            if self.sketch is None:
+                self.sketch = WindowSketch(other.sketch.profile)
+            self.sketch.merge(other.sketch)
+        self.latency.merge(other.latency)
+        _add_counts(self.missing, other.missing)
+        _add_counts(self.type_errors, other.type_errors)
+        self.pca_sum += other.pca_sum
+        self.pca_n += other.pca_n
+        for name in ("cbpe", "dle"):  # issue 15's estimators (integer sums with a merge()), where present
+            theirs = getattr(other, name, None)
+            if theirs is not None:
+                mine = getattr(self, name, None)
+                if mine is None:
+                    setattr(self, name, copy.deepcopy(theirs))
+                else:
+                    mine.merge(theirs)
+        self.change_points = sorted(self.change_points + other.change_points,
+                                    key=lambda r: (r.feature, r.test, r.drifted))
 
     def snapshot(self) -> dict[str, Any]:
         return {"start_ms": self.start_ms, "end_ms": self.end_ms, "n": self.n,
@@ -89,6 +119,13 @@ class LabelWindow:
     labels: int = 0
     concept: list = field(default_factory=list)
 
+    def merge(self, other: LabelWindow) -> None:
+        """Add ``other``, the same label window's state from other labels."""
+        _same_window(self, other)
+        self.performance.merge(other.performance)
+        self.labels += other.labels
+        self.concept = sorted(self.concept + other.concept, key=lambda e: (e.ts_ms, e.detector, e.state, e.index))
+
     def snapshot(self) -> dict[str, Any]:
         return {"start_ms": self.start_ms, "end_ms": self.end_ms, "performance": self.performance.snapshot(),
                 "labels": self.labels, "concept": [event_dict(e) for e in self.concept]}
@@ -97,6 +134,16 @@ class LabelWindow:
     def restore(cls, s: Mapping[str, Any]) -> LabelWindow:
         return cls(int(s["start_ms"]), int(s["end_ms"]), PerformanceWindow.restore(s["performance"]),
                    int(s["labels"]), [concept_event(e) for e in s["concept"]])
+
+
+def _same_window(a: OpenWindow | LabelWindow, b: OpenWindow | LabelWindow) -> None:
+    if (a.start_ms, a.end_ms) != (b.start_ms, b.end_ms):
+        raise ValueError(f"other: window [{b.start_ms}, {b.end_ms}) is not [{a.start_ms}, {a.end_ms})")
+
+
+def _add_counts(into: dict[str, int], other: Mapping[str, int]) -> None:
+    for name, n in other.items():
+        into[name] = into.get(name, 0) + n
 
 
 def result_dict(r: DriftResult) -> dict[str, Any]:

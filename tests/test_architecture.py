@@ -79,6 +79,7 @@ CLIENT_EXCEPTIONS = {
 # Modules allowed over MAX_LINES, each with the one concept that keeps it whole.
 LONG_MODULES: dict[str, str] = {
     "driftline.alerting.rules": "the alert-rule language: its vocabulary, its conditions and their parser",
+    "driftline.detectors.performance": "one window's performance state per task: update, metrics, merge, snapshot",
     "driftline.demo.broker": "the embedded Tansu broker's lifecycle: start, readiness, restart, topics, stop",
     "driftline.sinks.alerts.delivery": "delivering alerts: the queue, retries with backoff, the delivery record",
     "driftline.stream.monitor": "one model version's event-time windows: feed, close, report",
