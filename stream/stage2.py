@@ -37,7 +37,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
-from driftline.detectors import WindowReport
+from driftline.detectors import CBPEWindow, WindowReport
 
 from .errors import CheckpointError
 from .monitor import ModelMonitor
@@ -127,8 +127,15 @@ class WindowOwner:
         if m.segments is not None and merged.groups is not None:
             (m.segments.windows if merged.side == "predictions" else m.segments.label_windows)[start] = merged.groups
         if merged.side == "predictions":
-            merged.window.change_points = []  # river detectors on feature values: not under two stages
-            return m._close(merged.window)
+            window = merged.window
+            window.change_points = []  # river detectors on feature values: not under two stages
+            # Estimators as the monitor runs them now (its CBPE has the normalised positive label; a
+            # setting turned off drops them), as a restored checkpoint's open windows get them.
+            if window.cbpe is not None:
+                window.cbpe = None if m.cbpe is None else CBPEWindow.restore(m.cbpe, window.cbpe.snapshot())
+            if m.dle is None:
+                window.dle = None
+            return m._close(window)
         window = merged.window
         assert isinstance(window, LabelWindow)
         window.concept = []

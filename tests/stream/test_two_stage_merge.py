@@ -268,3 +268,23 @@ def test_a_mark_never_runs_ahead_of_a_window_still_held_and_says_idle_once_nothi
     take_partials(monitor, 0, later * 2)
     assert not monitor.windows and not monitor.label_windows
     assert marks(monitor, later * 2) == {"predictions": IDLE, "labels": IDLE}
+
+
+def test_performance_estimated_before_labels_merges_like_one_partition(traffic, references):
+    """CBPE window state (calibrated-score bins, expected confusion sums) merged over partitions
+    gives the estimates of one partition holding all the traffic."""
+    from dataclasses import replace
+
+    from driftline.detectors import CBPEReference
+
+    rows = traffic.rows["loans"]
+    cbpe = CBPEReference.fit("binary_classification", np.array(rows["score"][:2000]),
+                             np.array(rows["y_pred"][:2000]), np.array(rows["y_true"][:2000]))
+    refs = {**references, "loans": replace(references["loans"], cbpe=cbpe)}
+    reports = {}
+    for name, keying in (("single", [0] * EVENTS), ("random", random_keying(5))):
+        processor, states = stage1(traffic, refs, keying)
+        reports[name] = stage2(processor, refs, partials_of(states))
+    close(reports["random"], reports["single"])
+    estimated = [m for r in reports["single"] for m in r.metrics if m.name.startswith("estimated_accuracy")]
+    assert estimated and all(0 < m.value < 1 for m in estimated)
