@@ -5,7 +5,6 @@ Imports only the standard library, numpy, scipy and river; no I/O except
 """
 
 from .arms import ArmStats, label_values
-from .calibration import ScoreCalibration
 from .cbpe import CBPE_TASKS, CBPEReference, CBPEWindow, Estimate
 from .correction import Persistence, adjust_p_values
 from .distances import (
@@ -61,6 +60,7 @@ from .results import (
     WindowReport,
 )
 from .river_detectors import ConceptDriftMonitor, StreamingFeatureDetector
+from .score_calibration import ScoreCalibration
 from .segments import OTHER, MisraGries, SegmentVocabulary
 from .sequential import (
     ArmEstimate,

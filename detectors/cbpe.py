@@ -32,10 +32,10 @@ from typing import Any
 import numpy as np
 
 from ._checks import check_choice
-from .calibration import ScoreCalibration
 from .errors import DetectorConfigError, DetectorStateError
 from .performance import PerformanceWindow
 from .results import MetricValue
+from .score_calibration import ScoreCalibration
 
 __all__ = ["CBPE_TASKS", "CBPEReference", "CBPEWindow", "Estimate"]
 

@@ -9,8 +9,8 @@ import warnings
 import numpy as np
 import pytest
 from driftline.detectors import DetectorConfigError, DetectorStateError, PerformanceWindow
-from driftline.detectors.calibration import ScoreCalibration
 from driftline.detectors.cbpe import CBPEReference, CBPEWindow
+from driftline.detectors.score_calibration import ScoreCalibration
 from sklearn.isotonic import IsotonicRegression
 
 METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc")
