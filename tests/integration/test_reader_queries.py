@@ -18,8 +18,21 @@ S = sample_start_s()
 H = 3600
 
 SINCE = S + 20 * H  # a range that leaves older sample rows out
+DL_TOPICS = ("driftline.predictions", "driftline.feedback")
 # Every read with arguments that find rows (and a few that find none).
 READS = {
+    # The governance dossier's reads (driftline report).
+    "alert_events": lambda s: [q.alert_events(s, "credit", v, S, S + 70 * H, 100) for v in (None, "v2")],
+    "dead_letter_counts": lambda s: q.dead_letter_counts(s, DL_TOPICS, S, S + 70 * H, 100),
+    "delivery_counts": lambda s: [q.delivery_counts(s, "credit", v, S, S + 70 * H, 100) for v in (None, "v1")],
+    "drift_events": lambda s: [q.drift_events(s, "credit", None, S, S + 70 * H, 50),
+                               q.drift_events(s, "credit", "v1", SINCE, S + 70 * H, 20, features=("amount",))],
+    "drift_standings": lambda s: [q.drift_standings(s, "credit", v, S, S + 70 * H, 20) for v in (None, "v1")],
+    "lifecycle_changes": lambda s: q.lifecycle_changes(s, "credit", 20),
+    "metric_totals": lambda s: [q.metric_totals(s, "credit", v, S, S + 70 * H, 50) for v in (None, "v1")],
+    "metric_windows": lambda s: [q.metric_windows(s, "credit", None, S, S + 70 * H, 200, metrics=("accuracy",)),
+                                 q.metric_windows(s, "credit", "v1", SINCE, S + 70 * H, 50, prefix="latency")],
+    "model_period": lambda s: [q.model_period(s, "credit"), q.model_period(s, "credit", "v1")],
     "version_activity": lambda s: [sorted(q.version_activity(s, since, 100), key=lambda v: (v.model, v.version))
                                    for since in (S, SINCE)],
     "latest_drifted_features": lambda s: [q.latest_drifted_features(s, since, 100) for since in (S, S + 70 * H)],
