@@ -12,11 +12,15 @@ import numpy as np
 
 from ._checks import check_int
 from ._columns import check_features, count_categories, finite_values, mean_std
+from .grid import GridCounts, make_grid
 from .packing import pack_array, unpack_array
 
 __all__ = ["CategoricalProfile", "NumericProfile", "ReferenceProfile"]
 
-FORMAT_VERSION = 1
+# 2: numeric features carry their fine grid and its counts, a profile may carry its calibration
+# (and, with scores and labels, its performance calibration). Version-1 profiles still load.
+FORMAT_VERSION = 2
+READS = (1, 2)
 
 
 def _frozen(a: Any, dtype: Any) -> np.ndarray:
@@ -41,7 +45,10 @@ class NumericProfile:
 
     ``edges`` are the inner bin edges (reference quantiles, deduplicated); the
     ``len(edges) + 1`` bins are ``(-inf, e0), [e0, e1), ..., [e_last, +inf)``.
-    ``sample`` is a seeded uniform sample (sorted) used by KS and Wasserstein.
+    ``grid`` is the fine grid (:mod:`~driftline.detectors.grid`, a superset of ``edges``) and
+    ``grid_counts`` the reference's counts on it: what KS, Wasserstein, PSI and the calibration
+    compare a window with. ``sample`` is a seeded uniform sample (sorted) of the values.
+    A version-1 profile has no grid: it is rebuilt from ``sample`` when loaded.
     """
 
     edges: np.ndarray
@@ -53,7 +60,14 @@ class NumericProfile:
     mean: float | None
     std: float | None
     sample: np.ndarray
+    grid: np.ndarray = field(default_factory=lambda: _frozen([], np.float64))
+    grid_counts: GridCounts = field(default_factory=lambda: GridCounts(_frozen([0], np.int64)))
     kind: str = field(default="numeric", init=False)
+
+    @property
+    def coarse_starts(self) -> np.ndarray:
+        """Start index of each coarse bin among the fine grid's cells."""
+        return np.concatenate([[0], np.searchsorted(self.grid, self.edges) + 1]).astype(np.int64)
 
     @classmethod
     def from_values(cls, values: np.ndarray, missing: int, *, bins: int, sample_size: int, seed: int) -> NumericProfile:
@@ -62,6 +76,8 @@ class NumericProfile:
         if len(v) == 0:
             return cls(_frozen([], np.float64), _frozen([0], np.int64), 0, missing, None, None, None, None, _frozen([], np.float64))
         edges = np.unique(np.quantile(v, np.linspace(0.0, 1.0, bins + 1)[1:-1]))
+        grid = _frozen(make_grid(v, edges), np.float64)
+        fine = GridCounts.of(grid, v)
         counts = np.bincount(np.searchsorted(edges, v, side="right"), minlength=len(edges) + 1)
         if len(v) > sample_size:
             v_sample = np.random.default_rng(seed).choice(v, size=sample_size, replace=False)
@@ -70,7 +86,8 @@ class NumericProfile:
         return cls(
             _frozen(edges, np.float64), _frozen(counts, np.int64), int(len(v)), int(missing),
             float(v.min()), float(v.max()), *mean_std(v),
-            _frozen(np.sort(v_sample), np.float64),
+            _frozen(np.sort(v_sample), np.float64), grid,
+            GridCounts(_frozen(fine.counts, np.int64), fine.low_excess, fine.high_excess),
         )
 
     def to_dict(self, *, packed: bool = False) -> dict[str, Any]:
@@ -78,14 +95,22 @@ class NumericProfile:
             "kind": "numeric", "edges": _array(self.edges, packed), "counts": self.counts.tolist(),
             "n": self.n, "missing": self.missing, "min": _opt(self.min), "max": _opt(self.max),
             "mean": _opt(self.mean), "std": _opt(self.std), "sample": _array(self.sample, packed),
+            "grid": _array(self.grid, packed), "grid_counts": self.grid_counts.counts.tolist(),
         }
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> NumericProfile:
-        return cls(
-            _frozen(d["edges"], np.float64), _frozen(d["counts"], np.int64), int(d["n"]), int(d["missing"]),
-            d["min"], d["max"], d["mean"], d["std"], _frozen(d["sample"], np.float64),
-        )
+        edges, sample = _frozen(d["edges"], np.float64), _frozen(d["sample"], np.float64)
+        if "grid" in d:
+            grid = _frozen(d["grid"], np.float64)
+            counts = GridCounts(_frozen(d["grid_counts"], np.int64))  # the reference has no excess: see make_grid
+            if counts.counts.shape != (len(grid) + 1,):
+                raise ValueError(f"grid_counts: {len(counts.counts)} cells where the grid has {len(grid) + 1}")
+        else:  # a version-1 profile: the grid of its sample, which then stands for the reference
+            grid = _frozen(make_grid(sample, edges) if len(sample) else [], np.float64)
+            counts = GridCounts(_frozen(GridCounts.of(grid, sample).counts, np.int64))
+        return cls(edges, _frozen(d["counts"], np.int64), int(d["n"]), int(d["missing"]),
+                   d["min"], d["max"], d["mean"], d["std"], sample, grid, counts)
 
 
 @dataclass(frozen=True, eq=False)
@@ -200,8 +225,9 @@ class ReferenceProfile:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> ReferenceProfile:
-        if d.get("format_version") != FORMAT_VERSION:
-            raise ValueError(f"format_version: {d.get('format_version')!r} is not supported (expected {FORMAT_VERSION})")
+        if d.get("format_version") not in READS:
+            raise ValueError(f"format_version: {d.get('format_version')!r} is not supported "
+                             f"(expected one of: {', '.join(map(str, READS))})")
         features: dict[str, FeatureProfile] = {}
         for name, fd in d["features"].items():
             features[name] = NumericProfile.from_dict(fd) if fd["kind"] == "numeric" else CategoricalProfile.from_dict(fd)

@@ -42,10 +42,10 @@ class TestSpec:
     PopulationStabilityIndex(threshold=0.1)
     >>> TestSpec("ks").build().threshold
     0.05
-    >>> TestSpec("psi", params={"bins": 3})
+    >>> TestSpec("psi", params={"bin": 3})
     Traceback (most recent call last):
     ...
-    driftline.detectors.errors.DetectorConfigError: params.bins: 3 is not a parameter of psi (expected one of: eps)
+    driftline.detectors.errors.DetectorConfigError: params.bin: 3 is not a parameter of psi (expected one of: eps, bins, pseudo_count)
     """
 
     __test__ = False  # not a pytest test class despite the name

@@ -47,7 +47,9 @@ def test_errors_name_key_value_and_expectation(kwargs, key, value, expected, mes
 @pytest.mark.parametrize(("spec", "key", "value"), [
     (lambda: TestSpec("ks", 1.5), "threshold", 1.5),
     (lambda: TestSpec("psi", -1), "threshold", -1),
-    (lambda: TestSpec("psi", params={"bins": 3}), "params.bins", 3),
+    (lambda: TestSpec("psi", params={"bins": 1}), "params.bins", 1),
+    (lambda: TestSpec("psi", params={"bins": "deciles"}), "params.bins", "deciles"),
+    (lambda: TestSpec("psi", params={"grid": 3}), "params.grid", 3),
     (lambda: TestSpec("wasserstein", params={"normalise": "mad"}), "params.normalise", "mad"),
     (lambda: TestSpec("ks", 0.5, {"method": "exact"}), "params.method", "exact"),
     (lambda: TestSpec("nope"), "type", "nope"),
