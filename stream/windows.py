@@ -14,12 +14,14 @@ True
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from driftline.detectors import (
     ConceptDriftEvent,
+    DetectorStateError,
     DriftResult,
     PerformanceWindow,
     QuantileSketch,
@@ -30,6 +32,8 @@ from driftline.detectors import (
 )
 
 __all__ = ["LabelWindow", "OpenWindow", "concept_event", "drift_result", "event_dict", "result_dict"]
+
+log = logging.getLogger("driftline.monitor")
 
 
 @dataclass
@@ -62,9 +66,19 @@ class OpenWindow:
                      type_errors={str(k): int(v) for k, v in s["type_errors"].items()},
                      change_points=[drift_result(r) for r in s["change_points"]])
         if reference is not None:
-            window.sketch = None if s["sketch"] is None else WindowSketch.restore(reference, s["sketch"])
+            window.sketch = None if s["sketch"] is None else _sketch(reference, s["sketch"], window.start_ms)
             window.pca_sum, window.pca_n = decode_float(s["pca_sum"], "pca_sum"), int(s["pca_n"])
         return window
+
+
+def _sketch(reference: ReferenceProfile, saved: Mapping[str, Any], start_ms: int) -> WindowSketch | None:
+    """The saved drift sketch, or None for one of an earlier build (a reservoir sample where the
+    grid counts are now): the window's drift then covers only the events after the restart."""
+    try:
+        return WindowSketch.restore(reference, saved)
+    except DetectorStateError as exc:
+        log.warning("window at %d ms: its drift sketch cannot be restored (%s); its drift restarts", start_ms, exc)
+        return None
 
 
 @dataclass
