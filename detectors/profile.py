@@ -12,6 +12,7 @@ import numpy as np
 
 from ._checks import check_int
 from ._columns import check_features, count_categories, finite_values, mean_std
+from .calibration import Calibration
 from .grid import GridCounts, make_grid
 from .packing import pack_array, unpack_array
 
@@ -172,6 +173,9 @@ class ReferenceProfile:
     max_categories: int = 50
     reservoir_size: int = 2000
     seed: int = 0
+    # The null fits of ``threshold: auto`` (made on demand, saved with the profile); not part
+    # of what the reference *is*, so left out of its equality and digest (see ``to_dict``).
+    calibration: Calibration = field(default_factory=Calibration, compare=False, repr=False)
 
     @classmethod
     def from_columns(
@@ -211,17 +215,22 @@ class ReferenceProfile:
         """``feature -> "numeric" | "categorical"``."""
         return {name: p.kind for name, p in self.features.items()}
 
-    def to_dict(self, *, packed: bool = False) -> dict[str, Any]:
+    def to_dict(self, *, packed: bool = False, calibration: bool = True) -> dict[str, Any]:
         """JSON-safe dict; ``from_dict(to_dict())`` round-trips exactly.
 
         ``packed=True`` writes the float arrays (bin edges, samples) as base64 of their bytes
         (see :mod:`~driftline.detectors.packing`): half the size, for checkpoints.
+        ``calibration=False`` leaves out the null fits made so far (they grow on demand; the
+        reference they describe does not).
         """
-        return {
+        d = {
             "format_version": FORMAT_VERSION, "n": self.n, "bins": self.bins,
             "max_categories": self.max_categories, "reservoir_size": self.reservoir_size, "seed": self.seed,
             "features": {name: p.to_dict(packed=packed) for name, p in self.features.items()},
         }
+        if calibration and len(self.calibration):
+            d["calibration"] = self.calibration.to_dict()
+        return d
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> ReferenceProfile:
@@ -231,7 +240,9 @@ class ReferenceProfile:
         features: dict[str, FeatureProfile] = {}
         for name, fd in d["features"].items():
             features[name] = NumericProfile.from_dict(fd) if fd["kind"] == "numeric" else CategoricalProfile.from_dict(fd)
-        return cls(features, int(d["n"]), int(d["bins"]), int(d["max_categories"]), int(d["reservoir_size"]), int(d["seed"]))
+        calibration = Calibration.from_dict(d["calibration"]) if "calibration" in d else Calibration()
+        return cls(features, int(d["n"]), int(d["bins"]), int(d["max_categories"]), int(d["reservoir_size"]),
+                   int(d["seed"]), calibration)
 
     def save(self, path: str | Path) -> None:
         """Write the profile as JSON to ``path``."""

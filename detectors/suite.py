@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from .calibration import alpha_for
 from .correction import Persistence, adjust_p_values
 from .drift_registry import DriftTest
 from .profile import ReferenceProfile
@@ -23,6 +24,11 @@ class DriftSuite:
     (``settings.correction``); then k-of-n persistence is applied per
     (feature, test) across successive :meth:`evaluate` calls. A feature with no
     non-missing value in the window gives no result (and no persistence step).
+
+    A ``threshold: auto`` test's statistic gets the calibrated p-value of the reference's
+    :class:`~driftline.detectors.calibration.Calibration`; it is then a p-value test, corrected
+    with the others, at the alpha that gives the model ``settings.target`` false alarms per
+    window after correction and persistence (:func:`~driftline.detectors.calibration.alpha_for`).
 
     >>> import numpy as np
     >>> from driftline.detectors import ReferenceProfile, WindowSketch
@@ -44,33 +50,41 @@ class DriftSuite:
             "numeric": tuple(spec.build() for spec in self.settings.numeric),
             "categorical": tuple(spec.build() for spec in self.settings.categorical),
         }
+        self._auto = {"numeric": tuple(spec.auto for spec in self.settings.numeric),
+                      "categorical": tuple(spec.auto for spec in self.settings.categorical)}
         self._persistence = Persistence(*self.settings.persistence)
 
     def evaluate(self, window: WindowSketch) -> list[DriftResult]:
         """One :class:`DriftResult` per (feature, test) of this window."""
-        rows: list[tuple[str, int, DriftTest, float, float | None]] = []
+        rows: list[tuple[str, int, DriftTest, float, float | None, bool]] = []
+        calibration = self.reference.calibration
         for name, ref in self.reference.features.items():
             win = window.features.get(name)
             if win is None or win.n == 0 or ref.n == 0:
                 continue
             for i, test in enumerate(self._tests[ref.kind]):
                 statistic, p_value = test.compare(ref, win)
-                rows.append((name, i, test, statistic, p_value))
+                auto = self._auto[ref.kind][i]
+                if auto:
+                    p_value = calibration.p_value(ref, name, test, statistic, win.n)
+                rows.append((name, i, test, statistic, p_value, auto))
         method = self.settings.correction
-        p_rows = [j for j, row in enumerate(rows) if row[2].uses_p_value]
+        p_rows = [j for j, row in enumerate(rows) if row[2].uses_p_value or row[5]]
         adjusted = dict(zip(p_rows, adjust_p_values([rows[j][4] for j in p_rows], method).tolist(), strict=True))
+        alpha = alpha_for(self.settings.target_rate, len(p_rows), self.settings.persistence)
         importances = self.settings.importances
         results = []
-        for j, (name, i, test, statistic, p_value) in enumerate(rows):
-            raw = test.is_drift(statistic, p_value)
+        for j, (name, i, test, statistic, p_value, auto) in enumerate(rows):
+            threshold = alpha if auto else test.threshold
+            raw = p_value < threshold if auto else test.is_drift(statistic, p_value)
             adj = adjusted.get(j)
-            verdict = adj < test.threshold if adj is not None else raw
+            verdict = adj < threshold if adj is not None else raw
             results.append(
                 DriftResult(
                     feature=name,
                     test=test.name,
                     statistic=float(statistic),
-                    threshold=test.threshold,
+                    threshold=threshold,
                     drifted=self._persistence.update((name, i), verdict),
                     p_value=p_value,
                     raw_drifted=raw,

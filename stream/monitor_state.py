@@ -48,7 +48,8 @@ def reference_snapshot(monitor: Any) -> dict[str, Any]:
         return {"source": "warmup", "builder": m.builder.snapshot(), "pca_rows": rows}
     if m._reference_state is None:  # the reference never changes once there: encode it once
         if m._reference_from_config:
-            digest = hashlib.sha256(msgspec.json.encode(m.reference.to_dict(packed=True))).hexdigest()
+            # The calibration is left out: it grows on demand and does not change what the reference is.
+            digest = hashlib.sha256(msgspec.json.encode(m.reference.to_dict(packed=True, calibration=False))).hexdigest()
             m._reference_state = {"source": "config", "digest": digest}
         else:
             m._reference_state = {"source": "warmup", "profile": m.reference.to_dict(packed=True),

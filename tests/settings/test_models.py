@@ -72,7 +72,15 @@ def test_drift_block():
     ({"importances": {"x": -1}}, "models[0].drift.importances.x: -1 is invalid, expected a number >= 0"),
     ({"tests": []},
      "models[0].drift.tests: [] is invalid, expected a known key: numeric, categorical, correction, persistence, "
-     "importances"),
+     "importances, target"),
+    ({"numeric": [{"type": "psi", "threshold": "automatic"}]},
+     "models[0].drift.numeric[0].threshold: 'automatic' is invalid, expected a number"),
+    ({"target": {"false_alarms": 5, "per_windows": 6}},
+     "models[0].drift.target.false_alarms: 5.0 is invalid, expected a number in (0, per_windows / 2 = 3]"),
+    ({"target": {"false_alarms": 1, "per_windows": 1}},
+     "models[0].drift.target.per_windows: 1 is invalid, expected an integer in [2, 1000000000]"),
+    ({"target": {"rate": 0.1}},
+     "models[0].drift.target.rate: 0.1 is invalid, expected a known key: false_alarms, per_windows"),
     ({"numeric": "psi"}, "models[0].drift.numeric: 'psi' is invalid, expected a list"),
     ({"numeric": [5]}, "models[0].drift.numeric[0]: 5 is invalid, expected a test name or a mapping with type, "
                        "threshold, params"),
