@@ -4,6 +4,8 @@ Imports only the standard library, numpy, scipy and river; no I/O except
 ``ReferenceProfile.save``/``load``; time is always an argument.
 """
 
+from .baselines import BaselineHistory
+from .calibration import Calibration
 from .correction import Persistence, adjust_p_values
 from .distances import (
     chi2_homogeneity,
@@ -45,6 +47,8 @@ from .warmup import ReferenceBuilder
 from .window import WindowSketch
 
 __all__ = [
+    "BaselineHistory",
+    "Calibration",
     "DETECTORS",
     "CategoricalProfile",
     "ChiSquare",

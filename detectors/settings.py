@@ -21,6 +21,7 @@ CORRECTIONS = ("bh", "bonferroni", "none")
 NUMERIC_TESTS = tuple(sorted(n for n, t in DRIFT_TESTS.items() if "numeric" in t.kinds))
 CATEGORICAL_TESTS = tuple(sorted(n for n, t in DRIFT_TESTS.items() if "categorical" in t.kinds))
 MAX_PERSISTENCE = 1000
+MAX_PERIOD = 2016  # rolling baselines: a week of 5-minute windows
 
 
 def _fail(key: str, value: object, phrase: str, expected: str) -> DetectorConfigError:
@@ -119,6 +120,8 @@ class DriftSettings:
     importances: Mapping[str, float] = field(default_factory=dict)
     # ``threshold: auto`` tests: at most ``target[0]`` false alarms per ``target[1]`` windows of the model.
     target: tuple[float, int] = (1.0, 1000)
+    # Rolling baselines beside the reference, in windows: (previous k, period); 0 = off.
+    baselines: tuple[int, int] = (0, 0)
 
     @property
     def target_rate(self) -> float:
@@ -152,6 +155,11 @@ class DriftSettings:
         ):
             raise _fail("target", t, "is invalid",
                         "{false_alarms: f, per_windows: w} with 0 < f <= w / 2 and w <= 1e9")
+        b = self.baselines
+        if (not isinstance(b, tuple) or len(b) != 2
+                or any(isinstance(x, bool) or not isinstance(x, int) or not 0 <= x <= MAX_PERIOD for x in b)):
+            raise _fail("baselines", b, "is invalid",
+                        f"{{previous: k, period: p}} with 0 <= k, p <= {MAX_PERIOD} windows")
         for name, w in self.importances.items():
             if isinstance(w, bool) or not isinstance(w, int | float) or not w >= 0:
                 raise _fail(f"importances.{name}", w, "is invalid", "a number >= 0")

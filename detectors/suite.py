@@ -54,19 +54,28 @@ class DriftSuite:
                       "categorical": tuple(spec.auto for spec in self.settings.categorical)}
         self._persistence = Persistence(*self.settings.persistence)
 
-    def evaluate(self, window: WindowSketch) -> list[DriftResult]:
-        """One :class:`DriftResult` per (feature, test) of this window."""
+    def evaluate(self, window: WindowSketch, baseline: WindowSketch | None = None,
+                 baseline_name: str = "reference") -> list[DriftResult]:
+        """One :class:`DriftResult` per (feature, test) of this window.
+
+        ``baseline`` compares the window with another window's counts (e.g. the previous k
+        windows merged, or the same window last period: :mod:`~driftline.detectors.baselines`)
+        instead of the reference; the reference still fixes the bins. ``baseline_name`` goes
+        into the results and keys the persistence history apart from the reference's.
+        """
         rows: list[tuple[str, int, DriftTest, float, float | None, bool]] = []
         calibration = self.reference.calibration
         for name, ref in self.reference.features.items():
             win = window.features.get(name)
-            if win is None or win.n == 0 or ref.n == 0:
+            base = None if baseline is None else baseline.features.get(name)
+            if win is None or win.n == 0 or ref.n == 0 or (baseline is not None and (base is None or base.n == 0)):
                 continue
             for i, test in enumerate(self._tests[ref.kind]):
-                statistic, p_value = test.compare(ref, win)
+                statistic, p_value = test.compare(ref, win, base)
                 auto = self._auto[ref.kind][i]
                 if auto:
-                    p_value = calibration.p_value(ref, name, test, statistic, win.n)
+                    p_value = calibration.p_value(ref, name, test, statistic, win.n,
+                                                  None if base is None else base.n)
                 rows.append((name, i, test, statistic, p_value, auto))
         method = self.settings.correction
         p_rows = [j for j, row in enumerate(rows) if row[2].uses_p_value or row[5]]
@@ -85,12 +94,14 @@ class DriftSuite:
                     test=test.name,
                     statistic=float(statistic),
                     threshold=threshold,
-                    drifted=self._persistence.update((name, i), verdict),
+                    drifted=self._persistence.update(
+                        (name, i) if baseline_name == "reference" else (f"{name}@{baseline_name}", i), verdict),
                     p_value=p_value,
                     raw_drifted=raw,
                     corrected=method if adj is not None else "none",
                     importance=importances.get(name),
                     adjusted_p_value=adj,
+                    baseline=baseline_name,
                 )
             )
         return results

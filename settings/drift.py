@@ -27,6 +27,7 @@ from driftline.detectors.settings import (
     AUTO,
     CATEGORICAL_TESTS,
     CORRECTIONS,
+    MAX_PERIOD,
     MAX_PERSISTENCE,
     NUMERIC_TESTS,
     DriftSettings,
@@ -38,7 +39,7 @@ from .reader import Reader, join
 
 __all__ = ["parse_drift"]
 
-_KEYS = ("numeric", "categorical", "correction", "persistence", "importances", "target")
+_KEYS = ("numeric", "categorical", "correction", "persistence", "importances", "target", "baselines")
 _TEST_KEYS = ("type", "threshold", "params")
 
 
@@ -53,8 +54,11 @@ def parse_drift(r: Reader, raw: Any, path: str) -> DriftSettings:
     for name, weight in r.section(d, "importances", path).items():
         importances[str(name)] = r.number({name: weight}, name, join(path, "importances"), 1.0, low=0.0)
     target = _target(r, d.get("target"), join(path, "target"), defaults.target)
+    b = r.mapping(d.get("baselines") or {}, join(path, "baselines"), keys=("previous", "period"))
+    baselines = (r.integer(b, "previous", join(path, "baselines"), 0, low=0, high=MAX_PERIOD),
+                 r.integer(b, "period", join(path, "baselines"), 0, low=0, high=MAX_PERIOD))
     built = r.detector(path, lambda: DriftSettings(numeric, categorical, correction, persistence, importances,
-                                                   target))
+                                                   target, baselines))
     return built or defaults
 
 

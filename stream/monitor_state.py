@@ -21,6 +21,7 @@ from typing import Any
 import msgspec
 import numpy as np
 from driftline.detectors import (
+    BaselineHistory,
     ConceptDriftMonitor,
     DetectorStateError,
     DriftSuite,
@@ -91,6 +92,8 @@ def restore_reference(monitor: Any, saved: Mapping[str, Any], kinds: Mapping[str
         m.pca = PCAReconstructionDrift.restore(saved["pca"])
         m._pca_in_stream = True
     m.suite = DriftSuite(m.reference, m.settings.drift)
+    if any(m.settings.drift.baselines):
+        m.history = BaselineHistory(m.reference, *m.settings.drift.baselines)
     return True
 
 

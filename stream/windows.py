@@ -108,7 +108,8 @@ def result_dict(r: DriftResult) -> dict[str, Any]:
             "threshold": encode_float(r.threshold), "drifted": r.drifted,
             "p_value": None if r.p_value is None else encode_float(r.p_value), "raw_drifted": r.raw_drifted,
             "corrected": r.corrected, "importance": None if r.importance is None else encode_float(r.importance),
-            "adjusted_p_value": None if r.adjusted_p_value is None else encode_float(r.adjusted_p_value)}
+            "adjusted_p_value": None if r.adjusted_p_value is None else encode_float(r.adjusted_p_value),
+            "baseline": r.baseline}
 
 
 def drift_result(d: Mapping[str, Any]) -> DriftResult:
@@ -118,7 +119,7 @@ def drift_result(d: Mapping[str, Any]) -> DriftResult:
     return DriftResult(str(d["feature"]), str(d["test"]), decode_float(d["statistic"], "statistic"),
                        decode_float(d["threshold"], "threshold"), bool(d["drifted"]), opt("p_value"),
                        None if d["raw_drifted"] is None else bool(d["raw_drifted"]), str(d["corrected"]),
-                       opt("importance"), opt("adjusted_p_value"))
+                       opt("importance"), opt("adjusted_p_value"), str(d.get("baseline", "reference")))
 
 
 def event_dict(e: ConceptDriftEvent) -> dict[str, Any]:

@@ -45,6 +45,8 @@ def test_drift_block():
         categorical=(TestSpec("chi2"), TestSpec("unseen_share", 0.02)),
         correction="bonferroni", persistence=(2, 3), importances={"x": 0.5})
     assert model(drift={"persistence": [1, 4]}).drift.persistence == (1, 4)
+    assert model(drift={"baselines": {"previous": 3, "period": 288}}).drift.baselines == (3, 288)
+    assert model(drift={"baselines": {"period": 24}}).drift.baselines == (0, 24)
 
 
 @pytest.mark.parametrize(("drift", "line"), [
@@ -72,7 +74,11 @@ def test_drift_block():
     ({"importances": {"x": -1}}, "models[0].drift.importances.x: -1 is invalid, expected a number >= 0"),
     ({"tests": []},
      "models[0].drift.tests: [] is invalid, expected a known key: numeric, categorical, correction, persistence, "
-     "importances, target"),
+     "importances, target, baselines"),
+    ({"baselines": {"previous": -1}},
+     "models[0].drift.baselines.previous: -1 is invalid, expected an integer in [0, 2016]"),
+    ({"baselines": {"days": 1}},
+     "models[0].drift.baselines.days: 1 is invalid, expected a known key: previous, period"),
     ({"numeric": [{"type": "psi", "threshold": "automatic"}]},
      "models[0].drift.numeric[0].threshold: 'automatic' is invalid, expected a number"),
     ({"target": {"false_alarms": 5, "per_windows": 6}},
