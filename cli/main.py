@@ -62,8 +62,12 @@ def migrate(config: str) -> None:
 @click.option("--config", "config", type=click.Path(dir_okay=False),
               help="Take the model's features from this config; without it every column of the file is "
                    "profiled, numeric when all its values are numbers.")
-def baseline(data: str, model: str, out: str, config: str | None) -> None:
+@click.option("--window-events", "window_events", type=click.IntRange(1), multiple=True,
+              help="Calibrate the `threshold: auto` tests (the config's, or the defaults) for windows of about "
+                   "this many events now, and save the calibration with the profile (repeatable).")
+def baseline(data: str, model: str, out: str, config: str | None, window_events: tuple[int, ...]) -> None:
     """Build a reference profile from a dataset for `reference: {profile: ...}`."""
+    from driftline.detectors import DriftSuite
     from driftline.stream.reference_files import infer_kinds, profile_from_file
 
     if config:
@@ -72,15 +76,19 @@ def baseline(data: str, model: str, out: str, config: str | None) -> None:
         if spec is None:
             raise click.BadParameter(f"{model!r} is not in {config} (models: {', '.join(m.name for m in settings.models)})")
         kinds = dict(spec.features)
+        drift = spec.drift
     else:
         kinds = infer_kinds(data)
+        drift = None
     try:
         profile = profile_from_file(data, kinds)
     except (OSError, ValueError) as exc:
         raise click.ClickException(str(exc)) from exc
+    fits = DriftSuite(profile, drift).calibrate(window_events) if window_events else 0
     profile.save(out)
     click.echo(f"wrote {out}: model {model}, {profile.n} rows, "
-               + ", ".join(f"{name} ({kind})" for name, kind in profile.kinds.items()))
+               + ", ".join(f"{name} ({kind})" for name, kind in profile.kinds.items())
+               + (f"; {fits} calibration fits" if fits else ""))
 
 
 def _register_commands() -> None:

@@ -113,13 +113,14 @@ class DriftSettings:
     driftline.detectors.errors.DetectorConfigError: categorical[0].type: 'ks' is not a known test (expected one of: chi2, hellinger, jensen_shannon, l_infinity, psi, unseen_share)
     """
 
-    numeric: tuple[TestSpec, ...] = (TestSpec("psi", 0.2),)
-    categorical: tuple[TestSpec, ...] = (TestSpec("chi2", 0.01),)
+    # Calibrated (``threshold: auto``) by default: see docs/detection-quality.md for the measured rates.
+    numeric: tuple[TestSpec, ...] = (TestSpec("wasserstein", AUTO),)
+    categorical: tuple[TestSpec, ...] = (TestSpec("chi2", AUTO),)
     correction: str = "bh"
     persistence: tuple[int, int] = (1, 1)
     importances: Mapping[str, float] = field(default_factory=dict)
     # ``threshold: auto`` tests: at most ``target[0]`` false alarms per ``target[1]`` windows of the model.
-    target: tuple[float, int] = (1.0, 1000)
+    target: tuple[float, int] = (1.0, 100)
     # Rolling baselines beside the reference, in windows: (previous k, period); 0 = off.
     baselines: tuple[int, int] = (0, 0)
 

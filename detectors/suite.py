@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
-from .calibration import alpha_for
+from .calibration import alpha_for, ladder_around
 from .correction import Persistence, adjust_p_values
 from .drift_registry import DriftTest
 from .profile import ReferenceProfile
@@ -40,7 +40,7 @@ class DriftSuite:
     >>> w = WindowSketch(ref)
     >>> w.update({"x": rng.normal(2, 1, 1000), "c": rng.choice(np.array(["a", "b"], dtype=object), 1000)})
     >>> [(r.feature, r.test, r.drifted) for r in suite.evaluate(w)]
-    [('x', 'psi', True), ('c', 'chi2', False)]
+    [('x', 'wasserstein', True), ('c', 'chi2', False)]
     """
 
     def __init__(self, reference: ReferenceProfile, settings: DriftSettings | None = None) -> None:
@@ -105,6 +105,17 @@ class DriftSuite:
                 )
             )
         return results
+
+    def calibrate(self, window_sizes: Iterable[int]) -> int:
+        """Fit the ``auto`` tests' nulls now for windows of about these sizes (e.g. in ``driftline
+        baseline``, so the saved profile carries them); returns the number of fits held."""
+        cal = self.reference.calibration
+        for name, ref in self.reference.features.items():
+            for test, auto in zip(self._tests[ref.kind], self._auto[ref.kind], strict=True):
+                if auto and ref.n:
+                    for n in window_sizes:
+                        cal.ensure(ref, name, test, ladder_around(n))
+        return len(cal)
 
     def reset(self) -> None:
         """Forget the persistence history."""

@@ -11,8 +11,8 @@ from driftline.detectors import DetectorConfigError, DriftSettings, TestSpec
 
 def test_defaults():
     s = DriftSettings()
-    assert s.numeric == (TestSpec("psi", 0.2),) and s.categorical == (TestSpec("chi2", 0.01),)
-    assert (s.correction, s.persistence) == ("bh", (1, 1))
+    assert s.numeric == (TestSpec("wasserstein", "auto"),) and s.categorical == (TestSpec("chi2", "auto"),)
+    assert (s.correction, s.persistence, s.target, s.baselines) == ("bh", (1, 1), (1.0, 100), (0, 0))
 
 
 def test_full_construction():

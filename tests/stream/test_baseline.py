@@ -5,7 +5,7 @@ import json
 import numpy as np
 from click.testing import CliRunner
 from driftline.cli import main
-from driftline.detectors import ReferenceProfile
+from driftline.detectors import DriftSuite, ReferenceProfile, WindowSketch
 from driftline.settings import parse_settings
 from driftline.stream.reference_files import load_reference
 
@@ -43,3 +43,24 @@ def test_baseline_with_config_uses_its_features_from_jsonl(tmp_path):
     missing = CliRunner().invoke(main, ["baseline", "--data", str(data), "--model", "nope", "--out", str(out),
                                         "--config", str(config)])
     assert missing.exit_code == 2 and "'nope' is not in" in missing.output
+
+
+def test_baseline_calibrates_the_auto_tests_once_and_the_worker_uses_the_saved_fits(tmp_path):
+    data, out = tmp_path / "ref.csv", tmp_path / "credit.profile.json"
+    write_csv(data)
+    result = CliRunner().invoke(main, ["baseline", "--data", str(data), "--model", "credit", "--out", str(out),
+                                       "--window-events", "500"])
+    assert result.exit_code == 0, result.output
+    assert "6 calibration fits" in result.output  # 3 features x the 2 ladder sizes around 500
+    saved = json.loads(out.read_text())["calibration"]["fits"]
+    settings = parse_settings({"models": [{"name": "credit", "features": {"income": "numeric", "country": "categorical",
+                                                                         "age": "numeric"},
+                                           "reference": {"profile": str(out)}}]})
+    loaded = load_reference(settings.models[0])
+    assert len(loaded.calibration) == 6
+    w = WindowSketch(loaded)
+    w.update({"income": np.full(450, 50_000.0), "country": np.array(["DE"] * 450, dtype=object),
+              "age": np.full(450, 40.0)})
+    results = DriftSuite(loaded, settings.models[0].drift).evaluate(w)
+    assert all(r.drifted for r in results)  # a constant window is far from the reference
+    assert len(loaded.calibration) == 6 and json.loads(out.read_text())["calibration"]["fits"] == saved  # no refit
