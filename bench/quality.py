@@ -238,6 +238,12 @@ def markdown(q: dict, detail: bool = True) -> list[str]:
                 if row not in ROWS:
                     lines.append(f"| {family} | {row} | {cell(s)} |")
         lines.append("")
+    lines += ["Pooled: TPR over every change family, FPR over the no-change windows (all sizes) and the unchanged "
+              "features of the change windows:", "",
+              "| config or test | TPR | FPR |", "|---|---:|---:|"]
+    for row, (tpr, fpr) in pooled(q).items():
+        lines.append(f"| {row} | {tpr:.2f} | {fpr:.4f} |")
+    lines.append("")
     lines += ["False alarms on stable streams (alarm = onset of a model's drift state):", "",
               "| config | events per model | models | window | alarms | raw positive windows | per 100k events per model |",
               "|---|---:|---:|---:|---:|---:|---:|"]
@@ -248,3 +254,17 @@ def markdown(q: dict, detail: bool = True) -> list[str]:
     lines += ["", f"Time over {t['windows']} windows: Evidently {t['evidently_s']:.1f} s, driftline (every config "
               f"above, calibration included) {t['driftline_s']:.1f} s.", ""]
     return lines
+
+
+def pooled(q: dict) -> dict[str, tuple[float, float]]:
+    """``row -> (TPR, FPR)`` pooled over the families (the seasonal ones excluded)."""
+    sums: dict[str, list[int]] = {}
+    for family, rows in q["families"].items():
+        if family.startswith("seasonality"):
+            continue
+        for row, s in rows.items():
+            acc = sums.setdefault(row, [0, 0, 0, 0])
+            for i, key in enumerate(("tp", "fn", "fp", "tn")):
+                acc[i] += s[key]
+    return {row: (tp / (tp + fn) if tp + fn else 0.0, fp / (fp + tn) if fp + tn else 0.0)
+            for row, (tp, fn, fp, tn) in sums.items()}
