@@ -30,6 +30,7 @@ CATEGORICAL_TESTS = {"chi2": 0.01, "psi": 0.2, "jensen_shannon": 0.1, "unseen_sh
 AUTO_NUMERIC = ("psi", "ks", "wasserstein")
 AUTO_CATEGORICAL = ("chi2", "unseen_share")
 PERIOD = 12
+EQUAL_RATE = "default, target 1 per 10 windows"
 
 
 def configs() -> dict[str, DriftSettings]:
@@ -38,7 +39,10 @@ def configs() -> dict[str, DriftSettings]:
                           categorical=tuple(TestSpec(t, v) for t, v in CATEGORICAL_TESTS.items()), correction="none")
     auto = DriftSettings(numeric=tuple(TestSpec(t, "auto") for t in AUTO_NUMERIC),
                          categorical=tuple(TestSpec(t, "auto") for t in AUTO_CATEGORICAL), correction="none")
-    return {"tests": fixed, "tests auto": auto, "default": DriftSettings()}
+    # The default at Evidently's operating point (its per-feature false-positive rate on 1,000-row
+    # windows is about 0.014): how much of the gap is power and how much is the chosen rate.
+    return {"tests": fixed, "tests auto": auto, "default": DriftSettings(),
+            EQUAL_RATE: DriftSettings(target=(1, 10))}
 
 
 class Evidently:
@@ -74,7 +78,7 @@ def _driftline(suites: dict[str, DriftSuite], window: dict, reference: Reference
     out: dict[str, dict[str, bool]] = {}
     for config, suite in suites.items():
         for r in suite.evaluate(sketch, baseline):
-            if config == "default":
+            if config in ("default", EQUAL_RATE):
                 row = config
             else:
                 kind = KINDS[r.feature][0]  # "n" / "c": a test's name on each kind
@@ -211,7 +215,7 @@ if __name__ == "__main__":
     print(json.dumps(run(reps=2, stable_events=200_000), indent=1, default=str))
 
 
-ROWS = ("default", "Evidently default", "always fire", "never fire")
+ROWS = ("default", EQUAL_RATE, "Evidently default", "always fire", "never fire")
 
 
 def markdown(q: dict, detail: bool = True) -> list[str]:
@@ -231,7 +235,9 @@ def markdown(q: dict, detail: bool = True) -> list[str]:
                 lines.append(f"| {family} | {row} | {cell(rows[row])} |")
     lines.append("")
     if detail:
-        lines += ["Every driftline test alone (no correction, no persistence; `auto` = calibrated, target 1/1000):", "",
+        target = DriftSettings().target
+        lines += [f"Every driftline test alone (no correction, no persistence; `auto` = calibrated, target "
+                  f"{target[0]:g} per {target[1]:,} windows per test):", "",
                   "| family | test | TPR | FPR | missed streams | delay (windows) |", "|---|---|---:|---:|---:|---:|"]
         for family, rows in q["families"].items():
             for row, s in rows.items():
@@ -244,12 +250,15 @@ def markdown(q: dict, detail: bool = True) -> list[str]:
     for row, (tpr, fpr) in pooled(q).items():
         lines.append(f"| {row} | {tpr:.2f} | {fpr:.4f} |")
     lines.append("")
-    lines += ["False alarms on stable streams (alarm = onset of a model's drift state):", "",
-              "| config | events per model | models | window | alarms | raw positive windows | per 100k events per model |",
+    target = DriftSettings().target
+    lines += [f"False alarms on stable streams (alarm = onset of a model's drift state; `auto` target "
+              f"{target[0]:g} per {target[1]:,} windows):", "",
+              "| config | events per model | models | window | alarms | alarms per window | per 100k events per model |",
               "|---|---:|---:|---:|---:|---:|---:|"]
     for name, s in q["stable"].items():
+        windows = s["events_per_model"] * s["models"] // s["window"]
         lines.append(f"| {name} | {s['events_per_model']:,} | {s['models']} | {s['window']:,} | {s['alarms']} | "
-                     f"{s['raw_positive_windows']} | {s['per_100k_events_per_model']:.2f} |")
+                     f"{s['alarms'] / windows:.4f} | {s['per_100k_events_per_model']:.2f} |")
     t = q["timing"]
     lines += ["", f"Time over {t['windows']} windows: Evidently {t['evidently_s']:.1f} s, driftline (every config "
               f"above, calibration included) {t['driftline_s']:.1f} s.", ""]

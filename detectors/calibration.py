@@ -58,7 +58,7 @@ TAIL_LEVEL = 0.98
 _BULK_LEVELS = np.array([0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, TAIL_LEVEL])
 # How each test's null is fitted, and the power of the statistic the fit is made on.
 FITS = {"psi": ("tail", 1), "chi2": ("gamma", 1), "unseen_share": ("gamma", 1), "jensen_shannon": ("gamma", 2),
-        "hellinger": ("gamma", 2), "ks": ("tail", 2), "wasserstein": ("tail", 2), "l_infinity": ("tail", 2)}
+        "hellinger": ("gamma", 2), "ks": ("tail", 2), "wasserstein": ("tail", 2), "l_infinity": ("tail", 2), "moments": ("tail", 2)}
 
 
 def ladder_around(n: int) -> tuple[int, ...]:

@@ -16,6 +16,7 @@ from collections.abc import Callable
 import numpy as np
 
 from .grid import cell_widths, normal_score_levels, quantile_cells
+from .moments import cell_values, moments_z
 
 __all__ = ["NULL_STATISTICS"]
 
@@ -103,7 +104,12 @@ def _wasserstein(test, reference, ref: np.ndarray, cur: np.ndarray) -> np.ndarra
     return w / scale if scale > 0 else np.where(w == 0, 0.0, np.inf)
 
 
+def _moments(test, reference, ref: np.ndarray, cur: np.ndarray) -> np.ndarray:
+    return moments_z(cell_values(reference.grid), ref, cur)
+
+
 NULL_STATISTICS: dict[str, Callable[..., np.ndarray]] = {
+    "moments": _moments,
     "psi": _psi, "jensen_shannon": _jensen_shannon, "hellinger": _hellinger, "l_infinity": _l_infinity,
     "unseen_share": _unseen_share, "chi2": _chi2, "ks": _ks, "wasserstein": _wasserstein,
 }

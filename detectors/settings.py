@@ -114,13 +114,13 @@ class DriftSettings:
     """
 
     # Calibrated (``threshold: auto``) by default: see docs/detection-quality.md for the measured rates.
-    numeric: tuple[TestSpec, ...] = (TestSpec("wasserstein", AUTO),)
+    numeric: tuple[TestSpec, ...] = (TestSpec("wasserstein", AUTO), TestSpec("moments", AUTO))
     categorical: tuple[TestSpec, ...] = (TestSpec("chi2", AUTO),)
     correction: str = "bh"
     persistence: tuple[int, int] = (1, 1)
     importances: Mapping[str, float] = field(default_factory=dict)
     # ``threshold: auto`` tests: at most ``target[0]`` false alarms per ``target[1]`` windows of the model.
-    target: tuple[float, int] = (1.0, 100)
+    target: tuple[float, int] = (1.0, 200)
     # Rolling baselines beside the reference, in windows: (previous k, period); 0 = off.
     baselines: tuple[int, int] = (0, 0)
 

@@ -31,7 +31,7 @@ def profile() -> ReferenceProfile:
     return ReferenceProfile.from_columns(KINDS, stable(20_000, np.random.default_rng(1)))
 
 
-NUMERIC = [("psi", {}), ("psi", {"bins": 10}), ("ks", {}), ("wasserstein", {}), ("wasserstein", {"normalise": "none"}),
+NUMERIC = [("moments", {}), ("psi", {}), ("psi", {"bins": 10}), ("ks", {}), ("wasserstein", {}), ("wasserstein", {"normalise": "none"}),
            ("jensen_shannon", {}), ("hellinger", {}), ("l_infinity", {})]
 CATEGORICAL = [("psi", {}), ("chi2", {}), ("jensen_shannon", {}), ("hellinger", {}), ("l_infinity", {}),
                ("unseen_share", {})]

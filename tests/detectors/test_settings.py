@@ -11,8 +11,9 @@ from driftline.detectors import DetectorConfigError, DriftSettings, TestSpec
 
 def test_defaults():
     s = DriftSettings()
-    assert s.numeric == (TestSpec("wasserstein", "auto"),) and s.categorical == (TestSpec("chi2", "auto"),)
-    assert (s.correction, s.persistence, s.target, s.baselines) == ("bh", (1, 1), (1.0, 100), (0, 0))
+    assert s.numeric == (TestSpec("wasserstein", "auto"), TestSpec("moments", "auto"))
+    assert s.categorical == (TestSpec("chi2", "auto"),)
+    assert (s.correction, s.persistence, s.target, s.baselines) == ("bh", (1, 1), (1.0, 200), (0, 0))
 
 
 def test_full_construction():
