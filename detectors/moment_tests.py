@@ -11,16 +11,6 @@ The statistic is ``max(|z_mean|, |z_var|)`` with
 ``z_mean = (m_w - m_r) / sqrt(v_r (1/n_w + 1/n_r))`` and
 ``z_var = (v_w - v_r) / (v_r sqrt(2/n_w + 2/n_r)))``: normal-theory scales, so a fixed
 threshold is only a guide on heavy tails; ``threshold: auto`` calibrates it on the reference.
-
->>> import numpy as np
->>> from driftline.detectors import ReferenceProfile, WindowSketch
->>> rng = np.random.default_rng(3)
->>> ref = ReferenceProfile.from_columns({"x": "numeric"}, {"x": rng.normal(0, 1, 10_000)})
->>> same = WindowSketch(ref); same.update({"x": rng.normal(0, 1, 1_000)})
->>> wider = WindowSketch(ref); wider.update({"x": rng.normal(0, 1.1, 1_000)})
->>> test = MomentsTest()
->>> test.compare(ref.features["x"], same.features["x"])[0] < 3, test.compare(ref.features["x"], wider.features["x"])[0] > 3
-(True, True)
 """
 
 from __future__ import annotations
@@ -35,7 +25,18 @@ __all__ = ["MomentsTest"]
 
 
 class MomentsTest(DriftTest):
-    """Mean and variance z of the window against the reference (see the module docstring)."""
+    """Mean and variance z of the window against the reference (see the module docstring).
+
+    >>> import numpy as np
+    >>> from driftline.detectors import ReferenceProfile, WindowSketch
+    >>> rng = np.random.default_rng(3)
+    >>> ref = ReferenceProfile.from_columns({"x": "numeric"}, {"x": rng.normal(0, 1, 10_000)})
+    >>> same = WindowSketch(ref); same.update({"x": rng.normal(0, 1, 1_000)})
+    >>> wider = WindowSketch(ref); wider.update({"x": rng.normal(0, 1.1, 1_000)})
+    >>> test = MomentsTest()
+    >>> test.compare(ref.features["x"], same.features["x"])[0] < 3, test.compare(ref.features["x"], wider.features["x"])[0] > 3
+    (True, True)
+    """
 
     name = "moments"
     kinds = frozenset({"numeric"})

@@ -28,8 +28,9 @@ def test_full_construction():
     ("kwargs", "key", "value", "expected", "message"),
     [
         ({"numeric": (TestSpec("psi"), TestSpec("chi2"))}, "numeric[1].type", "chi2",
-         "one of: hellinger, jensen_shannon, ks, psi, wasserstein",
-         "numeric[1].type: 'chi2' is not a known test (expected one of: hellinger, jensen_shannon, ks, psi, wasserstein)"),
+         "one of: hellinger, jensen_shannon, ks, moments, psi, wasserstein",
+         "numeric[1].type: 'chi2' is not a known test (expected one of: hellinger, jensen_shannon, ks, moments, psi, "
+         "wasserstein)"),
         ({"correction": "holm"}, "correction", "holm", "one of: bh, bonferroni, none",
          "correction: 'holm' is not a known correction (expected one of: bh, bonferroni, none)"),
         ({"persistence": (3, 2)}, "persistence", (3, 2), "[k, n] with 1 <= k <= n <= 1000",
