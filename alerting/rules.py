@@ -81,7 +81,7 @@ def _describe(r: FeatureEvidence) -> str:
 
 
 def _evidence_of(r: DriftResult) -> FeatureEvidence:
-    return FeatureEvidence(r.feature, r.test, float(r.statistic), float(r.threshold), r.p_value)
+    return FeatureEvidence(r.feature, r.stored_test, float(r.statistic), float(r.threshold), r.p_value)
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,10 +18,12 @@ Timed per window:
 
 The two tools do not compute the same statistic exactly, so verdicts can differ
 near a threshold: Evidently bins PSI with Sturges equal-width bins over
-reference+window (17 bins here), driftline with reference deciles; Evidently's
-KS uses all 50k + 10k values, driftline's the 2,000-value reservoirs of the
-profile and of the window; Evidently's chi-square is goodness-of-fit against
-the reference shares, driftline's the 2 x k homogeneity test.
+reference+window (17 bins here), driftline with Sturges-many normal-score bins
+of the reference and Jeffreys pseudo-counts; both KS use every value (driftline
+on the reference's fine grid: exact here, the values have one decimal);
+Evidently's chi-square is goodness-of-fit against the reference shares,
+driftline's the 2 x k homogeneity test. The profile's reservoir no longer
+changes any test (the "full reservoir" variant is kept to show it).
 """
 
 from __future__ import annotations

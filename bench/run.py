@@ -2,7 +2,8 @@
 
 Sections: ``throughput`` (consume ceilings A/B, the worker end to end on a
 ClickHouse server and on chdb, per-stage times), ``drift`` (Evidently 0.7.23 vs
-DriftSuite), ``latency`` (drift onset -> webhook alert), ``rss`` (peak RSS as
+DriftSuite), ``quality`` (detection quality vs Evidently and always/never-fire:
+bench/quality.py), ``latency`` (drift onset -> webhook alert), ``rss`` (peak RSS as
 the stream grows, bytes per pending join entry), ``scale`` (two workers in one group),
 ``processes`` (``driftline run --processes 1`` and ``2``), ``growth`` (features per event
 and streams) and ``segments`` (the throughput with 2 segment keys x 50 values over the same
@@ -29,7 +30,7 @@ from driftline.demo import EmbeddedBroker
 
 from tests.support.servers import ClickHouseServer
 
-from . import drift_compare, growth, latency, processes, rss, scale, segments
+from . import drift_compare, growth, latency, processes, quality, rss, scale, segments
 from .e2e import run_worker
 from .load import consume_all, decoder, produce_plan
 from .scale import cpu_seconds
@@ -51,7 +52,8 @@ def _git_state() -> str:
         return "unknown"
 
 
-SECTIONS = ("throughput", "drift", "latency", "rss", "scale", "processes", "growth", "segments")
+SECTIONS = ("throughput", "drift", "quality", "latency", "rss", "scale", "processes", "growth", "segments")
+SERVER_SECTIONS = ("throughput", "latency", "rss", "scale", "processes", "growth", "segments")
 
 
 def throughput(broker, clickhouse, events: int, repeat: int, gc_threshold: tuple[int, ...] | None) -> dict:
@@ -116,6 +118,8 @@ def markdown(report: dict) -> str:
         lines += _throughput_md(report["throughput"], report["summary"])
     if "drift" in report:
         lines += _drift_md(report["drift"])
+    if "quality" in report:
+        lines += quality.markdown(report["quality"])
     if "latency" in report:
         lines += _latency_md(report["latency"])
     if "rss" in report:
@@ -266,32 +270,37 @@ def main(argv: list[str] | None = None) -> None:
     if "drift" in args.only:  # CPU only, no servers: first, on a quiet machine
         report["drift"] = drift_compare.compare(seeds=seeds)
         logging.info("drift: %.0fx", report["drift"]["ratio"])
-    with EmbeddedBroker() as broker, ClickHouseServer() as clickhouse:
-        if "throughput" in args.only or "scale" in args.only:
-            result = throughput(broker, clickhouse, events, repeat if "throughput" in args.only else 1, gc_threshold)
-            reuse = result.pop("_reuse")
-            report["throughput"], report["summary"] = result, summarise(result)
-        if "scale" in args.only:
-            report["scale"] = scale.measure(broker, clickhouse, reuse["run_id"], reuse["single_db"],
-                                            reuse["services"])
-            logging.info("scale: %.1f s", report["scale"]["seconds"])
-        if "latency" in args.only:
-            url = f"clickhouse://default:@127.0.0.1:{clickhouse.tcp_port}/bench_lat_{{}}"
-            report["latency"] = latency.measure(broker, url.format, runs=latency_runs)
-            logging.info("latency: %s", report["latency"]["median_s"])
-        if "rss" in args.only:
-            report["rss"] = rss.measure(broker, clickhouse, rss_events, marks)
-            logging.info("rss: %s", report["rss"]["points"])
-        if "segments" in args.only:
-            report["segments"] = segments.measure(broker, clickhouse, args.segment_events or events, repeat)
-            logging.info("segments: ratio %.3f", report["segments"]["ratio"])
-        if "processes" in args.only:
-            report["processes"] = processes.measure(broker, clickhouse, events)
-            logging.info("processes: %.2fx", report["processes"]["speedup"])
-        if "growth" in args.only:
-            report["growth"] = growth.measure(broker, clickhouse, quick=args.quick)
-            logging.info("growth: features %+.1f, streams %+.1f points", -report["growth"]["drop_features_points"],
-                         -report["growth"]["drop_streams_points"])
+    if "quality" in args.only:  # CPU only, no servers
+        report["quality"] = quality.run(reps=2 if args.quick else 6,
+                                        stable_events=200_000 if args.quick else 2_000_000)
+        logging.info("quality: %s", report["quality"]["stable"]["default"])
+    if set(args.only) & set(SERVER_SECTIONS):
+        with EmbeddedBroker() as broker, ClickHouseServer() as clickhouse:
+            if "throughput" in args.only or "scale" in args.only:
+                result = throughput(broker, clickhouse, events, repeat if "throughput" in args.only else 1, gc_threshold)
+                reuse = result.pop("_reuse")
+                report["throughput"], report["summary"] = result, summarise(result)
+            if "scale" in args.only:
+                report["scale"] = scale.measure(broker, clickhouse, reuse["run_id"], reuse["single_db"],
+                                                reuse["services"])
+                logging.info("scale: %.1f s", report["scale"]["seconds"])
+            if "latency" in args.only:
+                url = f"clickhouse://default:@127.0.0.1:{clickhouse.tcp_port}/bench_lat_{{}}"
+                report["latency"] = latency.measure(broker, url.format, runs=latency_runs)
+                logging.info("latency: %s", report["latency"]["median_s"])
+            if "rss" in args.only:
+                report["rss"] = rss.measure(broker, clickhouse, rss_events, marks)
+                logging.info("rss: %s", report["rss"]["points"])
+            if "segments" in args.only:
+                report["segments"] = segments.measure(broker, clickhouse, args.segment_events or events, repeat)
+                logging.info("segments: ratio %.3f", report["segments"]["ratio"])
+            if "processes" in args.only:
+                report["processes"] = processes.measure(broker, clickhouse, events)
+                logging.info("processes: %.2fx", report["processes"]["speedup"])
+            if "growth" in args.only:
+                report["growth"] = growth.measure(broker, clickhouse, quick=args.quick)
+                logging.info("growth: features %+.1f, streams %+.1f points", -report["growth"]["drop_features_points"],
+                             -report["growth"]["drop_streams_points"])
     meta["seconds"] = time.perf_counter() - started
     RESULTS.mkdir(exist_ok=True)
     stem = RESULTS / meta["started"]

@@ -97,7 +97,11 @@ def _migrate_or_exit(settings) -> list:
                    "[default: binary_classification, as in a config].")
 @click.option("--positive-label", default="1", show_default=True,
               help="Without --config: the positive class (for the CBPE calibration of `score`/`label` columns).")
-def baseline(data: str, model: str, out: str, config: str | None, task: str | None, positive_label: str) -> None:
+@click.option("--window-events", "window_events", type=click.IntRange(1), multiple=True,
+              help="Calibrate the `threshold: auto` tests (the config's, or the defaults) for windows of about "
+                   "this many events now, and save the calibration with the profile (repeatable).")
+def baseline(data: str, model: str, out: str, config: str | None, task: str | None, positive_label: str,
+             window_events: tuple[int, ...]) -> None:
     """Build a reference profile from a dataset for `reference: {profile: ...}`.
 
     The profile holds what the worker tests: the features and, when DATA has them, prediction and
@@ -106,6 +110,7 @@ def baseline(data: str, model: str, out: str, config: str | None, task: str | No
     With `score` and `label` columns (and optionally `prediction`) a classifier's profile also
     carries the calibration that estimates its performance before labels arrive (CBPE); with
     `prediction` and `label` a regression model's profile carries its loss model (DLE)."""
+    from driftline.detectors import DriftSuite
     from driftline.stream.reference_estimators import with_estimators
     from driftline.stream.reference_files import infer_kinds, profile_from_file, read_columns
 
@@ -118,20 +123,22 @@ def baseline(data: str, model: str, out: str, config: str | None, task: str | No
         if task is not None and task != spec.task:
             raise click.BadParameter(f"{task!r} differs from the task of {model!r} in {config} ({spec.task})",
                                      param_hint="--task")
-        kinds, task, positive = dict(spec.features), spec.task, spec.positive_label
+        kinds, task, positive, drift = dict(spec.features), spec.task, spec.positive_label, spec.drift
     else:
-        kinds, task = infer_kinds(data), task or "binary_classification"
+        kinds, task, drift = infer_kinds(data), task or "binary_classification", None
     try:
         profile = with_estimators(profile_from_file(data, kinds, task=task), data, task, positive,
                                   lambda: read_columns(data, kinds))
     except (OSError, ValueError) as exc:
         raise click.ClickException(str(exc)) from exc
+    fits = DriftSuite(profile, drift).calibrate(window_events) if window_events else 0
     profile.save(out)
     shown = {**kinds, **{name: kind for name, kind in profile.kinds.items() if name not in kinds}}
     click.echo(f"wrote {out}: model {model} ({task}), {profile.n} rows, "
                + ", ".join(f"{name} ({kind})" for name, kind in shown.items())
                + (f"; CBPE calibration on {profile.cbpe.n} scored, labelled rows" if profile.cbpe else "")
-               + (f"; DLE loss model on {profile.dle.n} labelled rows" if profile.dle else ""))
+               + (f"; DLE loss model on {profile.dle.n} labelled rows" if profile.dle else "")
+               + (f"; {fits} calibration fits" if fits else ""))
     if "prediction" not in profile.kinds:
         click.echo(f"note: {data} has no prediction column: versions monitored against this profile get no "
                    "prediction-drift tests", err=True)

@@ -5,6 +5,8 @@ Imports only the standard library, numpy, scipy and river; no I/O except
 """
 
 from .arms import ArmStats, label_values
+from .baselines import BaselineHistory
+from .calibration import Calibration
 from .cbpe import CBPE_TASKS, CBPEReference, CBPEWindow, Estimate
 from .correction import Persistence, adjust_p_values
 from .distances import (
@@ -77,6 +79,8 @@ from .window import WindowSketch
 
 __all__ = [
     "CBPE_TASKS",
+    "BaselineHistory",
+    "Calibration",
     "DETECTORS",
     "VERDICTS",
     "ArmEstimate",

@@ -2,15 +2,30 @@
 
 from __future__ import annotations
 
+import math
+
 from . import distances
-from ._checks import check_float
-from .drift_base import DriftTest, Profile, Window, binned
+from ._checks import check_choice, check_float, check_int
+from .drift_base import DriftTest, Profile, Window, binned, grid_sides
+from .grid import GRID_LEVELS, coarse_counts, normal_score_levels, quantile_cells
+from .profile import NumericProfile
 
 __all__ = ["ChiSquare", "HellingerDistance", "JensenShannonDistance", "LInfinityDistance", "PopulationStabilityIndex", "UnseenCategoryShare"]
 
 
 class PopulationStabilityIndex(DriftTest):
-    """PSI over the reference quantile bins (numeric) or categories; empty bins get share ``eps``.
+    """PSI over equal-mass bins of the reference (numeric) or over its categories.
+
+    Numeric bins (``bins``): ``"sturges"`` (default) takes ``ceil(log2(n_ref + n_window)) + 1``
+    bins, the count Evidently uses, of equal width on the reference's normal-score scale, cut on
+    the fine grid (:func:`~driftline.detectors.grid.normal_score_levels`): Evidently's
+    equal-width bins when the data are normal, without squeezing the bulk of a long-tailed
+    feature into one bin; an int takes that many such bins; ``"reference"`` the profile's own
+    ``bins`` deciles (the earlier behaviour, blind to most of a change of scale: a 1.5x wider
+    normal gave 0.19 where Evidently gives 0.31). Bins are cut on the reference side, or on the
+    baseline's when comparing with one. Empty bins: ``pseudo_count`` (default 0.5,
+    Jeffreys) is added to every bin of both sides; ``pseudo_count: 0`` gives Evidently's rule,
+    an empty bin's share is ``eps``.
 
     >>> import numpy as np
     >>> from driftline.detectors import ReferenceProfile, WindowSketch
@@ -20,20 +35,32 @@ class PopulationStabilityIndex(DriftTest):
     >>> test = PopulationStabilityIndex()
     >>> stat, _ = test.compare(ref.features["x"], w.features["x"])
     >>> round(stat, 2), test.is_drift(stat, None)
-    (0.92, True)
+    (0.98, True)
     """
 
     name = "psi"
     kinds = frozenset({"numeric", "categorical"})
     default_threshold = 0.2
 
-    def __init__(self, threshold: float | None = None, eps: float = 1e-4) -> None:
+    def __init__(self, threshold: float | None = None, eps: float = 1e-4, bins: int | str = "sturges",
+                 pseudo_count: float = 0.5) -> None:
         super().__init__(threshold)
         self.eps = check_float("eps", eps, low=0.0, high=0.01, low_open=True)
+        if isinstance(bins, str):
+            self.bins = check_choice("bins", bins, ("reference", "sturges"), "binning")
+        else:
+            self.bins = check_int("bins", bins, low=2, high=GRID_LEVELS)
+        self.pseudo_count = check_float("pseudo_count", pseudo_count, low=0.0, high=10.0)
 
-    def compare(self, reference: Profile, window: Window) -> tuple[float, float | None]:
-        ref, cur = binned(reference, window)
-        return distances.psi(ref, cur, self.eps), None
+    def compare(self, reference: Profile, window: Window, baseline: Window | None = None) -> tuple[float, float | None]:
+        if isinstance(reference, NumericProfile) and self.bins != "reference":
+            ref, cur = grid_sides(reference, window, baseline)
+            bins = self.bins if isinstance(self.bins, int) else math.ceil(math.log2(max(ref.n + cur.n, 1))) + 1
+            starts = quantile_cells(ref.counts, normal_score_levels(bins))
+            ref_counts, cur_counts = coarse_counts(ref.counts, starts), coarse_counts(cur.counts, starts)
+        else:
+            ref_counts, cur_counts = binned(reference, window, baseline)
+        return distances.psi(ref_counts, cur_counts, self.eps, self.pseudo_count), None
 
 
 class JensenShannonDistance(DriftTest):
@@ -52,8 +79,8 @@ class JensenShannonDistance(DriftTest):
     kinds = frozenset({"numeric", "categorical"})
     default_threshold = 0.1
 
-    def compare(self, reference: Profile, window: Window) -> tuple[float, float | None]:
-        return distances.jensen_shannon(*binned(reference, window)), None
+    def compare(self, reference: Profile, window: Window, baseline: Window | None = None) -> tuple[float, float | None]:
+        return distances.jensen_shannon(*binned(reference, window, baseline)), None
 
 
 class HellingerDistance(DriftTest):
@@ -71,8 +98,8 @@ class HellingerDistance(DriftTest):
     kinds = frozenset({"numeric", "categorical"})
     default_threshold = 0.1
 
-    def compare(self, reference: Profile, window: Window) -> tuple[float, float | None]:
-        return distances.hellinger(*binned(reference, window)), None
+    def compare(self, reference: Profile, window: Window, baseline: Window | None = None) -> tuple[float, float | None]:
+        return distances.hellinger(*binned(reference, window, baseline)), None
 
 
 class LInfinityDistance(DriftTest):
@@ -90,8 +117,8 @@ class LInfinityDistance(DriftTest):
     kinds = frozenset({"categorical"})
     default_threshold = 0.1
 
-    def compare(self, reference: Profile, window: Window) -> tuple[float, float | None]:
-        return distances.l_infinity(*binned(reference, window)), None
+    def compare(self, reference: Profile, window: Window, baseline: Window | None = None) -> tuple[float, float | None]:
+        return distances.l_infinity(*binned(reference, window, baseline)), None
 
 
 class UnseenCategoryShare(DriftTest):
@@ -112,7 +139,7 @@ class UnseenCategoryShare(DriftTest):
     kinds = frozenset({"categorical"})
     default_threshold = 0.05
 
-    def compare(self, reference: Profile, window: Window) -> tuple[float, float | None]:
+    def compare(self, reference: Profile, window: Window, baseline: Window | None = None) -> tuple[float, float | None]:
         return (window.unseen / window.n if window.n else 0.0), None
 
 
@@ -133,5 +160,5 @@ class ChiSquare(DriftTest):
     uses_p_value = True
     default_threshold = 0.05
 
-    def compare(self, reference: Profile, window: Window) -> tuple[float, float | None]:
-        return distances.chi2_homogeneity(*binned(reference, window))
+    def compare(self, reference: Profile, window: Window, baseline: Window | None = None) -> tuple[float, float | None]:
+        return distances.chi2_homogeneity(*binned(reference, window, baseline))

@@ -1,7 +1,9 @@
 """Drift tests: compare one feature's window sketch with its reference profile.
 
-A test is stateless: ``compare(reference, window)`` returns ``(statistic, p_value)``
-and ``is_drift`` applies the threshold. For p-value tests (``ks``, ``chi2``) the
+A test is stateless: ``compare(reference, window, baseline=None)`` returns
+``(statistic, p_value)`` and ``is_drift`` applies the threshold. With a ``baseline`` (a
+window sketch of earlier windows, see :mod:`~driftline.detectors.baselines`) the window is
+compared with it instead of the reference; the reference still gives the bins and the scale. For p-value tests (``ks``, ``chi2``) the
 threshold is alpha and ``drifted = p_value < threshold``; for distances
 ``drifted = statistic >= threshold``.
 """
@@ -15,20 +17,32 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ._checks import check_float
+from .grid import GridCounts
 from .profile import CategoricalProfile, NumericProfile
 from .window import CategoricalWindow, NumericWindow
 
-__all__ = ["DriftTest", "binned"]
+__all__ = ["DriftTest", "binned", "grid_sides"]
 
 Profile = NumericProfile | CategoricalProfile
 Window = NumericWindow | CategoricalWindow
 
 
-def binned(reference: Profile, window: Window) -> tuple[np.ndarray, np.ndarray]:
-    """Reference and window counts over the same bins (categorical: kept categories + other/unseen)."""
+def binned(reference: Profile, window: Window, baseline: Window | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Reference (or ``baseline``) and window counts over the same bins: the reference's coarse
+    bins (numeric) or its kept categories + other/unseen (categorical)."""
+    if baseline is not None:
+        if isinstance(reference, NumericProfile):
+            return baseline.counts, window.counts
+        return np.append(baseline.counts, baseline.unseen), np.append(window.counts, window.unseen)
     if isinstance(reference, NumericProfile):
         return reference.counts, window.counts
     return np.append(reference.counts, reference.other), np.append(window.counts, window.unseen)
+
+
+def grid_sides(reference: NumericProfile, window: NumericWindow,
+               baseline: NumericWindow | None = None) -> tuple[GridCounts, GridCounts]:
+    """Reference (or ``baseline``) and window counts on the reference's fine grid."""
+    return (reference.grid_counts if baseline is None else baseline.grid), window.grid
 
 
 class DriftTest:
@@ -47,7 +61,7 @@ class DriftTest:
         else:
             self.threshold = check_float("threshold", threshold, low=0.0, low_open=True)
 
-    def compare(self, reference: Profile, window: Window) -> tuple[float, float | None]:
+    def compare(self, reference: Profile, window: Window, baseline: Window | None = None) -> tuple[float, float | None]:
         raise NotImplementedError
 
     def is_drift(self, statistic: float, p_value: float | None) -> bool:

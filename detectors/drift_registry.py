@@ -15,6 +15,7 @@ from .binned_tests import (
     UnseenCategoryShare,
 )
 from .drift_base import DriftTest, binned
+from .moment_tests import MomentsTest
 from .sample_tests import KolmogorovSmirnov, WassersteinDistance
 
 __all__ = [
@@ -34,7 +35,7 @@ __all__ = [
 DRIFT_TESTS: dict[str, type[DriftTest]] = {
     t.name: t
     for t in (
-        ChiSquare, HellingerDistance, JensenShannonDistance, KolmogorovSmirnov, LInfinityDistance,
+        ChiSquare, HellingerDistance, JensenShannonDistance, KolmogorovSmirnov, LInfinityDistance, MomentsTest,
         PopulationStabilityIndex, UnseenCategoryShare, WassersteinDistance,
     )
 }

@@ -12,13 +12,18 @@ import numpy as np
 
 from ._checks import check_int
 from ._columns import check_features, count_categories, finite_values, mean_std
+from .calibration import Calibration
 from .cbpe import CBPEReference
 from .dle import LossModel
+from .grid import GridCounts, make_grid
 from .packing import pack_array, unpack_array
 
 __all__ = ["CategoricalProfile", "NumericProfile", "ReferenceProfile"]
 
-FORMAT_VERSION = 1
+# 2: numeric features carry their fine grid and its counts, a profile may carry its calibration
+# (and, with scores and labels, its performance calibration). Version-1 profiles still load.
+FORMAT_VERSION = 2
+READS = (1, 2)
 
 
 def _frozen(a: Any, dtype: Any) -> np.ndarray:
@@ -43,7 +48,10 @@ class NumericProfile:
 
     ``edges`` are the inner bin edges (reference quantiles, deduplicated); the
     ``len(edges) + 1`` bins are ``(-inf, e0), [e0, e1), ..., [e_last, +inf)``.
-    ``sample`` is a seeded uniform sample (sorted) used by KS and Wasserstein.
+    ``grid`` is the fine grid (:mod:`~driftline.detectors.grid`, a superset of ``edges``) and
+    ``grid_counts`` the reference's counts on it: what KS, Wasserstein, PSI and the calibration
+    compare a window with. ``sample`` is a seeded uniform sample (sorted) of the values.
+    A version-1 profile has no grid: it is rebuilt from ``sample`` when loaded.
     """
 
     edges: np.ndarray
@@ -55,7 +63,14 @@ class NumericProfile:
     mean: float | None
     std: float | None
     sample: np.ndarray
+    grid: np.ndarray = field(default_factory=lambda: _frozen([], np.float64))
+    grid_counts: GridCounts = field(default_factory=lambda: GridCounts(_frozen([0], np.int64)))
     kind: str = field(default="numeric", init=False)
+
+    @property
+    def coarse_starts(self) -> np.ndarray:
+        """Start index of each coarse bin among the fine grid's cells."""
+        return np.concatenate([[0], np.searchsorted(self.grid, self.edges) + 1]).astype(np.int64)
 
     @classmethod
     def from_values(cls, values: np.ndarray, missing: int, *, bins: int, sample_size: int, seed: int) -> NumericProfile:
@@ -64,6 +79,8 @@ class NumericProfile:
         if len(v) == 0:
             return cls(_frozen([], np.float64), _frozen([0], np.int64), 0, missing, None, None, None, None, _frozen([], np.float64))
         edges = np.unique(np.quantile(v, np.linspace(0.0, 1.0, bins + 1)[1:-1]))
+        grid = _frozen(make_grid(v, edges), np.float64)
+        fine = GridCounts.of(grid, v)
         counts = np.bincount(np.searchsorted(edges, v, side="right"), minlength=len(edges) + 1)
         if len(v) > sample_size:
             v_sample = np.random.default_rng(seed).choice(v, size=sample_size, replace=False)
@@ -72,7 +89,8 @@ class NumericProfile:
         return cls(
             _frozen(edges, np.float64), _frozen(counts, np.int64), int(len(v)), int(missing),
             float(v.min()), float(v.max()), *mean_std(v),
-            _frozen(np.sort(v_sample), np.float64),
+            _frozen(np.sort(v_sample), np.float64), grid,
+            GridCounts(_frozen(fine.counts, np.int64), fine.low_excess, fine.high_excess),
         )
 
     def to_dict(self, *, packed: bool = False) -> dict[str, Any]:
@@ -80,14 +98,22 @@ class NumericProfile:
             "kind": "numeric", "edges": _array(self.edges, packed), "counts": self.counts.tolist(),
             "n": self.n, "missing": self.missing, "min": _opt(self.min), "max": _opt(self.max),
             "mean": _opt(self.mean), "std": _opt(self.std), "sample": _array(self.sample, packed),
+            "grid": _array(self.grid, packed), "grid_counts": self.grid_counts.counts.tolist(),
         }
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> NumericProfile:
-        return cls(
-            _frozen(d["edges"], np.float64), _frozen(d["counts"], np.int64), int(d["n"]), int(d["missing"]),
-            d["min"], d["max"], d["mean"], d["std"], _frozen(d["sample"], np.float64),
-        )
+        edges, sample = _frozen(d["edges"], np.float64), _frozen(d["sample"], np.float64)
+        if "grid" in d:
+            grid = _frozen(d["grid"], np.float64)
+            counts = GridCounts(_frozen(d["grid_counts"], np.int64))  # the reference has no excess: see make_grid
+            if counts.counts.shape != (len(grid) + 1,):
+                raise ValueError(f"grid_counts: {len(counts.counts)} cells where the grid has {len(grid) + 1}")
+        else:  # a version-1 profile: the grid of its sample, which then stands for the reference
+            grid = _frozen(make_grid(sample, edges) if len(sample) else [], np.float64)
+            counts = GridCounts(_frozen(GridCounts.of(grid, sample).counts, np.int64))
+        return cls(edges, _frozen(d["counts"], np.int64), int(d["n"]), int(d["missing"]),
+                   d["min"], d["max"], d["mean"], d["std"], sample, grid, counts)
 
 
 @dataclass(frozen=True, eq=False)
@@ -154,6 +180,9 @@ class ReferenceProfile:
     # model fitted on its predictions and labels (regression).
     cbpe: CBPEReference | None = None
     dle: LossModel | None = None
+    # The null fits of ``threshold: auto`` (made on demand, saved with the profile); not part
+    # of what the reference *is*, so left out of its equality and digest (see ``to_dict``).
+    calibration: Calibration = field(default_factory=Calibration, compare=False, repr=False)
 
     @classmethod
     def from_columns(
@@ -193,34 +222,40 @@ class ReferenceProfile:
         """``feature -> "numeric" | "categorical"``."""
         return {name: p.kind for name, p in self.features.items()}
 
-    def to_dict(self, *, packed: bool = False) -> dict[str, Any]:
+    def to_dict(self, *, packed: bool = False, calibration: bool = True) -> dict[str, Any]:
         """JSON-safe dict; ``from_dict(to_dict())`` round-trips exactly.
 
         ``packed=True`` writes the float arrays (bin edges, samples) as base64 of their bytes
         (see :mod:`~driftline.detectors.packing`): half the size, for checkpoints.
+        ``calibration=False`` leaves out the null fits made so far (they grow on demand; the
+        reference they describe does not).
         """
-        out = {
+        d = {
             "format_version": FORMAT_VERSION, "n": self.n, "bins": self.bins,
             "max_categories": self.max_categories, "reservoir_size": self.reservoir_size, "seed": self.seed,
             "features": {name: p.to_dict(packed=packed) for name, p in self.features.items()},
         }
         if self.cbpe is not None:
-            out["cbpe"] = self.cbpe.to_dict()
+            d["cbpe"] = self.cbpe.to_dict()
         if self.dle is not None:
-            out["dle"] = self.dle.to_dict()
-        return out
+            d["dle"] = self.dle.to_dict()
+        if calibration and len(self.calibration):
+            d["calibration"] = self.calibration.to_dict()
+        return d
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> ReferenceProfile:
-        if d.get("format_version") != FORMAT_VERSION:
-            raise ValueError(f"format_version: {d.get('format_version')!r} is not supported (expected {FORMAT_VERSION})")
+        if d.get("format_version") not in READS:
+            raise ValueError(f"format_version: {d.get('format_version')!r} is not supported "
+                             f"(expected one of: {', '.join(map(str, READS))})")
         features: dict[str, FeatureProfile] = {}
         for name, fd in d["features"].items():
             features[name] = NumericProfile.from_dict(fd) if fd["kind"] == "numeric" else CategoricalProfile.from_dict(fd)
         cbpe = None if d.get("cbpe") is None else CBPEReference.from_dict(d["cbpe"])
         dle = None if d.get("dle") is None else LossModel.from_dict(d["dle"])
+        calibration = Calibration.from_dict(d["calibration"]) if "calibration" in d else Calibration()
         return cls(features, int(d["n"]), int(d["bins"]), int(d["max_categories"]), int(d["reservoir_size"]),
-                   int(d["seed"]), cbpe, dle)
+                   int(d["seed"]), cbpe, dle, calibration)
 
     def save(self, path: str | Path) -> None:
         """Write the profile as JSON to ``path``."""

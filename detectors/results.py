@@ -33,6 +33,14 @@ class DriftResult:
     corrected: str = "none"
     importance: float | None = None
     adjusted_p_value: float | None = None  # p-value after ``corrected``; the verdict uses it
+    # What the window was compared with: the fixed ``reference``, or a rolling baseline
+    # (``previous_k``, ``last_period_p``: see :mod:`~driftline.detectors.baselines`).
+    baseline: str = "reference"
+
+    @property
+    def stored_test(self) -> str:
+        """The test as stored and alerted on: ``ks``, or ``ks@previous_3`` against a rolling baseline."""
+        return self.test if self.baseline == "reference" else f"{self.test}@{self.baseline}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,4 +1,8 @@
-"""Drift tests on samples: the reference sample vs the window's reservoir."""
+"""Drift tests on whole distributions: the reference's counts vs the window's, on the fine grid.
+
+Both sides count every value (:mod:`~driftline.detectors.grid`), so the tests have the power
+of all the window's and all the reference's values, and a window's state stays mergeable.
+"""
 
 from __future__ import annotations
 
@@ -6,16 +10,17 @@ import numpy as np
 
 from . import distances
 from ._checks import check_choice
-from .drift_base import DriftTest, Profile, Window
+from .drift_base import DriftTest, Profile, Window, grid_sides
 
 __all__ = ["KolmogorovSmirnov", "WassersteinDistance"]
 
 
 class KolmogorovSmirnov(DriftTest):
-    """Two-sample KS test of the reference sample vs the window's reservoir; threshold is alpha.
+    """Two-sample KS test of the reference vs the window on the fine grid; threshold is alpha.
 
-    Both sides are seeded uniform samples (``reservoir_size`` values), so the test
-    is valid but its power is that of ``reservoir_size`` observations.
+    ``D`` is scipy's ``ks_2samp`` statistic of all the values when they lie on the grid's
+    lattice (discrete data, ties included), low by at most one grid cell's mass otherwise
+    (:func:`~driftline.detectors.distances.ks_grid`); the p-value counts every value.
     ``method`` picks the p-value computation (see :func:`driftline.detectors.distances.ks_two_sample`).
 
     >>> import numpy as np
@@ -37,12 +42,15 @@ class KolmogorovSmirnov(DriftTest):
         super().__init__(threshold)
         self.method = check_choice("method", method, ("fast", "scipy"), "p-value method")
 
-    def compare(self, reference: Profile, window: Window) -> tuple[float, float | None]:
-        return distances.ks_two_sample(reference.sample, window.sample, self.method)
+    def compare(self, reference: Profile, window: Window, baseline: Window | None = None) -> tuple[float, float | None]:
+        return distances.ks_grid(*grid_sides(reference, window, baseline), self.method)
 
 
 class WassersteinDistance(DriftTest):
-    """Wasserstein-1 distance of the samples divided by the reference std (or IQR).
+    """Wasserstein-1 distance on the fine grid divided by the reference std (or IQR).
+
+    See :func:`~driftline.detectors.distances.wasserstein_grid`: exact for values on the
+    grid's lattice, otherwise each value moves by less than its grid cell's width.
 
     >>> import numpy as np
     >>> from driftline.detectors import ReferenceProfile, WindowSketch
@@ -62,8 +70,8 @@ class WassersteinDistance(DriftTest):
         super().__init__(threshold)
         self.normalise = check_choice("normalise", normalise, ("std", "iqr", "none"), "normalisation")
 
-    def compare(self, reference: Profile, window: Window) -> tuple[float, float | None]:
-        w = distances.wasserstein(reference.sample, window.sample)
+    def compare(self, reference: Profile, window: Window, baseline: Window | None = None) -> tuple[float, float | None]:
+        w = distances.wasserstein_grid(reference.grid, *grid_sides(reference, window, baseline))
         if self.normalise == "std":
             scale = reference.std or 0.0
         elif self.normalise == "iqr":

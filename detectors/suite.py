@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
+from .calibration import alpha_for, ladder_around
 from .correction import Persistence, adjust_p_values
 from .drift_registry import DriftTest
 from .profile import ReferenceProfile
@@ -24,6 +25,11 @@ class DriftSuite:
     (feature, test) across successive :meth:`evaluate` calls. A feature with no
     non-missing value in the window gives no result (and no persistence step).
 
+    A ``threshold: auto`` test's statistic gets the calibrated p-value of the reference's
+    :class:`~driftline.detectors.calibration.Calibration`; it is then a p-value test, corrected
+    with the others, at the alpha that gives the model ``settings.target`` false alarms per
+    window after correction and persistence (:func:`~driftline.detectors.calibration.alpha_for`).
+
     >>> import numpy as np
     >>> from driftline.detectors import ReferenceProfile, WindowSketch
     >>> rng = np.random.default_rng(0)
@@ -34,7 +40,7 @@ class DriftSuite:
     >>> w = WindowSketch(ref)
     >>> w.update({"x": rng.normal(2, 1, 1000), "c": rng.choice(np.array(["a", "b"], dtype=object), 1000)})
     >>> [(r.feature, r.test, r.drifted) for r in suite.evaluate(w)]
-    [('x', 'psi', True), ('c', 'chi2', False)]
+    [('x', 'wasserstein', True), ('x', 'moments', True), ('c', 'chi2', False)]
     """
 
     def __init__(self, reference: ReferenceProfile, settings: DriftSettings | None = None) -> None:
@@ -44,42 +50,72 @@ class DriftSuite:
             "numeric": tuple(spec.build() for spec in self.settings.numeric),
             "categorical": tuple(spec.build() for spec in self.settings.categorical),
         }
+        self._auto = {"numeric": tuple(spec.auto for spec in self.settings.numeric),
+                      "categorical": tuple(spec.auto for spec in self.settings.categorical)}
         self._persistence = Persistence(*self.settings.persistence)
 
-    def evaluate(self, window: WindowSketch) -> list[DriftResult]:
-        """One :class:`DriftResult` per (feature, test) of this window."""
-        rows: list[tuple[str, int, DriftTest, float, float | None]] = []
+    def evaluate(self, window: WindowSketch, baseline: WindowSketch | None = None,
+                 baseline_name: str = "reference") -> list[DriftResult]:
+        """One :class:`DriftResult` per (feature, test) of this window.
+
+        ``baseline`` compares the window with another window's counts (e.g. the previous k
+        windows merged, or the same window last period: :mod:`~driftline.detectors.baselines`)
+        instead of the reference; the reference still fixes the bins. ``baseline_name`` goes
+        into the results and keys the persistence history apart from the reference's.
+        """
+        rows: list[tuple[str, int, DriftTest, float, float | None, bool]] = []
+        calibration = self.reference.calibration
         for name, ref in self.reference.features.items():
             win = window.features.get(name)
-            if win is None or win.n == 0 or ref.n == 0:
+            base = None if baseline is None else baseline.features.get(name)
+            if win is None or win.n == 0 or ref.n == 0 or (baseline is not None and (base is None or base.n == 0)):
                 continue
             for i, test in enumerate(self._tests[ref.kind]):
-                statistic, p_value = test.compare(ref, win)
-                rows.append((name, i, test, statistic, p_value))
+                statistic, p_value = test.compare(ref, win, base)
+                auto = self._auto[ref.kind][i]
+                if auto:
+                    p_value = calibration.p_value(ref, name, test, statistic, win.n,
+                                                  None if base is None else base.n)
+                rows.append((name, i, test, statistic, p_value, auto))
         method = self.settings.correction
-        p_rows = [j for j, row in enumerate(rows) if row[2].uses_p_value]
+        p_rows = [j for j, row in enumerate(rows) if row[2].uses_p_value or row[5]]
         adjusted = dict(zip(p_rows, adjust_p_values([rows[j][4] for j in p_rows], method).tolist(), strict=True))
+        alpha = alpha_for(self.settings.target_rate, len(p_rows), self.settings.persistence)
         importances = self.settings.importances
         results = []
-        for j, (name, i, test, statistic, p_value) in enumerate(rows):
-            raw = test.is_drift(statistic, p_value)
+        for j, (name, i, test, statistic, p_value, auto) in enumerate(rows):
+            threshold = alpha if auto else test.threshold
+            raw = p_value < threshold if auto else test.is_drift(statistic, p_value)
             adj = adjusted.get(j)
-            verdict = adj < test.threshold if adj is not None else raw
+            verdict = adj < threshold if adj is not None else raw
             results.append(
                 DriftResult(
                     feature=name,
                     test=test.name,
                     statistic=float(statistic),
-                    threshold=test.threshold,
-                    drifted=self._persistence.update((name, i), verdict),
+                    threshold=threshold,
+                    drifted=self._persistence.update(
+                        (name, i) if baseline_name == "reference" else (f"{name}@{baseline_name}", i), verdict),
                     p_value=p_value,
                     raw_drifted=raw,
                     corrected=method if adj is not None else "none",
                     importance=importances.get(name),
                     adjusted_p_value=adj,
+                    baseline=baseline_name,
                 )
             )
         return results
+
+    def calibrate(self, window_sizes: Iterable[int]) -> int:
+        """Fit the ``auto`` tests' nulls now for windows of about these sizes (e.g. in ``driftline
+        baseline``, so the saved profile carries them); returns the number of fits held."""
+        cal = self.reference.calibration
+        for name, ref in self.reference.features.items():
+            for test, auto in zip(self._tests[ref.kind], self._auto[ref.kind], strict=True):
+                if auto and ref.n:
+                    for n in window_sizes:
+                        cal.ensure(ref, name, test, ladder_around(n))
+        return len(cal)
 
     def reset(self) -> None:
         """Forget the persistence history."""

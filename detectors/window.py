@@ -9,8 +9,8 @@ import numpy as np
 
 from ._columns import batch_length, count_categories, finite_values
 from .errors import DetectorStateError
+from .grid import GridCounts, coarse_counts
 from .profile import CategoricalProfile, NumericProfile, ReferenceProfile
-from .reservoir import Reservoir
 
 __all__ = ["CategoricalWindow", "NumericWindow", "WindowSketch"]
 
@@ -18,19 +18,23 @@ MAX_UNSEEN_EXAMPLES = 20
 
 
 class NumericWindow:
-    """Bin counts, missing and out-of-range counts and a reservoir sample of one numeric feature."""
+    """Counts on the reference's fine grid, missing and out-of-range counts of one numeric feature.
 
-    __slots__ = ("profile", "counts", "missing", "n", "below", "above", "reservoir")
+    Mergeable: every field is a count or a sum, so two windows' states add up (:meth:`merge`)
+    to the state of their union whatever the order of the values.
+    """
 
-    def __init__(self, profile: NumericProfile, reservoir_size: int, seed: int) -> None:
+    __slots__ = ("profile", "grid", "missing", "n", "below", "above")
+
+    def __init__(self, profile: NumericProfile) -> None:
         self.profile = profile
-        self.counts = np.zeros(len(profile.edges) + 1, dtype=np.int64)
+        self.grid = GridCounts.empty(profile.grid)
         self.missing = self.n = self.below = self.above = 0
-        self.reservoir = Reservoir(reservoir_size, seed)
 
     @property
-    def sample(self) -> np.ndarray:
-        return self.reservoir.values
+    def counts(self) -> np.ndarray:
+        """Counts over the reference's coarse bins (``profile.edges``)."""
+        return coarse_counts(self.grid.counts, self.profile.coarse_starts)
 
     @property
     def out_of_range(self) -> int:
@@ -42,35 +46,31 @@ class NumericWindow:
         self.missing += missing
         if len(values) == 0:
             return
-        self.counts += np.bincount(np.searchsorted(self.profile.edges, values, side="right"), minlength=len(self.counts))
+        self.grid = self.grid.merged(GridCounts.of(self.profile.grid, values))
         self.n += len(values)
         if self.profile.min is not None:
             self.below += int(np.count_nonzero(values < self.profile.min))
             self.above += int(np.count_nonzero(values > self.profile.max))
-        self.reservoir.update(values)
 
     def merge(self, other: NumericWindow) -> None:
-        """Add ``other``'s state (binned on the same reference): exact for the counts, the reservoir
-        by :meth:`Reservoir.merge`."""
-        self.counts = self.counts + other.counts
+        """Add ``other``'s values (a window of the same feature and reference)."""
+        self.grid = self.grid.merged(other.grid)
         self.missing += other.missing
         self.n += other.n
         self.below += other.below
         self.above += other.above
-        self.reservoir.merge(other.reservoir)
 
     def snapshot(self) -> dict[str, Any]:
-        return {
-            "counts": self.counts.tolist(), "missing": self.missing, "n": self.n, "below": self.below,
-            "above": self.above, "reservoir": self.reservoir.snapshot(),
-        }
+        return {"grid": self.grid.snapshot(), "missing": self.missing, "n": self.n, "below": self.below,
+                "above": self.above}
 
     def load(self, s: Mapping[str, Any]) -> None:
-        self.counts = _counts(s["counts"], len(self.counts))
-        # Snapshots of earlier builds also hold "total" and "total_sq": sums nothing read, and
-        # that overflowed to inf on values near the float64 limit. They are ignored.
+        if "grid" not in s:
+            # Snapshots of earlier builds hold a reservoir sample and coarse counts, from which
+            # the grid counts cannot be recovered: the caller drops the window's drift state.
+            raise DetectorStateError("grid: a window snapshot of an earlier build (reservoir sample, no grid counts)")
+        self.grid = GridCounts.restore(s["grid"], len(self.profile.grid) + 1)
         self.missing, self.n, self.below, self.above = s["missing"], s["n"], s["below"], s["above"]
-        self.reservoir = Reservoir.restore(s["reservoir"])
 
 
 class CategoricalWindow:
@@ -99,8 +99,9 @@ class CategoricalWindow:
             self.n += k
 
     def merge(self, other: CategoricalWindow) -> None:
-        """Add ``other``'s counts: exact. The unseen examples add per value; past
-        :data:`MAX_UNSEEN_EXAMPLES` values the most frequent are kept (ties by value), not the first seen."""
+        """Add ``other``'s values (a window of the same feature and reference). The unseen
+        examples keep the first ``MAX_UNSEEN_EXAMPLES`` names in sorted order, so the merge
+        of the same windows gives the same examples in any order."""
         self.counts = self.counts + other.counts
         self.missing += other.missing
         self.n += other.n
@@ -108,9 +109,7 @@ class CategoricalWindow:
         examples = dict(self.unseen_examples)
         for cat, k in other.unseen_examples.items():
             examples[cat] = examples.get(cat, 0) + k
-        if len(examples) > MAX_UNSEEN_EXAMPLES:
-            examples = dict(sorted(examples.items(), key=lambda item: (-item[1], item[0]))[:MAX_UNSEEN_EXAMPLES])
-        self.unseen_examples = examples
+        self.unseen_examples = {c: examples[c] for c in sorted(examples)[:MAX_UNSEEN_EXAMPLES]}
 
     def snapshot(self) -> dict[str, Any]:
         return {"counts": self.counts.tolist(), "missing": self.missing, "n": self.n,
@@ -135,8 +134,9 @@ def _counts(values: Any, bins: int) -> np.ndarray:
 class WindowSketch:
     """Bounded summary of one window, binned against a :class:`ReferenceProfile`.
 
-    Memory is O(bins + reservoir_size + max_categories) per feature whatever the
-    number of updates. Feature columns absent from a batch count as missing.
+    Memory is O(grid cells + max_categories) per feature whatever the number of updates.
+    Feature columns absent from a batch count as missing. Mergeable: :meth:`merge` adds another
+    window's counts and sums, so partial windows (two partitions, two workers) combine exactly.
 
     >>> import numpy as np
     >>> ref = ReferenceProfile.from_columns({"x": "numeric"}, {"x": np.arange(100.0)}, bins=4)
@@ -152,9 +152,9 @@ class WindowSketch:
         self.profile = profile
         self.n = 0
         self.features: dict[str, FeatureWindow] = {}
-        for i, (name, p) in enumerate(profile.features.items()):
+        for name, p in profile.features.items():
             if isinstance(p, NumericProfile):
-                self.features[name] = NumericWindow(p, profile.reservoir_size, profile.seed + i)
+                self.features[name] = NumericWindow(p)
             else:
                 self.features[name] = CategoricalWindow(p)
 
@@ -172,15 +172,10 @@ class WindowSketch:
         self.n += length
 
     def merge(self, other: WindowSketch) -> None:
-        """Add ``other``, a sketch of other rows of the same window binned on the same reference.
-
-        mergeable: bin, category, missing and out-of-range counts add exactly, in any order
-        (the reservoirs by :meth:`Reservoir.merge`, which is not exact)."""
-        if list(other.features) != list(self.features) or other.profile.bins != self.profile.bins:
-            raise DetectorStateError("other: binned on another reference; sketches are not mergeable")
-        self.n += other.n
+        """Add ``other``'s rows (a sketch against the same reference)."""
         for name, fw in self.features.items():
             fw.merge(other.features[name])
+        self.n += other.n
 
     def snapshot(self) -> dict[str, Any]:
         """JSON-safe state (the profile itself is not included)."""

@@ -9,6 +9,10 @@ Test names, thresholds and test parameters are checked by the detectors themselv
 ...                 "models[0].drift")
 >>> [t.type for t in s.numeric], s.persistence
 (['psi', 'ks'], (2, 3))
+>>> s = parse_drift(r, {"numeric": [{"type": "wasserstein", "threshold": "auto"}],
+...                     "target": {"false_alarms": 1, "per_windows": 500}}, "models[0].drift")
+>>> s.numeric[0].auto, s.target_rate
+(True, 0.002)
 >>> _ = parse_drift(r, {"numeric": [{"type": "ks", "threshold": 1.5}]}, "models[0].drift")
 >>> print(r.problems[0])
 models[0].drift.numeric[0].threshold: 1.5 is invalid, expected a number in (0.0, 1.0)
@@ -20,8 +24,10 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from driftline.detectors.settings import (
+    AUTO,
     CATEGORICAL_TESTS,
     CORRECTIONS,
+    MAX_PERIOD,
     MAX_PERSISTENCE,
     NUMERIC_TESTS,
     DriftSettings,
@@ -33,7 +39,7 @@ from .reader import Reader, join
 
 __all__ = ["parse_drift"]
 
-_KEYS = ("numeric", "categorical", "correction", "persistence", "importances")
+_KEYS = ("numeric", "categorical", "correction", "persistence", "importances", "target", "baselines")
 _TEST_KEYS = ("type", "threshold", "params")
 
 
@@ -47,8 +53,26 @@ def parse_drift(r: Reader, raw: Any, path: str) -> DriftSettings:
     importances = {}
     for name, weight in r.section(d, "importances", path).items():
         importances[str(name)] = r.number({name: weight}, name, join(path, "importances"), 1.0, low=0.0)
-    built = r.detector(path, lambda: DriftSettings(numeric, categorical, correction, persistence, importances))
+    target = _target(r, d.get("target"), join(path, "target"), defaults.target)
+    b = r.mapping(d.get("baselines") or {}, join(path, "baselines"), keys=("previous", "period"))
+    baselines = (r.integer(b, "previous", join(path, "baselines"), 0, low=0, high=MAX_PERIOD),
+                 r.integer(b, "period", join(path, "baselines"), 0, low=0, high=MAX_PERIOD))
+    built = r.detector(path, lambda: DriftSettings(numeric, categorical, correction, persistence, importances,
+                                                   target, baselines))
     return built or defaults
+
+
+def _target(r: Reader, raw: Any, path: str, default: tuple[float, int]) -> tuple[float, int]:
+    """``{false_alarms: 1, per_windows: 1000}``: what ``threshold: auto`` aims at, per model."""
+    if raw is None:
+        return default
+    t = r.mapping(raw, path, keys=("false_alarms", "per_windows"))
+    per_windows = r.integer(t, "per_windows", path, default[1], low=2, high=10**9)
+    false_alarms = r.number(t, "false_alarms", path, default[0], low=0.0)
+    if not 0 < false_alarms <= per_windows / 2:
+        r.problem(join(path, "false_alarms"), false_alarms, f"a number in (0, per_windows / 2 = {per_windows / 2:g}]")
+        return default
+    return (false_alarms, per_windows)
 
 
 def _specs(r: Reader, d: Mapping[str, Any], key: str, path: str, allowed: Sequence[str],
@@ -64,7 +88,8 @@ def _specs(r: Reader, d: Mapping[str, Any], key: str, path: str, allowed: Sequen
             continue
         item = r.mapping(item, where, keys=_TEST_KEYS)
         kind = r.string(item, "type", where, None, choices=allowed)
-        threshold = r.number(item, "threshold", where, None)
+        auto = item.get("threshold") == AUTO
+        threshold = AUTO if auto else r.number(item, "threshold", where, None)
         params = plain(dict(r.section(item, "params", where)))
         if kind is None or (threshold is None and item.get("threshold") is not None):
             continue

@@ -77,7 +77,7 @@ class WorkerMetrics:
                 self.window_metric.labels(report.model, version, metric.name).set(metric.value)
         drifted: dict[str, bool] = {}
         for r in report.drift:
-            self.drift_statistic.labels(report.model, version, r.feature, r.test).set(r.statistic)
+            self.drift_statistic.labels(report.model, version, r.feature, r.stored_test).set(r.statistic)
             drifted[r.feature] = drifted.get(r.feature, False) or r.drifted
         for event in report.concept:
             self.concept_drift.labels(report.model, version, event.detector, event.state).inc()

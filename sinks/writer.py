@@ -74,7 +74,7 @@ class EventWriter:
         drift = self._buffers.setdefault("drift_results", defaultdict(list))
         for r in report.drift:
             for name, value in (("model", report.model), ("version", report.version), ("window_start", start),
-                                ("window_end", end), ("feature", r.feature), ("test", r.test),
+                                ("window_end", end), ("feature", r.feature), ("test", r.stored_test),
                                 ("statistic", float(r.statistic)), ("p_value", r.p_value),
                                 ("threshold", float(r.threshold)), ("drifted", int(r.drifted)),
                                 ("raw_drifted", int(r.drifted if r.raw_drifted is None else r.raw_drifted)),

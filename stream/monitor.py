@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 from driftline.detectors import (
+    BaselineHistory,
     CBPEReference,
     CBPEWindow,
     ConceptDriftMonitor,
@@ -94,6 +95,7 @@ class ModelMonitor:
         self.suite = DriftSuite(reference, settings.drift) if reference else None
         self.cbpe = _cbpe(settings, reference)
         self.dle = _dle(settings, reference)
+        self.history = _history(reference, settings.drift)
         self.concept = ConceptDriftMonitor(settings.concept.detector, **settings.concept.params)
         self.quality = DataQualityCheck(**asdict(settings.quality))
         # Multivariate drift: a PCA fitted on the reference rows (given, or the warm-up rows).
@@ -325,6 +327,11 @@ class ModelMonitor:
             if window.type_errors.get(name):
                 metrics.append(MetricValue(f"type_errors:{name}", float(window.type_errors[name]), window.n))
         drift = list(self.suite.evaluate(window.sketch)) if self.suite and window.sketch and window.sketch.n else []
+        if self.history is not None and self.suite is not None and window.sketch is not None and window.sketch.n:
+            index = window.start_ms // self.settings.window_ms
+            for name, base in self.history.baselines(index).items():
+                drift.extend(self.suite.evaluate(window.sketch, base, name))
+            self.history.push(index, window.sketch)
         if window.sketch is not None and window.sketch.n:
             for q in self.quality.evaluate(window.sketch, window.type_errors):
                 if q.check != "missing_rate":  # counted above, also before the reference exists
@@ -362,6 +369,7 @@ class ModelMonitor:
             "model": self.model, "version": self.version, "kinds": dict(self.drift_kinds),
             "reference": reference_snapshot(self),
             "suite": None if self.suite is None else self.suite.snapshot(),
+            "baselines": None if self.history is None else self.history.snapshot(),
             "concept": self.concept.snapshot(),
             "streaming": [[feature, detector.snapshot()] for feature, detector in self.streaming],
             "windows": [w.snapshot() for w in self.windows.values()],
@@ -388,6 +396,11 @@ class ModelMonitor:
         kept = restore_reference(m, snapshot["reference"], snapshot["kinds"])
         if kept and snapshot["suite"] is not None and m.suite is not None:
             m.suite = DriftSuite.restore(m.reference, settings.drift, snapshot["suite"])
+        saved = snapshot.get("baselines")  # absent from checkpoints of earlier builds
+        m.history = _history(m.reference, settings.drift)
+        if kept and saved is not None and m.history is not None and \
+                (saved["previous"], saved["period"]) == settings.drift.baselines:
+            m.history = BaselineHistory.restore(m.reference, saved)
         restore_detectors(m, snapshot["concept"], snapshot["streaming"])
         m.windows = {w.start_ms: w for w in (OpenWindow.restore(w, m.reference if kept else None)
                                              for w in snapshot["windows"])}
@@ -420,3 +433,9 @@ class ModelMonitor:
         self.suite = DriftSuite(profile, self.settings.drift)
         if self.segments is not None:
             self.segments.reference_ready(profile)
+        self.history = _history(profile, self.settings.drift)
+
+
+def _history(reference: ReferenceProfile | None, drift: Any) -> BaselineHistory | None:
+    """The rolling baselines' window history, when the settings ask for one."""
+    return BaselineHistory(reference, *drift.baselines) if reference is not None and any(drift.baselines) else None

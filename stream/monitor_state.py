@@ -31,6 +31,7 @@ from typing import Any
 import msgspec
 import numpy as np
 from driftline.detectors import (
+    BaselineHistory,
     ConceptDriftMonitor,
     DetectorStateError,
     DriftSuite,
@@ -55,7 +56,7 @@ def reference_digest(profile: ReferenceProfile) -> str:
     """sha256 (hex) of a profile's canonical JSON: the same reference has the same digest in every worker."""
     digest = _DIGESTS.get(profile)
     if digest is None:
-        digest = _DIGESTS[profile] = _digest_of(profile.to_dict(packed=True))
+        digest = _DIGESTS[profile] = _digest_of(profile.to_dict(packed=True, calibration=False))
     return digest
 
 
@@ -143,6 +144,8 @@ def restore_reference(monitor: Any, saved: Mapping[str, Any], kinds: Mapping[str
         m.pca = PCAReconstructionDrift.restore(saved["pca"])
         m._pca_in_stream = True
     m.suite = DriftSuite(m.reference, m.settings.drift)
+    if any(m.settings.drift.baselines):
+        m.history = BaselineHistory(m.reference, *m.settings.drift.baselines)
     return True
 
 

@@ -20,6 +20,7 @@ True
 from __future__ import annotations
 
 import copy
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,6 +28,7 @@ from typing import Any
 from driftline.detectors import (
     CBPEWindow,
     ConceptDriftEvent,
+    DetectorStateError,
     DLEWindow,
     DriftResult,
     PerformanceWindow,
@@ -38,6 +40,8 @@ from driftline.detectors import (
 )
 
 __all__ = ["LabelWindow", "OpenWindow", "concept_event", "drift_result", "event_dict", "result_dict"]
+
+log = logging.getLogger("driftline.monitor")
 
 
 @dataclass
@@ -98,13 +102,23 @@ class OpenWindow:
                      type_errors={str(k): int(v) for k, v in s["type_errors"].items()},
                      change_points=[drift_result(r) for r in s["change_points"]])
         if reference is not None:
-            window.sketch = None if s["sketch"] is None else WindowSketch.restore(reference, s["sketch"])
+            window.sketch = None if s["sketch"] is None else _sketch(reference, s["sketch"], window.start_ms)
             window.pca_sum, window.pca_n = decode_float(s["pca_sum"], "pca_sum"), int(s["pca_n"])
             if reference.cbpe is not None and s.get("cbpe") is not None:  # absent before CBPE
                 window.cbpe = CBPEWindow.restore(reference.cbpe, s["cbpe"])
             if reference.dle is not None and s.get("dle") is not None:  # absent before DLE
                 window.dle = DLEWindow.restore(reference.dle, s["dle"])
         return window
+
+
+def _sketch(reference: ReferenceProfile, saved: Mapping[str, Any], start_ms: int) -> WindowSketch | None:
+    """The saved drift sketch, or None for one of an earlier build (a reservoir sample where the
+    grid counts are now): the window's drift then covers only the events after the restart."""
+    try:
+        return WindowSketch.restore(reference, saved)
+    except DetectorStateError as exc:
+        log.warning("window at %d ms: its drift sketch cannot be restored (%s); its drift restarts", start_ms, exc)
+        return None
 
 
 @dataclass
@@ -151,7 +165,8 @@ def result_dict(r: DriftResult) -> dict[str, Any]:
             "threshold": encode_float(r.threshold), "drifted": r.drifted,
             "p_value": None if r.p_value is None else encode_float(r.p_value), "raw_drifted": r.raw_drifted,
             "corrected": r.corrected, "importance": None if r.importance is None else encode_float(r.importance),
-            "adjusted_p_value": None if r.adjusted_p_value is None else encode_float(r.adjusted_p_value)}
+            "adjusted_p_value": None if r.adjusted_p_value is None else encode_float(r.adjusted_p_value),
+            "baseline": r.baseline}
 
 
 def drift_result(d: Mapping[str, Any]) -> DriftResult:
@@ -161,7 +176,7 @@ def drift_result(d: Mapping[str, Any]) -> DriftResult:
     return DriftResult(str(d["feature"]), str(d["test"]), decode_float(d["statistic"], "statistic"),
                        decode_float(d["threshold"], "threshold"), bool(d["drifted"]), opt("p_value"),
                        None if d["raw_drifted"] is None else bool(d["raw_drifted"]), str(d["corrected"]),
-                       opt("importance"), opt("adjusted_p_value"))
+                       opt("importance"), opt("adjusted_p_value"), str(d.get("baseline", "reference")))
 
 
 def event_dict(e: ConceptDriftEvent) -> dict[str, Any]:

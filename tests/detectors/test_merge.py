@@ -83,11 +83,8 @@ def test_window_sketches_merge_into_the_concatenated_stream():
             w.update({"x": x[idx[lo:lo + 400]], "c": c[idx[lo:lo + 400]]})
         states.append(w)
     results = merged(states, WindowSketch.merge)
-    for m in results:
+    for m in results:  # the fine grid's counts merge exactly: no sample, nothing approximate
         close(sketch_state(m), sketch_state(whole))
-        assert m.features["x"].reservoir.seen == whole.features["x"].reservoir.seen
-    samples = [sorted(m.features["x"].sample.tolist()) for m in results]
-    assert all(s == samples[0] for s in samples)  # the reservoir merge is order-independent, if not exact
 
 
 def test_reservoir_merge_is_commutative_and_associative():

@@ -60,8 +60,30 @@ def test_profile_json_round_trip_is_exact(tmp_path, reference, columns):
     reference.save(path)
     loaded = ReferenceProfile.load(path)
     assert loaded.to_dict() == reference.to_dict()
-    assert json.loads(path.read_text())["format_version"] == 1
+    assert json.loads(path.read_text())["format_version"] == 2
     np.testing.assert_array_equal(loaded.features["age"].edges, reference.features["age"].edges)
+
+
+def test_a_version_1_profile_loads_with_the_grid_of_its_sample(reference):
+    v1 = reference.to_dict()
+    v1["format_version"] = 1
+    for f in v1["features"].values():
+        f.pop("grid", None), f.pop("grid_counts", None)
+    old = ReferenceProfile.from_dict(json.loads(json.dumps(v1))).features["age"]
+    new = reference.features["age"]
+    assert old.grid_counts.n == len(new.sample) == 2000  # the sample stands for the reference
+    assert set(new.edges.tolist()) <= set(old.grid.tolist())
+    np.testing.assert_array_equal(old.counts, new.counts)  # the coarse counts are the stored ones
+
+
+def test_the_grid_holds_the_coarse_edges_and_every_reference_value(reference, columns):
+    p = reference.features["age"]
+    assert set(p.edges.tolist()) <= set(p.grid.tolist()) and p.grid[0] == p.min and p.grid[-1] > p.max
+    assert p.grid_counts.n == p.n and p.grid_counts.counts[0] == 0
+    np.testing.assert_array_equal(np.add.reduceat(p.grid_counts.counts, p.coarse_starts), p.counts)
+    discrete = ReferenceProfile.from_columns({"x": "numeric"}, {"x": np.round(columns(5000, seed=3)["age"])})
+    x = discrete.features["x"]
+    assert len(x.grid) <= 200 and set(np.unique(x.sample).tolist()) <= set(x.grid.tolist())  # the lattice itself
 
 
 def test_all_missing_feature_round_trips(columns):

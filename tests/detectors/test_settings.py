@@ -11,8 +11,9 @@ from driftline.detectors import DetectorConfigError, DriftSettings, TestSpec
 
 def test_defaults():
     s = DriftSettings()
-    assert s.numeric == (TestSpec("psi", 0.2),) and s.categorical == (TestSpec("chi2", 0.01),)
-    assert (s.correction, s.persistence) == ("bh", (1, 1))
+    assert s.numeric == (TestSpec("wasserstein", "auto"), TestSpec("moments", "auto"))
+    assert s.categorical == (TestSpec("chi2", "auto"),)
+    assert (s.correction, s.persistence, s.target, s.baselines) == ("bh", (1, 1), (1.0, 200), (0, 0))
 
 
 def test_full_construction():
@@ -27,8 +28,9 @@ def test_full_construction():
     ("kwargs", "key", "value", "expected", "message"),
     [
         ({"numeric": (TestSpec("psi"), TestSpec("chi2"))}, "numeric[1].type", "chi2",
-         "one of: hellinger, jensen_shannon, ks, psi, wasserstein",
-         "numeric[1].type: 'chi2' is not a known test (expected one of: hellinger, jensen_shannon, ks, psi, wasserstein)"),
+         "one of: hellinger, jensen_shannon, ks, moments, psi, wasserstein",
+         "numeric[1].type: 'chi2' is not a known test (expected one of: hellinger, jensen_shannon, ks, moments, psi, "
+         "wasserstein)"),
         ({"correction": "holm"}, "correction", "holm", "one of: bh, bonferroni, none",
          "correction: 'holm' is not a known correction (expected one of: bh, bonferroni, none)"),
         ({"persistence": (3, 2)}, "persistence", (3, 2), "[k, n] with 1 <= k <= n <= 1000",
@@ -47,7 +49,9 @@ def test_errors_name_key_value_and_expectation(kwargs, key, value, expected, mes
 @pytest.mark.parametrize(("spec", "key", "value"), [
     (lambda: TestSpec("ks", 1.5), "threshold", 1.5),
     (lambda: TestSpec("psi", -1), "threshold", -1),
-    (lambda: TestSpec("psi", params={"bins": 3}), "params.bins", 3),
+    (lambda: TestSpec("psi", params={"bins": 1}), "params.bins", 1),
+    (lambda: TestSpec("psi", params={"bins": "deciles"}), "params.bins", "deciles"),
+    (lambda: TestSpec("psi", params={"grid": 3}), "params.grid", 3),
     (lambda: TestSpec("wasserstein", params={"normalise": "mad"}), "params.normalise", "mad"),
     (lambda: TestSpec("ks", 0.5, {"method": "exact"}), "params.method", "exact"),
     (lambda: TestSpec("nope"), "type", "nope"),

@@ -45,11 +45,13 @@ def test_drift_block():
         categorical=(TestSpec("chi2"), TestSpec("unseen_share", 0.02)),
         correction="bonferroni", persistence=(2, 3), importances={"x": 0.5})
     assert model(drift={"persistence": [1, 4]}).drift.persistence == (1, 4)
+    assert model(drift={"baselines": {"previous": 3, "period": 288}}).drift.baselines == (3, 288)
+    assert model(drift={"baselines": {"period": 24}}).drift.baselines == (0, 24)
 
 
 @pytest.mark.parametrize(("drift", "line"), [
     ({"numeric": [{"type": "psi"}, {"type": "foo"}]},
-     "models[0].drift.numeric[1].type: 'foo' is invalid, expected one of: hellinger, jensen_shannon, ks, psi, "
+     "models[0].drift.numeric[1].type: 'foo' is invalid, expected one of: hellinger, jensen_shannon, ks, moments, psi, "
      "wasserstein"),
     ({"categorical": [{"type": "ks"}]},
      "models[0].drift.categorical[0].type: 'ks' is invalid, expected one of: chi2, hellinger, jensen_shannon, "
@@ -60,8 +62,8 @@ def test_drift_block():
      "models[0].drift.numeric[0].threshold: -1.0 is invalid, expected a number in (0.0, inf]"),
     ({"numeric": [{"type": "psi", "threshold": "high"}]},
      "models[0].drift.numeric[0].threshold: 'high' is invalid, expected a number"),
-    ({"numeric": [{"type": "psi", "params": {"bins": 3}}]},
-     "models[0].drift.numeric[0].params.bins: 3 is invalid, expected one of: eps"),
+    ({"numeric": [{"type": "psi", "params": {"bin": 3}}]},
+     "models[0].drift.numeric[0].params.bin: 3 is invalid, expected one of: eps, bins, pseudo_count"),
     ({"numeric": [{"type": "wasserstein", "params": {"normalise": "mad"}}]},
      "models[0].drift.numeric[0].params.normalise: 'mad' is invalid, expected one of: iqr, none, std"),
     ({"numeric": [{"type": "psi", "treshold": 0.1}]},
@@ -72,7 +74,19 @@ def test_drift_block():
     ({"importances": {"x": -1}}, "models[0].drift.importances.x: -1 is invalid, expected a number >= 0"),
     ({"tests": []},
      "models[0].drift.tests: [] is invalid, expected a known key: numeric, categorical, correction, persistence, "
-     "importances"),
+     "importances, target, baselines"),
+    ({"baselines": {"previous": -1}},
+     "models[0].drift.baselines.previous: -1 is invalid, expected an integer in [0, 2016]"),
+    ({"baselines": {"days": 1}},
+     "models[0].drift.baselines.days: 1 is invalid, expected a known key: previous, period"),
+    ({"numeric": [{"type": "psi", "threshold": "automatic"}]},
+     "models[0].drift.numeric[0].threshold: 'automatic' is invalid, expected a number"),
+    ({"target": {"false_alarms": 5, "per_windows": 6}},
+     "models[0].drift.target.false_alarms: 5.0 is invalid, expected a number in (0, per_windows / 2 = 3]"),
+    ({"target": {"false_alarms": 1, "per_windows": 1}},
+     "models[0].drift.target.per_windows: 1 is invalid, expected an integer in [2, 1000000000]"),
+    ({"target": {"rate": 0.1}},
+     "models[0].drift.target.rate: 0.1 is invalid, expected a known key: false_alarms, per_windows"),
     ({"numeric": "psi"}, "models[0].drift.numeric: 'psi' is invalid, expected a list"),
     ({"numeric": [5]}, "models[0].drift.numeric[0]: 5 is invalid, expected a test name or a mapping with type, "
                        "threshold, params"),

@@ -5,7 +5,7 @@ import json
 import numpy as np
 from click.testing import CliRunner
 from driftline.cli import main
-from driftline.detectors import ReferenceProfile
+from driftline.detectors import DriftSuite, ReferenceProfile, WindowSketch
 from driftline.settings import parse_settings
 from driftline.stream.reference_files import load_reference
 
@@ -113,7 +113,7 @@ def test_baseline_with_config_profiles_prediction_and_score_as_the_worker_tests_
 
     windows = windows_of(load_settings(config), rows)
     tests = {(d.feature, d.test) for w in windows for d in w.drift}
-    assert {("prediction", "chi2"), ("score", "psi"), ("has_cosigner", "chi2"), ("amount", "psi")} <= tests
+    assert {("prediction", "chi2"), ("score", "wasserstein"), ("has_cosigner", "chi2"), ("amount", "wasserstein")} <= tests
     assert not [d for w in windows for d in w.drift if d.drifted]
 
 
@@ -175,3 +175,22 @@ def test_check_config_and_run_refuse_a_profile_the_worker_cannot_use(tmp_path):
     result = CliRunner().invoke(main, ["check-config", str(config)])
     assert result.exit_code == 2, result.output
     assert result.stderr.startswith("models[0].reference.path: ") and "no column 'has_cosigner'" in result.stderr
+def test_baseline_calibrates_the_auto_tests_once_and_the_worker_uses_the_saved_fits(tmp_path):
+    data, out = tmp_path / "ref.csv", tmp_path / "credit.profile.json"
+    write_csv(data)
+    result = CliRunner().invoke(main, ["baseline", "--data", str(data), "--model", "credit", "--out", str(out),
+                                       "--window-events", "500"])
+    assert result.exit_code == 0, result.output
+    assert "10 calibration fits" in result.output  # (2 numeric x 2 tests + 1) x the 2 ladder sizes around 500
+    saved = json.loads(out.read_text())["calibration"]["fits"]
+    settings = parse_settings({"models": [{"name": "credit", "features": {"income": "numeric", "country": "categorical",
+                                                                         "age": "numeric"},
+                                           "reference": {"profile": str(out)}}]})
+    loaded = load_reference(settings.models[0])
+    assert len(loaded.calibration) == 10
+    w = WindowSketch(loaded)
+    w.update({"income": np.full(450, 50_000.0), "country": np.array(["DE"] * 450, dtype=object),
+              "age": np.full(450, 40.0)})
+    results = DriftSuite(loaded, settings.models[0].drift).evaluate(w)
+    assert all(r.drifted for r in results)  # a constant window is far from the reference
+    assert len(loaded.calibration) == 10 and json.loads(out.read_text())["calibration"]["fits"] == saved  # no refit
