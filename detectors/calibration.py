@@ -151,7 +151,12 @@ class Calibration:
         method, power = FITS[test.name]
         if not math.isfinite(statistic):
             return 0.0
-        y = statistic**power
+        try:
+            y = float(statistic) ** power
+        except OverflowError:  # a statistic beyond 1e154 (a 1e308 value in a window): as far as it gets
+            return 0.0
+        if not math.isfinite(y):
+            return 0.0
         floor = 1.0 / (self.draws + 1)  # what the resampling can tell apart from "never"
         if method == "gamma":
             shape, scale, top = fit

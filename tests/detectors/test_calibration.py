@@ -130,3 +130,16 @@ def test_achieved_false_alarm_rate_on_held_out_no_change_streams(profile, persis
         drifted = now
     rate = alarms / windows
     assert settings.target_rate / 1.5 <= rate <= settings.target_rate * 1.5, rate
+
+
+@pytest.mark.parametrize(("name", "params"), [(n, p) for n, p in NUMERIC if n != "l_infinity"])
+def test_extreme_values_get_the_smallest_p_value_instead_of_an_overflow(profile, name, params):
+    """A producer's 1e308 (valid JSON) makes some statistics huge: their square overflows a float."""
+    suite = DriftSuite(profile, DriftSettings(numeric=(TestSpec(name, "auto", params),),
+                                              categorical=(TestSpec("chi2", "auto"),)))
+    w = WindowSketch(profile)
+    data = stable(500, np.random.default_rng(9))
+    data["a"][:5] = [1e308, -1e308, 1e308, 1e300, -1e300]
+    w.update(data)
+    results = {r.feature: r for r in suite.evaluate(w)}
+    assert results["a"].p_value is not None and 0.0 <= results["a"].p_value <= 1.0
