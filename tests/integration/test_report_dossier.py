@@ -89,6 +89,9 @@ models:
     features: {{income: numeric, age: numeric}}
     reference: {{warmup_events: 1000}}
     window: {{size: 10s, idle_close: 3s}}
+    # Fixed thresholds: this scenario is about the dossier, not the detectors' defaults (a warm-up
+    # reference as small as a window is where calibrated thresholds are least exact).
+    drift: {{numeric: [{{type: psi, threshold: 0.2}}]}}
 experiments:
   - {{name: credit-canary, model: credit, champion: v1, challengers: [v2], metric: accuracy, min_sample: 100,
      rollback_grace: 10s}}

@@ -178,7 +178,7 @@ def test_prediction_travels_to_clickhouse_and_alert(broker, clickhouse, webhook_
                    if line.startswith("driftline_dead_letters_total{"))
         assert dead == 50.0
         assert 'driftline_drift_detected{feature="income",model="credit",version="v1"}' in text
-        assert 'driftline_drift_statistic{feature="income",model="credit",test="psi",version="v1"}' in text
+        assert 'driftline_drift_statistic{feature="income",model="credit",test="wasserstein",version="v1"}' in text
     finally:
         worker.terminate()
         try:
