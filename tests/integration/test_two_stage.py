@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from tests.faults.harness import MODELS, Scenario
-from tests.integration.traffic import START_MS, STEP_MS, make_traffic
+from tests.integration.traffic import make_traffic
 from tests.support.kafka import produce
 from tests.support.waiting import wait_until
 
@@ -82,6 +82,12 @@ def lean(traffic):
     return predictions, sorted(feedback, key=lambda kv: json.loads(kv[1])["ts"])
 
 
+def _ms(ts: str) -> int:
+    from datetime import datetime
+
+    return int(datetime.fromisoformat(ts.replace("Z", "+00:00")).timestamp() * 1000)
+
+
 def ready(port: int) -> bool:
     try:
         return httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200
@@ -101,6 +107,9 @@ def same(a, b, where=""):
     if isinstance(a, float) and isinstance(b, float):
         assert (math.isnan(a) and math.isnan(b)) or a == pytest.approx(b, rel=1e-9, abs=1e-12), where
     elif isinstance(a, list | tuple):
+        if len(a) != len(b) and a and isinstance(a[0], tuple):  # rows: name the ones only one side has
+            keys_a, keys_b = {r[:5] for r in a}, {r[:5] for r in b}
+            assert len(a) == len(b), (where, len(a), len(b), sorted(keys_a - keys_b)[:10], sorted(keys_b - keys_a)[:10])
         assert len(a) == len(b), (where, len(a), len(b))
         for i, (x, y) in enumerate(zip(a, b, strict=True)):
             same(x, y, f"{where}[{i}]")
@@ -108,8 +117,9 @@ def same(a, b, where=""):
         assert a == b, (where, a, b)
 
 
-def finished(sc: Scenario, n_predictions: int, n_feedback: int) -> bool:
-    last = (START_MS + (N - 1) * STEP_MS) // 10_000 * 10
+def finished(sc: Scenario, n_predictions: int, n_feedback: int, last_label_ms: int) -> bool:
+    # The label window of the last join (a label comes after its prediction: the join's time is the label's).
+    last = last_label_ms // 10_000 * 10
     return (sc.stored("predictions"), sc.stored("feedback")) == (n_predictions, n_feedback) and all(
         sc.scalar(f"SELECT count() FROM {{db}}.window_metrics FINAL WHERE model = '{m}' AND metric = 'labels' "
                   f"AND toUnixTimestamp(window_start) = {last}") for m in ("credit", "price"))
@@ -135,7 +145,9 @@ def run(broker, clickhouse, tmp_path: Path, predictions, feedback, *, processes:
             workers[0].kill9()
             workers.append(sc.start_worker())
         produce(sc.bootstrap, sc.topics["feedback"], feedback)
-        wait_until(lambda: finished(sc, len(predictions), len(feedback)), 180, "every window closed")
+        last_label_ms = max(json.loads(v)["ts"] if isinstance(json.loads(v)["ts"], int) else _ms(json.loads(v)["ts"])
+                            for _, v in feedback)
+        wait_until(lambda: finished(sc, len(predictions), len(feedback), last_label_ms), 180, "every window closed")
         assert all(w.alive() for w in workers[1:]), "a worker died"
         return results(sc)
     finally:
