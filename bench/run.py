@@ -3,7 +3,7 @@
 Sections: ``throughput`` (consume ceilings A/B, the worker end to end on a
 ClickHouse server and on chdb, per-stage times), ``drift`` (Evidently 0.7.23 vs
 DriftSuite), ``quality`` (detection quality vs Evidently and always/never-fire:
-bench/quality.py), ``latency`` (drift onset -> webhook alert), ``rss`` (peak RSS as
+bench/quality.py), ``cbpe`` (NannyML 0.13's CBPE vs CBPEWindow), ``latency`` (drift onset -> webhook alert), ``rss`` (peak RSS as
 the stream grows, bytes per pending join entry), ``scale`` (two workers in one group),
 ``processes`` (``driftline run --processes 1`` and ``2``), ``growth`` (features per event
 and streams) and ``segments`` (the throughput with 2 segment keys x 50 values over the same
@@ -30,7 +30,7 @@ from driftline.demo import EmbeddedBroker
 
 from tests.support.servers import ClickHouseServer
 
-from . import drift_compare, growth, latency, processes, quality, rss, scale, segments
+from . import cbpe_compare, drift_compare, growth, latency, processes, quality, rss, scale, segments
 from .e2e import run_worker
 from .load import consume_all, decoder, produce_plan
 from .scale import cpu_seconds
@@ -52,7 +52,8 @@ def _git_state() -> str:
         return "unknown"
 
 
-SECTIONS = ("throughput", "drift", "quality", "latency", "rss", "scale", "processes", "growth", "segments")
+SECTIONS = ("throughput", "drift", "quality", "cbpe", "latency", "rss", "scale", "processes", "growth", "segments")
+# Run against the bundled broker and a ClickHouse server, started only when one of them is asked for.
 SERVER_SECTIONS = ("throughput", "latency", "rss", "scale", "processes", "growth", "segments")
 
 
@@ -120,6 +121,8 @@ def markdown(report: dict) -> str:
         lines += _drift_md(report["drift"])
     if "quality" in report:
         lines += quality.markdown(report["quality"])
+    if "cbpe" in report:
+        lines += cbpe_compare.markdown(report["cbpe"])
     if "latency" in report:
         lines += _latency_md(report["latency"])
     if "rss" in report:
@@ -232,6 +235,37 @@ def _scale_md(d: dict, summary: dict | None, throughput_result: dict | None) -> 
     return lines + [""]
 
 
+def _server_sections(report: dict, args, broker, clickhouse, events: int, repeat: int,
+                     gc_threshold: tuple[int, ...] | None, latency_runs: int, rss_events: int,
+                     marks: tuple[int, ...]) -> None:
+    """The sections that run against the bundled broker and a ClickHouse server."""
+    if "throughput" in args.only or "scale" in args.only:
+        result = throughput(broker, clickhouse, events, repeat if "throughput" in args.only else 1, gc_threshold)
+        reuse = result.pop("_reuse")
+        report["throughput"], report["summary"] = result, summarise(result)
+    if "scale" in args.only:
+        report["scale"] = scale.measure(broker, clickhouse, reuse["run_id"], reuse["single_db"],
+                                        reuse["services"])
+        logging.info("scale: %.1f s", report["scale"]["seconds"])
+    if "latency" in args.only:
+        url = f"clickhouse://default:@127.0.0.1:{clickhouse.tcp_port}/bench_lat_{{}}"
+        report["latency"] = latency.measure(broker, url.format, runs=latency_runs)
+        logging.info("latency: %s", report["latency"]["median_s"])
+    if "rss" in args.only:
+        report["rss"] = rss.measure(broker, clickhouse, rss_events, marks)
+        logging.info("rss: %s", report["rss"]["points"])
+    if "segments" in args.only:
+        report["segments"] = segments.measure(broker, clickhouse, args.segment_events or events, repeat)
+        logging.info("segments: ratio %.3f", report["segments"]["ratio"])
+    if "processes" in args.only:
+        report["processes"] = processes.measure(broker, clickhouse, events)
+        logging.info("processes: %.2fx", report["processes"]["speedup"])
+    if "growth" in args.only:
+        report["growth"] = growth.measure(broker, clickhouse, quick=args.quick)
+        logging.info("growth: features %+.1f, streams %+.1f points", -report["growth"]["drop_features_points"],
+                     -report["growth"]["drop_streams_points"])
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=1_000_000, help="prediction events (default 1M)")
@@ -274,33 +308,13 @@ def main(argv: list[str] | None = None) -> None:
         report["quality"] = quality.run(reps=2 if args.quick else 6,
                                         stable_events=200_000 if args.quick else 2_000_000)
         logging.info("quality: %s", report["quality"]["stable"]["default"])
+    if "cbpe" in args.only:  # CPU only, no servers
+        report["cbpe"] = cbpe_compare.compare()
+        logging.info("cbpe: max |driftline - NannyML| %s", report["cbpe"]["max_abs_difference"])
     if set(args.only) & set(SERVER_SECTIONS):
         with EmbeddedBroker() as broker, ClickHouseServer() as clickhouse:
-            if "throughput" in args.only or "scale" in args.only:
-                result = throughput(broker, clickhouse, events, repeat if "throughput" in args.only else 1, gc_threshold)
-                reuse = result.pop("_reuse")
-                report["throughput"], report["summary"] = result, summarise(result)
-            if "scale" in args.only:
-                report["scale"] = scale.measure(broker, clickhouse, reuse["run_id"], reuse["single_db"],
-                                                reuse["services"])
-                logging.info("scale: %.1f s", report["scale"]["seconds"])
-            if "latency" in args.only:
-                url = f"clickhouse://default:@127.0.0.1:{clickhouse.tcp_port}/bench_lat_{{}}"
-                report["latency"] = latency.measure(broker, url.format, runs=latency_runs)
-                logging.info("latency: %s", report["latency"]["median_s"])
-            if "rss" in args.only:
-                report["rss"] = rss.measure(broker, clickhouse, rss_events, marks)
-                logging.info("rss: %s", report["rss"]["points"])
-            if "segments" in args.only:
-                report["segments"] = segments.measure(broker, clickhouse, args.segment_events or events, repeat)
-                logging.info("segments: ratio %.3f", report["segments"]["ratio"])
-            if "processes" in args.only:
-                report["processes"] = processes.measure(broker, clickhouse, events)
-                logging.info("processes: %.2fx", report["processes"]["speedup"])
-            if "growth" in args.only:
-                report["growth"] = growth.measure(broker, clickhouse, quick=args.quick)
-                logging.info("growth: features %+.1f, streams %+.1f points", -report["growth"]["drop_features_points"],
-                             -report["growth"]["drop_streams_points"])
+            _server_sections(report, args, broker, clickhouse, events, repeat, gc_threshold, latency_runs,
+                             rss_events, marks)
     meta["seconds"] = time.perf_counter() - started
     RESULTS.mkdir(exist_ok=True)
     stem = RESULTS / meta["started"]

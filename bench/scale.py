@@ -19,8 +19,6 @@ import time
 import uuid
 from pathlib import Path
 
-import psutil
-
 from .child import ChildWorker
 from .settings import bench_raw
 
@@ -31,6 +29,8 @@ _TABLES = {
 
 
 def cpu_seconds(pids: dict[str, int]) -> dict[str, float]:
+    import psutil  # a bench extra: tests/test_bench.py imports this module's neighbours without it
+
     out = {}
     for name, pid in pids.items():
         try:
