@@ -66,6 +66,7 @@ __all__ = ["EXIT_INGEST_CRASHED", "IngestLoop", "exit_process"]
 log = logging.getLogger("driftline.ingest")
 
 EXIT_INGEST_CRASHED = 70  # EX_SOFTWARE: the ingest thread died; a supervisor should restart the worker
+BUSY_STEP_S = 1.0  # a step longer than this restarts the idle clocks (see step())
 LAG_CHECK_INTERVAL_S = 1.0
 LIFECYCLE_READ_INTERVAL_S = 5.0  # how often state changes made elsewhere (CLI, acknowledged webhooks) are read
 
@@ -221,6 +222,11 @@ class IngestLoop:
             self.metrics.batch_duration.labels("process").observe(decoded - started)
             self.metrics.batch_duration.labels("windows").observe(done - decoded)
         self._due(done)
+        if self.clock() - started > BUSY_STEP_S:
+            # The worker itself did not read for that long (a slow insert, a failover, a long
+            # checkpoint): that is not the models' idleness, or a window would close on idle_close
+            # before the events still waiting in Kafka for it are read.
+            self.partitions.restart_idle_clocks()
         self.health.step_done()
 
     def _due(self, now: float) -> None:

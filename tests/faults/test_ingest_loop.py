@@ -128,3 +128,37 @@ def test_a_row_the_store_refuses_is_dead_lettered_and_the_rest_is_stored():
     assert metrics.dead_letters.labels("store_rejected")._value.get() == 1
     assert metrics.store_rejected.labels("predictions")._value.get() == 1
     assert consumer.commits == [[("p", 0, 13)]]  # not stalled: the checkpoint went through
+
+
+def test_a_step_the_worker_spends_blocked_is_not_the_models_idleness():
+    """A slow insert (a failover, a long checkpoint) must not let a window close on idle_close before
+    the events still waiting in Kafka for it are read."""
+    settings = parse_settings({"models": [{"name": "m", "features": {"x": "numeric"}, "reference": {"warmup_events": 10},
+                                           "window": {"size": "10s", "idle_close": "3s"}}],
+                               "kafka": {"topics": {"predictions": "p", "feedback": "f"}},
+                               "worker": {"event_time": {"max_age": 0}}})
+    now = [1_700_000_001.0]  # processing time just after the events' time
+    consumer = FakeConsumer()
+    loop, _ = ingest_loop(settings, FlakyStore(0), consumer, clock=lambda: now[0])
+    loop.states[0] = loop.processor.new_partition(0)
+    flush = loop.checkpoints.flush
+
+    def slow_flush():  # the insert blocks for 5 s of the worker's time
+        now[0] += 5.0
+        flush()
+
+    loop.checkpoints.flush = slow_flush
+    loop.checkpoints.flushed_at = 0.0  # the flush is due in the first step
+    consumer.batches = [[Message("p", 0, i, b'{"event_id":"e%d","model":"m","version":"1","ts":%d,'
+                                            b'"features":{"x":%d},"prediction":0}' % (i, 1700000000000 + i, i))
+                         for i in range(20)]]
+    loop.step()  # reads the events, then its flush blocks for 5 s
+    (monitor,) = loop.states[0].monitors.values()
+    assert monitor.windows
+    loop.checkpoints.flush = flush
+    now[0] += 1.0
+    loop.step()  # 6 s after the events were read, 1 s after the worker could read again
+    assert monitor.windows, "closed on idle while the worker itself was blocked"
+    now[0] += 3.0
+    loop.step()
+    assert not monitor.windows  # idle_close of real quiet closes it
