@@ -16,22 +16,7 @@ from driftline.stream.backpressure import Backpressure
 from driftline.stream.deliveries import SETTLE_ROUNDS, KafkaOutput
 from prometheus_client import CollectorRegistry
 
-
-class Msg:
-    def __init__(self, topic, kwargs):
-        self._topic, self.kwargs = topic, kwargs
-
-    def topic(self):
-        return self._topic
-
-    def value(self):
-        return self.kwargs["value"]
-
-    def key(self):
-        return self.kwargs.get("key")
-
-    def headers(self):
-        return self.kwargs.get("headers")
+from tests.support.ingest_fakes import Delivered
 
 
 class Producer:
@@ -41,13 +26,13 @@ class Producer:
 
     def __init__(self, fail=lambda msg: None, limit=None):
         self.fail, self.limit = fail, limit
-        self.queue: list[Msg] = []
-        self.delivered: list[Msg] = []
+        self.queue: list[Delivered] = []
+        self.delivered: list[Delivered] = []
         self.produced = 0
 
     def produce(self, topic, **kwargs):
         assert callable(kwargs.get("on_delivery")), "every produce has a delivery report"
-        msg = Msg(topic, kwargs)
+        msg = Delivered(topic, kwargs)
         if self.limit is not None and len(msg.value()) + sum(len(k) + len(v) for k, v in msg.headers() or ()) > self.limit:
             raise KafkaException(KafkaError(KafkaError.MSG_SIZE_TOO_LARGE))
         self.produced += 1

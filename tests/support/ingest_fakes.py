@@ -20,7 +20,7 @@ from driftline.stream.ingest import IngestLoop
 from driftline.stream.processor import Processor
 from prometheus_client import CollectorRegistry
 
-__all__ = ["FakeConsumer", "FakeProducer", "FlakyStore", "Message", "ingest_loop"]
+__all__ = ["Delivered", "FakeConsumer", "FakeProducer", "FlakyStore", "Message", "ingest_loop"]
 
 
 class FakeConsumer:
@@ -71,7 +71,9 @@ class FakeConsumer:
         pass
 
 
-class _Delivered:
+class Delivered:
+    """A produced message as a delivery callback sees it."""
+
     def __init__(self, topic, kwargs):
         self._topic, self.kwargs = topic, kwargs
 
@@ -94,12 +96,12 @@ class FakeProducer:
 
     def __init__(self):
         self.produced: list[tuple[str, dict]] = []
-        self.queue: list[_Delivered] = []
+        self.queue: list[Delivered] = []
         self.failing: int | None = None
 
     def produce(self, topic, **kwargs):
         self.produced.append((topic, kwargs))
-        self.queue.append(_Delivered(topic, kwargs))
+        self.queue.append(Delivered(topic, kwargs))
 
     def poll(self, t=0):
         return 0
