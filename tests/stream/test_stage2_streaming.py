@@ -180,3 +180,31 @@ def test_a_window_closed_after_a_later_one_feeds_no_detector(traffic, reference)
     owner._change_points(later)
     assert [d.n for _, d in owner.monitor.streaming] == [1, 1, 1]  # one value per window: the mean, 2.0
     assert later.sums["x"].mean == 2.0 and later.sums["x"].n == 3
+
+
+def test_the_window_sums_merge_exactly_and_travel_in_the_partial_and_the_checkpoint(reference):
+    from driftline.stream.partials import Partial, merge_partials
+    from driftline.stream.windows import OpenWindow
+
+    rng = np.random.default_rng(4)
+    values = rng.normal(10.0, 3.0, 1000)
+    values[::13] = np.nan
+    keying = rng.integers(0, PARTITIONS, len(values))
+    whole = OpenWindow(START_MS, START_MS + WINDOW_MS)
+    whole.add_values("x", values)
+    parts = []
+    for p in range(PARTITIONS):
+        w = OpenWindow(START_MS, START_MS + WINDOW_MS)
+        for chunk in np.array_split(values[keying == p], 3):  # several batches per partition
+            w.add_values("x", chunk)
+        parts.append(Partial("sensor", "v1", "predictions", p, START_MS, w))
+    for order in (parts, parts[::-1], parts[1:] + parts[:1]):
+        wire = [Partial.restore(json.loads(json.dumps(p.snapshot(), allow_nan=False)), reference) for p in order]
+        merged = merge_partials(wire, reference).window
+        assert merged.sums == whole.sums  # the same integer, not merely close
+        assert merged.sums["x"].mean == whole.sums["x"].mean
+    assert whole.sums["x"].n == int(np.isfinite(values).sum())
+    saved = whole.snapshot()
+    assert OpenWindow.restore(saved, reference).sums == whole.sums
+    del saved["sums"]  # a checkpoint of an earlier build: no sums, nothing for stage 2's detectors
+    assert OpenWindow.restore(saved, reference).sums == {}
