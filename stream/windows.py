@@ -1,15 +1,15 @@
 """The open windows of a model version and their checkpoint form.
 
-An :class:`OpenWindow` accumulates the prediction side of one event-time window
-(counts, latency sketch, drift sketch, PCA error sums, the exact sums of the features a streaming
-detector reads, change points); a
-:class:`LabelWindow` the label side (performance, concept drift events). Both are
+An :class:`OpenWindow` accumulates the prediction side of one event-time window (counts, latency
+sketch, drift sketch, PCA error sums, the exact sums of the features a streaming detector reads,
+change points); a :class:`LabelWindow` the label side (performance, concept drift events). Both are
 snapshotted as JSON-safe dicts and restored against the monitor's reference.
 
 mergeable: the state of one window over several partitions is the :meth:`OpenWindow.merge` /
-:meth:`LabelWindow.merge` of each partition's, in any order: counts and sums add (the features' sums exactly: integers), sketches
-merge (see :meth:`~driftline.detectors.WindowSketch.merge`), change points and concept events
-are kept sorted, so no arrival order shows.
+:meth:`LabelWindow.merge` of each partition's, in any order: counts and sums add (the features'
+exact sums as integers, to the bit), sketches merge (see
+:meth:`~driftline.detectors.WindowSketch.merge`), change points and concept events are kept
+sorted, so no arrival order shows.
 
 >>> w = OpenWindow(0, 60_000, n=3, missing={"x": 1})
 >>> w.change_points.append(DriftResult("x", "adwin_stream", 1.0, 1.0, True))
