@@ -87,16 +87,16 @@ def read_yaml(path: str | Path, environ: Mapping[str, str] | None = None) -> Any
 
 
 def _two_stage(r: Reader, models: tuple[ModelSettings, ...], experiments: Any) -> None:
-    """What two-stage aggregation cannot give the same results for whatever the keying (docs/deployment.md)."""
+    """What two-stage aggregation cannot give the same results for whatever the keying (docs/deployment.md).
+
+    Streaming detectors are allowed: under two stages they read each window's mean of their feature.
+    """
     for i, m in enumerate(models):
         where = join("models", i)
         if m.reference_path is None and m.reference_profile is None:
             r.problem(join(where, "reference"), "warmup_events",
                       "a reference path or profile with worker.aggregation: two_stage (a warm-up reference "
                       "depends on which events a partition saw first)")
-        if m.streaming:
-            r.problem(join(where, "streaming"), [s.feature for s in m.streaming],
-                      "no streaming detectors with worker.aggregation: two_stage (they read events in arrival order)")
         drift = m.segments.drift if m.segments is not None else None
         if drift is not None and drift.reference == "segment":
             r.problem(join(join(join(where, "segments"), "drift"), "reference"), "segment",

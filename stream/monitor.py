@@ -163,6 +163,8 @@ class ModelMonitor:
             if latency.size:
                 window.latency.update(latency)
             sub = {name: col[mask] for name, col in cols.columns.items()}
+            for feature, _ in self.streaming:  # what stage 2's streaming detectors read (the window's mean)
+                window.add_values(feature, sub[feature])
             for name, col in sub.items():
                 missing = int(np.count_nonzero(np.isnan(col) if col.dtype.kind == "f" else col == None))  # noqa: E711
                 if missing:

@@ -25,8 +25,11 @@ Rules (see docs/deployment.md, "Two-stage aggregation"):
   so label coverage is known;
 * **sequential detectors**: the concept detector runs here on each label window's error (error
   rate, or mean absolute error of a regressor), one value per window in window order, stamped
-  with the window's end; stage 1's per-event concept events and river change points are dropped.
-  River detectors on feature values are not run under two-stage aggregation (yet).
+  with the window's end; each streaming feature detector (``streaming:``) likewise on each prediction
+  window's mean of its feature (the merged exact sum over the count, so the mean is the same bits
+  whatever the keying; a window without a value of the feature feeds nothing). Stage 1's per-event
+  concept events and river change points are dropped. A prediction window closed after a later one
+  (only the bounded wait can do that) feeds no streaming detector: its mean would come out of order.
 
 The owner's state (:meth:`WindowOwner.snapshot`) is JSON-safe with ``"format": 1``.
 """
@@ -37,12 +40,12 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
-from driftline.detectors import CBPEWindow, WindowReport
+from driftline.detectors import CBPEWindow, DriftResult, WindowReport
 
 from .errors import CheckpointError
 from .monitor import ModelMonitor
 from .partials import SIDES, Partial, merge_partials
-from .windows import LabelWindow
+from .windows import LabelWindow, OpenWindow
 
 __all__ = ["OWNER_FORMAT", "WindowOwner"]
 
@@ -128,7 +131,7 @@ class WindowOwner:
             (m.segments.windows if merged.side == "predictions" else m.segments.label_windows)[start] = merged.groups
         if merged.side == "predictions":
             window = merged.window
-            window.change_points = []  # river detectors on feature values: not under two stages
+            window.change_points = self._change_points(window)
             # Estimators as the monitor runs them now (its CBPE has the normalised positive label; a
             # setting turned off drops them), as a restored checkpoint's open windows get them.
             if window.cbpe is not None:
@@ -143,6 +146,20 @@ class WindowOwner:
         if error is not None:
             window.concept = list(m.concept.update(np.array([error]), np.array([window.end_ms], dtype=np.int64)))
         return m._close_labels(window)
+
+    def _change_points(self, window: OpenWindow) -> list[DriftResult]:
+        """The streaming detectors fed this window's feature means, stamped with its end."""
+        if window.end_ms <= self.closed_through["predictions"]:
+            return []
+        out = []
+        for feature, detector in self.monitor.streaming:
+            total = window.sums.get(feature)
+            mean = None if total is None else total.mean
+            if mean is None:
+                continue
+            for event in detector.update(np.array([mean]), window.end_ms):
+                out.append(DriftResult(feature, f"{detector.name}_stream", 1.0, 1.0, event.state == "drift"))
+        return out
 
     # -- checkpoints -------------------------------------------------------------------------------
     def snapshot(self) -> dict[str, Any]:

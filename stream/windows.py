@@ -1,14 +1,15 @@
 """The open windows of a model version and their checkpoint form.
 
-An :class:`OpenWindow` accumulates the prediction side of one event-time window
-(counts, latency sketch, drift sketch, PCA error sums, change points); a
-:class:`LabelWindow` the label side (performance, concept drift events). Both are
+An :class:`OpenWindow` accumulates the prediction side of one event-time window (counts, latency
+sketch, drift sketch, PCA error sums, the exact sums of the features a streaming detector reads,
+change points); a :class:`LabelWindow` the label side (performance, concept drift events). Both are
 snapshotted as JSON-safe dicts and restored against the monitor's reference.
 
 mergeable: the state of one window over several partitions is the :meth:`OpenWindow.merge` /
-:meth:`LabelWindow.merge` of each partition's, in any order: counts and sums add, sketches
-merge (see :meth:`~driftline.detectors.WindowSketch.merge`), change points and concept events
-are kept sorted, so no arrival order shows.
+:meth:`LabelWindow.merge` of each partition's, in any order: counts and sums add (the features'
+exact sums as integers, to the bit), sketches merge (see
+:meth:`~driftline.detectors.WindowSketch.merge`), change points and concept events are kept
+sorted, so no arrival order shows.
 
 >>> w = OpenWindow(0, 60_000, n=3, missing={"x": 1})
 >>> w.change_points.append(DriftResult("x", "adwin_stream", 1.0, 1.0, True))
@@ -25,6 +26,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 from driftline.detectors import (
     CBPEWindow,
     ConceptDriftEvent,
@@ -38,6 +40,7 @@ from driftline.detectors import (
     decode_float,
     encode_float,
 )
+from driftline.detectors.exact_sum import ExactSum
 
 __all__ = ["LabelWindow", "OpenWindow", "concept_event", "drift_result", "event_dict", "result_dict"]
 
@@ -58,6 +61,15 @@ class OpenWindow:
     change_points: list = field(default_factory=list)  # DriftResults of streaming feature detectors
     cbpe: CBPEWindow | None = None  # performance estimated from the scores (reference with scores and labels)
     dle: DLEWindow | None = None  # a regression model's loss estimated from its inputs (reference with labels)
+    # The exact sum of each streaming-detected feature: under two stages its detector reads the window's mean.
+    sums: dict[str, ExactSum] = field(default_factory=dict)
+
+    def add_values(self, feature: str, column: np.ndarray) -> None:
+        """Count ``column`` (this window's values of ``feature``; NaN skipped) in the feature's exact sum."""
+        total = self.sums.get(feature)
+        if total is None:
+            total = self.sums[feature] = ExactSum()
+        total.update(column)
 
     def merge(self, other: OpenWindow) -> None:
         """Add ``other``, the same window's state from other rows (binned on the same reference)."""
@@ -80,6 +92,8 @@ class OpenWindow:
                     setattr(self, name, copy.deepcopy(theirs))
                 else:
                     mine.merge(theirs)
+        for feature, theirs in other.sums.items():
+            self.sums.setdefault(feature, ExactSum()).merge(theirs)
         self.change_points = sorted(self.change_points + other.change_points,
                                     key=lambda r: (r.feature, r.test, r.drifted))
 
@@ -90,7 +104,8 @@ class OpenWindow:
                 "type_errors": dict(self.type_errors), "pca_sum": encode_float(self.pca_sum), "pca_n": self.pca_n,
                 "change_points": [result_dict(r) for r in self.change_points],
                 "cbpe": None if self.cbpe is None else self.cbpe.snapshot(),
-                "dle": None if self.dle is None else self.dle.snapshot()}
+                "dle": None if self.dle is None else self.dle.snapshot(),
+                "sums": {feature: total.snapshot() for feature, total in self.sums.items()}}
 
     @classmethod
     def restore(cls, s: Mapping[str, Any], reference: ReferenceProfile | None) -> OpenWindow:
@@ -100,7 +115,9 @@ class OpenWindow:
                      latency=QuantileSketch.restore(s["latency"]),
                      missing={str(k): int(v) for k, v in s["missing"].items()},
                      type_errors={str(k): int(v) for k, v in s["type_errors"].items()},
-                     change_points=[drift_result(r) for r in s["change_points"]])
+                     change_points=[drift_result(r) for r in s["change_points"]],
+                     # absent before issue 17's stage-2 streaming detectors
+                     sums={str(f): ExactSum.restore(t) for f, t in s.get("sums", {}).items()})
         if reference is not None:
             window.sketch = None if s["sketch"] is None else _sketch(reference, s["sketch"], window.start_ms)
             window.pca_sum, window.pca_n = decode_float(s["pca_sum"], "pca_sum"), int(s["pca_n"])

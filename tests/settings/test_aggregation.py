@@ -29,5 +29,18 @@ def test_two_stage_refuses_what_depends_on_arrival_order():
         parse_settings({"models": [MODEL, warm], "worker": {"aggregation": "two_stage"}})
     lines = str(info.value).splitlines()
     assert lines[0].startswith("models[1].reference: 'warmup_events' is invalid, expected a reference path or profile")
-    assert lines[1].startswith("models[1].streaming: ['x'] is invalid, expected no streaming detectors")
-    assert len(lines) == 2
+    assert len(lines) == 1  # streaming detectors run in stage 2 on each window's mean
+
+
+def test_two_stage_accepts_streaming_detectors_and_still_refuses_the_rest_with_their_reasons():
+    streaming = {**MODEL, "streaming": [{"feature": "income", "type": "adwin", "params": {"clock": 1}}]}
+    s = parse_settings({"models": [streaming], "worker": {"aggregation": "two_stage"}})
+    assert [(d.feature, d.type) for d in s.models[0].streaming] == [("income", "adwin")]
+    grouped = {**streaming, "features": {"income": "numeric", "region": "categorical"},
+               "segments": {"keys": ["region"], "drift": {"features": ["income"], "reference": "segment"}}}
+    with pytest.raises(ConfigError) as info:
+        parse_settings({"models": [grouped], "worker": {"aggregation": "two_stage"},
+                        "experiments": [{"name": "e", "model": "credit", "champion": "v1", "challengers": ["v2"]}]})
+    lines = str(info.value).splitlines()
+    assert [line.split(":")[0] for line in lines] == ["models[0].segments.drift.reference", "experiments"]
+    assert "arrival order" in lines[0] and "not merged across partitions" in lines[1]
