@@ -17,8 +17,8 @@ when they grow past a few times the pending count, so neither outgrows the cap w
 producers send (unique string labels, replaced entries).
 
 The join lives inside a partition's state; its checkpoint holds only its counters: the
-pending entries are read back from the event tables on restore
-(:mod:`driftline.sinks.join_state`), which keeps checkpoints small however many labels wait.
+pending entries are read back from the event tables on restore (:mod:`driftline.sinks.join_state`;
+under two stages they are in the checkpoint, :mod:`~driftline.stream.join_topic`).
 Mergeable: no (a partition's join is partition-local); under two-stage aggregation both sides
 reach the join of one partition through the join topic (:mod:`~driftline.stream.join_topic`).
 """
