@@ -110,8 +110,8 @@ class IngestLoop:
         self.topics = (settings.kafka.predictions_topic, settings.kafka.feedback_topic)
         # Stage 2's input (worker.aggregation: two_stage): partial window states, read like the others.
         self.partials_topic = settings.kafka.partials_topic if processor.two_stage is not None else None
-        # Labels meet their predictions there under two stages, whatever the keying (stream/join_topic.py).
-        self.join_topic = settings.kafka.join_topic if processor.two_stage is not None else None
+        self.join_topic = settings.kafka.join_topic if processor.two_stage is not None else None  # join_topic.py
+        self._lists = {self.topics[0]: 0, self.partials_topic: 2, self.join_topic: 3}  # a message's list in step()
         self.stopping = threading.Event()
         self.partitions = Partitions(clock=clock)
         self.backpressure = Backpressure(consumer, metrics, self.stopping, sleep=sleep,
@@ -186,7 +186,6 @@ class IngestLoop:
         started = self.clock()
         out = BatchOutput()
         by_partition: dict[int, tuple[list, list, list, list]] = {}
-        predictions_topic, partials_topic, join_topic = self.topics[0], self.partials_topic, self.join_topic
         for msg in messages:
             err = msg.error()
             if err is not None:
@@ -198,10 +197,7 @@ class IngestLoop:
             if lists is None:
                 lists = by_partition[partition] = ([], [], [], [])
             # The message itself stands in for its broker timestamp: read only for dead letters.
-            topic = msg.topic()
-            lists[0 if topic == predictions_topic else 2 if topic == partials_topic else 3 if topic == join_topic
-                  else 1].append(
-                (partition, msg.offset(), msg.value(), msg))
+            lists[self._lists.get(msg.topic(), 1)].append((partition, msg.offset(), msg.value(), msg))
         now_ms = int(started * 1000)
         states = self.partitions.states
         for partition, (predictions, feedback, partials, joins) in by_partition.items():
