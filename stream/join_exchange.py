@@ -43,10 +43,10 @@ class JoinExchange:
                     model: str, version: str, groups: Sequence | None, out: BatchOutput) -> None:
         k1, k2 = join_keys([e.event_id for e in events], model)
         to = join_partitions(k1, self.partitions()).tolist()
-        source = state.partition
-        for i, (e, a, b, j) in enumerate(zip(events, k1.tolist(), k2.tolist(), to, strict=True)):
-            _batch(out, source, j)["p"].append([a, b, model, version, e.prediction, e.score, int(ts[i]),
-                                                origins[i][1], groups[i] if groups else None])
+        groups = groups or [None] * len(events)
+        _spread(out, state.partition, "p", to, [
+            [a, b, model, version, e.prediction, e.score, t, origin[1], g] for e, a, b, t, origin, g in
+            zip(events, k1.tolist(), k2.tolist(), ts, origins, groups, strict=True)])
 
     def feedback(self, state: PartitionState, events: Sequence, ts: Sequence[int], origins: Sequence,
                  now_ms: int, out: BatchOutput) -> None:
@@ -56,9 +56,8 @@ class JoinExchange:
                                                    dtype=np.int64), now_ms)
         k1, k2 = join_keys([e.event_id for e in events], models)
         to = join_partitions(k1, self.partitions()).tolist()
-        source = state.partition
-        for i, (e, a, b, j) in enumerate(zip(events, k1.tolist(), k2.tolist(), to, strict=True)):
-            _batch(out, source, j)["l"].append([a, b, e.model, e.label, int(ts[i]), origins[i][1]])
+        _spread(out, state.partition, "l", to, [[a, b, e.model, e.label, t, origin[1]] for e, a, b, t, origin in
+                                                zip(events, k1.tolist(), k2.tolist(), ts, origins, strict=True)])
 
     def relay(self, state: PartitionState, now_ms: int, out: BatchOutput) -> None:
         """Each model's mark of this source, to every join partition: with this batch's records, or
@@ -109,7 +108,7 @@ class JoinExchange:
             monitor = self.monitor(state, model, version, now_ms)  # this partition reports the version's labels
             segments = [None if r[8] is None else tuple(r[8]) for r in rows]
             joined = state.join.add_predictions(
-                [Record(prediction=r[4], score=r[5]) for r in rows], [r[6] for r in rows], model, monitor.version,
+                [Record(r[4], r[5]) for r in rows], [r[6] for r in rows], model, monitor.version,
                 None, segments if any(g is not None for g in segments) else None, keys=_keys(rows))
             monitor.add_labels(joined, now_ms)
 
@@ -118,11 +117,21 @@ class JoinExchange:
         if not records:
             return
         by_version: dict[tuple[str, str], list] = defaultdict(list)
-        for j in state.join.add_feedbacks([Record(model=r[2], label=r[3]) for r in records], [r[4] for r in records],
+        for j in state.join.add_feedbacks([Record(None, None, r[2], r[3]) for r in records], [r[4] for r in records],
                                           keys=_keys(records)):
             by_version[(j.model, j.version)].append(j)
         for (model, version), joined in by_version.items():
             self.monitor(state, model, version, now_ms).add_labels(joined, now_ms)
+
+
+def _spread(out: BatchOutput, source: int, side: str, to: list[int], records: list) -> None:
+    """Each record to the batch of its join partition, in order."""
+    lists: dict[int, list] = {}
+    for j, record in zip(to, records, strict=True):
+        target = lists.get(j)
+        if target is None:
+            target = lists[j] = _batch(out, source, j)[side]
+        target.append(record)
 
 
 def _batch(out: BatchOutput, source: int, j: int) -> dict[str, Any]:

@@ -38,8 +38,7 @@ from __future__ import annotations
 import hashlib
 import zlib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from driftline.settings import ModelSettings
@@ -161,8 +160,7 @@ class JoinInbox:
         return inbox
 
 
-@dataclass(frozen=True, slots=True)
-class Record:
+class Record(NamedTuple):
     """A join record as the lean join takes it (the event id travels as its hash only)."""
 
     prediction: object = None
