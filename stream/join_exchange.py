@@ -10,6 +10,7 @@ its monitors' label windows.
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -25,6 +26,8 @@ from .partition import BatchOutput, PartitionState
 
 __all__ = ["JoinExchange"]
 
+log = logging.getLogger("driftline.join")
+
 _encoder = msgspec.json.Encoder()
 
 
@@ -37,6 +40,7 @@ class JoinExchange:
         self.models = models
         self.partitions = partitions
         self.monitor = monitor
+        self.misrouted = 0  # messages whose records belong to another join partition (see receive)
 
     # -- stage 1: send -----------------------------------------------------------------------------
     def predictions(self, state: PartitionState, events: Sequence, ts: Sequence[int], origins: Sequence,
@@ -91,12 +95,26 @@ class JoinExchange:
             if doc.get("format") != JOIN_FORMAT:
                 raise CheckpointError(f"join record: format {doc.get('format')!r} is not {JOIN_FORMAT}")
             source = int(doc["source"])
+            first = (doc.get("p") or doc.get("l") or [None])[0]
+            if first is not None and join_partitions(np.array([first[0]], np.int64), self.partitions())[0] \
+                    != state.partition:
+                self._misrouted(state.partition)
             self._predictions(state, state.inbox.fresh(source, "p", doc.get("p", ())), now_ms)
             self._labels(state, state.inbox.fresh(source, "l", doc.get("l", ())), now_ms)
             for model, mark in doc.get("marks", {}).items():
                 state.inbox.marks.setdefault(model, {})[source] = int(mark)
         if messages:
             state.offsets[topic] = messages[-1][1] + 1
+
+    def _misrouted(self, partition: int) -> None:
+        """Still joined correctly (every record of a join partition travels alike), but a partition that
+        gets no join message holds its label windows until stage 2's bounded wait: say so, once."""
+        if not self.misrouted:
+            log.warning("join records of another join partition arrive on partition %d: the producer's "
+                        "partitioner is not librdkafka's default (CRC32 of the key); labels still join, but a "
+                        "join partition that receives nothing holds its label windows until "
+                        "worker.aggregation_wait", partition)
+        self.misrouted += 1
 
     def _predictions(self, state: PartitionState, records: list, now_ms: int) -> None:
         groups: dict[tuple[str, str], list] = defaultdict(list)

@@ -206,6 +206,30 @@ def test_pending_entries_survive_a_checkpoint_in_either_order():
     assert [(j.version, j.label, j.ts_ms) for j in joined] == [("v2", "0", 2_000)]
 
 
+def test_the_join_topic_is_created_and_read_under_two_stages_only():
+    from driftline.stream.topics import worker_topics
+
+    names = {t.name: t for t in worker_topics(two_stage_settings(), 6)}
+    assert names["driftline.join"].partitions == 6 and "READ" in names["driftline.join"].operations
+    assert "driftline.join" not in {t.name for t in worker_topics(settings(), 6)}
+    assert parse_settings({**config(), "kafka": {"topics": {"join": "j"}}}).kafka.join_topic == "j"
+
+
+def test_records_on_the_wrong_partition_still_join_and_are_reported(traffic, references, caplog):
+    processor = Processor(two_stage_settings(), references=references)
+    processor.two_stage.partitions = 2
+    states = [processor.new_partition(p) for p in range(2)]
+    out = BatchOutput()
+    processor.process(states[0], [(0, 0, traffic.predictions[0][1], 0)], [(0, 0, traffic.feedback[0][1], 0)],
+                      START_MS, out)
+    (key, value), = processor.join_exchange.messages(out)
+    wrong = 1 - zlib.crc32(key) % 2  # another partitioner put it on the other partition
+    processor.join_exchange.receive(states[wrong], [(wrong, 0, value, None)], "join", START_MS)
+    monitor = states[wrong].monitors[("loans", "v1")]
+    assert sum(w.labels for w in monitor.label_windows.values()) == 1
+    assert processor.join_exchange.misrouted == 1 and "partitioner" in caplog.text
+
+
 def test_per_partition_keeps_its_own_join_and_sends_nothing(traffic, references):
     processor = Processor(settings(), references=references)
     assert processor.join_exchange is None
