@@ -55,17 +55,19 @@ class JoinExchange:
     def feedback(self, state: PartitionState, events: Sequence, ts: Sequence[int], origins: Sequence,
                  now_ms: int, out: BatchOutput) -> None:
         models = [e.model for e in events]
-        for model in set(models):
-            state.relay.saw_labels(model, np.array([t for m, t in zip(models, ts, strict=True) if m == model],
-                                                   dtype=np.int64), now_ms)
+        times: dict[str, list[int]] = defaultdict(list)
+        for model, t in zip(models, ts, strict=True):
+            times[model].append(t)
+        for model, model_ts in times.items():
+            state.relay.saw_labels(model, np.array(model_ts, dtype=np.int64), now_ms)
         k1, k2 = join_keys([e.event_id for e in events], models)
         to = join_partitions(k1, self.partitions()).tolist()
         _spread(out, state.partition, "l", to, [[a, b, e.model, e.label, t, origin[1]] for e, a, b, t, origin in
                                                 zip(events, k1.tolist(), k2.tolist(), ts, origins, strict=True)])
 
     def relay(self, state: PartitionState, now_ms: int, out: BatchOutput) -> None:
-        """Each model's mark of this source, to every join partition: with this batch's records, or
-        alone when it moved."""
+        """Each model's mark of this source, to every join partition, when it moved (after this batch's
+        records: a mark holds for the records that follow it, so an unchanged one is not sent again)."""
         by_model: dict[str, list[ModelMonitor]] = defaultdict(list)
         for (model, _), monitor in state.monitors.items():
             by_model[model].append(monitor)
@@ -73,13 +75,11 @@ class JoinExchange:
                  for name, settings in self.models.items()}
         sent = state.relay.sent
         for j in range(self.partitions()):
-            batch = out.join.get((state.partition, j))
             moved = {m: w for m, w in marks.items() if sent.get((j, m)) != w}
-            if batch is None and not moved:
-                continue
-            _batch(out, state.partition, j)["marks"] = marks
-            for m, w in marks.items():
-                sent[(j, m)] = w
+            if moved:
+                _batch(out, state.partition, j)["marks"] = moved
+                for m, w in moved.items():
+                    sent[(j, m)] = w
 
     def messages(self, out: BatchOutput) -> list[tuple[bytes, bytes]]:
         """``(key, value)`` of each (source, join partition) message of the batch."""

@@ -18,8 +18,8 @@ label, ts_ms, offset]], "marks": {model: mark}}``, keyed so that librdkafka's de
   ``max(prediction time, label time)``, so no record still to come from source *s* can land in a
   window ending at or before ``min(s's prediction watermark, s's label watermark)`` of the model
   (each idle after ``idle_close`` without an event, as :mod:`~driftline.stream.two_stage` marks a
-  side). Every source relays that mark (:meth:`JoinRelay.mark`), after its records in the same
-  message, to every join partition; *j* closes a label window only once the lowest mark of all
+  side). Every source relays that mark (:meth:`JoinRelay.mark`) to every join partition whenever
+  it moves, after the records of its batch (it holds for what follows it); *j* closes a label window only once the lowest mark of all
   ``P`` sources passed its end (:meth:`JoinInbox.label_mark`), and reports that mark to stage 2.
   A source not heard from holds every window (a dead worker is not an idle one); stage 2's
   bounded wait bounds what it costs.
