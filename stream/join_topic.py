@@ -26,7 +26,8 @@ label, ts_ms, offset]], "marks": {model: mark}}``, keyed so that librdkafka's de
 * **Duplicates** (at least once: a source replaying after kill -9): a record carries its source
   offset; *j* drops a record at or below the highest offset it took from that source and side
   (:attr:`JoinInbox.taken`), which the join partition checkpoints with its state. Records of one
-  source message travel in one message, so a message is taken whole or not at all.
+  source message travel in one message, so a message is taken whole or not at all; the producer is
+  idempotent under two stages, so a retried message never overtakes a later one.
 * **Restart**: the join partition's pending entries are part of its checkpoint
   (:func:`pending_snapshot`), their keys being stable hashes; the partition resumes from the
   join topic's checkpointed offset. Cost: about 70 bytes of checkpoint per pending entry, at most

@@ -254,3 +254,10 @@ def references(traffic):
                    "channel": np.array([r["channel"] for r in rows], dtype=object)}
         out[model] = ReferenceProfile.from_columns({"income": "numeric", "channel": "categorical"}, columns)
     return out
+
+
+def test_the_producer_keeps_its_order_under_two_stages_only():
+    from driftline.stream.wiring import producer_config
+
+    assert producer_config(two_stage_settings()).get("enable.idempotence") is True  # a retry never reorders
+    assert "enable.idempotence" not in producer_config(settings())
