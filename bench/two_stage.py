@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+import zlib
 
 import numpy as np
 from driftline.detectors import ReferenceProfile
@@ -70,10 +71,10 @@ def processor(aggregation: str, reference: ReferenceProfile) -> Processor:
 
 
 def stage1(p: Processor, predictions, feedback, keying) -> tuple[BatchOutput, float]:
-    out = BatchOutput()
+    out, states = BatchOutput(), {}
     started = time.process_time()
     for part in range(max(keying) + 1):
-        state = p.new_partition(part)
+        state = states[part] = p.new_partition(part)
         mine = [i for i, k in enumerate(keying) if k == part]
         for lo in range(0, len(mine), BATCH):
             chunk = mine[lo:lo + BATCH]
@@ -81,6 +82,14 @@ def stage1(p: Processor, predictions, feedback, keying) -> tuple[BatchOutput, fl
                       [(part, i, feedback[i], 0) for i in chunk if feedback[i] is not None], START_MS, out)
             p.close_windows(state, START_MS, out)
         p.close_windows(state, START_MS + 3_600_000, out)
+    if p.join_exchange is not None:  # labels join on their event id's join partition (stream/join_topic.py)
+        joined = BatchOutput()
+        for key, value in p.join_exchange.messages(out):
+            j = zlib.crc32(key) % PARTITIONS
+            p.join_exchange.receive(states.setdefault(j, p.new_partition(j)), [(j, 0, value, None)], "join", START_MS)
+        for state in states.values():
+            p.close_windows(state, START_MS + 3_600_000, joined)
+        out.partials += joined.partials
     return out, time.process_time() - started
 
 
@@ -105,7 +114,7 @@ def one_model_processes(n: int, counts: tuple[int, ...] = (1, 2)) -> dict:
     reference.save(profile)
     with EmbeddedBroker() as broker, ClickHouseServer() as clickhouse:
         run_id = uuid.uuid4().hex[:6]
-        names = {**topics(run_id), "partials": f"bench-pa-{run_id}"}
+        names = {**topics(run_id), "partials": f"bench-pa-{run_id}", "join": f"bench-j-{run_id}"}
         broker.create_topics(list(names.values()), partitions=PARTITIONS)
         producer = Producer({"bootstrap.servers": broker.bootstrap_servers, "linger.ms": 20})
         rng = np.random.default_rng(3)

@@ -38,7 +38,7 @@ SECURITY_PROPERTIES = {
 }
 _KEYS = ("bootstrap_servers", "group_id", "topics", "batch_size", "poll_timeout", "session_timeout",
          "max_message_bytes", "security", "options")
-_TOPICS = ("predictions", "feedback", "alerts", "dead_letter", "partials")
+_TOPICS = ("predictions", "feedback", "alerts", "dead_letter", "partials", "join")
 # Files librdkafka reads: resolved from the config file's directory like every file the config names.
 _FILES = ("ssl_ca_location", "ssl_certificate_location", "ssl_key_location")
 
@@ -71,6 +71,7 @@ class KafkaSettings:
     alerts_topic: str = "driftline.alerts"
     dead_letter_topic: str = "driftline.dead-letter"
     partials_topic: str = "driftline.partials"  # stage 1 -> stage 2 (worker.aggregation: two_stage)
+    join_topic: str = "driftline.join"  # join records by event id (worker.aggregation: two_stage)
     batch_size: int = 10_000
     poll_timeout_s: float = 0.05
     session_timeout_ms: int = 10_000
@@ -93,6 +94,7 @@ def parse_kafka(r: Reader, raw: Any, path: str = "kafka") -> KafkaSettings:
         alerts_topic=r.string(topics, "alerts", where, d.alerts_topic),
         dead_letter_topic=r.string(topics, "dead_letter", where, d.dead_letter_topic),
         partials_topic=r.string(topics, "partials", where, d.partials_topic),
+        join_topic=r.string(topics, "join", where, d.join_topic),
         batch_size=r.integer(k, "batch_size", path, d.batch_size, low=1, high=1_000_000),
         poll_timeout_s=r.duration_ms(k, "poll_timeout", path, 50) / 1000,
         session_timeout_ms=r.duration_ms(k, "session_timeout", path, d.session_timeout_ms),

@@ -110,6 +110,8 @@ class IngestLoop:
         self.topics = (settings.kafka.predictions_topic, settings.kafka.feedback_topic)
         # Stage 2's input (worker.aggregation: two_stage): partial window states, read like the others.
         self.partials_topic = settings.kafka.partials_topic if processor.two_stage is not None else None
+        self.join_topic = settings.kafka.join_topic if processor.two_stage is not None else None  # join_topic.py
+        self._lists = {self.topics[0]: 0, self.partials_topic: 2, self.join_topic: 3}  # a message's list in step()
         self.stopping = threading.Event()
         self.partitions = Partitions(clock=clock)
         self.backpressure = Backpressure(consumer, metrics, self.stopping, sleep=sleep,
@@ -155,7 +157,7 @@ class IngestLoop:
             raise
 
     def _run(self) -> None:
-        topics = [*self.topics, *([self.partials_topic] if self.partials_topic else [])]
+        topics = [*self.topics, *([self.partials_topic, self.join_topic] if self.partials_topic else [])]
         if self.partials_topic:  # stage 2 waits for every partition of the input topics
             self.processor.two_stage.partitions = len(
                 self.consumer.list_topics(self.topics[0], timeout=30).topics[self.topics[0]].partitions)
@@ -183,8 +185,7 @@ class IngestLoop:
         messages = self.consumer.consume(k.batch_size, k.poll_timeout_s)
         started = self.clock()
         out = BatchOutput()
-        by_partition: dict[int, tuple[list, list, list]] = {}
-        predictions_topic, partials_topic = self.topics[0], self.partials_topic
+        by_partition: dict[int, tuple[list, list, list, list]] = {}
         for msg in messages:
             err = msg.error()
             if err is not None:
@@ -194,14 +195,12 @@ class IngestLoop:
             partition = msg.partition()
             lists = by_partition.get(partition)
             if lists is None:
-                lists = by_partition[partition] = ([], [], [])
+                lists = by_partition[partition] = ([], [], [], [])
             # The message itself stands in for its broker timestamp: read only for dead letters.
-            topic = msg.topic()
-            lists[0 if topic == predictions_topic else 2 if topic == partials_topic else 1].append(
-                (partition, msg.offset(), msg.value(), msg))
+            lists[self._lists.get(msg.topic(), 1)].append((partition, msg.offset(), msg.value(), msg))
         now_ms = int(started * 1000)
         states = self.partitions.states
-        for partition, (predictions, feedback, partials) in by_partition.items():
+        for partition, (predictions, feedback, partials, joins) in by_partition.items():
             state = states.get(partition)
             if state is None:  # message from a partition revoked in this very batch
                 continue
@@ -210,6 +209,8 @@ class IngestLoop:
             n_predictions, n_feedback = len(out.predictions), len(out.feedback)
             self.processor.process(state, predictions, feedback, now_ms, out)
             self.keying.saw(partition, out.predictions.model[n_predictions:], out.feedback.model[n_feedback:])
+            if joins:
+                self.processor.join_exchange.receive(state, joins, self.join_topic, now_ms)
             if partials:
                 self.processor.two_stage.receive(state, partials, self.partials_topic, now_ms)
         decoded = self.clock()
@@ -274,6 +275,9 @@ class IngestLoop:
             self.writer.add_rows(VerdictRows(out.experiments, now_s=int(self.clock())))
         if out.versions:
             self.writer.add_rows(VersionRows(out.versions, now_s=int(self.clock())))
+        if out.join:  # join records and marks: acknowledged before the next commit, like alerts
+            for key, value in self.processor.join_exchange.messages(out):
+                self.output.partial(self.join_topic, key, value)
         for key, value in out.partials:  # acknowledged before the next commit, like alerts
             self.output.partial(self.partials_topic, key, value)
         for alert in out.alerts:

@@ -17,10 +17,10 @@ when they grow past a few times the pending count, so neither outgrows the cap w
 producers send (unique string labels, replaced entries).
 
 The join lives inside a partition's state; its checkpoint holds only its counters: the
-pending entries are read back from the event tables on restore
-(:mod:`driftline.sinks.join_state`), which keeps checkpoints small however many labels wait.
-Mergeable: no (a partition's join is partition-local); issue #17's stage 2 decides the join
-across partitions.
+pending entries are read back from the event tables on restore (:mod:`driftline.sinks.join_state`;
+under two stages they are in the checkpoint, :mod:`~driftline.stream.join_topic`).
+Mergeable: no (a partition's join is partition-local); under two-stage aggregation both sides
+reach the join of one partition through the join topic (:mod:`~driftline.stream.join_topic`).
 """
 
 from __future__ import annotations
@@ -168,14 +168,15 @@ class LabelJoin:
         return self.add_predictions([event], [ts_ms], model, version, None if tag is None else [tag],
                                     None if segments is None else [segments])
 
-    def add_predictions(self, events, ts_ms, model: str, version: str, tags=None, segments=None) -> list[JoinedLabel]:
+    def add_predictions(self, events, ts_ms, model: str, version: str, tags=None, segments=None,
+                        keys=None) -> list[JoinedLabel]:
         """Predictions of one model/version, in arrival order; returns the labels they complete
-        (``tags``: each event's ``(variant, request_id)`` or None; ``segments``: each event's groups or None)."""
+        (``tags``: each event's ``(variant, request_id)`` or None; ``segments``: each event's groups or None;
+        ``keys``: the events' ``(k1, k2)`` when the caller hashed them, see :mod:`~driftline.stream.join_topic`)."""
         n = len(events)
         if not n:
             return []
-        ids = [e.event_id for e in events]
-        k1, k2 = event_keys(ids, model)
+        k1, k2 = keys if keys is not None else event_keys([e.event_id for e in events], model)
         ts = np.asarray(ts_ms, dtype=np.int64)
         joined: list[JoinedLabel] = []
         waiting = None
@@ -213,15 +214,14 @@ class LabelJoin:
     def add_feedback(self, event_id, model, label, ts_ms) -> list[JoinedLabel]:
         return self.add_feedbacks([_Feedback(event_id, model, label)], [ts_ms])
 
-    def add_feedbacks(self, events, ts_ms) -> list[JoinedLabel]:
+    def add_feedbacks(self, events, ts_ms, keys=None) -> list[JoinedLabel]:
         """Labels in arrival order (any models); returns the joins they complete, in that order."""
         n = len(events)
         if not n:
             return []
-        ids = [e.event_id for e in events]
         models = [e.model for e in events]
         model_codes = self._models.codes(models)
-        k1, k2 = event_keys(ids, models)
+        k1, k2 = keys if keys is not None else event_keys([e.event_id for e in events], models)
         ts = np.asarray(ts_ms, dtype=np.int64)
         joined: list[JoinedLabel] = []
         matched = np.zeros(n, dtype=bool)

@@ -106,12 +106,15 @@ def label_clock(monitor: ModelMonitor) -> int:
     return max(monitor.last_label_at_ms, monitor.last_event_at_ms)
 
 
-def take_partials(monitor: ModelMonitor, partition: int, now_ms: int) -> list[Partial]:
+def take_partials(monitor: ModelMonitor, partition: int, now_ms: int, label_mark: int | None = None
+                  ) -> list[Partial]:
     """The windows ``monitor`` would close now, taken out of it as partials (stage 1).
 
     The same readiness as :meth:`ModelMonitor.close_ready` (watermark past the end, or idle),
     and the same lateness afterwards, except that the label side is idle only when no prediction
-    came either (:func:`label_clock`); results are not computed here but in stage 2.
+    came either (:func:`label_clock`); results are not computed here but in stage 2. With
+    ``label_mark`` (labels joined through the join topic, :mod:`~driftline.stream.join_topic`) a
+    label window is ready once that mark passed its end, and only then.
     """
     m = monitor
     out = []
@@ -123,9 +126,12 @@ def take_partials(monitor: ModelMonitor, partition: int, now_ms: int) -> list[Pa
     predictions_idle = now_ms - m.last_event_at_ms >= m.settings.idle_close_ms
     # Labels follow predictions: the label side is idle only once neither came for idle_close (a
     # partition restored after a restart has its prediction clock restarted, and its labels wait in Kafka).
-    for start in m._ready(m.label_windows, m.label_watermark_ms, label_clock(m), now_ms):
-        if start in m.windows or not (predictions_idle or m.closed_through_ms >= m.label_windows[start].end_ms):
-            continue
+    if label_mark is not None:  # the join partition's own prediction windows are not these labels'
+        ready = m._ready(m.label_windows, label_mark, now_ms, now_ms)
+    else:
+        ready = [start for start in m._ready(m.label_windows, m.label_watermark_ms, label_clock(m), now_ms)
+                 if start not in m.windows and (predictions_idle or m.closed_through_ms >= m.label_windows[start].end_ms)]
+    for start in ready:
         window = m.label_windows.pop(start)
         m.labels_closed_through_ms = m._closed_through(m.labels_closed_through_ms, window.end_ms, m.label_high)
         groups = m.segments.label_windows.pop(start, None) if m.segments is not None else None

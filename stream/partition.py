@@ -21,6 +21,7 @@ from .checkpoint_format import encode_checkpoint
 from .events import DeadLetter
 from .experiments import ExperimentTracker
 from .join import LabelJoin
+from .join_topic import JoinInbox, JoinRelay, pending_snapshot
 from .lifecycle import Lifecycle
 from .monitor import ModelMonitor
 
@@ -38,6 +39,8 @@ class PartitionState:
     lifecycle: Lifecycle = field(default_factory=Lifecycle)
     lifecycle_engine: AlertEngine | None = None  # experiment verdicts and ineffective rollbacks
     owners: dict = field(default_factory=dict)  # (model, version) -> WindowOwner: stage 2 (two_stage)
+    relay: JoinRelay | None = None  # two_stage: this partition as a source of the join topic
+    inbox: JoinInbox | None = None  # two_stage: this partition as a join partition (its join's entries saved)
 
     def snapshot(self) -> bytes:
         """The checkpoint document (version 2); :meth:`Processor.restore_partition` loads it."""
@@ -45,13 +48,15 @@ class PartitionState:
             "partition": self.partition,
             "offsets": dict(self.offsets),
             "monitors": [monitor.snapshot() for monitor in self.monitors.values()],
-            "join": self.join.snapshot(),
+            "join": self.join.snapshot() if self.inbox is None else pending_snapshot(self.join),
             "engines": [{"model": model, "version": version, "state": engine.snapshot()}
                         for (model, version), engine in self.engines.items()],
             "experiments": [{"name": name, "state": t.snapshot()} for name, t in self.experiments.items()],
             "lifecycle": self.lifecycle.snapshot(),
             "lifecycle_engine": None if self.lifecycle_engine is None else self.lifecycle_engine.snapshot(),
             **({"owners": [owner.snapshot() for owner in self.owners.values()]} if self.owners else {}),
+            **({"join_topic": {"relay": self.relay.snapshot(), "inbox": self.inbox.snapshot()}}
+               if self.inbox is not None and self.relay is not None else {}),
         })
 
 
@@ -69,6 +74,7 @@ class BatchOutput:
     experiments: list[tuple[int, ExperimentResult]] = field(default_factory=list)  # (partition, evaluation)
     versions: list[VersionRecord] = field(default_factory=list)  # model_versions rows to write
     partials: list[tuple[bytes, bytes]] = field(default_factory=list)  # (key, value) to the partials topic
+    join: dict[tuple[int, int], dict] = field(default_factory=dict)  # (source, join partition) -> its records
 
     def add_report(self, partition: int, report: WindowReport) -> None:
         """A closed window of ``partition``: its results are keyed by partition when stored."""

@@ -23,6 +23,8 @@ from .errors import CheckpointError
 from .events import EventDecoder, FeedbackEvent, PredictionEvent
 from .experiment_hooks import ExperimentHooks
 from .join import LabelJoin
+from .join_exchange import JoinExchange
+from .join_topic import JoinInbox, JoinRelay, pending_restore
 from .monitor import ModelMonitor
 from .partition import BatchOutput, PartitionState
 from .replay import rebuild_partition
@@ -52,10 +54,17 @@ class Processor:
         self.experiments = ExperimentHooks(settings)  # experiments and the version lifecycle
         self.two_stage = TwoStage(self._new_monitor, self.rules, wait_ms=w.aggregation_wait_ms) \
             if w.aggregation == "two_stage" else None
+        # Under two stages labels join through the join topic, whatever the keying (stream/join_topic.py).
+        self.join_exchange = JoinExchange(self.models, lambda: self.two_stage.partitions, self._join_monitor) \
+            if self.two_stage is not None else None
 
     def new_partition(self, partition: int) -> PartitionState:
         w = self.settings.worker
-        return PartitionState(partition, {}, LabelJoin(max_delay_ms=w.join_max_delay_ms, max_pending=w.join_max_pending), {})
+        state = PartitionState(partition, {}, LabelJoin(max_delay_ms=w.join_max_delay_ms,
+                                                        max_pending=w.join_max_pending), {})
+        if self.join_exchange is not None:
+            state.relay, state.inbox = JoinRelay(), JoinInbox()
+        return state
 
     def process(self, state: PartitionState, predictions: list, feedback: list, now_ms: int, out: BatchOutput) -> None:
         """``predictions``/``feedback`` are ``(partition, offset, value, broker_ts)`` tuples of one partition."""
@@ -110,7 +119,9 @@ class Processor:
                                            copy.deepcopy(fitted) if fitted is not None else None)
             monitors[(model, monitor.version)] = monitor
         w = self.settings.worker
-        join = LabelJoin.restore(doc["join"], max_delay_ms=w.join_max_delay_ms, max_pending=w.join_max_pending)
+        limits = dict(max_delay_ms=w.join_max_delay_ms, max_pending=w.join_max_pending)
+        exchange = doc.get("join_topic") if self.join_exchange is not None else None
+        join = pending_restore(doc["join"], **limits) if exchange else LabelJoin.restore(doc["join"], **limits)
         engines = {}
         for entry in doc["engines"]:
             if entry["model"] in self.models:
@@ -120,6 +131,8 @@ class Processor:
         state = PartitionState(int(doc["partition"]), monitors, join, engines, offsets)
         if self.two_stage is not None:
             state.owners = self.two_stage.restore(doc.get("owners", ()))
+            state.relay = JoinRelay.restore(exchange["relay"]) if exchange else JoinRelay()
+            state.inbox = JoinInbox.restore(exchange["inbox"]) if exchange else JoinInbox()
         self.experiments.restore(state, doc)
         return state
 
@@ -127,8 +140,9 @@ class Processor:
         """Refill the label join with its pending entries at the state's offsets, read back from the tables.
 
         With segments configured, the loader is asked for each prediction's stored ``segment`` and
-        ``features`` too, and the groups its label will count in are looked up again."""
-        if pending_loader is not None:
+        ``features`` too, and the groups its label will count in are looked up again. Under two
+        stages the join's entries are in the checkpoint itself (stream/join_topic.py)."""
+        if pending_loader is not None and self.join_exchange is None:
             join = state.join
             watermark = max((m.watermark_ms for m in state.monitors.values()), default=0)
             args = (state.partition, state.offsets, watermark - join.max_delay_ms, join.max_pending)
@@ -144,6 +158,7 @@ class Processor:
         if watermark is not None:
             state.join.expire(watermark)
         if self.two_stage is not None:  # stage 1 publishes, stage 2 closes (stream/two_stage.py)
+            self.join_exchange.relay(state, now_ms, out)
             self.two_stage.publish(state, now_ms, out)
             self.two_stage.close(state, now_ms, out,
                                  on_report=lambda report: self.experiments.report(state, report, now_ms, out))
@@ -164,6 +179,17 @@ class Processor:
         monitor = state.monitors.get((model, version))
         if monitor is None:
             monitor = state.monitors[(model, version)] = self._new_monitor(model, version)
+        return monitor
+
+    def _join_monitor(self, state: PartitionState, model: str, version: str, now_ms: int) -> ModelMonitor:
+        """The monitor a label joined on this (join) partition counts in. Made for a label, its
+        prediction side starts its idle clock now: this partition's own predictions of the version
+        may still wait in Kafka."""
+        monitored = admit_version(state, model, version, now_ms, self.settings.worker.versions)
+        new = (model, monitored) not in state.monitors
+        monitor = self._monitor(state, model, monitored)
+        if new:
+            monitor.last_event_at_ms = now_ms
         return monitor
 
     def _new_monitor(self, model: str, version: str) -> ModelMonitor | None:
@@ -196,23 +222,32 @@ class Processor:
             if monitor.late_events != late_before:
                 out.late[model] += monitor.late_events - late_before
             self.experiments.predictions(state, model, version, events, ts, cols, admitted=monitored == version)
-            joined = state.join.add_predictions(events, ts, model, monitored, self.experiments.tags(model, events),
-                                                groups)
-            monitor.add_labels(joined, now_ms)
-            if joined:
-                self.experiments.labels(state, model, joined)
+            if self.join_exchange is not None:  # joined on the event id's join partition
+                self.join_exchange.predictions(state, events, ts, origins, model, monitored, groups, out)
+            else:
+                self._join_predictions(state, monitor, model, monitored, events, ts, groups, now_ms)
             out.predictions.add(events, ts, origins, model, version,
                                 classification=monitor.settings.task != "regression")
             out.counts[("predictions", model, version)] += len(idx)
 
+    def _join_predictions(self, state, monitor, model, monitored, events, ts, groups, now_ms) -> None:
+        """The partition's own join (``per_partition``): the labels these predictions complete."""
+        joined = state.join.add_predictions(events, ts, model, monitored, self.experiments.tags(model, events), groups)
+        monitor.add_labels(joined, now_ms)
+        if joined:
+            self.experiments.labels(state, model, joined)
+
     def _feedback(self, state: PartitionState, batch, now_ms: int, out: BatchOutput) -> None:
-        joined_by_model: dict[tuple[str, str], list] = defaultdict(list)
-        for j in state.join.add_feedbacks(batch.events, batch.ts_ms):
-            joined_by_model[(j.model, j.version)].append(j)
         counts = out.counts
         for e in batch.events:
             counts[("feedback", e.model, e.version or "")] += 1
         out.feedback.add(batch.events, batch.ts_ms, batch.origins)
+        if self.join_exchange is not None:
+            self.join_exchange.feedback(state, batch.events, batch.ts_ms, batch.origins, now_ms, out)
+            return
+        joined_by_model: dict[tuple[str, str], list] = defaultdict(list)
+        for j in state.join.add_feedbacks(batch.events, batch.ts_ms):
+            joined_by_model[(j.model, j.version)].append(j)
         for (model, version), joined in joined_by_model.items():
             monitored = admit_version(state, model, version, now_ms, self.settings.worker.versions)
             self._monitor(state, model, monitored).add_labels(joined, now_ms)

@@ -50,6 +50,8 @@ class Partitions:
         for state in self.states.values():
             for monitor in state.monitors.values():
                 monitor.last_event_at_ms = max(monitor.last_event_at_ms, now_ms)
+            if state.relay is not None:  # two_stage: the marks it relays to the join partitions
+                state.relay.restart(now_ms)
 
 
 class CheckpointKeeper(Protocol):

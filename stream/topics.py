@@ -88,6 +88,8 @@ def worker_topics(settings: Settings, partitions: int) -> list[TopicUse]:
     if settings.worker.aggregation == "two_stage":
         topics.append(TopicUse(k.partials_topic, partitions, "partial window states of two-stage aggregation, "
                                "keyed by model version (written and read)", ("READ", "WRITE", "DESCRIBE")))
+        topics.append(TopicUse(k.join_topic, partitions, "join records of two-stage aggregation: predictions and "
+                               "labels by event id (written and read)", ("READ", "WRITE", "DESCRIBE")))
     for channel in settings.alert_channels:
         if isinstance(channel, KafkaChannelSettings) and channel.topic not in {t.name for t in topics}:
             topics.append(TopicUse(channel.topic, partitions, f"alerts of the kafka channel {channel.name!r} "

@@ -29,6 +29,7 @@ import msgspec
 from driftline.alerting import AlertEngine
 
 from .errors import CheckpointError
+from .join_topic import IDLE
 from .monitor import ModelMonitor
 from .partials import PARTIAL_FORMAT, SIDES, Partial, label_clock, take_partials
 from .partition import BatchOutput, PartitionState
@@ -37,21 +38,22 @@ from .stage2 import WindowOwner
 __all__ = ["TwoStage", "partial_key"]
 
 _encoder = msgspec.json.Encoder()
-IDLE = 2**62  # the mark of a side with no event for idle_close: past every window end
 
 
 def partial_key(model: str, version: str) -> bytes:
     return f"{model}\x1f{version}".encode()
 
 
-def marks(monitor: ModelMonitor, now_ms: int) -> dict[str, int]:
+def marks(monitor: ModelMonitor, now_ms: int, label_mark: int | None = None) -> dict[str, int]:
     """Each side's watermark, held back to the oldest window the monitor still holds; a side idle for
-    ``idle_close`` (no event of the version on this partition) is :data:`IDLE`: it holds nothing back."""
+    ``idle_close`` (no event of the version on this partition) is :data:`IDLE`: it holds nothing back.
+    ``label_mark``: the label side's mark of a join partition (:mod:`~driftline.stream.join_topic`)."""
     m = monitor
     idle = m.settings.idle_close_ms
     held = {"predictions": min(m.windows, default=None), "labels": min(m.label_windows, default=None)}
     out = {"predictions": IDLE if now_ms - m.last_event_at_ms >= idle else m.watermark_ms,
-           "labels": IDLE if now_ms - label_clock(m) >= idle else m.label_watermark_ms}
+           "labels": label_mark if label_mark is not None else
+           IDLE if now_ms - label_clock(m) >= idle else m.label_watermark_ms}
     return {side: mark if held[side] is None else min(mark, held[side]) for side, mark in out.items()}
 
 
@@ -70,8 +72,9 @@ class TwoStage:
     # -- stage 1 -----------------------------------------------------------------------------------
     def publish(self, state: PartitionState, now_ms: int, out: BatchOutput) -> None:
         for monitor in state.monitors.values():
-            taken = take_partials(monitor, state.partition, now_ms)
-            now = marks(monitor, now_ms)
+            label_mark = None if state.inbox is None else state.inbox.label_mark(monitor.model, self.partitions)
+            taken = take_partials(monitor, state.partition, now_ms, label_mark)
+            now = marks(monitor, now_ms, label_mark)
             key = partial_key(monitor.model, monitor.version)
             for partial in taken:
                 partial.watermark_ms = now[partial.side]

@@ -97,6 +97,9 @@ def producer_config(settings: Settings) -> dict[str, Any]:
         "log.connection.close": False,
         "acks": "all",
         "message.max.bytes": max(settings.kafka.max_message_bytes + 65_536, 1_000_000),
+        # Two stages: a retried produce must not overtake a later one (a join partition drops records
+        # at or below the highest source offset it took; stream/join_topic.py).
+        **({"enable.idempotence": True} if settings.worker.aggregation == "two_stage" else {}),
         **_security(settings),
     }
 

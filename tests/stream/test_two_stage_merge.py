@@ -18,6 +18,7 @@ from driftline.stream.stage2 import WindowOwner
 from driftline.stream.two_stage import IDLE
 
 from tests.support.segment_traffic import config, segment_traffic
+from tests.support.two_stage_cluster import FEEDBACK, PREDICTIONS, Cluster
 
 START_MS = 1_700_000_000_000
 N = 6_000  # predictions per model
@@ -198,38 +199,29 @@ def test_a_window_waits_for_every_partition_then_an_idle_mark_or_the_bounded_wai
     assert owner.late_partials == 1 and owner.close_ready(70_000) == []
 
 
-def two_stage_run(traffic, references, keying, *, restart_owner: bool = False):
-    """The processor's own two-stage path: partitions publish, one partition receives and closes."""
+def two_stage_settings(**window):
     raw = config(fairness_min_group=1)
     for m in raw["models"]:
         m["segments"]["drift"] = {"features": ["income"], "reference": "global"}
         m["reference"] = {"profile": f"{m['name']}.json"}
+        m["window"].update(window)
     raw["worker"] = {"aggregation": "two_stage"}
-    processor = Processor(parse_settings(raw), references=references)
-    processor.two_stage.partitions = PARTITIONS
-    out = BatchOutput()
-    for p in sorted(set(keying)):
-        state = processor.new_partition(p)
-        mine = [i for i, k in enumerate(keying) if k == p]
-        for lo in range(0, len(mine), 500):
-            chunk = mine[lo:lo + 500]
-            processor.process(state, [(p, i, traffic.predictions[i][1], 0) for i in chunk],
-                              [(p, i, traffic.feedback[i][1], 0) for i in chunk], START_MS, out)
-            processor.close_windows(state, START_MS, out)
-        processor.close_windows(state, END_MS, out)
-    assert not out.reports  # stage 1 closes nothing itself
-    owner = processor.new_partition(2)
-    messages = [(2, offset, value, None) for offset, (_, value) in enumerate(out.partials)]
-    half = len(messages) // 2
-    processor.two_stage.receive(owner, messages[:half], "partials", START_MS)
-    if restart_owner:
-        owner = processor.restore_partition(owner.snapshot())
-        assert owner.offsets["partials"] == half
-    processor.two_stage.receive(owner, messages[half:], "partials", START_MS)
-    closed = BatchOutput()
-    processor.close_windows(owner, END_MS, closed)
+    return parse_settings(raw)
+
+
+def two_stage_run(traffic, references, keying, *, restart_owner: bool = False, label_keying=None):
+    """The processor's own two-stage path: partitions publish, labels join on their event id's join
+    partition, one partition receives the partials and closes."""
+    cluster = Cluster(Processor(two_stage_settings(), references=references), PARTITIONS)
+    for i, k in enumerate(keying):
+        cluster.produce(PREDICTIONS, k, traffic.predictions[i][1])
+        cluster.produce(FEEDBACK, k if label_keying is None else label_keying[i], traffic.feedback[i][1])
+    cluster.settle(START_MS)
+    cluster.settle(END_MS)
+    assert not cluster.reports  # stage 1 closes nothing itself
+    reports, closed = cluster.close(2, END_MS, split=len(cluster.partials) // 2 if restart_owner else None)
     assert set(closed.report_partitions) == {2}
-    return sorted(closed.reports, key=lambda r: (r.model, r.window_start_ms, r.n_predictions == 0)), closed
+    return reports, closed
 
 
 def test_the_worker_path_publishes_receives_checkpoints_and_closes_the_same_reports(traffic, references, single):
