@@ -126,6 +126,9 @@ class ModelMonitor:
         self.high = HighMark()  # of prediction event times
         self.label_high = HighMark()  # of label join times
         self.segments = SegmentMonitor(settings, reference) if settings.segments is not None else None
+        # False on a stage-1 monitor (worker.aggregation: two_stage): stage 2 runs the streaming
+        # detectors on each window's mean, so the per-event ones would be work thrown away.
+        self.per_event_streaming = True
 
     # -- input ---------------------------------------------------------------------------------
     def add_predictions(self, cols: FeatureColumns, now_ms: int, segments=None) -> list[tuple] | None:
@@ -192,6 +195,8 @@ class ModelMonitor:
 
     def _change_points(self, cols: FeatureColumns, starts: np.ndarray) -> None:
         """River detectors on raw feature values; a change point flags its event-time window."""
+        if not self.per_event_streaming:
+            return
         for feature, detector in self.streaming:
             values = cols.columns[feature]
             finite = ~np.isnan(values)

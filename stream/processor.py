@@ -117,6 +117,7 @@ class Processor:
             fitted = self.multivariate.get(model)
             monitor = ModelMonitor.restore(snap, self.models[model], self.references.get(model),
                                            copy.deepcopy(fitted) if fitted is not None else None)
+            monitor.per_event_streaming = self.two_stage is None
             monitors[(model, monitor.version)] = monitor
         w = self.settings.worker
         limits = dict(max_delay_ms=w.join_max_delay_ms, max_pending=w.join_max_pending)
@@ -179,6 +180,8 @@ class Processor:
         monitor = state.monitors.get((model, version))
         if monitor is None:
             monitor = state.monitors[(model, version)] = self._new_monitor(model, version)
+            if monitor is not None:  # stage 2 runs them per window
+                monitor.per_event_streaming = self.two_stage is None
         return monitor
 
     def _join_monitor(self, state: PartitionState, model: str, version: str, now_ms: int) -> ModelMonitor:

@@ -208,3 +208,22 @@ def test_the_window_sums_merge_exactly_and_travel_in_the_partial_and_the_checkpo
     assert OpenWindow.restore(saved, reference).sums == whole.sums
     del saved["sums"]  # a checkpoint of an earlier build: no sums, nothing for stage 2's detectors
     assert OpenWindow.restore(saved, reference).sums == {}
+
+
+@pytest.mark.parametrize("aggregation", ["two_stage", "per_partition"])
+def test_per_event_detectors_run_only_without_two_stages(traffic, reference, aggregation):
+    # Under two stages, stage 2 feeds the detectors window means; stage 1's per-event run would be thrown away.
+    raw = raw_config()
+    raw["worker"]["aggregation"] = aggregation
+    processor = Processor(parse_settings(raw), references={"sensor": reference})
+    state = processor.new_partition(0)
+    processor.process(state, [(0, i, traffic[i], 0) for i in range(CHUNK)], [], START_MS, BatchOutput())
+    restored = processor.restore_partition(state.snapshot())
+    processor.process(restored, [(0, i, traffic[i], 0) for i in range(CHUNK, 2 * CHUNK)], [], START_MS, BatchOutput())
+    for s in (state, restored):
+        (monitor,) = s.monitors.values()
+        seen = [detector.n for _, detector in monitor.streaming]
+        if aggregation == "two_stage":
+            assert seen == [0, 0, 0]
+        else:
+            assert min(seen) > 0
