@@ -12,16 +12,17 @@ import inspect
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from .correction import CORRECTIONS
 from .drift_registry import DRIFT_TESTS, DriftTest
 from .errors import DetectorConfigError
 
 __all__ = ["AUTO", "CATEGORICAL_TESTS", "CORRECTIONS", "NUMERIC_TESTS", "DriftSettings", "TestSpec"]
 
-CORRECTIONS = ("bh", "bonferroni", "none")
 NUMERIC_TESTS = tuple(sorted(n for n, t in DRIFT_TESTS.items() if "numeric" in t.kinds))
 CATEGORICAL_TESTS = tuple(sorted(n for n, t in DRIFT_TESTS.items() if "categorical" in t.kinds))
 MAX_PERSISTENCE = 1000
 MAX_PERIOD = 2016  # rolling baselines: a week of 5-minute windows
+MAX_ACCUMULATE = 12  # windows merged: each is a sketch kept in the suite
 
 
 def _fail(key: str, value: object, phrase: str, expected: str) -> DetectorConfigError:
@@ -116,13 +117,15 @@ class DriftSettings:
     # Calibrated (``threshold: auto``) by default: see docs/detection-quality.md for the measured rates.
     numeric: tuple[TestSpec, ...] = (TestSpec("wasserstein", AUTO), TestSpec("moments", AUTO))
     categorical: tuple[TestSpec, ...] = (TestSpec("chi2", AUTO),)
-    correction: str = "bh"
+    correction: str = "holm"
     persistence: tuple[int, int] = (1, 1)
     importances: Mapping[str, float] = field(default_factory=dict)
     # ``threshold: auto`` tests: at most ``target[0]`` false alarms per ``target[1]`` windows of the model.
     target: tuple[float, int] = (1.0, 200)
     # Rolling baselines beside the reference, in windows: (previous k, period); 0 = off.
     baselines: tuple[int, int] = (0, 0)
+    # p-valued tests also judge the merge of the last ``accumulate`` windows (1 = off).
+    accumulate: int = 2
 
     @property
     def target_rate(self) -> float:
@@ -161,6 +164,9 @@ class DriftSettings:
                 or any(isinstance(x, bool) or not isinstance(x, int) or not 0 <= x <= MAX_PERIOD for x in b)):
             raise _fail("baselines", b, "is invalid",
                         f"{{previous: k, period: p}} with 0 <= k, p <= {MAX_PERIOD} windows")
+        a = self.accumulate
+        if isinstance(a, bool) or not isinstance(a, int) or not 1 <= a <= MAX_ACCUMULATE:
+            raise _fail("accumulate", a, "is invalid", f"an integer in [1, {MAX_ACCUMULATE}] (windows; 1 = off)")
         for name, w in self.importances.items():
             if isinstance(w, bool) or not isinstance(w, int | float) or not w >= 0:
                 raise _fail(f"importances.{name}", w, "is invalid", "a number >= 0")
