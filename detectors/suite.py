@@ -149,13 +149,15 @@ class DriftSuite:
         return 1.0 if p_value is None else p_value
 
     def calibrate(self, window_sizes: Iterable[int]) -> int:
-        """Fit the ``auto`` tests' nulls now for windows of about these sizes (e.g. in ``driftline
-        baseline``, so the saved profile carries them); returns the number of fits held."""
+        """Fit the ``auto`` tests' nulls now for windows of about these sizes, and for the merges of
+        up to ``accumulate`` of them (e.g. in ``driftline baseline``, so the saved profile carries
+        them and no window close waits for a fit); returns the number of fits held."""
         cal = self.reference.calibration
+        sizes = sorted({k * n for n in window_sizes for k in range(1, self.settings.accumulate + 1)})
         for name, ref in self.reference.features.items():
             for test, auto in zip(self._tests[ref.kind], self._auto[ref.kind], strict=True):
                 if auto and ref.n:
-                    for n in window_sizes:
+                    for n in sizes:
                         cal.ensure(ref, name, test, ladder_around(n))
         return len(cal)
 
