@@ -106,8 +106,8 @@ class DriftSettings:
     """Which tests to run per feature kind, the multiple-testing correction and k-of-n persistence.
 
     >>> s = DriftSettings(numeric=(TestSpec("psi", 0.2), TestSpec("ks")), persistence=(2, 3))
-    >>> [t.type for t in s.numeric], s.correction, s.persistence
-    (['psi', 'ks'], 'bh', (2, 3))
+    >>> [t.type for t in s.numeric], s.correction, s.persistence, s.accumulate
+    (['psi', 'ks'], 'holm', (2, 3), 2)
     >>> DriftSettings(categorical=(TestSpec("ks"),))
     Traceback (most recent call last):
     ...

@@ -36,9 +36,15 @@ class DriftSuite:
 
     Results come in profile feature order, then test order. p-value tests (``ks``,
     ``chi2``) are corrected together across the model's features within the window
-    (``settings.correction``); then k-of-n persistence is applied per
+    (``settings.correction``: Holm by default); then k-of-n persistence is applied per
     (feature, test) across successive :meth:`evaluate` calls. A feature with no
     non-missing value in the window gives no result (and no persistence step).
+
+    With ``settings.accumulate = k > 1`` a p-valued test also judges the merge of the last ``k``
+    windows compared with the reference (their counts add up: a lasting small change gathers
+    evidence as a CUSUM would), and its p-value is :func:`simes` of the window's and the
+    merge's. The suite keeps the last ``k - 1`` windows' sketches (bounded; in
+    :meth:`snapshot`); rolling-baseline evaluations neither use nor join them.
 
     A ``threshold: auto`` test's statistic gets the calibrated p-value of the reference's
     :class:`~driftline.detectors.calibration.Calibration`; it is then a p-value test, corrected

@@ -156,7 +156,7 @@ def test_extreme_values_get_the_smallest_p_value_instead_of_an_overflow(profile,
 
 
 def test_calibrate_fits_the_window_sizes_and_the_accumulated_ones(profile):
-    ref = ReferenceProfile.from_dict(profile.to_dict())
+    ref = ReferenceProfile.from_dict(profile.to_dict(calibration=False))  # no fits from the other tests
     settings = DriftSettings(numeric=(TestSpec("ks", "auto"),), categorical=(TestSpec("chi2", "auto"),), accumulate=3)
     assert DriftSuite(ref, settings).calibrate([700]) == 3 * 5  # 3 features x 5 distinct sizes
     # 700, 1,400 and 2,100 events: the ladder sizes around each, per feature.
