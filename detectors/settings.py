@@ -106,8 +106,8 @@ class DriftSettings:
     """Which tests to run per feature kind, the multiple-testing correction and k-of-n persistence.
 
     >>> s = DriftSettings(numeric=(TestSpec("psi", 0.2), TestSpec("ks")), persistence=(2, 3))
-    >>> [t.type for t in s.numeric], s.correction, s.persistence, s.accumulate
-    (['psi', 'ks'], 'holm', (2, 3), 2)
+    >>> [t.type for t in s.numeric], s.correction, s.persistence, s.accumulate, DriftSettings().accumulate
+    (['psi', 'ks'], 'holm', (2, 3), 1, 2)
     >>> DriftSettings(categorical=(TestSpec("ks"),))
     Traceback (most recent call last):
     ...
@@ -124,8 +124,10 @@ class DriftSettings:
     target: tuple[float, int] = (1.0, 200)
     # Rolling baselines beside the reference, in windows: (previous k, period); 0 = off.
     baselines: tuple[int, int] = (0, 0)
-    # p-valued tests also judge the merge of the last ``accumulate`` windows (1 = off).
-    accumulate: int = 2
+    # p-valued tests also judge the merge of the last ``accumulate`` windows (1 = off). None: 2,
+    # or 1 with a persistence of k > 1 (persistence is already a rule across windows, and
+    # ``alpha_for`` counts its windows as independent, which merged windows are not).
+    accumulate: int | None = None
 
     @property
     def target_rate(self) -> float:
@@ -164,6 +166,8 @@ class DriftSettings:
                 or any(isinstance(x, bool) or not isinstance(x, int) or not 0 <= x <= MAX_PERIOD for x in b)):
             raise _fail("baselines", b, "is invalid",
                         f"{{previous: k, period: p}} with 0 <= k, p <= {MAX_PERIOD} windows")
+        if self.accumulate is None:
+            object.__setattr__(self, "accumulate", 2 if p[0] == 1 else 1)
         a = self.accumulate
         if isinstance(a, bool) or not isinstance(a, int) or not 1 <= a <= MAX_ACCUMULATE:
             raise _fail("accumulate", a, "is invalid", f"an integer in [1, {MAX_ACCUMULATE}] (windows; 1 = off)")

@@ -60,7 +60,7 @@ def parse_drift(r: Reader, raw: Any, path: str) -> DriftSettings:
     b = r.mapping(d.get("baselines") or {}, join(path, "baselines"), keys=("previous", "period"))
     baselines = (r.integer(b, "previous", join(path, "baselines"), 0, low=0, high=MAX_PERIOD),
                  r.integer(b, "period", join(path, "baselines"), 0, low=0, high=MAX_PERIOD))
-    accumulate = r.integer(d, "accumulate", path, defaults.accumulate, low=1, high=MAX_ACCUMULATE)
+    accumulate = r.integer(d, "accumulate", path, None, low=1, high=MAX_ACCUMULATE)  # None: by persistence
     built = r.detector(path, lambda: DriftSettings(numeric, categorical, correction, persistence, importances,
                                                    target, baselines, accumulate))
     return built or defaults

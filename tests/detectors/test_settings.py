@@ -64,3 +64,11 @@ def test_test_spec_errors_carry_the_key(spec, key, value):
     with pytest.raises(DetectorConfigError) as info:
         spec()
     assert (info.value.key, info.value.value) == (key, value)
+
+
+def test_accumulation_defaults_to_two_windows_and_to_one_with_persistence():
+    # Persistence is a rule across windows already, and alpha_for counts its windows as independent.
+    assert DriftSettings().accumulate == 2
+    assert DriftSettings(persistence=(2, 3)).accumulate == 1
+    assert DriftSettings(persistence=(1, 3)).accumulate == 2
+    assert DriftSettings(persistence=(2, 3), accumulate=3).accumulate == 3  # explicit wins
