@@ -43,8 +43,10 @@ class DriftSuite:
     With ``settings.accumulate = k > 1`` a p-valued test also judges the merge of the last ``k``
     windows compared with the reference (their counts add up: a lasting small change gathers
     evidence as a CUSUM would), and its p-value is :func:`simes` of the window's and the
-    merge's. The suite keeps the last ``k - 1`` windows' sketches (bounded; in
-    :meth:`snapshot`); rolling-baseline evaluations neither use nor join them.
+    merge's, as long as the merge holds at most half as many values as the reference (beyond,
+    the reference's own sampling error dominates and merging adds little but its bias). The
+    suite keeps the last ``k - 1`` windows' sketches (bounded; in :meth:`snapshot`);
+    rolling-baseline evaluations neither use nor join them.
 
     A ``threshold: auto`` test's statistic gets the calibrated p-value of the reference's
     :class:`~driftline.detectors.calibration.Calibration`; it is then a p-value test, corrected
@@ -99,8 +101,12 @@ class DriftSuite:
                 if auto:
                     p_value = calibration.p_value(ref, name, test, statistic, win.n,
                                                   None if base is None else base.n)
-                if recent is not None and p_value is not None:
-                    p_value = simes(p_value, self._p_recent(ref, name, test, recent.features[name], auto))
+                merged = None if recent is None else recent.features.get(name)
+                # Merging pays while the window's noise (1/n) dominates the reference's (1/N); past
+                # half the reference it mostly tests that reference's own draw (a small segment
+                # reference, a warm-up reference the size of a window).
+                if merged is not None and p_value is not None and 0 < 2 * merged.n <= ref.n:
+                    p_value = simes(p_value, self._p_recent(ref, name, test, merged, auto))
                 rows.append((name, i, test, statistic, p_value, auto))
         method = self.settings.correction
         p_rows = [j for j, row in enumerate(rows) if row[2].uses_p_value or row[5]]
@@ -147,8 +153,6 @@ class DriftSuite:
         return merged
 
     def _p_recent(self, ref, name: str, test: DriftTest, win, auto: bool) -> float:
-        if win is None or win.n == 0:
-            return 1.0
         statistic, p_value = test.compare(ref, win)
         if auto:
             return self.reference.calibration.p_value(ref, name, test, statistic, win.n)
