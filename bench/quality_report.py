@@ -18,7 +18,7 @@ EQUAL_RATE = "default, target 1 per 100 windows"
 ROWS = ("default", EQUAL_RATE, "Evidently default", "always fire", "never fire")
 
 
-def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
+def wilson(k: int, n: int, z: float = 1.959963984540054) -> tuple[float, float]:
     """Wilson's 95 % score interval of a rate ``k / n`` (sound at 0 and at small counts)."""
     if n == 0:
         return (0.0, 1.0)
