@@ -9,8 +9,12 @@ the reference's range as the mean of those beyond (from the grid's excess sums).
 
 The statistic is ``max(|z_mean|, |z_var|)`` with
 ``z_mean = (m_w - m_r) / sqrt(v_r (1/n_w + 1/n_r))`` and
-``z_var = (v_w - v_r) / (v_r sqrt(2/n_w + 2/n_r)))``: normal-theory scales, so a fixed
-threshold is only a guide on heavy tails; ``threshold: auto`` calibrates it on the reference.
+``z_var = (v_w - v_r) / sqrt((mu4_r - v_r^2) (1/n_w + 1/n_r))``, ``mu4_r`` the reference's fourth
+central moment: the variance's own sampling error, so a skewed or heavy-tailed feature's
+``z_var`` is not several times noisier than its ``z_mean`` (with the normal-theory ``2 v_r^2``
+the variance's noise decided the max on a log-normal, and a 10 % shift of its mean went
+unseen). Large-sample scales, so a fixed threshold is a guide; ``threshold: auto`` calibrates it
+on the reference.
 """
 
 from __future__ import annotations

@@ -12,16 +12,17 @@ import inspect
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from .correction import CORRECTIONS
 from .drift_registry import DRIFT_TESTS, DriftTest
 from .errors import DetectorConfigError
 
 __all__ = ["AUTO", "CATEGORICAL_TESTS", "CORRECTIONS", "NUMERIC_TESTS", "DriftSettings", "TestSpec"]
 
-CORRECTIONS = ("bh", "bonferroni", "none")
 NUMERIC_TESTS = tuple(sorted(n for n, t in DRIFT_TESTS.items() if "numeric" in t.kinds))
 CATEGORICAL_TESTS = tuple(sorted(n for n, t in DRIFT_TESTS.items() if "categorical" in t.kinds))
 MAX_PERSISTENCE = 1000
 MAX_PERIOD = 2016  # rolling baselines: a week of 5-minute windows
+MAX_ACCUMULATE = 12  # windows merged: each is a sketch kept in the suite
 
 
 def _fail(key: str, value: object, phrase: str, expected: str) -> DetectorConfigError:
@@ -105,8 +106,8 @@ class DriftSettings:
     """Which tests to run per feature kind, the multiple-testing correction and k-of-n persistence.
 
     >>> s = DriftSettings(numeric=(TestSpec("psi", 0.2), TestSpec("ks")), persistence=(2, 3))
-    >>> [t.type for t in s.numeric], s.correction, s.persistence
-    (['psi', 'ks'], 'bh', (2, 3))
+    >>> [t.type for t in s.numeric], s.correction, s.persistence, s.accumulate, DriftSettings().accumulate
+    (['psi', 'ks'], 'holm', (2, 3), 1, 2)
     >>> DriftSettings(categorical=(TestSpec("ks"),))
     Traceback (most recent call last):
     ...
@@ -116,13 +117,17 @@ class DriftSettings:
     # Calibrated (``threshold: auto``) by default: see docs/detection-quality.md for the measured rates.
     numeric: tuple[TestSpec, ...] = (TestSpec("wasserstein", AUTO), TestSpec("moments", AUTO))
     categorical: tuple[TestSpec, ...] = (TestSpec("chi2", AUTO),)
-    correction: str = "bh"
+    correction: str = "holm"
     persistence: tuple[int, int] = (1, 1)
     importances: Mapping[str, float] = field(default_factory=dict)
     # ``threshold: auto`` tests: at most ``target[0]`` false alarms per ``target[1]`` windows of the model.
     target: tuple[float, int] = (1.0, 200)
     # Rolling baselines beside the reference, in windows: (previous k, period); 0 = off.
     baselines: tuple[int, int] = (0, 0)
+    # p-valued tests also judge the merge of the last ``accumulate`` windows (1 = off). None: 2,
+    # or 1 with a persistence of k > 1 (persistence is already a rule across windows, and
+    # ``alpha_for`` counts its windows as independent, which merged windows are not).
+    accumulate: int | None = None
 
     @property
     def target_rate(self) -> float:
@@ -161,6 +166,11 @@ class DriftSettings:
                 or any(isinstance(x, bool) or not isinstance(x, int) or not 0 <= x <= MAX_PERIOD for x in b)):
             raise _fail("baselines", b, "is invalid",
                         f"{{previous: k, period: p}} with 0 <= k, p <= {MAX_PERIOD} windows")
+        if self.accumulate is None:
+            object.__setattr__(self, "accumulate", 2 if p[0] == 1 else 1)
+        a = self.accumulate
+        if isinstance(a, bool) or not isinstance(a, int) or not 1 <= a <= MAX_ACCUMULATE:
+            raise _fail("accumulate", a, "is invalid", f"an integer in [1, {MAX_ACCUMULATE}] (windows; 1 = off)")
         for name, w in self.importances.items():
             if isinstance(w, bool) or not isinstance(w, int | float) or not w >= 0:
                 raise _fail(f"importances.{name}", w, "is invalid", "a number >= 0")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -13,7 +14,21 @@ from .results import DriftResult
 from .settings import DriftSettings
 from .window import WindowSketch
 
-__all__ = ["DriftSuite"]
+__all__ = ["DriftSuite", "simes"]
+
+
+def simes(p_window: float, p_recent: float) -> float:
+    """Simes' combination of the window's and the accumulated windows' p-values: ``min(2 p_(1), p_(2))``.
+
+    A valid p-value for "neither changed" when the two are positively dependent, as these are
+    (the window is part of the merge); never above Bonferroni's ``2 min``, and equal to the larger
+    when both are small (a lasting change).
+
+    >>> simes(0.001, 0.5), simes(0.004, 0.003)
+    (0.002, 0.004)
+    """
+    lo, hi = sorted((p_window, p_recent))
+    return min(2.0 * lo, hi, 1.0)
 
 
 class DriftSuite:
@@ -21,9 +36,17 @@ class DriftSuite:
 
     Results come in profile feature order, then test order. p-value tests (``ks``,
     ``chi2``) are corrected together across the model's features within the window
-    (``settings.correction``); then k-of-n persistence is applied per
+    (``settings.correction``: Holm by default); then k-of-n persistence is applied per
     (feature, test) across successive :meth:`evaluate` calls. A feature with no
     non-missing value in the window gives no result (and no persistence step).
+
+    With ``settings.accumulate = k > 1`` a p-valued test also judges the merge of the last ``k``
+    windows compared with the reference (their counts add up: a lasting small change gathers
+    evidence as a CUSUM would), and its p-value is :func:`simes` of the window's and the
+    merge's, as long as the merge holds at most half as many values as the reference (beyond,
+    the reference's own sampling error dominates and merging adds little but its bias). The
+    suite keeps the last ``k - 1`` windows' sketches (bounded; in :meth:`snapshot`);
+    rolling-baseline evaluations neither use nor join them.
 
     A ``threshold: auto`` test's statistic gets the calibrated p-value of the reference's
     :class:`~driftline.detectors.calibration.Calibration`; it is then a p-value test, corrected
@@ -53,6 +76,7 @@ class DriftSuite:
         self._auto = {"numeric": tuple(spec.auto for spec in self.settings.numeric),
                       "categorical": tuple(spec.auto for spec in self.settings.categorical)}
         self._persistence = Persistence(*self.settings.persistence)
+        self._recent: deque[WindowSketch] = deque(maxlen=max(self.settings.accumulate - 1, 0))
 
     def evaluate(self, window: WindowSketch, baseline: WindowSketch | None = None,
                  baseline_name: str = "reference") -> list[DriftResult]:
@@ -65,6 +89,7 @@ class DriftSuite:
         """
         rows: list[tuple[str, int, DriftTest, float, float | None, bool]] = []
         calibration = self.reference.calibration
+        recent = self._accumulated(window) if baseline is None else None
         for name, ref in self.reference.features.items():
             win = window.features.get(name)
             base = None if baseline is None else baseline.features.get(name)
@@ -76,6 +101,12 @@ class DriftSuite:
                 if auto:
                     p_value = calibration.p_value(ref, name, test, statistic, win.n,
                                                   None if base is None else base.n)
+                merged = None if recent is None else recent.features.get(name)
+                # Merging pays while the window's noise (1/n) dominates the reference's (1/N); past
+                # half the reference it mostly tests that reference's own draw (a small segment
+                # reference, a warm-up reference the size of a window).
+                if merged is not None and p_value is not None and 0 < 2 * merged.n <= ref.n:
+                    p_value = simes(p_value, self._p_recent(ref, name, test, merged, auto))
                 rows.append((name, i, test, statistic, p_value, auto))
         method = self.settings.correction
         p_rows = [j for j, row in enumerate(rows) if row[2].uses_p_value or row[5]]
@@ -106,24 +137,48 @@ class DriftSuite:
             )
         return results
 
+    def _accumulated(self, window: WindowSketch) -> WindowSketch | None:
+        """The merge of the last ``accumulate`` windows (this one included), or None while there
+        is no earlier one; this window joins the history."""
+        if not self._recent.maxlen:
+            return None
+        merged = None
+        if self._recent:
+            merged = WindowSketch(self.reference)
+            for w in (*self._recent, window):
+                merged.merge(w)
+        kept = WindowSketch(self.reference)  # a copy: the caller's sketch may live on
+        kept.merge(window)
+        self._recent.append(kept)
+        return merged
+
+    def _p_recent(self, ref, name: str, test: DriftTest, win, auto: bool) -> float:
+        statistic, p_value = test.compare(ref, win)
+        if auto:
+            return self.reference.calibration.p_value(ref, name, test, statistic, win.n)
+        return 1.0 if p_value is None else p_value
+
     def calibrate(self, window_sizes: Iterable[int]) -> int:
-        """Fit the ``auto`` tests' nulls now for windows of about these sizes (e.g. in ``driftline
-        baseline``, so the saved profile carries them); returns the number of fits held."""
+        """Fit the ``auto`` tests' nulls now for windows of about these sizes, and for the merges of
+        up to ``accumulate`` of them (e.g. in ``driftline baseline``, so the saved profile carries
+        them and no window close waits for a fit); returns the number of fits held."""
         cal = self.reference.calibration
+        sizes = sorted({k * n for n in window_sizes for k in range(1, self.settings.accumulate + 1)})
         for name, ref in self.reference.features.items():
             for test, auto in zip(self._tests[ref.kind], self._auto[ref.kind], strict=True):
                 if auto and ref.n:
-                    for n in window_sizes:
+                    for n in sizes:
                         cal.ensure(ref, name, test, ladder_around(n))
         return len(cal)
 
     def reset(self) -> None:
-        """Forget the persistence history."""
+        """Forget the persistence history and the accumulated windows."""
         self._persistence.reset()
+        self._recent.clear()
 
     def snapshot(self) -> dict[str, Any]:
-        """JSON-safe persistence state (reference and settings are not included)."""
-        return {"persistence": self._persistence.snapshot()}
+        """JSON-safe state: persistence and accumulated windows (reference and settings are not included)."""
+        return {"persistence": self._persistence.snapshot(), "recent": [w.snapshot() for w in self._recent]}
 
     @classmethod
     def restore(cls, reference: ReferenceProfile, settings: DriftSettings, snapshot: Mapping[str, Any]) -> DriftSuite:
@@ -133,4 +188,6 @@ class DriftSuite:
         for key, history in saved._history.items():  # settings may have changed k/n since the snapshot
             for verdict in list(history)[-suite._persistence.n :]:
                 suite._persistence.update(key, verdict)
+        for w in snapshot.get("recent", ()):  # absent before accumulation existed
+            suite._recent.append(WindowSketch.restore(reference, w))
         return suite

@@ -13,6 +13,8 @@ Test names, thresholds and test parameters are checked by the detectors themselv
 ...                     "target": {"false_alarms": 1, "per_windows": 500}}, "models[0].drift")
 >>> s.numeric[0].auto, s.target_rate
 (True, 0.002)
+>>> parse_drift(r, {"accumulate": 3, "correction": "bh"}, "models[0].drift").accumulate
+3
 >>> _ = parse_drift(r, {"numeric": [{"type": "ks", "threshold": 1.5}]}, "models[0].drift")
 >>> print(r.problems[0])
 models[0].drift.numeric[0].threshold: 1.5 is invalid, expected a number in (0.0, 1.0)
@@ -27,6 +29,7 @@ from driftline.detectors.settings import (
     AUTO,
     CATEGORICAL_TESTS,
     CORRECTIONS,
+    MAX_ACCUMULATE,
     MAX_PERIOD,
     MAX_PERSISTENCE,
     NUMERIC_TESTS,
@@ -39,7 +42,7 @@ from .reader import Reader, join
 
 __all__ = ["parse_drift"]
 
-_KEYS = ("numeric", "categorical", "correction", "persistence", "importances", "target", "baselines")
+_KEYS = ("numeric", "categorical", "correction", "persistence", "importances", "target", "baselines", "accumulate")
 _TEST_KEYS = ("type", "threshold", "params")
 
 
@@ -57,8 +60,9 @@ def parse_drift(r: Reader, raw: Any, path: str) -> DriftSettings:
     b = r.mapping(d.get("baselines") or {}, join(path, "baselines"), keys=("previous", "period"))
     baselines = (r.integer(b, "previous", join(path, "baselines"), 0, low=0, high=MAX_PERIOD),
                  r.integer(b, "period", join(path, "baselines"), 0, low=0, high=MAX_PERIOD))
+    accumulate = r.integer(d, "accumulate", path, None, low=1, high=MAX_ACCUMULATE)  # None: by persistence
     built = r.detector(path, lambda: DriftSettings(numeric, categorical, correction, persistence, importances,
-                                                   target, baselines))
+                                                   target, baselines, accumulate))
     return built or defaults
 
 

@@ -63,3 +63,31 @@ def test_the_cbpe_section_measures_and_renders_without_nannyml():
         "sampling_error_ratio": {m: (1.0, 1.0) for m in ("accuracy", "precision", "recall")},
         "driftline_s": 0.01, "nannyml_s": 1.0}))
     assert "| roc_auc | 2.0e-06 |" in text and "NannyML calibrates: yes" in text
+
+
+def test_the_quality_section_scores_and_renders_rates_with_wilson_intervals():
+    # Wilson's interval against scipy's (an independent implementation); then a Score and the table.
+    import pytest
+    from scipy import stats
+
+    from bench.quality_report import Score, markdown, pooled, wilson
+
+    for k, n in ((0, 600), (3, 600), (99, 120), (72, 72)):
+        ci = stats.binomtest(k, n).proportion_ci(method="wilson")
+        assert wilson(k, n) == pytest.approx((ci.low, ci.high), abs=1e-12)
+    score = Score()
+    score.add({"a": True, "b": True, "c": False}, "a", ["a", "b", "c"], "0.1 sd")
+    score.add({"a": False, "b": False, "c": False}, "a", ["a", "b", "c"], "0.1 sd")
+    score.stream(0)
+    row = score.row()
+    assert (row["tp"], row["fn"], row["fp"], row["tn"], row["grades"], row["delay"]) == (1, 1, 1, 3, {"0.1 sd": [1, 2]}, 0.0)
+    q = {"reps": 1, "post": 2, "lead": 1, "window": 1000, "reference_rows": 10_000, "default": {},
+         "families": {"mean shift": {"default": row, "Evidently default": row}},
+         "stable": {"default": {"events_per_model": 2_000, "models": 2, "window": 1_000, "alarms": 1,
+                                "target_per_window": 0.005, "per_100k_events_per_model": 25.0}},
+         "timing": {"windows": 2, "evidently_s": 1.0, "driftline_s": 0.1}}
+    text = "\n".join(markdown(q))
+    assert "| mean shift | default | 0.50 (1/2; 0.09-0.91) | 0.2500 (1/4; 0.0456-0.6994) | 0 | 0.00 |" in text
+    assert "| mean shift | 0.1 sd (n=2) | 0.50 |  | 0.50 |" in text
+    assert "| default | 2,000 | 2 | 1,000 | 0.0050 | 1 | 0.2500 (0.0456-0.6994) | 50.00 | 25.00 |" in text
+    assert pooled(q)["default"] == (1, 1, 1, 3)

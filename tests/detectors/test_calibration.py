@@ -114,14 +114,24 @@ def test_alpha_for_inverts_the_persistence_approximation():
     assert LADDER[0] == 50 and LADDER[-1] == 1_638_400
 
 
-@pytest.mark.parametrize(("persistence", "size"), [((1, 1), 200), ((1, 1), 1_500), ((2, 3), 300)])
-def test_achieved_false_alarm_rate_on_held_out_no_change_streams(profile, persistence, size):
-    # Held-out: fresh no-change windows, never the reference's own values. Target 1 alarm per 50 windows.
-    settings = DriftSettings(numeric=(TestSpec("psi", "auto"), TestSpec("ks", "auto")),
-                             categorical=(TestSpec("chi2", "auto"),), persistence=persistence, target=(1, 50))
+# The calibration alone (one test per p-value, Benjamini-Hochberg, no accumulation) at a target of 1 per 50
+# windows; then the default (wasserstein + moments, chi2, Holm, two windows accumulated) at its own target, 1
+# per 200: its tests of one feature agree and its accumulated p-values overlap, which makes it land below a
+# larger target (about 0.6x at 1 per 50, 0.75x at 1 per 100) and near it at 1 per 200.
+@pytest.mark.parametrize(("persistence", "size", "default", "windows"), [
+    ((1, 1), 200, False, 2_500), ((1, 1), 1_500, False, 2_500), ((2, 3), 300, False, 2_500),
+    ((1, 1), 200, True, 8_000)])
+def test_achieved_false_alarm_rate_on_held_out_no_change_streams(profile, persistence, size, default, windows):
+    # Held-out: fresh no-change windows, never the reference's own values.
+    if default:
+        settings = DriftSettings(persistence=persistence)
+    else:
+        settings = DriftSettings(numeric=(TestSpec("psi", "auto"), TestSpec("ks", "auto")),
+                                 categorical=(TestSpec("chi2", "auto"),), persistence=persistence, target=(1, 50),
+                                 correction="bh", accumulate=1)
     suite = DriftSuite(profile, settings)
     rng = np.random.default_rng(size + persistence[0])
-    alarms, drifted, windows = 0, False, 2_500
+    alarms, drifted = 0, False
     for _ in range(windows):
         w = WindowSketch(profile)
         w.update(stable(size, rng))
@@ -143,3 +153,11 @@ def test_extreme_values_get_the_smallest_p_value_instead_of_an_overflow(profile,
     w.update(data)
     results = {r.feature: r for r in suite.evaluate(w)}
     assert results["a"].p_value is not None and 0.0 <= results["a"].p_value <= 1.0
+
+
+def test_calibrate_fits_the_window_sizes_and_the_accumulated_ones(profile):
+    ref = ReferenceProfile.from_dict(profile.to_dict(calibration=False))  # no fits from the other tests
+    settings = DriftSettings(numeric=(TestSpec("ks", "auto"),), categorical=(TestSpec("chi2", "auto"),), accumulate=3)
+    assert DriftSuite(ref, settings).calibrate([700]) == 3 * 5  # 3 features x 5 distinct sizes
+    # 700, 1,400 and 2,100 events: the ladder sizes around each, per feature.
+    assert sorted({s for _, _, s in ref.calibration.fits}) == [566, 800, 1131, 1600, 2263]

@@ -13,7 +13,7 @@ def test_defaults():
     s = DriftSettings()
     assert s.numeric == (TestSpec("wasserstein", "auto"), TestSpec("moments", "auto"))
     assert s.categorical == (TestSpec("chi2", "auto"),)
-    assert (s.correction, s.persistence, s.target, s.baselines) == ("bh", (1, 1), (1.0, 200), (0, 0))
+    assert (s.correction, s.persistence, s.target, s.baselines, s.accumulate) == ("holm", (1, 1), (1.0, 200), (0, 0), 2)
 
 
 def test_full_construction():
@@ -31,8 +31,12 @@ def test_full_construction():
          "one of: hellinger, jensen_shannon, ks, moments, psi, wasserstein",
          "numeric[1].type: 'chi2' is not a known test (expected one of: hellinger, jensen_shannon, ks, moments, psi, "
          "wasserstein)"),
-        ({"correction": "holm"}, "correction", "holm", "one of: bh, bonferroni, none",
-         "correction: 'holm' is not a known correction (expected one of: bh, bonferroni, none)"),
+        ({"correction": "fdr"}, "correction", "fdr", "one of: holm, bh, bonferroni, none",
+         "correction: 'fdr' is not a known correction (expected one of: holm, bh, bonferroni, none)"),
+        ({"accumulate": 0}, "accumulate", 0, "an integer in [1, 12] (windows; 1 = off)",
+         "accumulate: 0 is invalid (expected an integer in [1, 12] (windows; 1 = off))"),
+        ({"accumulate": True}, "accumulate", True, "an integer in [1, 12] (windows; 1 = off)",
+         "accumulate: True is invalid (expected an integer in [1, 12] (windows; 1 = off))"),
         ({"persistence": (3, 2)}, "persistence", (3, 2), "[k, n] with 1 <= k <= n <= 1000",
          "persistence: (3, 2) is invalid (expected [k, n] with 1 <= k <= n <= 1000)"),
         ({"importances": {"age": -1}}, "importances.age", -1, "a number >= 0",
@@ -60,3 +64,11 @@ def test_test_spec_errors_carry_the_key(spec, key, value):
     with pytest.raises(DetectorConfigError) as info:
         spec()
     assert (info.value.key, info.value.value) == (key, value)
+
+
+def test_accumulation_defaults_to_two_windows_and_to_one_with_persistence():
+    # Persistence is a rule across windows already, and alpha_for counts its windows as independent.
+    assert DriftSettings().accumulate == 2
+    assert DriftSettings(persistence=(2, 3)).accumulate == 1
+    assert DriftSettings(persistence=(1, 3)).accumulate == 2
+    assert DriftSettings(persistence=(2, 3), accumulate=3).accumulate == 3  # explicit wins

@@ -12,11 +12,13 @@ from driftline.detectors import (
     WindowSketch,
     adjust_p_values,
 )
+from driftline.detectors.suite import simes
 from scipy import stats
 
 
 def settings(**kw):
-    base = {"numeric": (TestSpec("psi", 0.2), TestSpec("ks", 0.05)), "categorical": (TestSpec("chi2", 0.01),)}
+    base = {"numeric": (TestSpec("psi", 0.2), TestSpec("ks", 0.05)), "categorical": (TestSpec("chi2", 0.01),),
+            "correction": "bh", "accumulate": 1}
     base.update(kw)
     return DriftSettings(**base)
 
@@ -72,6 +74,38 @@ def test_adjust_p_values_bonferroni_and_known_bh_example():
     np.testing.assert_allclose(adjust_p_values(rand, "bh"), stats.false_discovery_control(rand, method="bh"))
 
 
+def holm_by_definition(p: np.ndarray, alpha: float) -> np.ndarray:
+    """Holm (1979) as stated: sort ascending; reject H_(1..k) for the largest k with p_(i) <= alpha / (m - i + 1)
+    for every i <= k (step-down: stop at the first acceptance)."""
+    m = len(p)
+    rejected = np.zeros(m, dtype=bool)
+    for rank, i in enumerate(np.argsort(p, kind="stable")):
+        if p[i] > alpha / (m - rank):
+            break
+        rejected[i] = True
+    return rejected
+
+
+def test_holm_matches_its_step_down_definition_at_every_level():
+    # An independent formulation (rejection sets, level by level) of what adjust_p_values computes as
+    # adjusted p-values; statsmodels' multipletests(method="holm") agrees too but is a bench extra only.
+    assert adjust_p_values([0.01, 0.04, 0.03, 0.005], "holm").tolist() == pytest.approx([0.03, 0.06, 0.06, 0.02])
+    rng = np.random.default_rng(4)
+    for _ in range(50):
+        p = rng.random(int(rng.integers(1, 15))) ** 4
+        adjusted = adjust_p_values(p, "holm")
+        assert np.all(adjusted >= p) and np.all(adjusted <= 1.0)
+        assert np.all(adjusted <= adjust_p_values(p, "bonferroni") + 1e-15)
+        for alpha in (0.001, 0.01, 0.05, 0.2):
+            np.testing.assert_array_equal(adjusted <= alpha, holm_by_definition(p, alpha))
+
+
+def test_holm_keeps_the_other_features_at_alpha_over_m_where_bh_relaxes():
+    # One feature truly drifted (tiny p-values): BH then tests the rest at about k alpha / m, Holm at alpha / (m - k).
+    p = np.array([1e-9, 1e-9, 0.004, 0.3, 0.5, 0.7])
+    assert adjust_p_values(p, "bh")[2] < 0.01 < adjust_p_values(p, "holm")[2]
+
+
 def test_bonferroni_can_clear_a_raw_hit(reference, columns):
     cols = columns(3_000, seed=15)
     cols["age"] = cols["age"] + 1.5  # a small shift (0.15 std) in one feature only
@@ -114,3 +148,59 @@ def test_prediction_and_score_columns_are_features():
     w = WindowSketch(ref)
     w.update({"prediction": rng.choice(np.array(["0", "1"], dtype=object), 2000, p=[0.5, 0.5]), "score": rng.beta(5, 2, 2000)})
     assert all(r.drifted for r in DriftSuite(ref, DriftSettings()).evaluate(w))
+
+
+def accumulating(**kw):
+    base = {"numeric": (TestSpec("wasserstein", "auto"), TestSpec("moments", "auto")),
+            "categorical": (TestSpec("chi2", "auto"),), "accumulate": 2}
+    base.update(kw)
+    return DriftSettings(**base)
+
+
+def test_accumulation_combines_the_window_and_the_merge_of_the_last_two_by_simes(reference, columns):
+    first, second = window_of(reference, columns(800, seed=31, shift=0.02)), window_of(reference, columns(800, seed=32, shift=0.02))
+    suite = DriftSuite(reference, accumulating())
+    alone = DriftSuite(reference, accumulating(accumulate=1))
+    # The first window has no history: its p-values are the window's own.
+    assert [r.p_value for r in suite.evaluate(first)] == [r.p_value for r in alone.evaluate(first)]
+    merged = WindowSketch(reference)
+    merged.merge(first)
+    merged.merge(second)
+    p_window = [r.p_value for r in alone.evaluate(second)]
+    p_merged = [r.p_value for r in DriftSuite(reference, accumulating(accumulate=1)).evaluate(merged)]
+    got = suite.evaluate(second)
+    assert [r.p_value for r in got] == pytest.approx([simes(a, b) for a, b in zip(p_window, p_merged, strict=True)])
+    assert [r.adjusted_p_value for r in got] == pytest.approx(adjust_p_values([r.p_value for r in got], "holm").tolist())
+
+
+def test_accumulation_finds_a_small_lasting_shift_with_much_smaller_p_values(reference, columns):
+    # A 0.1 sd shift of age in 1,000-row windows: a z of about 3 per window, about 4.2 over two.
+    second = {1: [], 2: []}
+    for acc in second:
+        for i in range(12):
+            suite = DriftSuite(reference, accumulating(accumulate=acc))
+            suite.evaluate(window_of(reference, columns(1_000, seed=100 + i)))  # the stream's past
+            for j in range(2):
+                w = columns(1_000, seed=200 + 2 * i + j)
+                w["age"] = w["age"] + 1.0
+                p = [r.p_value for r in suite.evaluate(window_of(reference, w)) if r.feature == "age"]
+            second[acc].append(min(p))
+    assert np.median(second[2]) < np.median(second[1]) / 5, second
+
+
+def test_accumulated_windows_survive_a_snapshot_and_baselines_do_not_join_them(reference, columns):
+    windows = [window_of(reference, columns(700, seed=40 + i, shift=0.03)) for i in range(3)]
+    straight = DriftSuite(reference, accumulating(accumulate=3))
+    expected = [[r.p_value for r in straight.evaluate(w)] for w in windows]
+    suite = DriftSuite(reference, accumulating(accumulate=3))
+    suite.evaluate(windows[0])
+    suite.evaluate(windows[1], windows[0], "previous_1")  # a rolling baseline's evaluation: not accumulated
+    suite = DriftSuite.restore(reference, suite.settings, json.loads(json.dumps(suite.snapshot())))
+    assert len(suite.snapshot()["recent"]) == 1
+    got = [[r.p_value for r in suite.evaluate(w)] for w in windows[1:]]
+    assert sum(got, []) == pytest.approx(sum(expected[1:], []))
+    suite.reset()
+    assert suite.snapshot()["recent"] == []
+    # A checkpoint from before accumulation existed restores with no history.
+    old = {"persistence": suite.snapshot()["persistence"]}
+    assert DriftSuite.restore(reference, suite.settings, old).snapshot()["recent"] == []

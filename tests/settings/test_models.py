@@ -47,6 +47,8 @@ def test_drift_block():
     assert model(drift={"persistence": [1, 4]}).drift.persistence == (1, 4)
     assert model(drift={"baselines": {"previous": 3, "period": 288}}).drift.baselines == (3, 288)
     assert model(drift={"baselines": {"period": 24}}).drift.baselines == (0, 24)
+    assert model(drift={"accumulate": 4, "correction": "bh"}).drift.accumulate == 4
+    assert model(drift={"accumulate": 1}).drift.accumulate == 1
 
 
 @pytest.mark.parametrize(("drift", "line"), [
@@ -68,13 +70,15 @@ def test_drift_block():
      "models[0].drift.numeric[0].params.normalise: 'mad' is invalid, expected one of: iqr, none, std"),
     ({"numeric": [{"type": "psi", "treshold": 0.1}]},
      "models[0].drift.numeric[0].treshold: 0.1 is invalid, expected a known key: type, threshold, params"),
-    ({"correction": "holm"}, "models[0].drift.correction: 'holm' is invalid, expected one of: bh, bonferroni, none"),
+    ({"correction": "fdr"},
+     "models[0].drift.correction: 'fdr' is invalid, expected one of: holm, bh, bonferroni, none"),
+    ({"accumulate": 0}, "models[0].drift.accumulate: 0 is invalid, expected an integer in [1, 12]"),
     ({"persistence": [3, 2]},
      "models[0].drift.persistence: [3, 2] is invalid, expected [k, n] with 1 <= k <= n <= 1000"),
     ({"importances": {"x": -1}}, "models[0].drift.importances.x: -1 is invalid, expected a number >= 0"),
     ({"tests": []},
      "models[0].drift.tests: [] is invalid, expected a known key: numeric, categorical, correction, persistence, "
-     "importances, target, baselines"),
+     "importances, target, baselines, accumulate"),
     ({"baselines": {"previous": -1}},
      "models[0].drift.baselines.previous: -1 is invalid, expected an integer in [0, 2016]"),
     ({"baselines": {"days": 1}},
