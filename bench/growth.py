@@ -159,48 +159,58 @@ def _send(producer: Producer, topic: str, value: bytes, partition: int) -> None:
             producer.poll(0.05)
 
 
-def point(broker, clickhouse, *, features: int, streams: int, per_stream: int, window_events: int) -> dict:
+def point(broker, clickhouse, *, features: int, streams: int, per_stream: int, window_events: int,
+          repeat: int = 3) -> dict:
+    """One data set; ``repeat`` times ceiling B then a worker (fresh group and database each), the
+    median share of B: the machine is shared, and one pair alone can land on a busy moment."""
     from driftline.settings import parse_settings
 
     run = uuid.uuid4().hex[:6]
     broker.create_topics(list(topics(run).values()), partitions=4)
     produced = produce(broker.bootstrap_servers, run, features, streams, per_stream)
     total = produced["predictions"] + produced["feedback"]
-    url = f"clickhouse://default:@127.0.0.1:{clickhouse.tcp_port}/bench_growth_{run}"
     profile = reference_profile(features, window_events)
     loaded_fits = len(ReferenceProfile.load(profile).calibration)
-    raw = raw_settings(broker.bootstrap_servers, url, run, features, streams, window_events, profile)
-    settings = parse_settings(raw)
-    ceiling_b = consume_all(settings, total, decoder(settings))
+    runs = []
+    for r in range(repeat):
+        url = f"clickhouse://default:@127.0.0.1:{clickhouse.tcp_port}/bench_growth_{run}_{r}"
+        raw = raw_settings(broker.bootstrap_servers, url, run, features, streams, window_events, profile)
+        settings = parse_settings(raw)
+        ceiling_b = consume_all(settings, total, decoder(settings))
+        samples = _worker_samples(raw, total)
+        done = next(s for s in samples if s["messages"] >= total)
+        seconds = done["t"] - done["first_batch"]
+        runs.append({"seconds": seconds, "predictions_per_s": produced["predictions"] / seconds,
+                     "ceiling_b": produced["predictions"] / ceiling_b.seconds,
+                     "share_b": ceiling_b.seconds / seconds, "vm_hwm_mb": max(s["VmHWM"] for s in samples) / 1024,
+                     "fits_made_in_run": samples[-1]["calibration_fits"] - len(raw["models"]) * loaded_fits})
+    middle = sorted(runs, key=lambda x: x["share_b"])[len(runs) // 2]
+    return {"features": features, "streams": streams, "predictions": produced["predictions"],
+            "mean_bytes": produced["bytes"] / produced["predictions"], **middle,
+            "shares_b": [x["share_b"] for x in runs], "fits_made_in_run": max(x["fits_made_in_run"] for x in runs)}
+
+
+def _worker_samples(raw: dict, total: int) -> list[dict]:
     child = ChildWorker(raw, Path(tempfile.mkdtemp(prefix="driftline-growth-")), "growth")
     started = time.time()
     try:
         while True:
             child.check()
-            last = child.last()
-            if last.get("messages", 0) >= total:
+            if child.last().get("messages", 0) >= total:
                 break
             if time.time() - started > 1800:
                 raise TimeoutError("growth worker not done")
             time.sleep(0.2)
-        samples = child.samples()
+        return child.samples()
     finally:
         child.stop()
-    done = next(s for s in samples if s["messages"] >= total)
-    seconds = done["t"] - done["first_batch"]
-    rate = produced["predictions"] / seconds
-    b_rate = produced["predictions"] / ceiling_b.seconds
-    return {"features": features, "streams": streams, "predictions": produced["predictions"],
-            "mean_bytes": produced["bytes"] / produced["predictions"], "seconds": seconds,
-            "predictions_per_s": rate, "ceiling_b": b_rate, "share_b": rate / b_rate,
-            "vm_hwm_mb": max(s["VmHWM"] for s in samples) / 1024,
-            "fits_made_in_run": samples[-1]["calibration_fits"] - len(raw["models"]) * loaded_fits}
 
 
 def measure(broker, clickhouse, *, quick: bool = False) -> dict:
     scale = 0.25 if quick else 1.0
-    by_features = [point(broker, clickhouse, features=f, streams=10, per_stream=int(10_000 * scale),
-                         window_events=2000) for f in (13, 100, 500)]
+    # At least ~10 s of work per point at its rate on this machine (the worker reports every 0.5 s).
+    by_features = [point(broker, clickhouse, features=f, streams=10, per_stream=int(n * scale),
+                         window_events=2000) for f, n in ((13, 40_000), (100, 20_000), (500, 10_000))]
     by_streams = [point(broker, clickhouse, features=13, streams=s, per_stream=max(int(20_000 * scale) * 10 // s, 800),
                         window_events=200) for s in (10, 100, 1000)]
     low, high = by_streams[0], by_streams[-1]
@@ -213,7 +223,8 @@ def measure(broker, clickhouse, *, quick: bool = False) -> dict:
 
 def markdown(d: dict) -> list[str]:
     lines = ["## How cost grows: features per event and streams", "",
-             "Each point: its own data set, ceiling B and worker process (ClickHouse server store).", "",
+             "Each point: its own data set; ceiling B then a worker process (ClickHouse server store), three "
+             "times, the median share of B.", "",
              "| features | streams | predictions | bytes/event | predictions/s | ceiling B/s | share of B | peak RSS MB "
              "| null fits made in the run |",
              "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
@@ -221,6 +232,9 @@ def markdown(d: dict) -> list[str]:
         lines.append(f"| {p['features']} | {p['streams']:,} | {p['predictions']:,} | {p['mean_bytes']:,.0f} | "
                      f"{p['predictions_per_s']:,.0f} | {p['ceiling_b']:,.0f} | {p['share_b']:.0%} | {p['vm_hwm_mb']:,.0f} | "
                      f"{p.get('fits_made_in_run', '')} |")
+    lines += ["", "Share of B per repeat (the median is above): " + "; ".join(
+        f"{p['features']} features x {p['streams']:,} streams: " + ", ".join(f"{x:.0%}" for x in p.get("shares_b", ()))
+        for p in [*d["features"], *d["streams"]])]
     lines += ["", f"Share of B from 13 to 500 features: {-d['drop_features_points']:+.1f} points; "
               f"from 10 to 1,000 streams: {-d['drop_streams_points']:+.1f} points (target: no fall beyond 15).",
               f"Memory per (model, version) stream: {d['memory_per_stream_kb']:,.0f} kB (peak RSS growth from 10 to "
