@@ -4,7 +4,8 @@
 ``Runtime`` (with a fresh ``CollectorRegistry``) and, every 0.5 s until
 ``STOP_FILE`` exists, appends one JSON line to ``OUT_JSONL``: wall time, messages
 consumed, ``VmRSS``/``VmHWM`` from ``/proc/self/status``, the label join's
-pending entries and the bytes its tables hold, and the wall time of the first consumed batch.
+pending entries and the bytes its tables hold, the null fits its configured references hold
+(``threshold: auto``), and the wall time of the first consumed batch.
 """
 
 from __future__ import annotations
@@ -57,9 +58,12 @@ async def main(raw: dict, out: Path, stop: Path) -> None:
                 states = list(runtime.ingest.states.values()) if runtime.ingest else []
                 pending = sum(s.join.pending[0] + s.join.pending[1] for s in states)
                 join_bytes = sum(s.join.nbytes for s in states)
+                references = runtime.ingest.processor.references if runtime.ingest else {}
+                fits = sum(len(r.calibration) for r in references.values())
                 fh.write(json.dumps({"t": time.time(), "messages": counter.messages, "first_batch": counter.first_batch,
                                      "partitions": sorted(runtime.ingest.states) if runtime.ingest else [],
-                                     "join_pending": pending, "join_bytes": join_bytes, **memory_kb()}) + "\n")
+                                     "join_pending": pending, "join_bytes": join_bytes,
+                                     "calibration_fits": fits, **memory_kb()}) + "\n")
                 fh.flush()
                 await asyncio.sleep(0.5)
     finally:

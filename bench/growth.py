@@ -13,6 +13,16 @@ ceiling B (consume + decode in this process), then run one worker in a child pro
 predictions per second from its first batch, as a share of ceiling B. The child's peak RSS
 gives the memory per stream: the growth of the high-water mark from the smallest to the largest
 stream count, divided by the added streams (references, sketches, detectors, alert state).
+
+Every model of a point is configured with one reference profile (``reference: {profile: ...}``,
+5,000 rows of the traffic's distributions) that carries the null fits of ``threshold: auto``
+for the window sizes the run closes, made here before the clock starts: a fit is a one-time
+cost per (reference, feature, test, window size), about 0.2-0.4 s each for a numeric feature
+on this machine (``calibration_s_per_fit``), so a run of 4-100 windows per stream with a
+warm-up reference per stream would time the calibration (an hour at 500 features, hours at
+1,000 streams) instead of the per-event work. ``fits_made_in_run`` checks that none is made on
+the ingest thread. The fits are made with 500 draws instead of 4,000 (8x faster to prepare;
+the draws change the thresholds, not what a window costs), cached on disk between runs.
 """
 
 from __future__ import annotations
@@ -24,6 +34,7 @@ from pathlib import Path
 
 import numpy as np
 from confluent_kafka import Producer
+from driftline.detectors import Calibration, DriftSuite, ReferenceProfile, make_detector
 
 from .child import ChildWorker
 from .load import PRODUCER_CONFIG, consume_all, decoder
@@ -32,6 +43,9 @@ from .settings import topics
 START_MS = 1_764_000_000_000
 STEP_MS = 10  # event time per event of one stream: 100 events/s
 CATEGORIES = ("a", "b", "c", "d", "e")
+REFERENCE_ROWS = 5000
+CALIBRATION_DRAWS = 500
+PROFILES = Path(tempfile.gettempdir()) / "driftline-growth-profiles"
 
 
 def feature_names(features: int) -> tuple[list[str], list[str]]:
@@ -43,7 +57,47 @@ def streams_of(count: int) -> list[tuple[str, str]]:
     return [(f"m{s // 2}", f"v{s % 2 + 1}") for s in range(count)]
 
 
-def raw_settings(bootstrap: str, url: str, run: str, features: int, streams: int, window_events: int) -> dict:
+def reference_profile(features: int, window_events: int) -> Path:
+    """The profile every model of a point is configured with (see the module docstring)."""
+    path = PROFILES / f"f{features}-w{window_events}-d{CALIBRATION_DRAWS}.json"
+    if path.exists():
+        return path
+    from driftline.stream.columns import monitored_kinds
+
+    numeric, categorical = feature_names(features)
+    kinds = monitored_kinds({**dict.fromkeys(numeric, "numeric"), **dict.fromkeys(categorical, "categorical")},
+                            "binary_classification")
+    rng = np.random.default_rng(17)
+    columns = {n: np.round(rng.normal(50, 10, REFERENCE_ROWS), 2) for n in numeric}
+    columns.update({c: rng.choice(np.array(CATEGORIES, dtype=object), REFERENCE_ROWS) for c in categorical})
+    score = rng.random(REFERENCE_ROWS)
+    columns["score"] = np.round(score, 3)
+    columns["prediction"] = np.where(score > 0.5, "1", "0").astype(object)
+    profile = ReferenceProfile.from_columns(kinds, columns)
+    profile = ReferenceProfile(profile.features, profile.n, profile.bins, profile.max_categories,
+                               profile.reservoir_size, profile.seed, calibration=Calibration(draws=CALIBRATION_DRAWS))
+    # Every window of the run holds window_events events but the tick's (1 event: the ladder's 50).
+    DriftSuite(profile).calibrate([1, window_events])
+    PROFILES.mkdir(exist_ok=True)
+    profile.save(path)
+    return path
+
+
+def calibration_cost(repeat: int = 3) -> float:
+    """Seconds of one default null fit (4,000 draws) of a numeric feature of this traffic: what a
+    warm-up reference costs the ingest thread per (numeric feature, test, window size)."""
+    rng = np.random.default_rng(3)
+    times = []
+    for _ in range(repeat):
+        profile = ReferenceProfile.from_columns({"x": "numeric"}, {"x": np.round(rng.normal(50, 10, REFERENCE_ROWS), 2)})
+        started = time.perf_counter()
+        profile.calibration.ensure(profile.features["x"], "x", make_detector("wasserstein"), (2263,))
+        times.append(time.perf_counter() - started)
+    return float(np.median(times))
+
+
+def raw_settings(bootstrap: str, url: str, run: str, features: int, streams: int, window_events: int,
+                 profile: Path | None = None) -> dict:
     numeric, categorical = feature_names(features)
     kinds = {**dict.fromkeys(numeric, "numeric"), **dict.fromkeys(categorical, "categorical")}
     models = sorted({m for m, _ in streams_of(streams)}, key=lambda m: int(m[1:]))
@@ -54,7 +108,7 @@ def raw_settings(bootstrap: str, url: str, run: str, features: int, streams: int
         "clickhouse": {"url": url},
         "worker": {"event_time": {"max_age": 0}, "max_features": max(500, features)},
         "models": [{"name": m, "task": "binary_classification", "features": kinds,
-                    "reference": {"warmup_events": window_events},
+                    "reference": {"profile": str(profile)} if profile else {"warmup_events": window_events},
                     "window": {"size": f"{int(window_s * 1000)}ms", "idle_close": "30s"}} for m in models],
     }
 
@@ -105,64 +159,86 @@ def _send(producer: Producer, topic: str, value: bytes, partition: int) -> None:
             producer.poll(0.05)
 
 
-def point(broker, clickhouse, *, features: int, streams: int, per_stream: int, window_events: int) -> dict:
+def point(broker, clickhouse, *, features: int, streams: int, per_stream: int, window_events: int,
+          repeat: int = 3) -> dict:
+    """One data set; ``repeat`` times ceiling B then a worker (fresh group and database each), the
+    median share of B: the machine is shared, and one pair alone can land on a busy moment."""
     from driftline.settings import parse_settings
 
     run = uuid.uuid4().hex[:6]
     broker.create_topics(list(topics(run).values()), partitions=4)
     produced = produce(broker.bootstrap_servers, run, features, streams, per_stream)
     total = produced["predictions"] + produced["feedback"]
-    url = f"clickhouse://default:@127.0.0.1:{clickhouse.tcp_port}/bench_growth_{run}"
-    raw = raw_settings(broker.bootstrap_servers, url, run, features, streams, window_events)
-    settings = parse_settings(raw)
-    ceiling_b = consume_all(settings, total, decoder(settings))
+    profile = reference_profile(features, window_events)
+    loaded_fits = len(ReferenceProfile.load(profile).calibration)
+    runs = []
+    for r in range(repeat):
+        url = f"clickhouse://default:@127.0.0.1:{clickhouse.tcp_port}/bench_growth_{run}_{r}"
+        raw = raw_settings(broker.bootstrap_servers, url, run, features, streams, window_events, profile)
+        settings = parse_settings(raw)
+        ceiling_b = consume_all(settings, total, decoder(settings))
+        samples = _worker_samples(raw, total)
+        done = next(s for s in samples if s["messages"] >= total)
+        seconds = done["t"] - done["first_batch"]
+        runs.append({"seconds": seconds, "predictions_per_s": produced["predictions"] / seconds,
+                     "ceiling_b": produced["predictions"] / ceiling_b.seconds,
+                     "share_b": ceiling_b.seconds / seconds, "vm_hwm_mb": max(s["VmHWM"] for s in samples) / 1024,
+                     "fits_made_in_run": samples[-1]["calibration_fits"] - len(raw["models"]) * loaded_fits})
+    middle = sorted(runs, key=lambda x: x["share_b"])[len(runs) // 2]
+    return {"features": features, "streams": streams, "predictions": produced["predictions"],
+            "mean_bytes": produced["bytes"] / produced["predictions"], **middle,
+            "shares_b": [x["share_b"] for x in runs], "fits_made_in_run": max(x["fits_made_in_run"] for x in runs)}
+
+
+def _worker_samples(raw: dict, total: int) -> list[dict]:
     child = ChildWorker(raw, Path(tempfile.mkdtemp(prefix="driftline-growth-")), "growth")
     started = time.time()
     try:
         while True:
             child.check()
-            last = child.last()
-            if last.get("messages", 0) >= total:
+            if child.last().get("messages", 0) >= total:
                 break
             if time.time() - started > 1800:
                 raise TimeoutError("growth worker not done")
             time.sleep(0.2)
-        samples = child.samples()
+        return child.samples()
     finally:
         child.stop()
-    done = next(s for s in samples if s["messages"] >= total)
-    seconds = done["t"] - done["first_batch"]
-    rate = produced["predictions"] / seconds
-    b_rate = produced["predictions"] / ceiling_b.seconds
-    return {"features": features, "streams": streams, "predictions": produced["predictions"],
-            "mean_bytes": produced["bytes"] / produced["predictions"], "seconds": seconds,
-            "predictions_per_s": rate, "ceiling_b": b_rate, "share_b": rate / b_rate,
-            "vm_hwm_mb": max(s["VmHWM"] for s in samples) / 1024}
 
 
 def measure(broker, clickhouse, *, quick: bool = False) -> dict:
     scale = 0.25 if quick else 1.0
-    by_features = [point(broker, clickhouse, features=f, streams=10, per_stream=int(10_000 * scale),
-                         window_events=2000) for f in (13, 100, 500)]
+    # At least ~10 s of work per point at its rate on this machine (the worker reports every 0.5 s).
+    by_features = [point(broker, clickhouse, features=f, streams=10, per_stream=int(n * scale),
+                         window_events=2000) for f, n in ((13, 40_000), (100, 20_000), (500, 10_000))]
     by_streams = [point(broker, clickhouse, features=13, streams=s, per_stream=max(int(20_000 * scale) * 10 // s, 800),
                         window_events=200) for s in (10, 100, 1000)]
     low, high = by_streams[0], by_streams[-1]
     per_stream_mb = (high["vm_hwm_mb"] - low["vm_hwm_mb"]) / (high["streams"] - low["streams"])
     return {"features": by_features, "streams": by_streams, "memory_per_stream_kb": per_stream_mb * 1024,
+            "calibration_s_per_fit": calibration_cost(),
             "drop_features_points": 100 * (by_features[0]["share_b"] - by_features[-1]["share_b"]),
             "drop_streams_points": 100 * (by_streams[0]["share_b"] - by_streams[-1]["share_b"])}
 
 
 def markdown(d: dict) -> list[str]:
     lines = ["## How cost grows: features per event and streams", "",
-             "Each point: its own data set, ceiling B and worker process (ClickHouse server store).", "",
-             "| features | streams | predictions | bytes/event | predictions/s | ceiling B/s | share of B | peak RSS MB |",
-             "|---:|---:|---:|---:|---:|---:|---:|---:|"]
+             "Each point: its own data set; ceiling B then a worker process (ClickHouse server store), three "
+             "times, the median share of B.", "",
+             "| features | streams | predictions | bytes/event | predictions/s | ceiling B/s | share of B | peak RSS MB "
+             "| null fits made in the run |",
+             "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for p in [*d["features"], *d["streams"]]:
         lines.append(f"| {p['features']} | {p['streams']:,} | {p['predictions']:,} | {p['mean_bytes']:,.0f} | "
-                     f"{p['predictions_per_s']:,.0f} | {p['ceiling_b']:,.0f} | {p['share_b']:.0%} | {p['vm_hwm_mb']:,.0f} |")
+                     f"{p['predictions_per_s']:,.0f} | {p['ceiling_b']:,.0f} | {p['share_b']:.0%} | {p['vm_hwm_mb']:,.0f} | "
+                     f"{p.get('fits_made_in_run', '')} |")
+    lines += ["", "Share of B per repeat (the median is above): " + "; ".join(
+        f"{p['features']} features x {p['streams']:,} streams: " + ", ".join(f"{x:.0%}" for x in p.get("shares_b", ()))
+        for p in [*d["features"], *d["streams"]])]
     lines += ["", f"Share of B from 13 to 500 features: {-d['drop_features_points']:+.1f} points; "
               f"from 10 to 1,000 streams: {-d['drop_streams_points']:+.1f} points (target: no fall beyond 15).",
               f"Memory per (model, version) stream: {d['memory_per_stream_kb']:,.0f} kB (peak RSS growth from 10 to "
-              "1,000 streams over the added streams).", ""]
+              "1,000 streams over the added streams).",
+              f"One null fit of `threshold: auto` (4,000 draws, one numeric feature, one test and window size): "
+              f"{d.get('calibration_s_per_fit', float('nan')):.2f} s, once per reference (see bench/growth.py).", ""]
     return lines

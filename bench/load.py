@@ -19,17 +19,22 @@ PRODUCER_CONFIG = {"linger.ms": 50, "batch.num.messages": 10_000, "queue.bufferi
 
 
 def produce_plan(bootstrap: str, predictions_topic: str, feedback_topic: str, plan: Plan, *,
-                 partitions: Mapping[str, int] | None = None) -> dict:
+                 partitions: Mapping[str, int] | None = None, pace: Callable[[int], None] | None = None) -> dict:
     """Produce every prediction and feedback of ``plan``, then one watermark tick per stream.
 
     ``partitions``: keyed by (model, version) stream (:func:`~bench.traffic.stream_key`) onto these
     partitions, a stream's feedback with its predictions; default: keyed by model, librdkafka's partitioner.
+    ``pace(sent)``, called before each chunk with the messages sent so far, may block: to produce
+    in stages while a worker consumes (live traffic rather than a backlog).
     """
     producer = Producer({"bootstrap.servers": bootstrap, **PRODUCER_CONFIG})
     started = time.perf_counter()
     counts = {"predictions": 0, "feedback": 0, "bytes": 0}
     by_stream = partitions is not None
     for preds, feedback in messages(plan, by_stream=by_stream):
+        if pace is not None:
+            producer.flush(60)
+            pace(counts["predictions"] + counts["feedback"])
         _send(producer, predictions_topic, preds, partitions)
         _send(producer, feedback_topic, feedback, partitions)
         counts["predictions"] += len(preds)

@@ -203,9 +203,11 @@ def _latency_md(d: dict) -> list[str]:
 
 
 def _rss_md(d: dict) -> list[str]:
+    mode = (f"produced in stages, at most {d['ahead']:,} messages ahead of the worker" if d.get("ahead")
+            else "produced before the worker starts (a backlog)")
     lines = ["## Peak RSS of one worker process", "",
              f"{d['predictions']:,} predictions ({d['messages']:,} messages) through one child worker, "
-             f"ClickHouse server store, {d['consume_s']:.0f} s", "",
+             f"ClickHouse server store, {mode}, {d['consume_s']:.0f} s", "",
              "| predictions read | VmHWM MB | VmRSS MB | join pending | join bytes per pending entry |",
              "|---:|---:|---:|---:|---:|"]
     for p in d["points"]:
@@ -215,6 +217,11 @@ def _rss_md(d: dict) -> list[str]:
     if len(pts) >= 2:
         lines += ["", f"HWM growth from {pts[-2]['predictions']:,} to {pts[-1]['predictions']:,} predictions: "
                   f"{pts[-1]['vm_hwm_mb'] / pts[-2]['vm_hwm_mb'] - 1:+.1%}"]
+    peak = d.get("join_peak")
+    if peak:
+        lines += ["", f"Label join at its largest: {peak['pending']:,} pending entries (at about "
+                  f"{peak['predictions']:,} predictions), {peak['bytes'] / 2**20:,.0f} MiB, "
+                  f"{peak['bytes_per_entry']:.0f} bytes per entry"]
     return lines + [""]
 
 
@@ -252,7 +259,7 @@ def _server_sections(report: dict, args, broker, clickhouse, events: int, repeat
         report["latency"] = latency.measure(broker, url.format, runs=latency_runs)
         logging.info("latency: %s", report["latency"]["median_s"])
     if "rss" in args.only:
-        report["rss"] = rss.measure(broker, clickhouse, rss_events, marks)
+        report["rss"] = rss.measure(broker, clickhouse, rss_events, marks, ahead=args.rss_ahead)
         logging.info("rss: %s", report["rss"]["points"])
     if "segments" in args.only:
         report["segments"] = segments.measure(broker, clickhouse, args.segment_events or events, repeat)
@@ -276,6 +283,9 @@ def main(argv: list[str] | None = None) -> None:
                         help="predictions for the segments section (default: --events; 200k with --quick)")
     parser.add_argument("--rss-events", type=int, default=5_000_000,
                         help="predictions for the RSS section (default 5M; 10M takes ~10 more minutes)")
+    parser.add_argument("--rss-ahead", type=int, default=None, metavar="MESSAGES",
+                        help="RSS section: produce in stages while the worker consumes, at most this many "
+                             "messages ahead of it (live traffic; default: the whole data set first, a backlog)")
     parser.add_argument("--latency-runs", type=int, default=3)
     parser.add_argument("--gc-threshold", default=None,
                         help="e.g. 100000,50,1000: override the worker's GC thresholds (a prototype knob)")

@@ -159,13 +159,14 @@ class ModelMonitor:
                                                    offset)
         for start in np.unique(starts[~late]).tolist():
             mask = starts == start
+            whole = bool(mask.all())  # the common case: the batch is one window; no masked copies
             window = self._window(int(start))
             window.n += int(mask.sum())
             latency = cols.latency_ms[mask]
             latency = latency[~np.isnan(latency)]
             if latency.size:
                 window.latency.update(latency)
-            sub = {name: col[mask] for name, col in cols.columns.items()}
+            sub = cols.columns if whole else {name: col[mask] for name, col in cols.columns.items()}
             for feature, _ in self.streaming:  # what stage 2's streaming detectors read (the window's mean)
                 window.add_values(feature, sub[feature])
             for name, col in sub.items():
@@ -186,7 +187,8 @@ class ModelMonitor:
                 keep[:offset] = False
                 if keep.any():
                     window.sketch = window.sketch or WindowSketch(self.reference)
-                    window.sketch.update({name: col[keep] for name, col in columns.items()})
+                    window.sketch.update(columns if whole and not offset else
+                                         {name: col[keep] for name, col in columns.items()})
                     if self.pca is not None:
                         errors = self.pca.reconstruction_error({n: cols.columns[n][keep] for n in self.numeric})
                         window.pca_sum += float(errors.sum())

@@ -35,6 +35,22 @@ def test_growth_settings_parse_at_every_size():
         assert all(len(m.features) == features for m in settings.models)
 
 
+def test_the_growth_profile_carries_every_null_fit_its_windows_need(tmp_path, monkeypatch):
+    # A fit missing from the profile would be made on the ingest thread during the timed run.
+    from driftline.detectors import DriftSuite, ReferenceProfile
+    from driftline.detectors.calibration import ladder_around, test_key
+
+    import bench.growth
+
+    monkeypatch.setattr(bench.growth, "PROFILES", tmp_path)
+    profile = ReferenceProfile.load(bench.growth.reference_profile(13, 200))
+    assert set(profile.features) >= {"x0", "c0", "prediction", "score"}
+    suite = DriftSuite(profile)
+    needed = {(name, test_key(test), size) for name, feature in profile.features.items()
+              for test in suite._tests[feature.kind] for n in (1, 200) for size in ladder_around(n)}
+    assert needed <= set(profile.calibration.fits)
+
+
 def test_the_cbpe_section_measures_and_renders_without_nannyml():
     # `--only cbpe` needs NannyML (a bench extra); its data, driftline's side, the difference and
     # the table do not.
