@@ -10,6 +10,7 @@ threshold is alpha and ``drifted = p_value < threshold``; for distances
 
 from __future__ import annotations
 
+import functools
 import inspect
 from collections.abc import Mapping
 from typing import Any, ClassVar
@@ -74,8 +75,7 @@ class DriftTest:
 
     def snapshot(self) -> dict[str, Any]:
         """The constructor arguments (a test has no stream state)."""
-        names = [p for p in inspect.signature(type(self).__init__).parameters if p != "self"]
-        return {name: getattr(self, name) for name in names}
+        return {name: getattr(self, name) for name in _init_names(type(self))}
 
     @classmethod
     def restore(cls, snapshot: Mapping[str, Any]) -> DriftTest:
@@ -83,3 +83,9 @@ class DriftTest:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(threshold={self.threshold!r})"
+
+
+@functools.cache
+def _init_names(cls: type) -> tuple[str, ...]:
+    """A test class's constructor arguments, read once per class (``snapshot`` runs per p-value)."""
+    return tuple(p for p in inspect.signature(cls.__init__).parameters if p != "self")
