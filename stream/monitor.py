@@ -43,6 +43,7 @@ from driftline.detectors import (
 )
 from driftline.settings import ModelSettings
 
+from .calibration_gate import FitBudget, calibrated
 from .columns import PREDICTION_COLUMNS, FeatureColumns, label_key, monitored_kinds
 from .join import JoinedLabel
 from .monitor_state import reference_snapshot, restore_detectors, restore_reference
@@ -126,6 +127,7 @@ class ModelMonitor:
         self.high = HighMark()  # of prediction event times
         self.label_high = HighMark()  # of label join times
         self.segments = SegmentMonitor(settings, reference) if settings.segments is not None else None
+        self.calibration_logged = False  # "windows wait" is logged once per version
 
     # -- input ---------------------------------------------------------------------------------
     def add_predictions(self, cols: FeatureColumns, now_ms: int, segments=None) -> list[tuple] | None:
@@ -264,10 +266,16 @@ class ModelMonitor:
             (window.concept if window else self.pending_concept).append(event)
 
     # -- output --------------------------------------------------------------------------------
-    def close_ready(self, now_ms: int) -> list[WindowReport]:
-        """Close windows the watermark has passed, or all of them after ``idle_close``."""
-        reports = [self._close(self.windows.pop(s)) for s in self._ready(self.windows, self.watermark_ms,
-                                                                      self.last_event_at_ms, now_ms)]
+    def close_ready(self, now_ms: int, budget: FitBudget | None = None) -> list[WindowReport]:
+        """Close windows the watermark has passed, or all of them after ``idle_close``; with a
+        ``budget``, a window waits for its null fits (:mod:`~driftline.stream.calibration_gate`)
+        unless more than ``MAX_OPEN_WINDOWS`` are open."""
+        reports = []
+        for s in self._ready(self.windows, self.watermark_ms, self.last_event_at_ms, now_ms):
+            w = self.windows[s]
+            if len(self.windows) <= MAX_OPEN_WINDOWS and not calibrated(self, w.sketch, s, None, budget):
+                break
+            reports.append(self._close(self.windows.pop(s)))
         # A label window also waits for its prediction-side window, so that its label coverage
         # (labels / predictions of the same window) is always known when it closes.
         # It also waits while predictions may still open that window (labels can run ahead of

@@ -39,6 +39,7 @@ from typing import Any
 import numpy as np
 from driftline.detectors import CBPEWindow, WindowReport
 
+from .calibration_gate import FitBudget, calibrated
 from .errors import CheckpointError
 from .monitor import ModelMonitor
 from .partials import SIDES, Partial, merge_partials
@@ -97,8 +98,9 @@ class WindowOwner:
                 return False
         return True
 
-    def close_ready(self, now_ms: int) -> list[WindowReport]:
-        """Close every complete window (predictions first, then labels), oldest first."""
+    def close_ready(self, now_ms: int, budget: FitBudget | None = None) -> list[WindowReport]:
+        """Close every complete window (predictions first, then labels), oldest first; with a
+        ``budget`` a prediction window waits for its null fits (:mod:`~driftline.stream.calibration_gate`)."""
         reports = []
         for side in SIDES:
             for key in sorted(k for k in self.pending if k[0] == side):
@@ -108,9 +110,12 @@ class WindowOwner:
                     continue
                 if side == "labels" and ("predictions", key[1]) in self.pending:
                     continue  # its prediction window first: label coverage needs its count
+                merged = self._merge(list(partials.values()))
+                if side == "predictions" and not calibrated(self.monitor, merged.window.sketch, key[1], merged.groups,
+                                                            budget):
+                    break  # the later ones wait too: windows close in order
                 del self.pending[key]
                 del self.first_seen[key]
-                merged = self._merge(list(partials.values()))
                 reports.append(self._close(merged))
                 self.closed_through[side] = max(self.closed_through[side], end_ms)
         return reports
