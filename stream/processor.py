@@ -37,9 +37,9 @@ __all__ = ["BatchOutput", "PartitionState", "Processor"]
 
 class Processor:
     def __init__(self, settings: Settings, references: dict[str, ReferenceProfile] | None = None,
-                 multivariate: dict | None = None, fit_budget: Callable[[], FitBudget] = FitBudget) -> None:
+                 multivariate: dict | None = None, fit_budget: Callable[[], FitBudget | None] = FitBudget) -> None:
         self.settings = settings
-        self.fit_budget = fit_budget  # each close pass's time for null fits (stream/calibration_gate.py)
+        self.fit_budget = fit_budget  # each close pass's time for null fits (stream/calibration_gate.py); None: no gate
         self.models = {m.name: m for m in settings.models}
         self.references = references or {}
         self.multivariate = multivariate or {}  # model -> PCAReconstructionDrift fitted on its reference file
