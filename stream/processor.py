@@ -37,9 +37,11 @@ __all__ = ["BatchOutput", "PartitionState", "Processor"]
 
 class Processor:
     def __init__(self, settings: Settings, references: dict[str, ReferenceProfile] | None = None,
-                 multivariate: dict | None = None, fit_budget: Callable[[], FitBudget | None] = FitBudget) -> None:
+                 multivariate: dict | None = None, fit_budget: Callable[[], FitBudget | None] = lambda: None) -> None:
         self.settings = settings
-        self.fit_budget = fit_budget  # each close pass's time for null fits (stream/calibration_gate.py); None: no gate
+        # Each close pass's time for null fits (stream/calibration_gate.py); the worker's wiring passes
+        # FitBudget. None (the default: tools, benches, unit tests): fits on demand inside the close.
+        self.fit_budget = fit_budget
         self.models = {m.name: m for m in settings.models}
         self.references = references or {}
         self.multivariate = multivariate or {}  # model -> PCAReconstructionDrift fitted on its reference file

@@ -58,7 +58,7 @@ def traffic():
 
 
 def test_windows_wait_for_their_fits_one_per_pass_and_report_as_fitting_on_demand_does(traffic):
-    on_demand = Processor(settings(), fit_budget=lambda: None)
+    on_demand = Processor(settings())  # no budget: fits on demand inside the close
     expected_state = fed(on_demand, traffic)
     expected = BatchOutput()
     on_demand.close_windows(expected_state, END_MS, expected)
