@@ -108,6 +108,7 @@ class ModelMonitor:
         self.streaming = [(spec.feature, StreamingFeatureDetector(spec.type, **spec.params))
                           for spec in settings.streaming]
         self.windows: dict[int, OpenWindow] = {}
+        self.sealed: dict[int, OpenWindow] = {}  # closed to events, waiting for their null fits
         self.watermark_ms = -(2**62)
         self.closed_through_ms = -(2**62)
         self.last_event_at_ms = 0  # processing time of the last prediction
@@ -267,15 +268,17 @@ class ModelMonitor:
 
     # -- output --------------------------------------------------------------------------------
     def close_ready(self, now_ms: int, budget: FitBudget | None = None) -> list[WindowReport]:
-        """Close windows the watermark has passed, or all of them after ``idle_close``; with a
-        ``budget``, a window waits for its null fits (:mod:`~driftline.stream.calibration_gate`)
-        unless more than ``MAX_OPEN_WINDOWS`` are open."""
-        reports = []
+        """Close windows the watermark has passed, or all of them after ``idle_close``. With a
+        ``budget`` a window is sealed (its later events are late, as if closed) and reported once
+        its null fits are made (:mod:`~driftline.stream.calibration_gate`)."""
         for s in self._ready(self.windows, self.watermark_ms, self.last_event_at_ms, now_ms):
-            w = self.windows[s]
-            if len(self.windows) <= MAX_OPEN_WINDOWS and not calibrated(self, w.sketch, s, None, budget):
+            self.closed_through_ms = self._closed_through(self.closed_through_ms, self.windows[s].end_ms, self.high)
+            self.sealed[s] = self.windows.pop(s)
+        reports = []
+        for s in sorted(self.sealed):
+            if len(self.sealed) <= MAX_OPEN_WINDOWS and not calibrated(self, self.sealed[s].sketch, s, None, budget):
                 break
-            reports.append(self._close(self.windows.pop(s)))
+            reports.append(self._close(self.sealed.pop(s), sealed=True))
         # A label window also waits for its prediction-side window, so that its label coverage
         # (labels / predictions of the same window) is always known when it closes.
         # It also waits while predictions may still open that window (labels can run ahead of
@@ -283,7 +286,7 @@ class ModelMonitor:
         predictions_idle = now_ms - self.last_event_at_ms >= self.settings.idle_close_ms
         reports += [self._close_labels(self.label_windows.pop(s)) for s in self._ready(
             self.label_windows, self.label_watermark_ms, self.last_label_at_ms, now_ms)
-            if s not in self.windows and (predictions_idle or self.closed_through_ms >= self.label_windows[s].end_ms)]
+            if s not in self.windows and s not in self.sealed and (predictions_idle or self.closed_through_ms >= self.label_windows[s].end_ms)]
         return reports
 
     def _ready(self, windows: dict, watermark_ms: int, last_at_ms: int, now_ms: int) -> list[int]:
@@ -317,8 +320,9 @@ class ModelMonitor:
                             (), tuple(metrics), concept, tuple(dict.fromkeys(inputs)), segments=segments,
                             fairness=fairness)
 
-    def _close(self, window: OpenWindow) -> WindowReport:
-        self.closed_through_ms = self._closed_through(self.closed_through_ms, window.end_ms, self.high)
+    def _close(self, window: OpenWindow, sealed: bool = False) -> WindowReport:
+        if not sealed:
+            self.closed_through_ms = self._closed_through(self.closed_through_ms, window.end_ms, self.high)
         self.prediction_counts[window.start_ms] = window.n
         while len(self.prediction_counts) > 4 * MAX_OPEN_WINDOWS:
             del self.prediction_counts[next(iter(self.prediction_counts))]
@@ -380,7 +384,8 @@ class ModelMonitor:
             "baselines": None if self.history is None else self.history.snapshot(),
             "concept": self.concept.snapshot(),
             "streaming": [[feature, detector.snapshot()] for feature, detector in self.streaming],
-            "windows": [w.snapshot() for w in self.windows.values()],
+            # A sealed window comes back open but past closed_through: it takes no event, closes when ready.
+            "windows": [w.snapshot() for w in (*self.sealed.values(), *self.windows.values())],
             "label_windows": [w.snapshot() for w in self.label_windows.values()],
             "pending_concept": [event_dict(e) for e in self.pending_concept],
             "prediction_counts": [[start, n] for start, n in self.prediction_counts.items()],

@@ -62,6 +62,10 @@ def test_windows_wait_for_their_fits_one_per_pass_and_report_as_fitting_on_deman
     expected_state = fed(on_demand, traffic)
     expected = BatchOutput()
     on_demand.close_windows(expected_state, END_MS, expected)
+    event = {**json.loads(traffic.predictions[-2][1]), "event_id": "late"}  # of the last window, after its close
+    assert event["model"] == "loans"
+    late = [(0, 2 * N, json.dumps(event).encode(), 0)]
+    on_demand.process(expected_state, late, [], END_MS, BatchOutput())
     assert expected.reports and any(r.drift for r in expected.reports)
     assert any(m.name.startswith("drift:") for r in expected.reports for m in r.segments)
 
@@ -74,6 +78,9 @@ def test_windows_wait_for_their_fits_one_per_pass_and_report_as_fitting_on_deman
         before = sum(len(c) for c in calibrations(state))
         gated.close_windows(state, END_MS, out)
         passes += 1
+        if passes == 1:  # sealed, not reported yet: the event is late here too
+            assert not out.reports and all(m.sealed and not m.windows for m in state.monitors.values())
+            gated.process(state, late, [], END_MS, BatchOutput())
         # Two models, one pass: one fit, made by the gate (none inside a close: the sums agree).
         assert budgets[-1].fits == sum(len(c) for c in calibrations(state)) - before
         assert passes < 2_000
@@ -81,6 +88,8 @@ def test_windows_wait_for_their_fits_one_per_pass_and_report_as_fitting_on_deman
     assert sum(len(c) for c in calibrations(state)) == passes
     assert not [c for c in calibrations(state) if c.wanted]
     assert [repr(r) for r in out.reports] == [repr(r) for r in expected.reports]  # repr: every float's digits
+    assert [m.late_events for m in state.monitors.values()] == [m.late_events for m in expected_state.monitors.values()]
+    assert state.monitors[("loans", "v1")].late_events == 1
 
 
 def test_a_probe_leaves_the_suite_state_as_it_was():
@@ -121,7 +130,7 @@ def test_a_pass_makes_one_fit_past_its_deadline_however_many_models(traffic):
     for monitor in state.monitors.values():
         assert monitor.close_ready(END_MS, budget) == []
     assert budget.fits == 1
-    assert all(m.windows and m.closed_through_ms == -(2**62) for m in state.monitors.values())  # they wait, open
+    assert all(m.sealed and not m.windows for m in state.monitors.values())  # they wait, sealed
 
 
 def reference(traffic):
