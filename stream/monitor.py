@@ -384,8 +384,8 @@ class ModelMonitor:
             "baselines": None if self.history is None else self.history.snapshot(),
             "concept": self.concept.snapshot(),
             "streaming": [[feature, detector.snapshot()] for feature, detector in self.streaming],
-            # A sealed window comes back open but past closed_through: it takes no event, closes when ready.
-            "windows": [w.snapshot() for w in (*self.sealed.values(), *self.windows.values())],
+            "windows": [w.snapshot() for w in self.windows.values()],
+            "sealed": [w.snapshot() for w in self.sealed.values()],
             "label_windows": [w.snapshot() for w in self.label_windows.values()],
             "pending_concept": [event_dict(e) for e in self.pending_concept],
             "prediction_counts": [[start, n] for start, n in self.prediction_counts.items()],
@@ -417,7 +417,9 @@ class ModelMonitor:
         restore_detectors(m, snapshot["concept"], snapshot["streaming"])
         m.windows = {w.start_ms: w for w in (OpenWindow.restore(w, m.reference if kept else None)
                                              for w in snapshot["windows"])}
-        for w in m.windows.values():  # estimate as configured now (estimate_performance may be off)
+        m.sealed = {w.start_ms: w for w in (OpenWindow.restore(w, m.reference if kept else None)
+                                            for w in snapshot.get("sealed", ()))}  # absent before the gate
+        for w in (*m.windows.values(), *m.sealed.values()):  # estimate as configured now (estimate_performance may be off)
             if w.cbpe is not None:
                 w.cbpe = None if m.cbpe is None else CBPEWindow.restore(m.cbpe, w.cbpe.snapshot())
             w.dle = w.dle if m.dle is not None else None
