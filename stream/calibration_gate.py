@@ -12,8 +12,8 @@ stays open (and keeps taking its events) and later passes continue. Its label wi
 as it always does. The results are those fitting on demand gives; only their timing changes.
 
 A pass (:meth:`~driftline.stream.processor.Processor.close_windows`) spends at most about
-:data:`FIT_SECONDS_PER_PASS` fitting, however many models, and at least one fit, so the
-calibration always progresses.
+:data:`FIT_SECONDS_PER_PASS` fitting, however many models (a fit starts only before the deadline:
+at most one fit more), and at least one fit, so the calibration always progresses.
 """
 
 from __future__ import annotations
