@@ -42,6 +42,7 @@ from typing import Any
 import numpy as np
 from driftline.detectors import CBPEWindow, DriftResult, WindowReport
 
+from .calibration_gate import FitBudget, calibrated
 from .errors import CheckpointError
 from .monitor import ModelMonitor
 from .partials import SIDES, Partial, merge_partials
@@ -70,6 +71,7 @@ class WindowOwner:
         self.marks: dict[str, dict[int, list[int]]] = {side: {} for side in SIDES}  # partition -> [watermark, seen]
         self.closed_through: dict[str, int] = {side: NEVER for side in SIDES}
         self.late_partials = 0
+        self.sealed: dict[int, tuple[Partial, int]] = {}  # start -> merged prediction window waiting for its fits, first seen
 
     def mark(self, side: str, partition: int, watermark_ms: int, now_ms: int) -> None:
         """A partition's watermark of ``side`` (a partial carries one, a mark message too)."""
@@ -100,8 +102,10 @@ class WindowOwner:
                 return False
         return True
 
-    def close_ready(self, now_ms: int) -> list[WindowReport]:
-        """Close every complete window (predictions first, then labels), oldest first."""
+    def close_ready(self, now_ms: int, budget: FitBudget | None = None) -> list[WindowReport]:
+        """Close every complete window (predictions first, then labels), oldest first. With a
+        ``budget`` a complete prediction window is sealed (merged; a partial of it now is late) and
+        reported once its null fits are made (:mod:`~driftline.stream.calibration_gate`)."""
         reports = []
         for side in SIDES:
             for key in sorted(k for k in self.pending if k[0] == side):
@@ -109,13 +113,21 @@ class WindowOwner:
                 end_ms = next(iter(partials.values())).window.end_ms
                 if not self._complete(side, end_ms, key, now_ms):
                     continue
-                if side == "labels" and ("predictions", key[1]) in self.pending:
+                if side == "labels" and (("predictions", key[1]) in self.pending or key[1] in self.sealed):
                     continue  # its prediction window first: label coverage needs its count
                 del self.pending[key]
-                del self.first_seen[key]
+                first_seen = self.first_seen.pop(key)
                 merged = self._merge(list(partials.values()))
-                reports.append(self._close(merged))
                 self.closed_through[side] = max(self.closed_through[side], end_ms)
+                if side == "labels":
+                    reports.append(self._close(merged))
+                else:
+                    self.sealed[key[1]] = (merged, first_seen)
+            for start in sorted(self.sealed) if side == "predictions" else ():
+                merged = self.sealed[start][0]
+                if not calibrated(self.monitor, merged.window.sketch, start, merged.groups, budget):
+                    break  # the later ones wait too: windows close in order
+                reports.append(self._close(self.sealed.pop(start)[0]))
         return reports
 
     def _merge(self, partials: list[Partial]) -> Partial:
@@ -166,8 +178,11 @@ class WindowOwner:
         """JSON-safe state: pending partials, marks, what closed, and the version's result state."""
         m = self.monitor
         return {"format": OWNER_FORMAT, "model": m.model, "version": m.version,
-                "pending": [p.snapshot() for partials in self.pending.values() for p in partials.values()],
-                "first_seen": [[side, start, t] for (side, start), t in self.first_seen.items()],
+                # A sealed window comes back pending, as its merge (partition -1), past closed_through.
+                "pending": [p.snapshot() for partials in self.pending.values() for p in partials.values()]
+                + [merged.snapshot() for merged, _ in self.sealed.values()],
+                "first_seen": [[side, start, t] for (side, start), t in self.first_seen.items()]
+                + [["predictions", start, t] for start, (_, t) in self.sealed.items()],
                 "marks": {side: [[p, w, s] for p, (w, s) in marks.items()] for side, marks in self.marks.items()},
                 "closed_through": dict(self.closed_through), "late_partials": self.late_partials,
                 "monitor": m.snapshot()}
