@@ -72,6 +72,7 @@ class WindowOwner:
         self.closed_through: dict[str, int] = {side: NEVER for side in SIDES}
         self.late_partials = 0
         self.sealed: dict[int, tuple[Partial, int]] = {}  # start -> merged prediction window waiting for its fits, first seen
+        self.streamed_through = NEVER  # end of the last window the streaming detectors were fed
 
     def mark(self, side: str, partition: int, watermark_ms: int, now_ms: int) -> None:
         """A partition's watermark of ``side`` (a partial carries one, a mark message too)."""
@@ -161,8 +162,9 @@ class WindowOwner:
 
     def _change_points(self, window: OpenWindow) -> list[DriftResult]:
         """The streaming detectors fed this window's feature means, stamped with its end."""
-        if window.end_ms <= self.closed_through["predictions"]:
+        if window.end_ms <= self.streamed_through:  # closed after a later one (the bounded wait): order first
             return []
+        self.streamed_through = window.end_ms
         out = []
         for feature, detector in self.monitor.streaming:
             total = window.sums.get(feature)
@@ -185,6 +187,7 @@ class WindowOwner:
                 + [["predictions", start, t] for start, (_, t) in self.sealed.items()],
                 "marks": {side: [[p, w, s] for p, (w, s) in marks.items()] for side, marks in self.marks.items()},
                 "closed_through": dict(self.closed_through), "late_partials": self.late_partials,
+                "streamed_through": self.streamed_through,
                 "monitor": m.snapshot()}
 
     @classmethod
@@ -204,6 +207,8 @@ class WindowOwner:
         owner.marks = {side: {int(p): [int(w), int(t)] for p, w, t in s["marks"].get(side, ())} for side in SIDES}
         owner.closed_through = {side: int(s["closed_through"][side]) for side in SIDES}
         owner.late_partials = int(s["late_partials"])
+        # Absent before windows were sealed: closed_through was then advanced only by closing.
+        owner.streamed_through = int(s.get("streamed_through", owner.closed_through["predictions"]))
         return owner
 
 
