@@ -181,8 +181,10 @@ def test_canary_verdicts_actions_lifecycle_and_the_status_page(broker, clickhous
             assert {v for _, v in verdicts} <= {"continue", "rollback"}, verdicts
             # One row per evaluation (window), the replay's rows replacing the first worker's: six windows of
             # predictions, and a seventh for the labels of the last one (joined 0.5 s later).
-            assert rows("SELECT count(), uniqExact(window_start) FROM {db}.experiment_verdicts FINAL"
-                        " WHERE model = 'fraud'") == [(7, 7)]
+            # (The label window closes after its prediction window, which may wait for its threshold fits.)
+            wait_until(lambda: rows("SELECT count(), uniqExact(window_start) FROM {db}.experiment_verdicts FINAL"
+                                    " WHERE model = 'fraud'") == [(7, 7)], 60, "fraud's seven evaluations",
+                       process=second.proc, log=second.log_path)
             (reason, upper, g_json), = rows("SELECT reason, upper, guardrails FROM {db}.experiment_verdicts FINAL"
                                            " WHERE model = 'credit' AND verdict = 'rollback' AND previous = 'continue'")
             assert upper < 0 and "accuracy" in reason
