@@ -295,7 +295,8 @@ class ModelMonitor:
         predictions_idle = now_ms - self.last_event_at_ms >= self.settings.idle_close_ms
         reports += [self._close_labels(self.label_windows.pop(s)) for s in self._ready(
             self.label_windows, self.label_watermark_ms, self.last_label_at_ms, now_ms)
-            if s not in self.windows and s not in self.sealed and (predictions_idle or self.closed_through_ms >= self.label_windows[s].end_ms)]
+            # (never past a sealed window: a later label window closing first would make its labels late)
+            if s not in self.windows and s < min(self.sealed, default=s + 1) and (predictions_idle or self.closed_through_ms >= self.label_windows[s].end_ms)]
         return reports
 
     def _ready(self, windows: dict, watermark_ms: int, last_at_ms: int, now_ms: int) -> list[int]:

@@ -114,8 +114,11 @@ class WindowOwner:
                 end_ms = next(iter(partials.values())).window.end_ms
                 if not self._complete(side, end_ms, key, now_ms):
                     continue
-                if side == "labels" and (("predictions", key[1]) in self.pending or key[1] in self.sealed):
-                    continue  # its prediction window first: label coverage needs its count
+                if side == "labels" and (("predictions", key[1]) in self.pending
+                                         or key[1] >= min(self.sealed, default=key[1] + 1)):
+                    # Its prediction window first (label coverage needs its count), and never past a
+                    # sealed one: a later label window closing first would make the earlier one's labels late.
+                    continue
                 del self.pending[key]
                 first_seen = self.first_seen.pop(key)
                 merged = self._merge(list(partials.values()))
