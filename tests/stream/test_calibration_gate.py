@@ -180,3 +180,32 @@ def test_stage2_waits_for_the_fits_of_a_merged_window(traffic):
     # Once made, the fits let a window through at once.
     merged = merge_partials([p for p in partials if p.side == "predictions"][:1], gated.monitor.reference)
     assert calibrated(gated.monitor, merged.window.sketch, merged.window.start_ms, merged.groups, past_deadline())
+
+
+def test_a_label_window_never_closes_past_a_sealed_prediction_window(traffic):
+    # Labels join at their own (later) time, so the last label windows have no prediction window to
+    # wait for; closing them while earlier prediction windows wait for fits would make the earlier
+    # label windows' labels late.
+    processor = Processor(settings(), fit_budget=past_deadline)
+    state = fed(processor, traffic)
+    feedback = []
+    for i, (_, v) in enumerate(traffic.feedback):
+        label = json.loads(v)
+        label["ts"] += 10_000  # a window later: the last label window has no prediction window
+        feedback.append((1, i, json.dumps(label).encode(), 0))
+    processor.process(state, [], feedback, START_MS, BatchOutput())
+    order, waited = [], False
+    for _ in range(2_000):
+        out = BatchOutput()
+        processor.close_windows(state, END_MS, out)
+        waited |= any(m.sealed and m.label_windows for m in state.monitors.values())
+        order += [(r.model, r.window_start_ms, "labels" if r.n_labels else "predictions") for r in out.reports]
+        if not any(m.sealed or m.windows or m.label_windows for m in state.monitors.values()):
+            break
+    assert waited  # prediction windows did wait for fits while label windows were ready
+    for k, (model, start, side) in enumerate(order):
+        if side == "labels":
+            earlier = {s for m, s, sd in order[:k] if m == model and sd == "predictions"}
+            assert {s for m, s, sd in order if m == model and sd == "predictions" and s <= start} <= earlier
+    assert {s for _, s, side in order if side == "labels"} == {START_MS + 10_000, START_MS + 20_000}
+    assert all(m.late_labels == 0 for m in state.monitors.values())
