@@ -21,7 +21,7 @@ import httpx
 
 from tests.integration.traffic import Traffic, make_traffic
 from tests.support.kafka import produce
-from tests.support.servers import free_port
+from tests.support.servers import free_port_run
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -172,7 +172,8 @@ kafka:
 
     def start_worker(self, env: dict | None = None, token: str | None = None, args: tuple[str, ...] = ()) -> Worker:
         """``args``: more options of ``driftline run`` (``--processes 2``: children on port, port + 1)."""
-        port = free_port()
+        processes = int(args[args.index("--processes") + 1]) if "--processes" in args else 1
+        port = free_port_run(processes)  # the children's web ports are port, port + 1, ...
         self._workers += 1
         log_path = self.tmp_path / f"worker-{self._workers}.log"
         with log_path.open("wb") as log:

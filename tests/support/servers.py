@@ -66,6 +66,26 @@ def free_ports(count: int) -> list[int]:
             sock.close()
 
 
+def free_port_run(count: int, attempts: int = 200) -> int:
+    """A port ``p`` such that ``p`` … ``p + count - 1`` are all free now (``driftline run --processes N``
+    gives its children the web ports ``metrics.port + i``)."""
+    for _ in range(attempts):
+        first = free_port()
+        sockets = []
+        try:
+            for port in range(first, first + count):
+                sock = socket.socket()
+                sockets.append(sock)
+                sock.bind((HOST, port))
+            return first
+        except OSError:
+            continue
+        finally:
+            for sock in sockets:
+                sock.close()
+    raise ServerError(f"no run of {count} free ports found in {attempts} attempts")
+
+
 def find_binary(*candidates: str, install_hint: str) -> str:
     """The first candidate that is on PATH or an executable path; ServerError otherwise."""
     for candidate in candidates:
