@@ -22,10 +22,6 @@ compared with another baseline than the reference (``n_b`` values) is looked up 
 whose effective size ``n N / (n + N)`` against the reference equals its own ``n n_b / (n + n_b)``.
 
 The fits are state of the reference: stored with the profile (format 2), computed once.
-A caller that must not wait for a fit (the worker's window close) asks first: under
-:meth:`Calibration.recording` a missing fit is noted as wanted and a placeholder p-value of 1
-is used (nothing is stored), and :meth:`Calibration.fit_wanted` makes the wanted fits until a
-deadline; the results are the same as on demand, only when the fitting happens changes.
 They do not depend on the target: the target only sets the alpha the p-values are held to
 (:func:`alpha_for`), together with the multiple-testing correction and the persistence.
 
@@ -45,8 +41,7 @@ from __future__ import annotations
 
 import math
 import zlib
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -125,45 +120,6 @@ class Calibration:
         self.draws = check_int("draws", draws, low=200, high=1_000_000)
         self.seed = check_int("seed", seed, low=0)
         self.fits: dict[tuple[str, str, int], tuple] = {}
-        # Fits asked for under recording(), not made yet: key -> (profile, test). Bounded by the
-        # fits themselves (features x tests x ladder sizes); not state (never saved).
-        self.wanted: dict[tuple[str, str, int], tuple[Any, Any]] = {}
-        self._missing: set[tuple[str, str, int]] | None = None  # under recording()
-
-    @contextmanager
-    def recording(self) -> Iterator[set[tuple[str, str, int]]]:
-        """Within it a missing fit is not made: it joins :attr:`wanted` and its p-value is 1.
-        Yields the set of the fits found missing within it.
-
-        >>> import numpy as np
-        >>> from driftline.detectors import ReferenceProfile, make_detector
-        >>> ref = ReferenceProfile.from_columns({"x": "numeric"}, {"x": np.random.default_rng(0).normal(0, 1, 5000)})
-        >>> cal, psi = ref.calibration, make_detector("psi")
-        >>> with cal.recording() as missing:
-        ...     cal.p_value(ref.features["x"], "x", psi, 9.0, 500)
-        1.0
-        >>> len(missing), len(cal.wanted), len(cal.fits)
-        (2, 2, 0)
-        >>> cal.fit_wanted(deadline=0.0, clock=lambda: 1.0), len(cal.fits)  # past the deadline: one fit
-        (False, 1)
-        >>> cal.fit_wanted(deadline=2.0, clock=lambda: 1.0), len(cal.wanted)
-        (True, 0)
-        """
-        outer, self._missing = self._missing, set()
-        try:
-            yield self._missing
-        finally:
-            self._missing = outer
-
-    def fit_wanted(self, deadline: float, clock: Callable[[], float], at_least: int = 1) -> bool:
-        """Make the :attr:`wanted` fits, ``at_least`` of them and then while ``clock() < deadline``;
-        True when none is left. ``clock`` is the caller's (e.g. ``time.perf_counter``)."""
-        made = 0
-        while self.wanted and (made < at_least or clock() < deadline):
-            key, (profile, test) = next(iter(self.wanted.items()))
-            self._fit(profile, key[0], test, key[2])
-            made += 1
-        return not self.wanted
 
     def __len__(self) -> int:
         return len(self.fits)
@@ -198,8 +154,6 @@ class Calibration:
 
     def _p(self, profile: Any, feature: str, test: Any, statistic: float, size: int) -> float:
         fit = self._fit(profile, feature, test, size)
-        if fit is None:  # recording: the placeholder
-            return 1.0
         method, power = FITS[test.name]
         if not math.isfinite(statistic):
             return 0.0
@@ -221,16 +175,11 @@ class Calibration:
             return float(np.interp(y, bulk, 1.0 - _BULK_LEVELS, left=1.0))
         return float((1.0 - TAIL_LEVEL) * math.exp(-(y - u) / beta)) if beta > 0 else floor
 
-    def _fit(self, profile: Any, feature: str, test: Any, size: int) -> tuple | None:
+    def _fit(self, profile: Any, feature: str, test: Any, size: int) -> tuple:
         key = (feature, test_key(test), size)
         fit = self.fits.get(key)
         if fit is None:
-            if self._missing is not None:
-                self._missing.add(key)
-                self.wanted.setdefault(key, (profile, test))
-                return None
             fit = self.fits[key] = self._resample(profile, test, size, key)
-            self.wanted.pop(key, None)
         return fit
 
     def _resample(self, profile: Any, test: Any, size: int, key: tuple[str, str, int]) -> tuple:

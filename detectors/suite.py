@@ -158,24 +158,6 @@ class DriftSuite:
             return self.reference.calibration.p_value(ref, name, test, statistic, win.n)
         return 1.0 if p_value is None else p_value
 
-    def wanted_fits(self, window: WindowSketch, baseline: WindowSketch | None = None,
-                    baseline_name: str = "reference") -> int:
-        """How many null fits :meth:`evaluate` of this window would have to make first (they are
-        recorded as the calibration's ``wanted``: :meth:`Calibration.fit_wanted` makes them).
-
-        A probe: the suite's state (persistence, accumulated windows) is left as it was.
-        """
-        calibration = self.reference.calibration
-        persistence, recent = self._persistence, self._recent
-        self._persistence = Persistence.restore(persistence.snapshot())
-        self._recent = deque(recent, maxlen=recent.maxlen)  # evaluate appends a copy; none is modified
-        try:
-            with calibration.recording() as missing:
-                self.evaluate(window, baseline, baseline_name)
-            return len(missing)
-        finally:
-            self._persistence, self._recent = persistence, recent
-
     def calibrate(self, window_sizes: Iterable[int]) -> int:
         """Fit the ``auto`` tests' nulls now for windows of about these sizes, and for the merges of
         up to ``accumulate`` of them (e.g. in ``driftline baseline``, so the saved profile carries

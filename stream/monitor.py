@@ -43,7 +43,6 @@ from driftline.detectors import (
 )
 from driftline.settings import ModelSettings
 
-from .calibration_gate import FitBudget, calibrated
 from .columns import PREDICTION_COLUMNS, FeatureColumns, label_key, monitored_kinds
 from .join import JoinedLabel
 from .monitor_state import reference_snapshot, restore_detectors, restore_reference
@@ -108,7 +107,6 @@ class ModelMonitor:
         self.streaming = [(spec.feature, StreamingFeatureDetector(spec.type, **spec.params))
                           for spec in settings.streaming]
         self.windows: dict[int, OpenWindow] = {}
-        self.sealed: dict[int, OpenWindow] = {}  # closed to events, waiting for their null fits
         self.watermark_ms = -(2**62)
         self.closed_through_ms = -(2**62)
         self.last_event_at_ms = 0  # processing time of the last prediction
@@ -131,7 +129,6 @@ class ModelMonitor:
         # False on a stage-1 monitor (worker.aggregation: two_stage): stage 2 runs the streaming
         # detectors on each window's mean, so the per-event ones would be work thrown away.
         self.per_event_streaming = True
-        self.calibration_logged = False  # "windows wait" is logged once per version
 
     # -- input ---------------------------------------------------------------------------------
     def add_predictions(self, cols: FeatureColumns, now_ms: int, segments=None) -> list[tuple] | None:
@@ -276,18 +273,10 @@ class ModelMonitor:
             (window.concept if window else self.pending_concept).append(event)
 
     # -- output --------------------------------------------------------------------------------
-    def close_ready(self, now_ms: int, budget: FitBudget | None = None) -> list[WindowReport]:
-        """Close windows the watermark has passed, or all of them after ``idle_close``. With a
-        ``budget`` a window is sealed (its later events are late, as if closed) and reported once
-        its null fits are made (:mod:`~driftline.stream.calibration_gate`)."""
-        for s in self._ready(self.windows, self.watermark_ms, self.last_event_at_ms, now_ms):
-            self.closed_through_ms = self._closed_through(self.closed_through_ms, self.windows[s].end_ms, self.high)
-            self.sealed[s] = self.windows.pop(s)
-        reports = []
-        for s in sorted(self.sealed):
-            if len(self.sealed) <= MAX_OPEN_WINDOWS and not calibrated(self, self.sealed[s].sketch, s, None, budget):
-                break
-            reports.append(self._close(self.sealed.pop(s), sealed=True))
+    def close_ready(self, now_ms: int) -> list[WindowReport]:
+        """Close windows the watermark has passed, or all of them after ``idle_close``."""
+        reports = [self._close(self.windows.pop(s)) for s in self._ready(self.windows, self.watermark_ms,
+                                                                      self.last_event_at_ms, now_ms)]
         # A label window also waits for its prediction-side window, so that its label coverage
         # (labels / predictions of the same window) is always known when it closes.
         # It also waits while predictions may still open that window (labels can run ahead of
@@ -295,8 +284,7 @@ class ModelMonitor:
         predictions_idle = now_ms - self.last_event_at_ms >= self.settings.idle_close_ms
         reports += [self._close_labels(self.label_windows.pop(s)) for s in self._ready(
             self.label_windows, self.label_watermark_ms, self.last_label_at_ms, now_ms)
-            # (never past a sealed window: a later label window closing first would make its labels late)
-            if s not in self.windows and s < min(self.sealed, default=s + 1) and (predictions_idle or self.closed_through_ms >= self.label_windows[s].end_ms)]
+            if s not in self.windows and (predictions_idle or self.closed_through_ms >= self.label_windows[s].end_ms)]
         return reports
 
     def _ready(self, windows: dict, watermark_ms: int, last_at_ms: int, now_ms: int) -> list[int]:
@@ -330,9 +318,8 @@ class ModelMonitor:
                             (), tuple(metrics), concept, tuple(dict.fromkeys(inputs)), segments=segments,
                             fairness=fairness)
 
-    def _close(self, window: OpenWindow, sealed: bool = False) -> WindowReport:
-        if not sealed:
-            self.closed_through_ms = self._closed_through(self.closed_through_ms, window.end_ms, self.high)
+    def _close(self, window: OpenWindow) -> WindowReport:
+        self.closed_through_ms = self._closed_through(self.closed_through_ms, window.end_ms, self.high)
         self.prediction_counts[window.start_ms] = window.n
         while len(self.prediction_counts) > 4 * MAX_OPEN_WINDOWS:
             del self.prediction_counts[next(iter(self.prediction_counts))]
@@ -395,7 +382,6 @@ class ModelMonitor:
             "concept": self.concept.snapshot(),
             "streaming": [[feature, detector.snapshot()] for feature, detector in self.streaming],
             "windows": [w.snapshot() for w in self.windows.values()],
-            "sealed": [w.snapshot() for w in self.sealed.values()],
             "label_windows": [w.snapshot() for w in self.label_windows.values()],
             "pending_concept": [event_dict(e) for e in self.pending_concept],
             "prediction_counts": [[start, n] for start, n in self.prediction_counts.items()],
@@ -427,9 +413,7 @@ class ModelMonitor:
         restore_detectors(m, snapshot["concept"], snapshot["streaming"])
         m.windows = {w.start_ms: w for w in (OpenWindow.restore(w, m.reference if kept else None)
                                              for w in snapshot["windows"])}
-        m.sealed = {w.start_ms: w for w in (OpenWindow.restore(w, m.reference if kept else None)
-                                            for w in snapshot.get("sealed", ()))}  # absent before the gate
-        for w in (*m.windows.values(), *m.sealed.values()):  # estimate as configured now (estimate_performance may be off)
+        for w in m.windows.values():  # estimate as configured now (estimate_performance may be off)
             if w.cbpe is not None:
                 w.cbpe = None if m.cbpe is None else CBPEWindow.restore(m.cbpe, w.cbpe.snapshot())
             w.dle = w.dle if m.dle is not None else None

@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import copy
 from collections import defaultdict
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from driftline.alerting import AlertEngine, build_rules
 from driftline.detectors import ReferenceProfile
 from driftline.settings import Settings
 
-from .calibration_gate import FitBudget
 from .checkpoint_format import decode_checkpoint, is_legacy_checkpoint
 from .columns import build_columns
 from .errors import CheckpointError
@@ -39,11 +38,8 @@ __all__ = ["BatchOutput", "PartitionState", "Processor"]
 
 class Processor:
     def __init__(self, settings: Settings, references: dict[str, ReferenceProfile] | None = None,
-                 multivariate: dict | None = None, fit_budget: Callable[[], FitBudget | None] = lambda: None) -> None:
+                 multivariate: dict | None = None) -> None:
         self.settings = settings
-        # Each close pass's time for null fits (stream/calibration_gate.py); the worker's wiring passes
-        # FitBudget. None (the default: tools, benches, unit tests): fits on demand inside the close.
-        self.fit_budget = fit_budget
         self.models = {m.name: m for m in settings.models}
         self.references = references or {}
         self.multivariate = multivariate or {}  # model -> PCAReconstructionDrift fitted on its reference file
@@ -162,16 +158,15 @@ class Processor:
         watermark = max((m.watermark_ms for m in state.monitors.values()), default=None)
         if watermark is not None:
             state.join.expire(watermark)
-        budget = self.fit_budget()  # shared by every model: a pass never fits for long
         if self.two_stage is not None:  # stage 1 publishes, stage 2 closes (stream/two_stage.py)
             self.join_exchange.relay(state, now_ms, out)
             self.two_stage.publish(state, now_ms, out)
-            self.two_stage.close(state, now_ms, out, budget,
+            self.two_stage.close(state, now_ms, out,
                                  on_report=lambda report: self.experiments.report(state, report, now_ms, out))
             self.experiments.close(state, now_ms, out)
             return
         for key, monitor in state.monitors.items():
-            for report in monitor.close_ready(now_ms, budget):
+            for report in monitor.close_ready(now_ms):
                 out.add_report(state.partition, report)
                 engine = state.engines.get(key)
                 if engine is None:

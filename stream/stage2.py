@@ -42,7 +42,6 @@ from typing import Any
 import numpy as np
 from driftline.detectors import CBPEWindow, DriftResult, WindowReport
 
-from .calibration_gate import FitBudget, calibrated
 from .errors import CheckpointError
 from .monitor import ModelMonitor
 from .partials import SIDES, Partial, merge_partials
@@ -71,8 +70,6 @@ class WindowOwner:
         self.marks: dict[str, dict[int, list[int]]] = {side: {} for side in SIDES}  # partition -> [watermark, seen]
         self.closed_through: dict[str, int] = {side: NEVER for side in SIDES}
         self.late_partials = 0
-        self.sealed: dict[int, tuple[Partial, int]] = {}  # start -> merged prediction window waiting for its fits, first seen
-        self.streamed_through = NEVER  # end of the last window the streaming detectors were fed
 
     def mark(self, side: str, partition: int, watermark_ms: int, now_ms: int) -> None:
         """A partition's watermark of ``side`` (a partial carries one, a mark message too)."""
@@ -103,10 +100,8 @@ class WindowOwner:
                 return False
         return True
 
-    def close_ready(self, now_ms: int, budget: FitBudget | None = None) -> list[WindowReport]:
-        """Close every complete window (predictions first, then labels), oldest first. With a
-        ``budget`` a complete prediction window is sealed (merged; a partial of it now is late) and
-        reported once its null fits are made (:mod:`~driftline.stream.calibration_gate`)."""
+    def close_ready(self, now_ms: int) -> list[WindowReport]:
+        """Close every complete window (predictions first, then labels), oldest first."""
         reports = []
         for side in SIDES:
             for key in sorted(k for k in self.pending if k[0] == side):
@@ -114,24 +109,13 @@ class WindowOwner:
                 end_ms = next(iter(partials.values())).window.end_ms
                 if not self._complete(side, end_ms, key, now_ms):
                     continue
-                if side == "labels" and (("predictions", key[1]) in self.pending
-                                         or key[1] >= min(self.sealed, default=key[1] + 1)):
-                    # Its prediction window first (label coverage needs its count), and never past a
-                    # sealed one: a later label window closing first would make the earlier one's labels late.
-                    continue
+                if side == "labels" and ("predictions", key[1]) in self.pending:
+                    continue  # its prediction window first: label coverage needs its count
                 del self.pending[key]
-                first_seen = self.first_seen.pop(key)
+                del self.first_seen[key]
                 merged = self._merge(list(partials.values()))
+                reports.append(self._close(merged))
                 self.closed_through[side] = max(self.closed_through[side], end_ms)
-                if side == "labels":
-                    reports.append(self._close(merged))
-                else:
-                    self.sealed[key[1]] = (merged, first_seen)
-            for start in sorted(self.sealed) if side == "predictions" else ():
-                merged = self.sealed[start][0]
-                if not calibrated(self.monitor, merged.window.sketch, start, merged.groups, budget):
-                    break  # the later ones wait too: windows close in order
-                reports.append(self._close(self.sealed.pop(start)[0]))
         return reports
 
     def _merge(self, partials: list[Partial]) -> Partial:
@@ -165,9 +149,8 @@ class WindowOwner:
 
     def _change_points(self, window: OpenWindow) -> list[DriftResult]:
         """The streaming detectors fed this window's feature means, stamped with its end."""
-        if window.end_ms <= self.streamed_through:  # closed after a later one (the bounded wait): order first
+        if window.end_ms <= self.closed_through["predictions"]:
             return []
-        self.streamed_through = window.end_ms
         out = []
         for feature, detector in self.monitor.streaming:
             total = window.sums.get(feature)
@@ -183,14 +166,10 @@ class WindowOwner:
         """JSON-safe state: pending partials, marks, what closed, and the version's result state."""
         m = self.monitor
         return {"format": OWNER_FORMAT, "model": m.model, "version": m.version,
-                # A sealed window comes back pending, as its merge (partition -1), past closed_through.
-                "pending": [p.snapshot() for partials in self.pending.values() for p in partials.values()]
-                + [merged.snapshot() for merged, _ in self.sealed.values()],
-                "first_seen": [[side, start, t] for (side, start), t in self.first_seen.items()]
-                + [["predictions", start, t] for start, (_, t) in self.sealed.items()],
+                "pending": [p.snapshot() for partials in self.pending.values() for p in partials.values()],
+                "first_seen": [[side, start, t] for (side, start), t in self.first_seen.items()],
                 "marks": {side: [[p, w, s] for p, (w, s) in marks.items()] for side, marks in self.marks.items()},
                 "closed_through": dict(self.closed_through), "late_partials": self.late_partials,
-                "streamed_through": self.streamed_through,
                 "monitor": m.snapshot()}
 
     @classmethod
@@ -210,8 +189,6 @@ class WindowOwner:
         owner.marks = {side: {int(p): [int(w), int(t)] for p, w, t in s["marks"].get(side, ())} for side in SIDES}
         owner.closed_through = {side: int(s["closed_through"][side]) for side in SIDES}
         owner.late_partials = int(s["late_partials"])
-        # Absent before windows were sealed: closed_through was then advanced only by closing.
-        owner.streamed_through = int(s.get("streamed_through", owner.closed_through["predictions"]))
         return owner
 
 

@@ -28,7 +28,6 @@ from typing import Any
 import msgspec
 from driftline.alerting import AlertEngine
 
-from .calibration_gate import FitBudget
 from .errors import CheckpointError
 from .join_topic import IDLE
 from .monitor import ModelMonitor
@@ -103,12 +102,11 @@ class TwoStage:
         if messages:
             state.offsets[topic] = messages[-1][1] + 1
 
-    def close(self, state: PartitionState, now_ms: int, out: BatchOutput, budget: FitBudget | None = None,
-              on_report=lambda report: None) -> None:
+    def close(self, state: PartitionState, now_ms: int, out: BatchOutput, on_report=lambda report: None) -> None:
         """Close the owners' complete windows: reports, alerts, and ``on_report(report)`` (the version
         lifecycle), as one partition closing them does."""
         for key, owner in state.owners.items():
-            for report in owner.close_ready(now_ms, budget):
+            for report in owner.close_ready(now_ms):
                 out.add_report(state.partition, report)
                 engine = state.engines.get(key)
                 if engine is None:

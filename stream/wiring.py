@@ -29,7 +29,6 @@ from driftline.sinks.store import ClickHouseStore, Store
 from driftline.sinks.writer import EventWriter
 from prometheus_client import CollectorRegistry, disable_created_metrics
 
-from .calibration_gate import FitBudget
 from .ingest import IngestLoop
 from .log_redaction import redact_http_logs
 from .processor import Processor
@@ -134,8 +133,7 @@ def build_ingest_loop(settings: Settings, store: Store, producer: Producer, metr
                       on_alert: Callable = lambda alert: None, on_insert: Callable | None = None,
                       on_takeover: Callable[[list[int]], None] = lambda partitions: None) -> IngestLoop:
     """The batch loop with its consumer, processor, writer and checkpoint store, all on ``store``."""
-    processor = Processor(settings, dict(build_references(settings)), build_multivariate(settings),
-                          fit_budget=FitBudget)  # windows wait for null fits, a pass fits 0.5 s at most
+    processor = Processor(settings, dict(build_references(settings)), build_multivariate(settings))
     return IngestLoop(
         settings, processor, consumer=build_consumer(settings), producer=producer,
         max_produce_bytes=int(producer_config(settings)["message.max.bytes"]),
