@@ -94,13 +94,7 @@ def _ks(test, reference, ref: np.ndarray, cur: np.ndarray) -> np.ndarray:
 
 def _wasserstein(test, reference, ref: np.ndarray, cur: np.ndarray) -> np.ndarray:
     w = _cdf_gaps(ref, cur)[:, 1:-1] @ cell_widths(reference.grid)
-    if test.normalise == "std":
-        scale = reference.std or 0.0
-    elif test.normalise == "iqr":
-        q1, q3 = np.quantile(reference.sample, [0.25, 0.75]) if len(reference.sample) else (0.0, 0.0)
-        scale = float(q3 - q1)
-    else:
-        scale = 1.0
+    scale = test.scale(reference)
     return w / scale if scale > 0 else np.where(w == 0, 0.0, np.inf)
 
 

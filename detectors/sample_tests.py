@@ -70,14 +70,17 @@ class WassersteinDistance(DriftTest):
         super().__init__(threshold)
         self.normalise = check_choice("normalise", normalise, ("std", "iqr", "none"), "normalisation")
 
+    def scale(self, reference: Profile) -> float:
+        """What the distance is divided by (``normalise``): the reference's std, its IQR, or 1."""
+        if self.normalise == "std":
+            return reference.std or 0.0
+        if self.normalise == "iqr":
+            q1, q3 = np.quantile(reference.sample, [0.25, 0.75]) if len(reference.sample) else (0.0, 0.0)
+            return float(q3 - q1)
+        return 1.0
+
     def compare(self, reference: Profile, window: Window, baseline: Window | None = None) -> tuple[float, float | None]:
         w = distances.wasserstein_grid(reference.grid, *grid_sides(reference, window, baseline))
-        if self.normalise == "std":
-            scale = reference.std or 0.0
-        elif self.normalise == "iqr":
-            q1, q3 = np.quantile(reference.sample, [0.25, 0.75]) if len(reference.sample) else (0.0, 0.0)
-            scale = float(q3 - q1)
-        else:
-            scale = 1.0
+        scale = self.scale(reference)
         # A constant reference feature: any movement at all is drift-sized.
         return (w / scale if scale > 0 else (0.0 if w == 0 else float("inf"))), None

@@ -38,7 +38,7 @@ from tests.stream.test_two_stage_merge import (
     settings,
     two_stage_settings,
 )
-from tests.support.segment_traffic import config, segment_traffic
+from tests.support.segment_traffic import config, reference_profiles, segment_traffic
 from tests.support.two_stage_cluster import FEEDBACK, PREDICTIONS, Cluster
 
 LATENESS = "10s"  # covers the labels' disorder below (3 batches late, 1 early): nothing is late anywhere
@@ -245,15 +245,7 @@ def traffic():
 
 @pytest.fixture(scope="module")
 def references(traffic):
-    from driftline.detectors import ReferenceProfile
-
-    out = {}
-    for model in ("loans", "price"):
-        rows = [json.loads(v)["features"] for _, v in traffic.predictions[:2000] if json.loads(v)["model"] == model]
-        columns = {"income": np.array([r["income"] for r in rows]),
-                   "channel": np.array([r["channel"] for r in rows], dtype=object)}
-        out[model] = ReferenceProfile.from_columns({"income": "numeric", "channel": "categorical"}, columns)
-    return out
+    return reference_profiles(traffic)
 
 
 def test_the_producer_keeps_its_order_under_two_stages_only():

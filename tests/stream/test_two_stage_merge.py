@@ -10,14 +10,13 @@ import random
 
 import numpy as np
 import pytest
-from driftline.detectors import ReferenceProfile
 from driftline.settings import parse_settings
 from driftline.stream.partials import Partial, merge_partials, take_partials
 from driftline.stream.processor import BatchOutput, Processor
 from driftline.stream.stage2 import WindowOwner
 from driftline.stream.two_stage import IDLE
 
-from tests.support.segment_traffic import config, segment_traffic
+from tests.support.segment_traffic import config, reference_profiles, segment_traffic
 from tests.support.two_stage_cluster import FEEDBACK, PREDICTIONS, Cluster
 
 START_MS = 1_700_000_000_000
@@ -42,13 +41,7 @@ def traffic():
 
 @pytest.fixture(scope="module")
 def references(traffic):
-    out = {}
-    for model in ("loans", "price"):
-        rows = [json.loads(v)["features"] for _, v in traffic.predictions[:2000] if json.loads(v)["model"] == model]
-        columns = {"income": np.array([r["income"] for r in rows]),
-                   "channel": np.array([r["channel"] for r in rows], dtype=object)}
-        out[model] = ReferenceProfile.from_columns({"income": "numeric", "channel": "categorical"}, columns)
-    return out
+    return reference_profiles(traffic)
 
 
 def stage1(traffic, references, keying):

@@ -92,3 +92,16 @@ def config(*, fairness_min_group: int = 30, customer_values: int | None = None) 
               "fairness": {"keys": ["region"], "min_group_size": fairness_min_group}}
     return {"models": [{"name": "loans", "task": "binary_classification", **common},
                        {"name": "price", "task": "regression", **common}]}
+
+
+def reference_profiles(traffic, rows: int = 2000) -> dict:
+    """Each model's reference: income and channel of its events among the first ``rows`` predictions."""
+    from driftline.detectors import ReferenceProfile
+
+    out = {}
+    for model in ("loans", "price"):
+        features = [json.loads(v)["features"] for _, v in traffic.predictions[:rows] if json.loads(v)["model"] == model]
+        columns = {"income": np.array([r["income"] for r in features]),
+                   "channel": np.array([r["channel"] for r in features], dtype=object)}
+        out[model] = ReferenceProfile.from_columns({"income": "numeric", "channel": "categorical"}, columns)
+    return out
