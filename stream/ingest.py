@@ -120,7 +120,7 @@ class IngestLoop:
         self.output = KafkaOutput(producer, self.backpressure, metrics, dead_letter_topic=k.dead_letter_topic,
                                   alerts_topic=k.alerts_topic,
                                   max_message_bytes=min(k.max_message_bytes, max_produce_bytes or k.max_message_bytes))
-        self.keying = KeyingWatch(metrics, clock=clock)
+        self.keying = KeyingWatch(metrics, clock=clock, enabled=processor.two_stage is None)
         self.checkpoints = CheckpointCoordinator(
             self.topics, processor, self.partitions, writer, checkpoint_store, pending_join, self.output, consumer,
             metrics, self.backpressure, self.keying, dead_letter=self._dead_letters, history=history,

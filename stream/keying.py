@@ -40,17 +40,21 @@ log = logging.getLogger("driftline.ingest")
 
 class KeyingWatch:
     def __init__(self, metrics: WorkerMetrics, *, horizon_s: float = 600.0,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time, enabled: bool = True) -> None:
         if not horizon_s > 0:
             raise ValueError(f"horizon_s must be > 0, got {horizon_s}")
         self.metrics = metrics
         self.horizon_s = horizon_s
         self.clock = clock
+        # Off under two-stage aggregation: any keying gives the same results there, nothing to warn of.
+        self.enabled = enabled
         self._seen: dict[int, dict[str, float]] = defaultdict(dict)  # partition -> model -> last seen
         self._partitions: dict[str, tuple[int, ...]] = {}  # model -> partitions, as last reported
 
     def saw(self, partition: int, *models: Iterable[str]) -> None:
         """Events of ``models`` (one iterable per topic) were just read from ``partition``."""
+        if not self.enabled:
+            return
         now = self.clock()
         seen = self._seen[partition]
         for names in models:

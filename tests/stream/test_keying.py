@@ -90,3 +90,14 @@ def test_workers_see_each_others_partitions_through_the_checkpoints():
     assert gauge(metrics_b, "credit") == 2  # a label on another partition than its prediction counts too
     a.checkpoints.checkpoint()
     assert gauge(metrics_a, "credit") == 2
+
+
+def test_no_keying_warning_under_two_stage_aggregation(caplog):
+    # Under two stages a model's events may be keyed any way: nothing to warn of, no gauge.
+    metrics = WorkerMetrics(CollectorRegistry())
+    watch = KeyingWatch(metrics, clock=lambda: 0.0, enabled=False)
+    watch.saw(0, ["credit"])
+    watch.saw(1, ["credit"])
+    with caplog.at_level(logging.WARNING, logger="driftline.ingest"):
+        assert watch.update({p: watch.models(p) for p in (0, 1)}) == {}
+    assert not caplog.records
