@@ -50,6 +50,8 @@ from .segments import SegmentMonitor
 from .watermark import HighMark
 from .windows import LabelWindow, OpenWindow, concept_event, event_dict
 
+ASK_AT = (0.2, 0.6)  # shares of a window passed (event time) when its null fits are asked for
+
 __all__ = ["ModelMonitor"]
 
 MAX_OPEN_WINDOWS = 32
@@ -129,6 +131,10 @@ class ModelMonitor:
         # False on a stage-1 monitor (worker.aggregation: two_stage): stage 2 runs the streaming
         # detectors on each window's mean, so the per-event ones would be work thrown away.
         self.per_event_streaming = True
+        # Asks for the null fits of the open window's expected size while it fills (stream/fit_prefetch.py);
+        # set by the processor of a one-stage worker. Results never depend on it, only the close's time.
+        self.prefetch = None
+        self._fits_asked: dict[int, int] = {}  # open window start -> asks made for it
 
     # -- input ---------------------------------------------------------------------------------
     def add_predictions(self, cols: FeatureColumns, now_ms: int, segments=None) -> list[tuple] | None:
@@ -193,7 +199,25 @@ class ModelMonitor:
                         errors = self.pca.reconstruction_error({n: cols.columns[n][keep] for n in self.numeric})
                         window.pca_sum += float(errors.sum())
                         window.pca_n += len(errors)
+        if self.prefetch is not None and self.suite is not None:
+            self._ask_fits(ts, starts, late)
         return groups
+
+    def _ask_fits(self, ts: np.ndarray, starts: np.ndarray, late: np.ndarray) -> None:
+        """Ask for the fits of each window of this batch at its expected size: once a fifth of it has
+        passed in event time and again at three fifths (a rate that changed early)."""
+        asked = self._fits_asked
+        for start in np.unique(starts[~late]).tolist():
+            window = self.windows.get(start)
+            done = asked.get(start, 0)
+            if window is None or window.sketch is None or not window.sketch.n or done >= len(ASK_AT):
+                continue
+            through = (int(ts[starts == start].max()) - start + 1) / self.settings.window_ms
+            if through >= ASK_AT[done]:
+                asked[start] = done + 1
+                self.prefetch(self.suite, max(round(window.sketch.n / through), 1))
+        for start in [s for s in asked if s not in self.windows]:  # closed: bounded by the open windows
+            del asked[start]
 
     def _change_points(self, cols: FeatureColumns, starts: np.ndarray) -> None:
         """River detectors on raw feature values; a change point flags its event-time window."""

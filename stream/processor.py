@@ -22,6 +22,7 @@ from .columns import build_columns
 from .errors import CheckpointError
 from .events import EventDecoder, FeedbackEvent, PredictionEvent
 from .experiment_hooks import ExperimentHooks
+from .fit_prefetch import FitPrefetch
 from .join import LabelJoin
 from .join_exchange import JoinExchange
 from .join_topic import JoinInbox, JoinRelay, pending_restore
@@ -57,6 +58,9 @@ class Processor:
         # Under two stages labels join through the join topic, whatever the keying (stream/join_topic.py).
         self.join_exchange = JoinExchange(self.models, lambda: self.two_stage.partitions, self._join_monitor) \
             if self.two_stage is not None else None
+        # Null fits made while windows fill, not in their close (stream/fit_prefetch.py). One stage only:
+        # a stage-1 window holds a share of the events, and stage 2 sees a window only at its close.
+        self.fit_prefetch = FitPrefetch() if self.two_stage is None else None
 
     def new_partition(self, partition: int) -> PartitionState:
         w = self.settings.worker
@@ -118,6 +122,7 @@ class Processor:
             monitor = ModelMonitor.restore(snap, self.models[model], self.references.get(model),
                                            copy.deepcopy(fitted) if fitted is not None else None)
             monitor.per_event_streaming = self.two_stage is None
+            monitor.prefetch = self.fit_prefetch.ask if self.fit_prefetch is not None else None
             monitors[(model, monitor.version)] = monitor
         w = self.settings.worker
         limits = dict(max_delay_ms=w.join_max_delay_ms, max_pending=w.join_max_pending)
@@ -182,6 +187,7 @@ class Processor:
             monitor = state.monitors[(model, version)] = self._new_monitor(model, version)
             if monitor is not None:  # stage 2 runs them per window
                 monitor.per_event_streaming = self.two_stage is None
+                monitor.prefetch = self.fit_prefetch.ask if self.fit_prefetch is not None else None
         return monitor
 
     def _join_monitor(self, state: PartitionState, model: str, version: str, now_ms: int) -> ModelMonitor:
