@@ -58,9 +58,10 @@ TAIL_LEVEL = 0.98
 _BULK_LEVELS = np.array([0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, TAIL_LEVEL])
 # How each test's null is fitted, and the power of the statistic the fit is made on.
 FITS = {"psi": ("tail", 1), "chi2": ("gamma", 1), "unseen_share": ("gamma", 1), "jensen_shannon": ("gamma", 2),
-        "hellinger": ("gamma", 2), "ks": ("tail", 2), "wasserstein": ("tail", 2), "l_infinity": ("tail", 2), "moments": ("tail", 2)}
+        "hellinger": ("gamma", 2), "ks": ("tail", 2), "wasserstein": ("tail", 2), "l_infinity": ("tail", 2), "moments": ("tail", 2),
+        "ranks": ("tail", 2)}
 # Statistics normalised by their sampling error, and the power of (1 + m/N) that undoes it.
-SCALED = {"chi2": 1.0, "moments": 0.5}
+SCALED = {"chi2": 1.0, "moments": 0.5, "ranks": 0.5}
 
 
 def ladder_around(n: int) -> tuple[int, ...]:

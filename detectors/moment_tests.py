@@ -21,11 +21,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._checks import check_choice
 from .drift_base import DriftTest, Profile, Window, grid_sides
 from .grid import GridCounts
 from .moments import cell_values, moments_z
+from .ranks import SCORES, rank_z
 
-__all__ = ["MomentsTest"]
+__all__ = ["MomentsTest", "RanksTest"]
 
 
 class MomentsTest(DriftTest):
@@ -51,6 +53,34 @@ class MomentsTest(DriftTest):
         z = moments_z(cell_values(reference.grid), _row(ref), _row(cur),
                       (ref.low_excess, ref.high_excess), (cur.low_excess, cur.high_excess))
         return float(z[0]), None
+
+
+class RanksTest(DriftTest):
+    """Rank location and scale z of the window against the reference (see the module docstring).
+
+    >>> import numpy as np
+    >>> from driftline.detectors import ReferenceProfile, WindowSketch
+    >>> rng = np.random.default_rng(3)
+    >>> ref = ReferenceProfile.from_columns({"x": "numeric"}, {"x": rng.lognormal(0, 0.6, 10_000)})
+    >>> same = WindowSketch(ref); same.update({"x": rng.lognormal(0, 0.6, 1_000)})
+    >>> wider = WindowSketch(ref); wider.update({"x": rng.lognormal(0, 0.72, 1_000)})
+    >>> test = RanksTest()
+    >>> test.compare(ref.features["x"], same.features["x"])[0] < 3, test.compare(ref.features["x"], wider.features["x"])[0] > 3
+    (True, True)
+    """
+
+    name = "ranks"
+    kinds = frozenset({"numeric"})
+    default_threshold = 4.0
+
+    def __init__(self, threshold: float | None = None, scores: str = "normal") -> None:
+        super().__init__(threshold)
+        self.scores = check_choice("scores", scores, SCORES, "rank scores")
+
+    def compare(self, reference: Profile, window: Window, baseline: Window | None = None) -> tuple[float, float | None]:
+        ref, cur = grid_sides(reference, window, baseline)
+        z = rank_z(_row(ref), _row(cur), self.scores)
+        return float(np.abs(z).max()), None
 
 
 def _row(c: GridCounts) -> np.ndarray:
