@@ -11,9 +11,10 @@ The null is then summarised by a fit, which gives a p-value for any live statist
 
 * ``gamma`` for divergences (PSI, chi-square, the squares of Jensen-Shannon and Hellinger,
   the unseen share): a moment-matched gamma, their asymptotic scaled chi-square;
-* ``tail`` for sup/L1 distances (KS, Wasserstein, L-infinity), on the statistic squared: the
-  bulk's deciles, and beyond the 90th percentile an exponential tail with the mean excess
-  (peaks over threshold; KS's limit law has exactly such a tail in ``D^2``).
+* ``tail`` for sup/L1 distances (KS, Wasserstein, L-infinity) and the z's of ``moments`` and
+  ``ranks``, on the statistic squared: the bulk's deciles, and beyond the 98th percentile an
+  exponential tail with the mean excess (peaks over threshold; KS's limit law has exactly such a
+  tail in ``D^2``, a normal z's square about one).
 
 Fits are made for a ladder of window sizes (50, 71, 100, 141, ... 1,638,400: steps of sqrt 2),
 on demand, and a live window interpolates ``log p`` between the two sizes around it (linearly

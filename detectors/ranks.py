@@ -73,19 +73,19 @@ def _normal_scores(t: np.ndarray, total: np.ndarray) -> tuple[np.ndarray, np.nda
     """Each cell's mean of ``x = Phi^-1(u)`` and of ``x^2`` over its share ``u`` of the pooled
     values (``int x dPhi = -phi``, ``int x^2 dPhi = Phi - x phi``): a tie group's mean score."""
     upper = np.cumsum(t, axis=1) / total[:, None]
-    lower = np.concatenate([np.zeros((len(t), 1)), upper[:, :-1]], axis=1)
-    xa, xb = special.ndtri(np.clip(lower, 0, 1)), special.ndtri(np.clip(upper, 0, 1))
-    pa, pb = _phi(xa), _phi(xb)
-    width = upper - lower
+    x = special.ndtri(np.minimum(upper, 1.0))
+    finite = np.isfinite(x)
+    x = np.where(finite, x, 0.0)
+    pdf = np.where(finite, np.exp(-0.5 * x * x) * _INV_SQRT_2PI, 0.0)  # 0 at u = 1 (x = inf)
+    cdf_minus = upper - x * pdf  # int_0^u x^2 dPhi
+    # A cell's lower edge is the previous cell's upper edge; the first starts at u = 0 (x = -inf).
+    width = np.diff(upper, axis=1, prepend=0.0)
+    pdf_lo = np.concatenate([np.zeros((len(t), 1)), pdf[:, :-1]], axis=1)
+    sq_lo = np.concatenate([np.zeros((len(t), 1)), cdf_minus[:, :-1]], axis=1)
     safe = np.where(width > 0, width, 1.0)
-    loc = np.where(width > 0, (pa - pb) / safe, 0.0)
-    sq = np.where(width > 0, (upper - _x_phi(xb, pb) - lower + _x_phi(xa, pa)) / safe, 0.0)
+    loc = np.where(width > 0, (pdf_lo - pdf) / safe, 0.0)
+    sq = np.where(width > 0, (cdf_minus - sq_lo) / safe, 0.0)
     return loc, sq
 
 
-def _phi(x: np.ndarray) -> np.ndarray:
-    return np.where(np.isfinite(x), np.exp(-0.5 * np.where(np.isfinite(x), x, 0.0) ** 2) / np.sqrt(2 * np.pi), 0.0)
-
-
-def _x_phi(x: np.ndarray, phi: np.ndarray) -> np.ndarray:
-    return np.where(np.isfinite(x), np.where(np.isfinite(x), x, 0.0) * phi, 0.0)
+_INV_SQRT_2PI = 1.0 / np.sqrt(2.0 * np.pi)
