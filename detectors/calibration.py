@@ -187,6 +187,13 @@ class Calibration:
     def _resample(self, profile: Any, test: Any, size: int, key: tuple[str, str, int]) -> tuple:
         counts = _reference_counts(profile)
         share = counts / counts.sum()
+        if profile.kind == "numeric" and len(counts) > 2:
+            # A new value falls beyond the largest (smallest) of the reference's N with probability
+            # 1 / (N + 1) whatever the distribution; resampling the reference alone never does, and
+            # statistics that weigh the extremes (rank scores, the variance) came out too light-tailed.
+            share = counts.astype(np.float64)
+            share[[0, -1]] += 1.0
+            share /= share.sum()
         rng = np.random.default_rng([self.seed, zlib.crc32(repr(key).encode())])
         # One draw per pair, not two: the window's shares against the reference's own, at the size
         # whose sampling variance is both sides' (1/m = 1/n + 1/N). Half the time, the same null

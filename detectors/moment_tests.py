@@ -19,11 +19,13 @@ is decided by a few large values, some beyond the reference's range, which resam
 reference cannot produce; the calibrated tail is then too light (a log-normal's ``moments``
 passed z 3.29 in 0.8 % of unchanged windows, 4x a normal pair's rate).
 
-``ranks`` (the default since) asks the same two questions of the ranks: the window's sum of
-rank scores for location and of squared scores for scale (normal scores by default: van der
-Waerden's and Klotz's tests, as efficient as the mean's and the variance's z on normal data and
-at least as efficient on others; ``scores="wilcoxon"``: Mann-Whitney's and Mood's), each a z under
-the permutation null (:mod:`~driftline.detectors.ranks`). Distribution-free: a skewed, discrete
+``ranks`` (the default since) asks the same two questions of the ranks, each a z under the
+permutation null (:mod:`~driftline.detectors.ranks`): by default Mann-Whitney's rank sum for
+location and Mood's squared distances from the middle rank for scale (``scores="wilcoxon"``,
+checked against scipy); ``scores="normal"`` uses normal scores instead (van der Waerden's and
+Klotz's tests: as efficient as the mean's and the variance's z on normal data, more weight on
+the extremes, so more power for a 10 % wider spread or a heavy tail, and more exposed to the
+reference's own draw of its extremes). Distribution-free: a skewed, discrete
 or heavy-tailed feature's null is a normal pair's, and a monotone transform of a feature (a shift
 in log of a log-normal) is found as on the normal. What it gives up is weight on the extremes: a
 2 % heavy tail moves a handful of ranks, where it moves the variance a lot.
@@ -85,7 +87,7 @@ class RanksTest(DriftTest):
     kinds = frozenset({"numeric"})
     default_threshold = 4.0
 
-    def __init__(self, threshold: float | None = None, scores: str = "normal") -> None:
+    def __init__(self, threshold: float | None = None, scores: str = "wilcoxon") -> None:
         super().__init__(threshold)
         self.scores = check_choice("scores", scores, SCORES, "rank scores")
 
