@@ -6,7 +6,10 @@ alibi-detect's calibration by simulation: ``draws`` pseudo-windows are drawn fro
 reference's own distribution (multinomial on the fine grid or the categories: exactly how a
 window is represented), each of the size ``m = n N / (n + N)`` whose sampling noise is that of
 both a window of ``n`` and the reference of ``N`` values, and the test's statistic of each
-against the reference computed (:mod:`~driftline.detectors.null_statistics`).
+against the reference computed (:mod:`~driftline.detectors.null_statistics`). On a numeric grid
+the draws also fall below the reference's minimum and above its maximum, each with probability
+``1 / (N + 1)``: a new value does, whatever the distribution, and a window's values beyond the
+reference's range are what decides statistics that weigh the extremes.
 The null is then summarised by a fit, which gives a p-value for any live statistic:
 
 * ``gamma`` for divergences (PSI, chi-square, the squares of Jensen-Shannon and Hellinger,
