@@ -32,7 +32,7 @@ __all__ = ["configs", "markdown", "run", "stable"]
 
 NUMERIC_TESTS = {"psi": 0.2, "ks": 0.05, "wasserstein": 0.1, "jensen_shannon": 0.1, "hellinger": 0.1}
 CATEGORICAL_TESTS = {"chi2": 0.01, "psi": 0.2, "jensen_shannon": 0.1, "unseen_share": 0.01}
-AUTO_NUMERIC = ("psi", "ks", "wasserstein", "moments")
+AUTO_NUMERIC = ("psi", "ks", "wasserstein", "moments", "ranks")
 AUTO_CATEGORICAL = ("chi2", "unseen_share")
 PERIOD = 12
 SEASON_PERIODS = 3  # judged: the periods after the first

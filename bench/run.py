@@ -315,7 +315,7 @@ def main(argv: list[str] | None = None) -> None:
         report["drift"] = drift_compare.compare(seeds=seeds)
         logging.info("drift: %.0fx", report["drift"]["ratio"])
     if "quality" in args.only:  # CPU only, no servers
-        report["quality"] = quality.run(reps=2 if args.quick else 12,
+        report["quality"] = quality.run(reps=2 if args.quick else 24,
                                         stable_events=200_000 if args.quick else 2_000_000)
         logging.info("quality: %s", report["quality"]["stable"]["default"])
     if "cbpe" in args.only:  # CPU only, no servers

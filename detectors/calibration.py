@@ -6,14 +6,18 @@ alibi-detect's calibration by simulation: ``draws`` pseudo-windows are drawn fro
 reference's own distribution (multinomial on the fine grid or the categories: exactly how a
 window is represented), each of the size ``m = n N / (n + N)`` whose sampling noise is that of
 both a window of ``n`` and the reference of ``N`` values, and the test's statistic of each
-against the reference computed (:mod:`~driftline.detectors.null_statistics`).
+against the reference computed (:mod:`~driftline.detectors.null_statistics`). On a numeric grid
+the draws also fall below the reference's minimum and above its maximum, each with probability
+``1 / (N + 1)``: a new value does, whatever the distribution, and a window's values beyond the
+reference's range are what decides statistics that weigh the extremes.
 The null is then summarised by a fit, which gives a p-value for any live statistic:
 
 * ``gamma`` for divergences (PSI, chi-square, the squares of Jensen-Shannon and Hellinger,
   the unseen share): a moment-matched gamma, their asymptotic scaled chi-square;
-* ``tail`` for sup/L1 distances (KS, Wasserstein, L-infinity), on the statistic squared: the
-  bulk's deciles, and beyond the 90th percentile an exponential tail with the mean excess
-  (peaks over threshold; KS's limit law has exactly such a tail in ``D^2``).
+* ``tail`` for sup/L1 distances (KS, Wasserstein, L-infinity) and the z's of ``moments`` and
+  ``ranks``, on the statistic squared: the bulk's deciles, and beyond the 98th percentile an
+  exponential tail with the mean excess (peaks over threshold; KS's limit law has exactly such a
+  tail in ``D^2``, a normal z's square about one).
 
 Fits are made for a ladder of window sizes (50, 71, 100, 141, ... 1,638,400: steps of sqrt 2),
 on demand, and a live window interpolates ``log p`` between the two sizes around it (linearly
@@ -58,9 +62,10 @@ TAIL_LEVEL = 0.98
 _BULK_LEVELS = np.array([0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, TAIL_LEVEL])
 # How each test's null is fitted, and the power of the statistic the fit is made on.
 FITS = {"psi": ("tail", 1), "chi2": ("gamma", 1), "unseen_share": ("gamma", 1), "jensen_shannon": ("gamma", 2),
-        "hellinger": ("gamma", 2), "ks": ("tail", 2), "wasserstein": ("tail", 2), "l_infinity": ("tail", 2), "moments": ("tail", 2)}
+        "hellinger": ("gamma", 2), "ks": ("tail", 2), "wasserstein": ("tail", 2), "l_infinity": ("tail", 2), "moments": ("tail", 2),
+        "ranks": ("tail", 2)}
 # Statistics normalised by their sampling error, and the power of (1 + m/N) that undoes it.
-SCALED = {"chi2": 1.0, "moments": 0.5}
+SCALED = {"chi2": 1.0, "moments": 0.5, "ranks": 0.5}
 
 
 def ladder_around(n: int) -> tuple[int, ...]:
@@ -185,6 +190,13 @@ class Calibration:
     def _resample(self, profile: Any, test: Any, size: int, key: tuple[str, str, int]) -> tuple:
         counts = _reference_counts(profile)
         share = counts / counts.sum()
+        if profile.kind == "numeric" and len(counts) > 2:
+            # A new value falls beyond the largest (smallest) of the reference's N with probability
+            # 1 / (N + 1) whatever the distribution; resampling the reference alone never does, and
+            # statistics that weigh the extremes (rank scores, the variance) came out too light-tailed.
+            share = counts.astype(np.float64)
+            share[[0, -1]] += 1.0
+            share /= share.sum()
         rng = np.random.default_rng([self.seed, zlib.crc32(repr(key).encode())])
         # One draw per pair, not two: the window's shares against the reference's own, at the size
         # whose sampling variance is both sides' (1/m = 1/n + 1/N). Half the time, the same null

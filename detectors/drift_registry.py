@@ -15,7 +15,7 @@ from .binned_tests import (
     UnseenCategoryShare,
 )
 from .drift_base import DriftTest, binned
-from .moment_tests import MomentsTest
+from .moment_tests import MomentsTest, RanksTest
 from .sample_tests import KolmogorovSmirnov, WassersteinDistance
 
 __all__ = [
@@ -36,6 +36,6 @@ DRIFT_TESTS: dict[str, type[DriftTest]] = {
     t.name: t
     for t in (
         ChiSquare, HellingerDistance, JensenShannonDistance, KolmogorovSmirnov, LInfinityDistance, MomentsTest,
-        PopulationStabilityIndex, UnseenCategoryShare, WassersteinDistance,
+        PopulationStabilityIndex, RanksTest, UnseenCategoryShare, WassersteinDistance,
     )
 }

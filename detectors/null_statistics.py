@@ -17,6 +17,7 @@ import numpy as np
 
 from .grid import cell_widths, normal_score_levels, quantile_cells
 from .moments import cell_values, moments_z
+from .ranks import rank_z
 
 __all__ = ["NULL_STATISTICS"]
 
@@ -102,8 +103,12 @@ def _moments(test, reference, ref: np.ndarray, cur: np.ndarray) -> np.ndarray:
     return moments_z(cell_values(reference.grid), ref, cur)
 
 
+def _ranks(test, reference, ref: np.ndarray, cur: np.ndarray) -> np.ndarray:
+    return np.abs(rank_z(ref, cur, test.scores)).max(axis=1)
+
+
 NULL_STATISTICS: dict[str, Callable[..., np.ndarray]] = {
-    "moments": _moments,
+    "moments": _moments, "ranks": _ranks,
     "psi": _psi, "jensen_shannon": _jensen_shannon, "hellinger": _hellinger, "l_infinity": _l_infinity,
     "unseen_share": _unseen_share, "chi2": _chi2, "ks": _ks, "wasserstein": _wasserstein,
 }

@@ -33,7 +33,7 @@ def make_detector(type: str, /, **params: Any) -> Any:  # noqa: A002 - YAML key 
     >>> make_detector("nope")
     Traceback (most recent call last):
     ...
-    driftline.detectors.errors.DetectorConfigError: type: 'nope' is not a known detector (expected one of: chi2, concept_drift, data_quality, hellinger, jensen_shannon, ks, l_infinity, moments, pca_reconstruction, psi, streaming_feature, unseen_share, wasserstein)
+    driftline.detectors.errors.DetectorConfigError: type: 'nope' is not a known detector (expected one of: chi2, concept_drift, data_quality, hellinger, jensen_shannon, ks, l_infinity, moments, pca_reconstruction, psi, ranks, streaming_feature, unseen_share, wasserstein)
     """
     cls = DETECTORS.get(type)
     if cls is None:

@@ -115,7 +115,7 @@ class DriftSettings:
     """
 
     # Calibrated (``threshold: auto``) by default: see docs/detection-quality.md for the measured rates.
-    numeric: tuple[TestSpec, ...] = (TestSpec("wasserstein", AUTO), TestSpec("moments", AUTO))
+    numeric: tuple[TestSpec, ...] = (TestSpec("wasserstein", AUTO), TestSpec("ranks", AUTO))
     categorical: tuple[TestSpec, ...] = (TestSpec("chi2", AUTO),)
     correction: str = "holm"
     persistence: tuple[int, int] = (1, 1)

@@ -63,7 +63,7 @@ class DriftSuite:
     >>> w = WindowSketch(ref)
     >>> w.update({"x": rng.normal(2, 1, 1000), "c": rng.choice(np.array(["a", "b"], dtype=object), 1000)})
     >>> [(r.feature, r.test, r.drifted) for r in suite.evaluate(w)]
-    [('x', 'wasserstein', True), ('x', 'moments', True), ('c', 'chi2', False)]
+    [('x', 'wasserstein', True), ('x', 'ranks', True), ('c', 'chi2', False)]
     """
 
     def __init__(self, reference: ReferenceProfile, settings: DriftSettings | None = None) -> None:

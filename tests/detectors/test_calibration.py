@@ -31,7 +31,7 @@ def profile() -> ReferenceProfile:
     return ReferenceProfile.from_columns(KINDS, stable(20_000, np.random.default_rng(1)))
 
 
-NUMERIC = [("moments", {}), ("psi", {}), ("psi", {"bins": 10}), ("ks", {}), ("wasserstein", {}), ("wasserstein", {"normalise": "none"}),
+NUMERIC = [("moments", {}), ("ranks", {}), ("ranks", {"scores": "wilcoxon"}), ("psi", {}), ("psi", {"bins": 10}), ("ks", {}), ("wasserstein", {}), ("wasserstein", {"normalise": "none"}),
            ("jensen_shannon", {}), ("hellinger", {}), ("l_infinity", {})]
 CATEGORICAL = [("psi", {}), ("chi2", {}), ("jensen_shannon", {}), ("hellinger", {}), ("l_infinity", {}),
                ("unseen_share", {})]
@@ -115,9 +115,9 @@ def test_alpha_for_inverts_the_persistence_approximation():
 
 
 # The calibration alone (one test per p-value, Benjamini-Hochberg, no accumulation) at a target of 1 per 50
-# windows; then the default (wasserstein + moments, chi2, Holm, two windows accumulated) at its own target, 1
+# windows; then the default (wasserstein + ranks, chi2, Holm, two windows accumulated) at its own target, 1
 # per 200: its tests of one feature agree and its accumulated p-values overlap, which makes it land below a
-# larger target (about 0.6x at 1 per 50, 0.75x at 1 per 100) and near it at 1 per 200.
+# larger target (0.68x at 1 per 100 with ranks) and nearer it at 1 per 200 (0.83x).
 @pytest.mark.parametrize(("persistence", "size", "default", "windows"), [
     ((1, 1), 200, False, 2_500), ((1, 1), 1_500, False, 2_500), ((2, 3), 300, False, 2_500),
     ((1, 1), 200, True, 8_000)])

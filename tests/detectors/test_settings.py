@@ -11,7 +11,7 @@ from driftline.detectors import DetectorConfigError, DriftSettings, TestSpec
 
 def test_defaults():
     s = DriftSettings()
-    assert s.numeric == (TestSpec("wasserstein", "auto"), TestSpec("moments", "auto"))
+    assert s.numeric == (TestSpec("wasserstein", "auto"), TestSpec("ranks", "auto"))
     assert s.categorical == (TestSpec("chi2", "auto"),)
     assert (s.correction, s.persistence, s.target, s.baselines, s.accumulate) == ("holm", (1, 1), (1.0, 200), (0, 0), 2)
 
@@ -28,9 +28,9 @@ def test_full_construction():
     ("kwargs", "key", "value", "expected", "message"),
     [
         ({"numeric": (TestSpec("psi"), TestSpec("chi2"))}, "numeric[1].type", "chi2",
-         "one of: hellinger, jensen_shannon, ks, moments, psi, wasserstein",
+         "one of: hellinger, jensen_shannon, ks, moments, psi, ranks, wasserstein",
          "numeric[1].type: 'chi2' is not a known test (expected one of: hellinger, jensen_shannon, ks, moments, psi, "
-         "wasserstein)"),
+         "ranks, wasserstein)"),
         ({"correction": "fdr"}, "correction", "fdr", "one of: holm, bh, bonferroni, none",
          "correction: 'fdr' is not a known correction (expected one of: holm, bh, bonferroni, none)"),
         ({"accumulate": 0}, "accumulate", 0, "an integer in [1, 12] (windows; 1 = off)",

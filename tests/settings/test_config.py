@@ -76,7 +76,7 @@ def test_the_readme_config_gives_a_typed_model(documented):
         name="credit", task="binary_classification",
         features={"income": "numeric", "age": "numeric", "country": "categorical", "has_cosigner": "boolean"},
         warmup_events=5000, window_ms=60_000, allowed_lateness_ms=0, idle_close_ms=10_000,
-        drift=DriftSettings(numeric=(TestSpec("wasserstein", "auto"), TestSpec("moments", "auto")),
+        drift=DriftSettings(numeric=(TestSpec("wasserstein", "auto"), TestSpec("ranks", "auto")),
                             categorical=(TestSpec("chi2", "auto"),), correction="holm", persistence=(1, 1),
                             importances={"income": 0.6, "age": 0.3, "country": 0.1}),
         concept=ConceptSettings("adwin", {"delta": 0.002}),

@@ -54,7 +54,7 @@ def test_drift_block():
 @pytest.mark.parametrize(("drift", "line"), [
     ({"numeric": [{"type": "psi"}, {"type": "foo"}]},
      "models[0].drift.numeric[1].type: 'foo' is invalid, expected one of: hellinger, jensen_shannon, ks, moments, psi, "
-     "wasserstein"),
+     "ranks, wasserstein"),
     ({"categorical": [{"type": "ks"}]},
      "models[0].drift.categorical[0].type: 'ks' is invalid, expected one of: chi2, hellinger, jensen_shannon, "
      "l_infinity, psi, unseen_share"),
