@@ -164,10 +164,10 @@ class DriftSuite:
         them and no window close waits for a fit); returns the number of fits held."""
         cal = self.reference.calibration
         sizes = sorted({k * n for n in window_sizes for k in range(1, self.settings.accumulate + 1)})
-        for name, ref in self.reference.features.items():
-            for test, auto in zip(self._tests[ref.kind], self._auto[ref.kind], strict=True):
-                if auto and ref.n:
-                    for n in sizes:
+        for n in sizes:  # the window's own size first: a merge's is needed from the next window on
+            for name, ref in self.reference.features.items():
+                for test, auto in zip(self._tests[ref.kind], self._auto[ref.kind], strict=True):
+                    if auto and ref.n:
                         cal.ensure(ref, name, test, ladder_around(n))
         return len(cal)
 
