@@ -10,7 +10,10 @@ Two axes, three sizes each, every point its own data set, worker and ceiling B:
 Each point: produce the data set (keyed by stream, stream ``s`` on partition ``s % 4``), measure
 ceiling B (consume + decode in this process), then run one worker in a child process
 (``bench.child``, ClickHouse server store) until it has read every message. Throughput is
-predictions per second from its first batch, as a share of ceiling B. The child's peak RSS
+predictions per second from its first batch, as a share of ceiling B; and the worker's CPU seconds
+(from its first batch) over ceiling B's (this process, consume included), which a shared machine
+disturbs much less than the rates (``python -m bench.growth_cpu`` gives the same ratio without
+I/O, in process, with a profile). The child's peak RSS
 gives the memory per stream: the growth of the high-water mark from the smallest to the largest
 stream count, divided by the added streams (references, sketches, detectors, alert state).
 
