@@ -3,9 +3,9 @@
 ``python -m bench.child SETTINGS_JSON OUT_JSONL STOP_FILE`` starts the real
 ``Runtime`` (with a fresh ``CollectorRegistry``) and, every 0.5 s until
 ``STOP_FILE`` exists, appends one JSON line to ``OUT_JSONL``: wall time, messages
-consumed, ``VmRSS``/``VmHWM`` from ``/proc/self/status``, the label join's
+consumed, the process's CPU seconds, ``VmRSS``/``VmHWM`` from ``/proc/self/status``, the label join's
 pending entries and the bytes its tables hold, the null fits its configured references hold
-(``threshold: auto``), and the wall time of the first consumed batch.
+(``threshold: auto``), and the wall time (and CPU seconds) at the first consumed batch.
 """
 
 from __future__ import annotations
@@ -38,10 +38,12 @@ class _Counter:
     def __init__(self) -> None:
         self.messages = 0
         self.first_batch: float | None = None
+        self.first_batch_cpu: float | None = None
 
     def on_batch(self, batch: list) -> None:
         if self.first_batch is None:
             self.first_batch = time.time()
+            self.first_batch_cpu = time.process_time()
         self.messages += len(batch)
 
 
@@ -61,6 +63,7 @@ async def main(raw: dict, out: Path, stop: Path) -> None:
                 references = runtime.ingest.processor.references if runtime.ingest else {}
                 fits = sum(len(r.calibration) for r in references.values())
                 fh.write(json.dumps({"t": time.time(), "messages": counter.messages, "first_batch": counter.first_batch,
+                                     "cpu_s": time.process_time(), "first_batch_cpu": counter.first_batch_cpu,
                                      "partitions": sorted(runtime.ingest.states) if runtime.ingest else [],
                                      "join_pending": pending, "join_bytes": join_bytes,
                                      "calibration_fits": fits, **memory_kb()}) + "\n")

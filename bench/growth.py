@@ -10,7 +10,10 @@ Two axes, three sizes each, every point its own data set, worker and ceiling B:
 Each point: produce the data set (keyed by stream, stream ``s`` on partition ``s % 4``), measure
 ceiling B (consume + decode in this process), then run one worker in a child process
 (``bench.child``, ClickHouse server store) until it has read every message. Throughput is
-predictions per second from its first batch, as a share of ceiling B. The child's peak RSS
+predictions per second from its first batch, as a share of ceiling B; and the worker's CPU seconds
+(from its first batch) over ceiling B's (this process, consume included), which a shared machine
+disturbs much less than the rates (``python -m bench.growth_cpu`` gives the same ratio without
+I/O, in process, with a profile). The child's peak RSS
 gives the memory per stream: the growth of the high-water mark from the smallest to the largest
 stream count, divided by the added streams (references, sketches, detectors, alert state).
 
@@ -176,18 +179,26 @@ def point(broker, clickhouse, *, features: int, streams: int, per_stream: int, w
         url = f"clickhouse://default:@127.0.0.1:{clickhouse.tcp_port}/bench_growth_{run}_{r}"
         raw = raw_settings(broker.bootstrap_servers, url, run, features, streams, window_events, profile)
         settings = parse_settings(raw)
+        cpu = time.process_time()
         ceiling_b = consume_all(settings, total, decoder(settings))
+        ceiling_cpu = time.process_time() - cpu
         samples = _worker_samples(raw, total)
         done = next(s for s in samples if s["messages"] >= total)
         seconds = done["t"] - done["first_batch"]
+        worker_cpu = done["cpu_s"] - done["first_batch_cpu"]
         runs.append({"seconds": seconds, "predictions_per_s": produced["predictions"] / seconds,
                      "ceiling_b": produced["predictions"] / ceiling_b.seconds,
                      "share_b": ceiling_b.seconds / seconds, "vm_hwm_mb": max(s["VmHWM"] for s in samples) / 1024,
+                     # CPU per message of the worker over ceiling B's (the sampling adds up to 0.5 s of
+                     # the worker's idle tail): less noisy than the rates on a shared machine.
+                     "cpu_ratio": worker_cpu / ceiling_cpu, "worker_cpu_us": 1e6 * worker_cpu / total,
+                     "ceiling_cpu_us": 1e6 * ceiling_cpu / total,
                      "fits_made_in_run": samples[-1]["calibration_fits"] - len(raw["models"]) * loaded_fits})
     middle = sorted(runs, key=lambda x: x["share_b"])[len(runs) // 2]
     return {"features": features, "streams": streams, "predictions": produced["predictions"],
             "mean_bytes": produced["bytes"] / produced["predictions"], **middle,
-            "shares_b": [x["share_b"] for x in runs], "fits_made_in_run": max(x["fits_made_in_run"] for x in runs)}
+            "shares_b": [x["share_b"] for x in runs], "fits_made_in_run": max(x["fits_made_in_run"] for x in runs),
+            "cpu_ratios": [x["cpu_ratio"] for x in runs], "cpu_ratio": float(np.median([x["cpu_ratio"] for x in runs]))}
 
 
 def _worker_samples(raw: dict, total: int) -> list[dict]:
@@ -206,39 +217,54 @@ def _worker_samples(raw: dict, total: int) -> list[dict]:
         child.stop()
 
 
-def measure(broker, clickhouse, *, quick: bool = False) -> dict:
-    scale = 0.25 if quick else 1.0
-    # At least ~10 s of work per point at its rate on this machine (the worker reports every 0.5 s).
-    by_features = [point(broker, clickhouse, features=f, streams=10, per_stream=int(n * scale),
-                         window_events=2000) for f, n in ((13, 40_000), (100, 20_000), (500, 10_000))]
-    by_streams = [point(broker, clickhouse, features=13, streams=s, per_stream=max(int(20_000 * scale) * 10 // s, 800),
-                        window_events=200) for s in (10, 100, 1000)]
-    low, high = by_streams[0], by_streams[-1]
-    per_stream_mb = (high["vm_hwm_mb"] - low["vm_hwm_mb"]) / (high["streams"] - low["streams"])
-    return {"features": by_features, "streams": by_streams, "memory_per_stream_kb": per_stream_mb * 1024,
-            "calibration_s_per_fit": calibration_cost(),
-            "drop_features_points": 100 * (by_features[0]["share_b"] - by_features[-1]["share_b"]),
-            "drop_streams_points": 100 * (by_streams[0]["share_b"] - by_streams[-1]["share_b"])}
+AXES = ("features", "streams")
+
+
+def measure(broker, clickhouse, *, quick: bool = False, axes: tuple[str, ...] = AXES,
+            scale: float | None = None) -> dict:
+    """Both axes (or ``axes``); ``scale`` multiplies the events per stream (default 1, 0.25 quick)."""
+    scale = scale if scale is not None else 0.25 if quick else 1.0
+    out: dict = {"features": [], "streams": []}
+    if "features" in axes:
+        # At least ~10 s of work per point at its rate on this machine (the worker reports every 0.5 s).
+        out["features"] = f = [point(broker, clickhouse, features=n_f, streams=10, per_stream=int(n * scale),
+                                     window_events=2000) for n_f, n in ((13, 40_000), (100, 20_000), (500, 10_000))]
+        out["drop_features_points"] = 100 * (f[0]["share_b"] - f[-1]["share_b"])
+    if "streams" in axes:
+        out["streams"] = s = [point(broker, clickhouse, features=13, streams=n_s,
+                                    per_stream=max(int(20_000 * scale) * 10 // n_s, 800), window_events=200)
+                              for n_s in (10, 100, 1000)]
+        out["memory_per_stream_kb"] = 1024 * (s[-1]["vm_hwm_mb"] - s[0]["vm_hwm_mb"]) / (s[-1]["streams"] - s[0]["streams"])
+        out["drop_streams_points"] = 100 * (s[0]["share_b"] - s[-1]["share_b"])
+        out["calibration_s_per_fit"] = calibration_cost()
+    return out
 
 
 def markdown(d: dict) -> list[str]:
     lines = ["## How cost grows: features per event and streams", "",
              "Each point: its own data set; ceiling B then a worker process (ClickHouse server store), three "
              "times, the median share of B.", "",
-             "| features | streams | predictions | bytes/event | predictions/s | ceiling B/s | share of B | peak RSS MB "
-             "| null fits made in the run |",
-             "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
-    for p in [*d["features"], *d["streams"]]:
+             "| features | streams | predictions | bytes/event | predictions/s | ceiling B/s | share of B | worker CPU / "
+             "B's CPU | peak RSS MB | null fits made in the run |",
+             "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    points = [*d["features"], *d["streams"]]
+    for p in points:
+        ratio = f"{p['cpu_ratio']:.2f}x" if "cpu_ratio" in p else ""
         lines.append(f"| {p['features']} | {p['streams']:,} | {p['predictions']:,} | {p['mean_bytes']:,.0f} | "
-                     f"{p['predictions_per_s']:,.0f} | {p['ceiling_b']:,.0f} | {p['share_b']:.0%} | {p['vm_hwm_mb']:,.0f} | "
-                     f"{p.get('fits_made_in_run', '')} |")
+                     f"{p['predictions_per_s']:,.0f} | {p['ceiling_b']:,.0f} | {p['share_b']:.0%} | {ratio} | "
+                     f"{p['vm_hwm_mb']:,.0f} | {p.get('fits_made_in_run', '')} |")
     lines += ["", "Share of B per repeat (the median is above): " + "; ".join(
         f"{p['features']} features x {p['streams']:,} streams: " + ", ".join(f"{x:.0%}" for x in p.get("shares_b", ()))
-        for p in [*d["features"], *d["streams"]])]
-    lines += ["", f"Share of B from 13 to 500 features: {-d['drop_features_points']:+.1f} points; "
-              f"from 10 to 1,000 streams: {-d['drop_streams_points']:+.1f} points (target: no fall beyond 15).",
-              f"Memory per (model, version) stream: {d['memory_per_stream_kb']:,.0f} kB (peak RSS growth from 10 to "
-              "1,000 streams over the added streams).",
-              f"One null fit of `threshold: auto` (4,000 draws, one numeric feature, one test and window size): "
-              f"{d.get('calibration_s_per_fit', float('nan')):.2f} s, once per reference (see bench/growth.py).", ""]
-    return lines
+        for p in points)]
+    lines += [""]
+    if "drop_features_points" in d:
+        lines.append(f"Share of B from 13 to 500 features: {-d['drop_features_points']:+.1f} points "
+                     "(target: no fall beyond 15).")
+    if "drop_streams_points" in d:
+        lines += [f"Share of B from 10 to 1,000 streams: {-d['drop_streams_points']:+.1f} points (target: no fall "
+                  "beyond 15).",
+                  f"Memory per (model, version) stream: {d['memory_per_stream_kb']:,.0f} kB (peak RSS growth from 10 "
+                  "to 1,000 streams over the added streams).",
+                  f"One null fit of `threshold: auto` (4,000 draws, one numeric feature, one test and window size): "
+                  f"{d.get('calibration_s_per_fit', float('nan')):.2f} s, once per reference (see bench/growth.py)."]
+    return lines + [""]

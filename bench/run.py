@@ -268,9 +268,10 @@ def _server_sections(report: dict, args, broker, clickhouse, events: int, repeat
         report["processes"] = processes.measure(broker, clickhouse, events)
         logging.info("processes: %.2fx", report["processes"]["speedup"])
     if "growth" in args.only:
-        report["growth"] = growth.measure(broker, clickhouse, quick=args.quick)
-        logging.info("growth: features %+.1f, streams %+.1f points", -report["growth"]["drop_features_points"],
-                     -report["growth"]["drop_streams_points"])
+        axes = growth.AXES if args.growth_axis == "both" else (args.growth_axis,)
+        report["growth"] = growth.measure(broker, clickhouse, quick=args.quick, axes=axes, scale=args.growth_scale)
+        logging.info("growth: features %+.1f, streams %+.1f points", -report["growth"].get("drop_features_points", 0),
+                     -report["growth"].get("drop_streams_points", 0))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -287,6 +288,10 @@ def main(argv: list[str] | None = None) -> None:
                         help="RSS section: produce in stages while the worker consumes, at most this many "
                              "messages ahead of it (live traffic; default: the whole data set first, a backlog)")
     parser.add_argument("--latency-runs", type=int, default=3)
+    parser.add_argument("--growth-axis", choices=("both", "features", "streams"), default="both",
+                        help="growth section: one axis only (features per event, or streams)")
+    parser.add_argument("--growth-scale", type=float, default=None,
+                        help="growth section: events per stream times this (default 1; 0.25 with --quick)")
     parser.add_argument("--gc-threshold", default=None,
                         help="e.g. 100000,50,1000: override the worker's GC thresholds (a prototype knob)")
     parser.add_argument("--render", metavar="JSON", help="only rewrite the .md next to a results .json")

@@ -62,30 +62,22 @@ def build_columns(events: Sequence, ts_ms: Sequence[int], kinds: Mapping[str, st
     """
     columns: dict[str, np.ndarray] = {}
     type_errors: dict[str, int] = {}
-    names = list(kinds)
     if feature_maps is None:
         feature_maps = [e.features for e in events]
-    if len(names) > 1:
-        # One C-level itemgetter call per event, then a C-level transpose; events missing a
-        # feature fall back to dict.get.
-        getter = itemgetter(*names)
-        rows = []
-        for f in feature_maps:
-            try:
-                rows.append(getter(f))
-            except KeyError:
-                rows.append(tuple(f.get(n) for n in names))
-        raw_columns = dict(zip(names, zip(*rows, strict=True), strict=True)) if rows else {n: () for n in names}
+    numeric = [n for n, k in kinds.items() if k == "numeric"]
+    matrix = _numeric_matrix(feature_maps, numeric) if len(numeric) >= MATRIX_MIN_FEATURES else None
+    if matrix is not None:
+        numeric_rows = dict(zip(numeric, matrix, strict=True))
+        raw_columns = _raw_columns(feature_maps, [n for n in kinds if kinds[n] != "numeric"])
     else:
-        raw_columns = {n: [f.get(n) for f in feature_maps] for n in names}
+        raw_columns = _raw_columns(feature_maps, list(kinds))
     for name, kind in kinds.items():
-        raw = raw_columns[name]  # a tuple from the transpose: numpy and the converters take it as is
         if kind == "numeric":
-            values, errors = _numeric(raw)
+            values, errors = (numeric_rows[name], 0) if matrix is not None else _numeric(raw_columns[name])
         elif kind == "boolean":
-            values, errors = _boolean(raw)
+            values, errors = _boolean(raw_columns[name])
         else:
-            values, errors = _categorical(raw)
+            values, errors = _categorical(raw_columns[name])
         columns[name] = values
         if errors:
             type_errors[name] = errors
@@ -97,6 +89,46 @@ def build_columns(events: Sequence, ts_ms: Sequence[int], kinds: Mapping[str, st
         score=np.array([_NAN if e.score is None else e.score for e in events], dtype=np.float64),
         prediction=[e.prediction for e in events],
     )
+
+
+def _raw_columns(feature_maps: Sequence[Mapping], names: list[str]) -> dict[str, Sequence]:
+    """Each feature's values as sent (None where absent), one sequence per name."""
+    if len(names) > 1:
+        # One C-level itemgetter call per event, then a C-level transpose; events missing a
+        # feature fall back to dict.get. The columns are tuples: numpy and the converters take them as is.
+        rows = _rows(feature_maps, names)
+        return dict(zip(names, zip(*rows, strict=True), strict=True)) if rows else {n: () for n in names}
+    return {n: [f.get(n) for f in feature_maps] for n in names}
+
+
+def _rows(feature_maps: Sequence[Mapping], names: list[str]) -> list[tuple]:
+    getter = itemgetter(*names)
+    rows = []
+    for f in feature_maps:
+        try:
+            rows.append(getter(f))
+        except KeyError:
+            rows.append(tuple(f.get(n) for n in names))
+    return rows
+
+
+# From this many numeric features, they are converted in one call to a (rows x features) matrix
+# and transposed, instead of transposed as Python tuples and converted one column at a time:
+# fewer passes over the values' objects (measured faster at 100 and 500 features, slower at 13).
+MATRIX_MIN_FEATURES = 32
+
+
+def _numeric_matrix(feature_maps: Sequence[Mapping], names: list[str]) -> np.ndarray | None:
+    """The numeric features as one ``features x rows`` float64 array (each row a feature's column),
+    or None when a value is not a number (then each column is converted apart, counting errors).
+    The values are those :func:`_numeric`'s fast path gives: the same conversion, element by element."""
+    if not feature_maps:
+        return None
+    try:
+        matrix = np.array(_rows(feature_maps, names), dtype=np.float64)
+    except (TypeError, ValueError):
+        return None
+    return np.ascontiguousarray(matrix.T)
 
 
 def _numeric(raw: Sequence) -> tuple[np.ndarray, int]:
