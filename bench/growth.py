@@ -62,7 +62,7 @@ def streams_of(count: int) -> list[tuple[str, str]]:
 
 def reference_profile(features: int, window_events: int) -> Path:
     """The profile every model of a point is configured with (see the module docstring)."""
-    path = PROFILES / f"f{features}-w{window_events}-d{CALIBRATION_DRAWS}.json"
+    path = PROFILES / f"f{features}-w{window_events}-d{CALIBRATION_DRAWS}-{_fits_version()}.json"
     if path.exists():
         return path
     from driftline.stream.columns import monitored_kinds
@@ -84,6 +84,21 @@ def reference_profile(features: int, window_events: int) -> Path:
     PROFILES.mkdir(exist_ok=True)
     profile.save(path)
     return path
+
+
+def _fits_version() -> str:
+    """What the cached fits depend on: the default tests and the code that fits them (a profile cached
+    before either changed would leave the run to make its fits on the ingest thread)."""
+    import hashlib
+    import inspect
+
+    from driftline.detectors import calibration, null_statistics, ranks
+    from driftline.detectors.settings import DriftSettings
+
+    d = DriftSettings()
+    text = repr((d.numeric, d.categorical)) + inspect.getsource(calibration) + inspect.getsource(null_statistics)
+    text += inspect.getsource(ranks)
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
 def calibration_cost(repeat: int = 3) -> float:
