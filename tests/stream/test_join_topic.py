@@ -214,6 +214,11 @@ def test_the_join_topic_is_created_and_read_under_two_stages_only():
     names = {t.name: t for t in worker_topics(two_stage_settings(), 6)}
     assert names["driftline.join"].partitions == 6 and "READ" in names["driftline.join"].operations
     assert "driftline.join" not in {t.name for t in worker_topics(settings(), 6)}
+    # Any keying works under two stages; one partition's join needs model keying.
+    two, one = ({t.name: t for t in worker_topics(s, 6)} for s in (two_stage_settings(), settings()))
+    for topic in ("driftline.predictions", "driftline.feedback"):
+        assert "any keying" in two[topic].purpose and "keyed by model" not in two[topic].purpose
+        assert "keyed by model" in one[topic].purpose
     assert parse_settings({**config(), "kafka": {"topics": {"join": "j"}}}).kafka.join_topic == "j"
 
 
