@@ -9,7 +9,7 @@ worker's :class:`~driftline.stream.processor.Processor` three ways on the same e
 * **stage 2**: the owner decoding every partial and mark, merging and closing the windows.
 
 It reports stage 2's CPU time as a share of stage 1's, stage 1's as a ratio to per_partition's,
-and the partials' bytes per window. Process CPU seconds, best of ``--repeat``.
+the partials' bytes per window, and the join topic's messages and bytes per event. Process CPU seconds, best of ``--repeat``.
 
 With ``--processes``, also the throughput of that one model keyed at random over 4 partitions on
 the real broker and ClickHouse, ``driftline run --processes N`` for N = 1 and 2 under two-stage
@@ -70,8 +70,9 @@ def processor(aggregation: str, reference: ReferenceProfile) -> Processor:
     return p
 
 
-def stage1(p: Processor, predictions, feedback, keying) -> tuple[BatchOutput, float]:
-    out, states = BatchOutput(), {}
+def stage1(p: Processor, predictions, feedback, keying) -> tuple[BatchOutput, float, list[int]]:
+    """The partials of every partition, the CPU seconds, and the join messages' sizes (two stages)."""
+    out, states, join_sizes = BatchOutput(), {}, []
     started = time.process_time()
     for part in range(max(keying) + 1):
         state = states[part] = p.new_partition(part)
@@ -85,12 +86,13 @@ def stage1(p: Processor, predictions, feedback, keying) -> tuple[BatchOutput, fl
     if p.join_exchange is not None:  # labels join on their event id's join partition (stream/join_topic.py)
         joined = BatchOutput()
         for key, value in p.join_exchange.messages(out):
+            join_sizes.append(len(value))
             j = zlib.crc32(key) % PARTITIONS
             p.join_exchange.receive(states.setdefault(j, p.new_partition(j)), [(j, 0, value, None)], "join", START_MS)
         for state in states.values():
             p.close_windows(state, START_MS + 3_600_000, joined)
         out.partials += joined.partials
-    return out, time.process_time() - started
+    return out, time.process_time() - started, join_sizes
 
 
 def one_model_processes(n: int, counts: tuple[int, ...] = (1, 2)) -> dict:
@@ -166,10 +168,10 @@ def main(argv: list[str] | None = None) -> None:
     keying = np.random.default_rng(9).integers(0, PARTITIONS, args.events).tolist()
     best = {"per_partition": float("inf"), "stage1": float("inf"), "stage2": float("inf")}
     for _ in range(args.repeat):
-        single, t = stage1(processor("per_partition", reference), predictions, feedback, [0] * args.events)
+        single, t, _ = stage1(processor("per_partition", reference), predictions, feedback, [0] * args.events)
         best["per_partition"] = min(best["per_partition"], t)
         p = processor("two_stage", reference)
-        published, t = stage1(p, predictions, feedback, keying)
+        published, t, join_sizes = stage1(p, predictions, feedback, keying)
         best["stage1"] = min(best["stage1"], t)
         owner, closed = p.new_partition(0), BatchOutput()
         started = time.process_time()
@@ -185,6 +187,9 @@ def main(argv: list[str] | None = None) -> None:
         "stage1_to_per_partition": round(best["stage1"] / best["per_partition"], 3),
         "partials_bytes_per_window": sum(len(v) for _, v in published.partials) // max(windows, 1),
         "partials_messages": len(published.partials),
+        # the join topic (stream/join_wire.py): messages and bytes per event (predictions and labels)
+        "join_messages": len(join_sizes),
+        "join_bytes_per_event": round(sum(join_sizes) / (args.events + sum(f is not None for f in feedback)), 1),
     }
     if args.processes:
         result["one_model_processes"] = one_model_processes(args.events)
