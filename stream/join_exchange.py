@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
+from itertools import repeat
 
 import numpy as np
 from driftline.settings import ModelSettings
@@ -52,15 +53,19 @@ class JoinExchange:
     def feedback(self, state: PartitionState, events: Sequence, ts: Sequence[int], origins: Sequence,
                  now_ms: int, out: BatchOutput) -> None:
         models = [e.model for e in events]
-        times: dict[str, list[int]] = defaultdict(list)
-        for model, t in zip(models, ts, strict=True):
-            times[model].append(t)
-        for model, model_ts in times.items():
-            state.relay.saw_labels(model, np.array(model_ts, dtype=np.int64), now_ms)
-        k1, k2 = join_keys([e.event_id for e in events], models)
+        one = models[0] if models and models.count(models[0]) == len(models) else None  # the usual batch
+        if one is not None:
+            state.relay.saw_labels(one, np.asarray(ts, dtype=np.int64), now_ms)
+        else:
+            times: dict[str, list[int]] = defaultdict(list)
+            for model, t in zip(models, ts, strict=True):
+                times[model].append(t)
+            for model, model_ts in times.items():
+                state.relay.saw_labels(model, np.array(model_ts, dtype=np.int64), now_ms)
+        k1, k2 = join_keys([e.event_id for e in events], one if one is not None else models)
         rows = label_rows(k1, k2, ts, [o[1] for o in origins], [e.label for e in events])
         for j, take in _by_partition(join_partitions(k1, self.partitions())):
-            _batch(out, state.partition, j).add_labels(rows, take, models)
+            _batch(out, state.partition, j).add_labels(rows, take, one if one is not None else models)
 
     def relay(self, state: PartitionState, now_ms: int, out: BatchOutput) -> None:
         """Each model's mark of this source, to every join partition, when it moved (after this batch's
@@ -144,8 +149,9 @@ class JoinExchange:
             rows = rows[np.isin(rows["model"], known)]
         if not len(rows):
             return
-        models = [doc.models[c] for c in rows["model"].tolist()]
-        records = [Record(None, None, m, v) for m, v in zip(models, values(rows, doc.values), strict=True)]
+        n = len(rows)
+        models = [doc.models[0]] * n if len(doc.models) == 1 else [doc.models[c] for c in rows["model"].tolist()]
+        records = list(map(Record, repeat(None, n), repeat(None, n), models, values(rows, doc.values)))
         by_version: dict[tuple[str, str], list] = defaultdict(list)
         for j in state.join.add_feedbacks(records, rows["ts"], keys=_keys(rows)):
             by_version[(j.model, j.version)].append(j)

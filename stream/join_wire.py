@@ -115,9 +115,11 @@ class JoinBatch:
             chunk["groups"] = [-1 if g is None else code(g) for g in map(groups.__getitem__, take.tolist())]
         self.predictions.append(chunk)
 
-    def add_labels(self, rows: tuple[np.ndarray, list | None], take: np.ndarray, models: Sequence[str]) -> None:
+    def add_labels(self, rows: tuple[np.ndarray, list | None], take: np.ndarray, models: Sequence[str] | str) -> None:
+        """``models``: each row's model, or the one model of them all."""
         chunk = self._take(rows, take)
-        chunk["model"] = self.models.codes([models[i] for i in take.tolist()])
+        chunk["model"] = self.models.code(models) if isinstance(models, str) else \
+            self.models.codes([models[i] for i in take.tolist()])
         self.labels.append(chunk)
 
     def _take(self, rows: tuple[np.ndarray, list | None], take: np.ndarray) -> np.ndarray:
