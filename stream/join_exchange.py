@@ -20,7 +20,15 @@ from driftline.settings import ModelSettings
 
 from .events import DeadLetter
 from .join_topic import Record, join_keys, join_partitions, routing_key
-from .join_wire import JoinBatch, decode, label_rows, optional_scores, prediction_rows, values
+from .join_wire import (
+    JoinBatch,
+    JoinMessage,
+    decode,
+    label_rows,
+    optional_scores,
+    prediction_rows,
+    values,
+)
 from .monitor import ModelMonitor
 from .partition import BatchOutput, PartitionState
 
@@ -127,7 +135,7 @@ class JoinExchange:
                         "worker.aggregation_wait", partition)
         self.misrouted += 1
 
-    def _predictions(self, state: PartitionState, doc, rows: np.ndarray, now_ms: int) -> None:
+    def _predictions(self, state: PartitionState, doc: JoinMessage, rows: np.ndarray, now_ms: int) -> None:
         codes = rows["mv"]
         found, first = np.unique(codes, return_index=True)
         for mv in found[np.argsort(first)].tolist():  # versions in order of arrival
@@ -143,7 +151,7 @@ class JoinExchange:
                                                 keys=_keys(mine))
             monitor.add_labels(joined, now_ms)
 
-    def _labels(self, state: PartitionState, doc, rows: np.ndarray, now_ms: int) -> None:
+    def _labels(self, state: PartitionState, doc: JoinMessage, rows: np.ndarray, now_ms: int) -> None:
         known = [c for c, m in enumerate(doc.models) if m in self.models]
         if len(known) < len(doc.models):
             rows = rows[np.isin(rows["model"], known)]

@@ -50,6 +50,7 @@ LABEL = np.dtype([*_KEY, *_VALUE, ("model", "<i4")])
 _FLOAT, _INT, _BOOL, _OBJECT = 0, 1, 2, 3
 _EXACT_INT = 2 ** 53
 _HEAD = struct.Struct("<BI")
+_SCALARS = {str, int, float, bool, type(None)}
 _encoder = msgspec.json.Encoder()
 
 
@@ -167,6 +168,9 @@ def decode(value: bytes) -> JoinMessage:
         table = list(h["values"])
     except (msgspec.DecodeError, KeyError, TypeError, ValueError, AttributeError) as exc:
         raise ValueError(f"join message header: {exc}") from exc
+    # Values and groups become the join's keys and the segment windows' groups: scalars only.
+    if not all(type(v) in _SCALARS for v in table) or not all(type(v) in _SCALARS for g in groups for v in g):
+        raise ValueError("join message header: a value or a group is not a scalar")
     start = _HEAD.size + size
     if n_p < 0 or n_l < 0 or len(value) != start + n_p * PREDICTION.itemsize + n_l * LABEL.itemsize:
         raise ValueError(f"join message: {len(value)} bytes do not hold {n_p} predictions and {n_l} labels")

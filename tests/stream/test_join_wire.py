@@ -75,6 +75,10 @@ def test_fixed_width_rows_are_smaller_than_the_json_lists_they_replace():
     (bytes([3]) + b"\x00" * 8, "format 3 is not 2"),
     (bytes([JOIN_FORMAT, 1]), "truncated"),
     (struct.pack("<BI", JOIN_FORMAT, 3) + b"{}x", "header"),
+    (struct.pack("<BI", JOIN_FORMAT, 2) + b"[]", "header"),
+    *[(struct.pack("<BI", JOIN_FORMAT, len(h)) + h, "not a scalar") for h in (
+        b'{"source":0,"p":0,"l":0,"mv":[],"models":[],"values":[{"a":1}],"groups":[],"marks":{}}',
+        b'{"source":0,"p":0,"l":0,"mv":[],"models":[],"values":[],"groups":[[["x"]]],"marks":{}}')],
 ])
 def test_another_format_or_a_malformed_header_is_refused(value, why):
     with pytest.raises(ValueError, match=why):
