@@ -45,17 +45,36 @@ def _launch(raw: dict, workdir: Path, processes: int, port: int) -> tuple[subpro
     return proc, log
 
 
-def _events(port: int) -> float:
-    """Events a child counted so far (0 while it does not answer)."""
+def _metrics(port: int) -> str:
     import urllib.request
 
     try:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=1) as response:
-            text = response.read().decode()
+            return response.read().decode()
     except OSError:
-        return 0.0
-    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
-               if line.startswith("driftline_events_total{"))
+        return ""
+
+
+def _sum(text: str, prefix: str) -> float:
+    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith(prefix))
+
+
+def _events(port: int) -> float:
+    """Events a child counted so far (0 while it does not answer)."""
+    return _sum(_metrics(port), "driftline_events_total{")
+
+
+# Where a worker's time went (seconds since it started): its steps, its inserts, its checkpoints
+# (which include a flush); the rest of the clock it waited for messages or for the producer.
+_TIMES = {"process": 'driftline_batch_duration_seconds_sum{stage="process"}',
+          "windows": 'driftline_batch_duration_seconds_sum{stage="windows"}',
+          "inserts": "driftline_clickhouse_insert_duration_seconds_sum{",
+          "checkpoints": "driftline_checkpoint_duration_seconds_sum "}
+
+
+def _times(port: int) -> dict[str, float]:
+    text = _metrics(port)
+    return {name: round(_sum(text, prefix), 2) for name, prefix in _TIMES.items()}
 
 
 def _children(pid: int) -> list[int]:
@@ -65,9 +84,15 @@ def _children(pid: int) -> list[int]:
         return []
 
 
+def _workers(pid: int) -> dict[str, int]:
+    """The worker processes of the launcher ``pid``: its children, or itself (one process runs in it)."""
+    return {f"worker{i}": p for i, p in enumerate(_children(pid) or [pid])}
+
+
 def run_processes(broker, clickhouse, run_id: str, processes: int, expected: dict[str, int], *,
                   timeout: float = 900, configure=None) -> dict:
-    """``configure(raw)``: changes to the benchmark's config (say, two-stage aggregation of one model)."""
+    """``configure(raw)``: changes to the benchmark's config (say, two-stage aggregation of one model).
+    ``cpu_s``: each worker's CPU seconds since it started; ``cpu_s_clocked``: while the clock ran."""
     database = f"bench_proc{processes}_{uuid.uuid4().hex[:6]}"
     url = f"clickhouse://default:@127.0.0.1:{clickhouse.tcp_port}/{database}"
     raw = bench_raw(broker.bootstrap_servers, url, run_id, group=f"bench-proc-{uuid.uuid4().hex[:6]}")
@@ -81,6 +106,10 @@ def run_processes(broker, clickhouse, run_id: str, processes: int, expected: dic
     client = clickhouse.client(database="default")
     first = done = None
     cpu: dict[str, float] = {}
+    counted: dict[str, float] = {}
+    clock_cpu: dict[str, float] = {}
+    at_first: dict[str, float] = {}
+    times: dict[str, dict[str, float]] = {}
     try:
         deadline = time.time() + timeout
         while done is None:
@@ -92,6 +121,7 @@ def run_processes(broker, clickhouse, run_id: str, processes: int, expected: dic
             if first is None:
                 if any(_events(port + i) for i in range(processes)):
                     first = time.time()
+                    at_first = cpu_seconds(_workers(proc.pid))
                 continue
             try:
                 counts = {t: client.execute(f"SELECT count() FROM {database}.{t}")[0][0] for t in expected}
@@ -100,7 +130,10 @@ def run_processes(broker, clickhouse, run_id: str, processes: int, expected: dic
             now = time.time()
             if all(counts[t] >= n for t, n in expected.items()):
                 done = now
-                cpu = cpu_seconds({f"worker{i}": pid for i, pid in enumerate(_children(proc.pid))})
+                cpu = cpu_seconds(_workers(proc.pid))
+                clock_cpu = {name: round(s - at_first.get(name, 0.0), 2) for name, s in cpu.items()}
+                counted = {f"worker{i}": _events(port + i) for i in range(processes)}  # above the total: replayed
+                times = {f"worker{i}": _times(port + i) for i in range(processes)}
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
@@ -110,7 +143,8 @@ def run_processes(broker, clickhouse, run_id: str, processes: int, expected: dic
                 os.kill(pid, signal.SIGKILL)
             proc.kill()
     stored = {t: client.execute(f"SELECT count() FROM {database}.{t} FINAL")[0][0] for t in expected}
-    return {"processes": processes, "seconds": done - first, "stored": stored, "cpu_s": cpu}
+    return {"processes": processes, "seconds": done - first, "stored": stored, "cpu_s": cpu,
+            "cpu_s_clocked": clock_cpu, "events_counted": counted, "time_s": times}
 
 
 def measure(broker, clickhouse, events: int, counts: tuple[int, ...] = (1, 2)) -> dict:

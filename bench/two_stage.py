@@ -9,7 +9,7 @@ worker's :class:`~driftline.stream.processor.Processor` three ways on the same e
 * **stage 2**: the owner decoding every partial and mark, merging and closing the windows.
 
 It reports stage 2's CPU time as a share of stage 1's, stage 1's as a ratio to per_partition's,
-and the partials' bytes per window. Process CPU seconds, best of ``--repeat``.
+the partials' bytes per window, and the join topic's messages and bytes per event. Process CPU seconds, best of ``--repeat``.
 
 With ``--processes``, also the throughput of that one model keyed at random over 4 partitions on
 the real broker and ClickHouse, ``driftline run --processes N`` for N = 1 and 2 under two-stage
@@ -25,12 +25,13 @@ import time
 import zlib
 
 import numpy as np
-from driftline.detectors import ReferenceProfile
+from driftline.detectors import DriftSuite, ReferenceProfile
 from driftline.settings import parse_settings
 from driftline.stream.processor import BatchOutput, Processor
 
 START_MS = 1_700_000_000_000
 STEP_MS = 1  # 1,000 events per second of event time: 10,000 per window
+WINDOW_EVENTS = 10_000
 BATCH = 5_000
 PARTITIONS = 4
 COUNTRIES = np.array(["DE", "FR", "US", "IN", "BR"])
@@ -56,6 +57,9 @@ def events(n: int, seed: int = 5) -> tuple[list[bytes], list[bytes], ReferencePr
     reference = ReferenceProfile.from_columns({"income": "numeric", "age": "numeric", "country": "categorical"},
                                               {"income": income[:5000], "age": age[:5000],
                                                "country": country[:5000].astype(object)})
+    # Its null fits for the windows' sizes, as `driftline baseline` saves them: else the first window
+    # close fits them (2-3 CPU-s, on the stage-2 owner alone) inside the clocks below.
+    DriftSuite(reference).calibrate([WINDOW_EVENTS])
     return predictions, feedback, reference
 
 
@@ -70,27 +74,38 @@ def processor(aggregation: str, reference: ReferenceProfile) -> Processor:
     return p
 
 
-def stage1(p: Processor, predictions, feedback, keying) -> tuple[BatchOutput, float]:
-    out, states = BatchOutput(), {}
+def stage1(p: Processor, predictions, feedback, keying) -> tuple[BatchOutput, float, list[int]]:
+    """The partials of every partition, the CPU seconds, and the join messages' sizes (two stages).
+    The partitions take turns, a batch each, and the join messages of a round reach their join
+    partitions before the next, as in a worker reading every partition."""
+    out, join_sizes = BatchOutput(), []
     started = time.process_time()
-    for part in range(max(keying) + 1):
-        state = states[part] = p.new_partition(part)
-        mine = [i for i, k in enumerate(keying) if k == part]
-        for lo in range(0, len(mine), BATCH):
-            chunk = mine[lo:lo + BATCH]
+    states = {part: p.new_partition(part) for part in range(max(keying) + 1)}
+    mine = {part: [i for i, k in enumerate(keying) if k == part] for part in states}
+    for lo in range(0, max(map(len, mine.values())), BATCH):
+        for part, state in states.items():
+            chunk = mine[part][lo:lo + BATCH]
             p.process(state, [(part, i, predictions[i], 0) for i in chunk],
                       [(part, i, feedback[i], 0) for i in chunk if feedback[i] is not None], START_MS, out)
             p.close_windows(state, START_MS, out)
-        p.close_windows(state, START_MS + 3_600_000, out)
-    if p.join_exchange is not None:  # labels join on their event id's join partition (stream/join_topic.py)
-        joined = BatchOutput()
-        for key, value in p.join_exchange.messages(out):
-            j = zlib.crc32(key) % PARTITIONS
-            p.join_exchange.receive(states.setdefault(j, p.new_partition(j)), [(j, 0, value, None)], "join", START_MS)
+        _deliver(p, states, out, join_sizes)
+    for _ in range(2):  # the end of the traffic; then its last marks reach the join partitions
         for state in states.values():
-            p.close_windows(state, START_MS + 3_600_000, joined)
-        out.partials += joined.partials
-    return out, time.process_time() - started
+            p.close_windows(state, START_MS + 3_600_000, out)
+        _deliver(p, states, out, join_sizes)
+    return out, time.process_time() - started, join_sizes
+
+
+def _deliver(p: Processor, states: dict, out: BatchOutput, sizes: list[int]) -> None:
+    """The join messages of ``out`` to their join partitions (stream/join_topic.py), as the broker would."""
+    if p.join_exchange is None:
+        return
+    for key, value in p.join_exchange.messages(out):
+        sizes.append(len(value))
+        j = zlib.crc32(key) % PARTITIONS
+        state = states.setdefault(j, p.new_partition(j))
+        p.join_exchange.receive(state, [(j, state.offsets.get("join", 0), value, None)], "join", START_MS)
+    out.join.clear()
 
 
 def one_model_processes(n: int, counts: tuple[int, ...] = (1, 2)) -> dict:
@@ -156,6 +171,10 @@ def one_model_processes(n: int, counts: tuple[int, ...] = (1, 2)) -> dict:
             "speedup": runs[-1]["predictions_per_s"] / runs[0]["predictions_per_s"]}
 
 
+def _labels(reports) -> int:
+    return int(sum(m.value for r in reports for m in r.metrics if m.name == "labels"))
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=100_000)
@@ -166,10 +185,10 @@ def main(argv: list[str] | None = None) -> None:
     keying = np.random.default_rng(9).integers(0, PARTITIONS, args.events).tolist()
     best = {"per_partition": float("inf"), "stage1": float("inf"), "stage2": float("inf")}
     for _ in range(args.repeat):
-        single, t = stage1(processor("per_partition", reference), predictions, feedback, [0] * args.events)
+        single, t, _ = stage1(processor("per_partition", reference), predictions, feedback, [0] * args.events)
         best["per_partition"] = min(best["per_partition"], t)
         p = processor("two_stage", reference)
-        published, t = stage1(p, predictions, feedback, keying)
+        published, t, join_sizes = stage1(p, predictions, feedback, keying)
         best["stage1"] = min(best["stage1"], t)
         owner, closed = p.new_partition(0), BatchOutput()
         started = time.process_time()
@@ -179,12 +198,16 @@ def main(argv: list[str] | None = None) -> None:
         best["stage2"] = min(best["stage2"], time.process_time() - started)
     windows = len({r.window_start_ms for r in closed.reports if r.n_predictions})
     assert windows == len({r.window_start_ms for r in single.reports if r.n_predictions})
+    assert _labels(closed.reports) == _labels(single.reports) > 0  # every label joined across partitions
     result = {
         "events": args.events, "windows": windows, "cpu_s": {k: round(v, 3) for k, v in best.items()},
         "stage2_share_of_stage1": round(best["stage2"] / best["stage1"], 4),
         "stage1_to_per_partition": round(best["stage1"] / best["per_partition"], 3),
         "partials_bytes_per_window": sum(len(v) for _, v in published.partials) // max(windows, 1),
         "partials_messages": len(published.partials),
+        # the join topic (stream/join_wire.py): messages and bytes per event (predictions and labels)
+        "join_messages": len(join_sizes),
+        "join_bytes_per_event": round(sum(join_sizes) / (args.events + sum(f is not None for f in feedback)), 1),
     }
     if args.processes:
         result["one_model_processes"] = one_model_processes(args.events)

@@ -210,7 +210,7 @@ class IngestLoop:
             self.processor.process(state, predictions, feedback, now_ms, out)
             self.keying.saw(partition, out.predictions.model[n_predictions:], out.feedback.model[n_feedback:])
             if joins:
-                self.processor.join_exchange.receive(state, joins, self.join_topic, now_ms)
+                self.processor.join_exchange.receive(state, joins, self.join_topic, now_ms, out)
             if partials:
                 self.processor.two_stage.receive(state, partials, self.partials_topic, now_ms)
         decoded = self.clock()

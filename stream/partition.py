@@ -22,6 +22,7 @@ from .events import DeadLetter
 from .experiments import ExperimentTracker
 from .join import LabelJoin
 from .join_topic import JoinInbox, JoinRelay, pending_snapshot
+from .join_wire import JoinBatch
 from .lifecycle import Lifecycle
 from .monitor import ModelMonitor
 
@@ -74,7 +75,7 @@ class BatchOutput:
     experiments: list[tuple[int, ExperimentResult]] = field(default_factory=list)  # (partition, evaluation)
     versions: list[VersionRecord] = field(default_factory=list)  # model_versions rows to write
     partials: list[tuple[bytes, bytes]] = field(default_factory=list)  # (key, value) to the partials topic
-    join: dict[tuple[int, int], dict] = field(default_factory=dict)  # (source, join partition) -> its records
+    join: dict[tuple[int, int], JoinBatch] = field(default_factory=dict)  # (source, join partition) -> its records
 
     def add_report(self, partition: int, report: WindowReport) -> None:
         """A closed window of ``partition``: its results are keyed by partition when stored."""

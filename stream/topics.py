@@ -77,19 +77,21 @@ def leader_topic(settings: Settings) -> str:
 def worker_topics(settings: Settings, partitions: int) -> list[TopicUse]:
     """Every topic a worker on ``settings`` uses; ``partitions`` for all but Faust's leader topic."""
     k = settings.kafka
+    two_stage = settings.worker.aggregation == "two_stage"
+    keyed = "any keying (two-stage aggregation)" if two_stage else "keyed by model"  # the join topic meets them
     topics = [
-        TopicUse(k.predictions_topic, partitions, "prediction events, keyed by model (read)", ("READ", "DESCRIBE")),
-        TopicUse(k.feedback_topic, partitions, "label events, keyed by model; as many partitions as predictions "
+        TopicUse(k.predictions_topic, partitions, f"prediction events, {keyed} (read)", ("READ", "DESCRIBE")),
+        TopicUse(k.feedback_topic, partitions, f"label events, {keyed}; as many partitions as predictions "
                  "(read)", ("READ", "DESCRIBE")),
         TopicUse(k.alerts_topic, partitions, "alerts, keyed by dedup_key (written)", ("WRITE", "DESCRIBE")),
         TopicUse(k.dead_letter_topic, partitions, "events the worker could not take, with the reason in headers "
                  "(written)", ("WRITE", "DESCRIBE")),
     ]
-    if settings.worker.aggregation == "two_stage":
+    if two_stage:
         topics.append(TopicUse(k.partials_topic, partitions, "partial window states of two-stage aggregation, "
                                "keyed by model version (written and read)", ("READ", "WRITE", "DESCRIBE")))
         topics.append(TopicUse(k.join_topic, partitions, "join records of two-stage aggregation: predictions and "
-                               "labels by event id (written and read)", ("READ", "WRITE", "DESCRIBE")))
+                               "labels by event id, binary (written and read)", ("READ", "WRITE", "DESCRIBE")))
     for channel in settings.alert_channels:
         if isinstance(channel, KafkaChannelSettings) and channel.topic not in {t.name for t in topics}:
             topics.append(TopicUse(channel.topic, partitions, f"alerts of the kafka channel {channel.name!r} "

@@ -180,8 +180,10 @@ def test_a_source_mark_is_the_lower_side_window_aligned_and_idle_after_idle_clos
 
 def test_the_inbox_takes_a_record_once_and_holds_windows_until_every_source_marked():
     inbox = JoinInbox()
-    assert inbox.fresh(0, "l", [[1, 2, "m", "1", 5, 7], [3, 4, "m", "0", 5, 8]]) != []
-    assert inbox.fresh(0, "l", [[1, 2, "m", "1", 5, 7], [3, 4, "m", "0", 5, 9]]) == [[3, 4, "m", "0", 5, 9]]
+    assert inbox.fresh(0, "l", np.array([7, 8])).tolist() == [True, True]
+    assert inbox.fresh(0, "l", np.array([7, 9])).tolist() == [False, True]  # 7 was taken: a replay
+    assert inbox.fresh(0, "p", np.array([8])).tolist() == [True]  # per side
+    assert inbox.fresh(0, "l", np.array([], np.int64)).tolist() == [] and inbox.taken[(0, "l")] == 9
     inbox.marks["m"] = {0: 10_000, 1: IDLE, 2: 20_000}
     assert inbox.label_mark("m", 4) == NEVER  # source 3 never heard from: it may still send
     inbox.marks["m"][3] = 30_000
@@ -212,6 +214,11 @@ def test_the_join_topic_is_created_and_read_under_two_stages_only():
     names = {t.name: t for t in worker_topics(two_stage_settings(), 6)}
     assert names["driftline.join"].partitions == 6 and "READ" in names["driftline.join"].operations
     assert "driftline.join" not in {t.name for t in worker_topics(settings(), 6)}
+    # Any keying works under two stages; one partition's join needs model keying.
+    two, one = ({t.name: t for t in worker_topics(s, 6)} for s in (two_stage_settings(), settings()))
+    for topic in ("driftline.predictions", "driftline.feedback"):
+        assert "any keying" in two[topic].purpose and "keyed by model" not in two[topic].purpose
+        assert "keyed by model" in one[topic].purpose
     assert parse_settings({**config(), "kafka": {"topics": {"join": "j"}}}).kafka.join_topic == "j"
 
 
