@@ -80,9 +80,13 @@ def ladder_around(n: int) -> tuple[int, ...]:
 
 
 def test_key(test: Any) -> str:
-    """The test and every parameter that changes its statistic (not its threshold)."""
-    params = {k: v for k, v in test.snapshot().items() if k != "threshold"}
-    return test.name + "".join(f";{k}={params[k]}" for k in sorted(params))
+    """The test and every parameter that changes its statistic (not its threshold); kept on the
+    test (its parameters are set once, and this is asked twice per p-value)."""
+    key = test.__dict__.get("_calibration_key")
+    if key is None:
+        params = {k: v for k, v in test.snapshot().items() if k != "threshold"}
+        key = test.__dict__["_calibration_key"] = test.name + "".join(f";{k}={params[k]}" for k in sorted(params))
+    return key
 
 
 def alpha_for(rate: float, tests: int, persistence: tuple[int, int]) -> float:
