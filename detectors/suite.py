@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from .calibration import alpha_for, ladder_around
@@ -158,10 +158,11 @@ class DriftSuite:
             return self.reference.calibration.p_value(ref, name, test, statistic, win.n)
         return 1.0 if p_value is None else p_value
 
-    def calibrate(self, window_sizes: Iterable[int]) -> int:
+    def calibrate(self, window_sizes: Iterable[int], after_fit: Callable[[], None] | None = None) -> int:
         """Fit the ``auto`` tests' nulls now for windows of about these sizes, and for the merges of
         up to ``accumulate`` of them (e.g. in ``driftline baseline``, so the saved profile carries
-        them and no window close waits for a fit); returns the number of fits held."""
+        them and no window close waits for a fit); returns the number of fits held. ``after_fit`` is
+        called after each (feature, test, size) (a background caller paces itself there)."""
         cal = self.reference.calibration
         sizes = sorted({k * n for n in window_sizes for k in range(1, self.settings.accumulate + 1)})
         for n in sizes:  # the window's own size first: a merge's is needed from the next window on
@@ -169,6 +170,8 @@ class DriftSuite:
                 for test, auto in zip(self._tests[ref.kind], self._auto[ref.kind], strict=True):
                     if auto and ref.n:
                         cal.ensure(ref, name, test, ladder_around(n))
+                        if after_fit is not None:
+                            after_fit()
         return len(cal)
 
     def reset(self) -> None:

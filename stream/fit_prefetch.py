@@ -12,8 +12,10 @@ and size (its resampling is seeded from their names), so a close finds it made h
 itself, with the same value; a fit made twice (here and by a close that did not wait) is the
 same tuple stored twice. Asking never blocks: when the queue is full the request is dropped and
 counted (a close then makes its fits itself, as without this). The fitting is numpy's multinomial
-sampling, which releases the GIL, so on a second core it costs the ingest thread little. The
-thread starts on the first request and ends after ``idle_s`` without one.
+sampling, which releases the GIL, so on a second core it costs the ingest thread little; on a
+busy machine it still takes a core's time, so the thread rests after each fit for as long as the
+fit took (``duty``: at most half a core). The thread starts on the first request and ends after
+``idle_s`` without one.
 
 >>> import numpy as np
 >>> from driftline.detectors import DriftSuite, ReferenceProfile
@@ -44,12 +46,15 @@ log = logging.getLogger(__name__)
 class FitPrefetch:
     """One daemon thread making the null fits monitors ask for (see the module docstring)."""
 
-    def __init__(self, max_queued: int = 64, idle_s: float = 30.0) -> None:
+    def __init__(self, max_queued: int = 64, idle_s: float = 30.0, duty: float = 0.5) -> None:
         if max_queued < 1:
             raise ValueError(f"max_queued: {max_queued} is invalid, expected at least 1")
         if idle_s <= 0:
             raise ValueError(f"idle_s: {idle_s} is invalid, expected a positive number of seconds")
+        if not 0 < duty <= 1:
+            raise ValueError(f"duty: {duty} is invalid, expected a share of a core in (0, 1]")
         self.idle_s = idle_s
+        self.duty = duty
         self._queue: queue.Queue = queue.Queue(maxsize=max_queued)
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
@@ -82,6 +87,17 @@ class FitPrefetch:
             time.sleep(0.01)
         return self._queue.unfinished_tasks == 0
 
+    def _pacer(self):
+        """After each fit, rest so that fitting takes at most ``duty`` of this thread's time."""
+        last = [time.monotonic()]
+
+        def rest() -> None:
+            worked = time.monotonic() - last[0]
+            if self.duty < 1:
+                time.sleep(worked * (1 - self.duty) / self.duty)
+            last[0] = time.monotonic()
+        return rest
+
     def _run(self) -> None:
         while True:
             try:
@@ -95,7 +111,7 @@ class FitPrefetch:
             try:
                 calibration = suite.reference.calibration
                 before = len(calibration)
-                suite.calibrate([n])
+                suite.calibrate([n], after_fit=self._pacer())
                 self.made += len(calibration) - before
             except Exception:  # noqa: BLE001 -- a failed prefetch is only time not saved
                 self.failed += 1

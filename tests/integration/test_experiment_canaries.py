@@ -198,8 +198,13 @@ def test_canary_verdicts_actions_lifecycle_and_the_status_page(broker, clickhous
 
             # -- exactly one signed rollback per decision, across the kill --------------------------------
             bodies = deliveries(hook)
+            # On a failure, which alert ids went out, and what the store holds (a replay that decided in
+            # another window than the first worker would show a second id).
+            detail = ([(b["model"], b.get("alert_id"), b.get("window_start")) for b in bodies],
+                      rows("SELECT alert_id, model, window_start FROM {db}.alerts FINAL WHERE kind = 'experiment'"),
+                      rows("SELECT alert_id, channel, status FROM {db}.alert_deliveries FINAL"))
             assert sorted((b["model"], b["kind"], b["action"], b["evidence"]["verdict"]) for b in bodies) == [
-                ("credit", "experiment", "rollback", "rollback"), ("price", "experiment", "rollback", "rollback")]
+                ("credit", "experiment", "rollback", "rollback"), ("price", "experiment", "rollback", "rollback")], detail
             for request in hook.requests:
                 timestamp, key = request.headers["X-Driftline-Timestamp"], request.headers["Idempotency-Key"]
                 mac = hmac.new(SECRET.encode(), f"{timestamp}.{key}.".encode() + request.body, hashlib.sha256)

@@ -141,7 +141,20 @@ def test_a_failing_fit_is_counted_and_logged_never_raised(caplog):
     assert "null-fit prefetch for 1000 values failed" in caplog.text
 
 
-@pytest.mark.parametrize("kwargs", [{"max_queued": 0}, {"idle_s": 0}])
+@pytest.mark.parametrize("kwargs", [{"max_queued": 0}, {"idle_s": 0}, {"duty": 0}, {"duty": 1.5}])
 def test_bad_parameters_name_themselves(kwargs):
     with pytest.raises(ValueError, match=next(iter(kwargs))):
         FitPrefetch(**kwargs)
+
+
+def test_the_thread_rests_as_long_as_it_fitted_at_half_duty():
+    fetch = FitPrefetch(duty=0.5)
+    rest = fetch._pacer()
+    began = time.monotonic()
+    time.sleep(0.2)  # a fit of 0.2 s
+    rest()
+    assert time.monotonic() - began >= 0.39  # then as long again
+    fetch_all = FitPrefetch(duty=1.0)._pacer()
+    began = time.monotonic()
+    fetch_all()
+    assert time.monotonic() - began < 0.05  # a full core: no rest
