@@ -131,16 +131,15 @@ def raw_settings(bootstrap: str, url: str, run: str, features: int, streams: int
     }
 
 
-def produce(bootstrap: str, run: str, features: int, streams: int, per_stream: int, seed: int = 5) -> dict:
-    """``per_stream`` predictions of every stream, half with a label; then one watermark tick per stream."""
-    names = topics(run)
-    producer = Producer({"bootstrap.servers": bootstrap, **PRODUCER_CONFIG})
+def traffic(features: int, streams: int, per_stream: int, seed: int = 5):
+    """``(topic, partition, value)`` of every message, in sending order: ``per_stream`` predictions of
+    every stream (``"predictions"``), half with a label (``"feedback"``), then one watermark tick per
+    stream. Shared by :func:`produce` and :mod:`bench.growth_cpu`."""
     rng = np.random.default_rng(seed)
     numeric, categorical = feature_names(features)
     template = ('{"event_id":"%s","model":"%s","version":"%s","ts":%d,"features":{'
                 + ",".join(f'"{n}":%.2f' for n in numeric) + ","
                 + ",".join(f'"{c}":"%s"' for c in categorical) + '},"prediction":%d,"score":%.3f}')
-    counts = {"predictions": 0, "feedback": 0, "bytes": 0}
     pairs = streams_of(streams)
     chunk = 500
     for lo in range(0, per_stream + 1, chunk):
@@ -154,14 +153,24 @@ def produce(bootstrap: str, run: str, features: int, streams: int, per_stream: i
                 ts = START_MS + (i if i < per_stream else per_stream + 1000) * STEP_MS
                 eid = f"{model}{version}-{i}"
                 value = (template % (eid, model, version, ts, *values[j], *cats[j], scores[j] > 0.5, scores[j])).encode()
-                _send(producer, names["predictions"], value, s % 4)
-                counts["predictions"] += 1
-                counts["bytes"] += len(value)
+                yield "predictions", s % 4, value
                 if i < per_stream and i % 2 == 0:
                     label = int(scores[j] > 0.5) if i % 20 else 1 - int(scores[j] > 0.5)
-                    _send(producer, names["feedback"], b'{"event_id":"%s","model":"%s","ts":%d,"label":%d}' % (
-                        eid.encode(), model.encode(), ts + 100, label), s % 4)
-                    counts["feedback"] += 1
+                    yield "feedback", s % 4, b'{"event_id":"%s","model":"%s","ts":%d,"label":%d}' % (
+                        eid.encode(), model.encode(), ts + 100, label)
+
+
+def produce(bootstrap: str, run: str, features: int, streams: int, per_stream: int, seed: int = 5) -> dict:
+    """``per_stream`` predictions of every stream, half with a label; then one watermark tick per stream."""
+    names = topics(run)
+    producer = Producer({"bootstrap.servers": bootstrap, **PRODUCER_CONFIG})
+    counts = {"predictions": 0, "feedback": 0, "bytes": 0}
+    for k, (topic, partition, value) in enumerate(traffic(features, streams, per_stream, seed)):
+        _send(producer, names[topic], value, partition)
+        counts[topic] += 1
+        if topic == "predictions":
+            counts["bytes"] += len(value)
+        if k % 1000 == 0:
             producer.poll(0)
     if producer.flush(120):
         raise RuntimeError("messages not delivered to the broker")

@@ -25,46 +25,16 @@ import time
 
 import numpy as np
 
-from .growth import (
-    CATEGORIES,
-    START_MS,
-    STEP_MS,
-    feature_names,
-    raw_settings,
-    reference_profile,
-    streams_of,
-)
+from .growth import START_MS, raw_settings, reference_profile, traffic
 
 
 def messages(features: int, streams: int, per_stream: int, seed: int = 5) -> tuple[dict[int, list], dict[int, list]]:
     """Prediction and feedback messages per partition, ``(partition, offset, value, 0)``, in the order
     :func:`bench.growth.produce` sends them (the watermark tick included)."""
-    rng = np.random.default_rng(seed)
-    numeric, categorical = feature_names(features)
-    template = ('{"event_id":"%s","model":"%s","version":"%s","ts":%d,"features":{'
-                + ",".join(f'"{n}":%.2f' for n in numeric) + ","
-                + ",".join(f'"{c}":"%s"' for c in categorical) + '},"prediction":%d,"score":%.3f}')
-    predictions: dict[int, list] = {p: [] for p in range(4)}
-    feedback: dict[int, list] = {p: [] for p in range(4)}
-    chunk = 500
-    for lo in range(0, per_stream + 1, chunk):
-        hi = min(per_stream + 1, lo + chunk)
-        for s, (model, version) in enumerate(streams_of(streams)):
-            n = hi - lo
-            values = np.round(rng.normal(50, 10, size=(n, len(numeric))), 2).tolist()
-            cats = rng.choice(CATEGORIES, size=(n, len(categorical))).tolist()
-            scores = rng.random(n).tolist()
-            for j, i in enumerate(range(lo, hi)):
-                ts = START_MS + (i if i < per_stream else per_stream + 1000) * STEP_MS
-                eid = f"{model}{version}-{i}"
-                p = s % 4
-                value = (template % (eid, model, version, ts, *values[j], *cats[j], scores[j] > 0.5, scores[j])).encode()
-                predictions[p].append((p, len(predictions[p]), value, 0))
-                if i < per_stream and i % 2 == 0:
-                    label = int(scores[j] > 0.5) if i % 20 else 1 - int(scores[j] > 0.5)
-                    feedback[p].append((p, len(feedback[p]), b'{"event_id":"%s","model":"%s","ts":%d,"label":%d}' % (
-                        eid.encode(), model.encode(), ts + 100, label), 0))
-    return predictions, feedback
+    out: dict[str, dict[int, list]] = {"predictions": {p: [] for p in range(4)}, "feedback": {p: [] for p in range(4)}}
+    for topic, p, value in traffic(features, streams, per_stream, seed):
+        out[topic][p].append((p, len(out[topic][p]), value, 0))
+    return out["predictions"], out["feedback"]
 
 
 def _processor(features: int, streams: int, window_events: int):
