@@ -45,7 +45,7 @@ def configs() -> dict[str, DriftSettings]:
                           accumulate=1)
     auto = DriftSettings(numeric=tuple(TestSpec(t, "auto") for t in AUTO_NUMERIC),
                          categorical=tuple(TestSpec(t, "auto") for t in AUTO_CATEGORICAL), correction="none",
-                         accumulate=1)
+                         accumulate=1, combine="none")
     # The default at about Evidently's operating point on these windows: how much of a gap is
     # power and how much is the chosen rate.
     return {"tests": fixed, "tests auto": auto, "default": DriftSettings(),

@@ -12,11 +12,11 @@ import inspect
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from .correction import CORRECTIONS
+from .correction import COMBINATIONS, CORRECTIONS
 from .drift_registry import DRIFT_TESTS, DriftTest
 from .errors import DetectorConfigError
 
-__all__ = ["AUTO", "CATEGORICAL_TESTS", "CORRECTIONS", "NUMERIC_TESTS", "DriftSettings", "TestSpec"]
+__all__ = ["AUTO", "CATEGORICAL_TESTS", "COMBINATIONS", "CORRECTIONS", "NUMERIC_TESTS", "DriftSettings", "TestSpec"]
 
 NUMERIC_TESTS = tuple(sorted(n for n, t in DRIFT_TESTS.items() if "numeric" in t.kinds))
 CATEGORICAL_TESTS = tuple(sorted(n for n, t in DRIFT_TESTS.items() if "categorical" in t.kinds))
@@ -115,7 +115,7 @@ class DriftSettings:
     """
 
     # Calibrated (``threshold: auto``) by default: see docs/detection-quality.md for the measured rates.
-    numeric: tuple[TestSpec, ...] = (TestSpec("wasserstein", AUTO), TestSpec("ranks", AUTO))
+    numeric: tuple[TestSpec, ...] = (TestSpec("wasserstein", AUTO), TestSpec("ranks", AUTO), TestSpec("moments", AUTO))
     categorical: tuple[TestSpec, ...] = (TestSpec("chi2", AUTO),)
     correction: str = "holm"
     persistence: tuple[int, int] = (1, 1)
@@ -128,6 +128,9 @@ class DriftSettings:
     # or 1 with a persistence of k > 1 (persistence is already a rule across windows, and
     # ``alpha_for`` counts its windows as independent, which merged windows are not).
     accumulate: int | None = None
+    # How the calibrated (``auto``) tests of one feature become one p-value before the correction:
+    # ``cauchy`` (their Cauchy combination: one hypothesis per feature) or ``none`` (each test its own).
+    combine: str = "cauchy"
 
     @property
     def target_rate(self) -> float:
@@ -146,6 +149,8 @@ class DriftSettings:
                     spec.validate(allowed)
                 except DetectorConfigError as exc:
                     raise _under(f"{key}[{i}]", exc) from exc
+        if self.combine not in COMBINATIONS:
+            raise _fail("combine", self.combine, "is not a known combination", "one of: " + ", ".join(COMBINATIONS))
         if self.correction not in CORRECTIONS:
             raise _fail("correction", self.correction, "is not a known correction", "one of: " + ", ".join(CORRECTIONS))
         p = self.persistence

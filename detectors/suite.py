@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from .calibration import alpha_for, ladder_around
-from .correction import Persistence, adjust_p_values
+from .correction import Persistence, adjust_p_values, cauchy_combination
 from .drift_registry import DriftTest
 from .profile import ReferenceProfile
 from .results import DriftResult
@@ -34,10 +34,13 @@ def simes(p_window: float, p_recent: float) -> float:
 class DriftSuite:
     """Evaluate every configured test on every feature of a window.
 
-    Results come in profile feature order, then test order. p-value tests (``ks``,
-    ``chi2``) are corrected together across the model's features within the window
-    (``settings.correction``: Holm by default); then k-of-n persistence is applied per
-    (feature, test) across successive :meth:`evaluate` calls. A feature with no
+    Results come in profile feature order, then test order. A feature's calibrated (``auto``) tests
+    are one hypothesis: their p-values are combined into one by
+    :func:`~driftline.detectors.correction.cauchy_combination` (``settings.combine``), and a drifted
+    feature flags the test(s) that decided it, those at or below the combination. The features'
+    p-values, and those of fixed-threshold p-value tests (``ks``, ``chi2``), are corrected together
+    within the window (``settings.correction``: Holm by default); then k-of-n persistence is applied
+    per (feature, test) across successive :meth:`evaluate` calls. A feature with no
     non-missing value in the window gives no result (and no persistence step).
 
     With ``settings.accumulate = k > 1`` a p-valued test also judges the merge of the last ``k``
@@ -63,7 +66,7 @@ class DriftSuite:
     >>> w = WindowSketch(ref)
     >>> w.update({"x": rng.normal(2, 1, 1000), "c": rng.choice(np.array(["a", "b"], dtype=object), 1000)})
     >>> [(r.feature, r.test, r.drifted) for r in suite.evaluate(w)]
-    [('x', 'wasserstein', True), ('x', 'ranks', True), ('c', 'chi2', False)]
+    [('x', 'wasserstein', True), ('x', 'ranks', True), ('x', 'moments', True), ('c', 'chi2', False)]
     """
 
     def __init__(self, reference: ReferenceProfile, settings: DriftSettings | None = None) -> None:
@@ -110,15 +113,23 @@ class DriftSuite:
                 rows.append((name, i, test, statistic, p_value, auto))
         method = self.settings.correction
         p_rows = [j for j, row in enumerate(rows) if row[2].uses_p_value or row[5]]
-        adjusted = dict(zip(p_rows, adjust_p_values([rows[j][4] for j in p_rows], method).tolist(), strict=True))
-        alpha = alpha_for(self.settings.target_rate, len(p_rows), self.settings.persistence)
+        # One hypothesis per feature: its calibrated tests combined (Cauchy), then corrected together.
+        family_of: dict[str, int] = {}
+        groups = [family_of.setdefault(rows[j][0], len(family_of)) if rows[j][5] and self.settings.combine == "cauchy"
+                  else family_of.setdefault(f"\0{j}", len(family_of)) for j in p_rows]
+        combined = cauchy_combination([rows[j][4] for j in p_rows], groups)
+        family_adjusted = adjust_p_values(combined, method)
+        adjusted = {j: (float(family_adjusted[g]), float(combined[g])) for j, g in zip(p_rows, groups, strict=True)}
+        alpha = alpha_for(self.settings.target_rate, len(family_of), self.settings.persistence)
         importances = self.settings.importances
         results = []
         for j, (name, i, test, statistic, p_value, auto) in enumerate(rows):
             threshold = alpha if auto else test.threshold
             raw = p_value < threshold if auto else test.is_drift(statistic, p_value)
-            adj = adjusted.get(j)
-            verdict = adj < threshold if adj is not None else raw
+            adj, family_p = adjusted.get(j, (None, None))
+            # A drifted feature names the test(s) that decided it: those at or below the combination
+            # (never below the smallest of them, but for the last bits of the float arithmetic).
+            verdict = adj < threshold and p_value <= family_p * (1 + 1e-9) if adj is not None else raw
             results.append(
                 DriftResult(
                     feature=name,

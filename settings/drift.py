@@ -28,6 +28,7 @@ from typing import Any
 from driftline.detectors.settings import (
     AUTO,
     CATEGORICAL_TESTS,
+    COMBINATIONS,
     CORRECTIONS,
     MAX_ACCUMULATE,
     MAX_PERIOD,
@@ -42,7 +43,8 @@ from .reader import Reader, join
 
 __all__ = ["parse_drift"]
 
-_KEYS = ("numeric", "categorical", "correction", "persistence", "importances", "target", "baselines", "accumulate")
+_KEYS = ("numeric", "categorical", "correction", "persistence", "importances", "target", "baselines", "accumulate",
+         "combine")
 _TEST_KEYS = ("type", "threshold", "params")
 
 
@@ -61,8 +63,9 @@ def parse_drift(r: Reader, raw: Any, path: str) -> DriftSettings:
     baselines = (r.integer(b, "previous", join(path, "baselines"), 0, low=0, high=MAX_PERIOD),
                  r.integer(b, "period", join(path, "baselines"), 0, low=0, high=MAX_PERIOD))
     accumulate = r.integer(d, "accumulate", path, None, low=1, high=MAX_ACCUMULATE)  # None: by persistence
+    combine = r.string(d, "combine", path, defaults.combine, choices=COMBINATIONS)
     built = r.detector(path, lambda: DriftSettings(numeric, categorical, correction, persistence, importances,
-                                                   target, baselines, accumulate))
+                                                   target, baselines, accumulate, combine))
     return built or defaults
 
 

@@ -46,7 +46,8 @@ class SegmentDrift:
         self.min_rows = spec.min_rows
         self.kinds = {f: k for f, k in detector_kinds(settings.features).items() if f in self.features}
         d = settings.drift
-        self.suite_settings = DriftSettings(d.numeric, d.categorical, d.correction, (1, 1), d.importances)
+        self.suite_settings = DriftSettings(d.numeric, d.categorical, d.correction, (1, 1), d.importances,
+                                            combine=d.combine)
         self.global_profile: ReferenceProfile | None = None
         self.builders: dict[tuple[str, str], ReferenceBuilder] = {}
         self.profiles: dict[tuple[str, str], ReferenceProfile] = {}

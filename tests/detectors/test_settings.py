@@ -11,7 +11,7 @@ from driftline.detectors import DetectorConfigError, DriftSettings, TestSpec
 
 def test_defaults():
     s = DriftSettings()
-    assert s.numeric == (TestSpec("wasserstein", "auto"), TestSpec("ranks", "auto"))
+    assert s.numeric == (TestSpec("wasserstein", "auto"), TestSpec("ranks", "auto"), TestSpec("moments", "auto"))
     assert s.categorical == (TestSpec("chi2", "auto"),)
     assert (s.correction, s.persistence, s.target, s.baselines, s.accumulate) == ("holm", (1, 1), (1.0, 200), (0, 0), 2)
 

@@ -12,6 +12,7 @@ from driftline.detectors import (
     WindowSketch,
     adjust_p_values,
 )
+from driftline.detectors.correction import cauchy_combination
 from driftline.detectors.suite import simes
 from scipy import stats
 
@@ -147,7 +148,8 @@ def test_prediction_and_score_columns_are_features():
                                                "score": rng.beta(2, 5, 5000)})
     w = WindowSketch(ref)
     w.update({"prediction": rng.choice(np.array(["0", "1"], dtype=object), 2000, p=[0.5, 0.5]), "score": rng.beta(5, 2, 2000)})
-    assert all(r.drifted for r in DriftSuite(ref, DriftSettings()).evaluate(w))
+    results = DriftSuite(ref, DriftSettings()).evaluate(w)
+    assert {r.feature for r in results if r.drifted} == {"prediction", "score"}
 
 
 def accumulating(**kw):
@@ -170,7 +172,13 @@ def test_accumulation_combines_the_window_and_the_merge_of_the_last_two_by_simes
     p_merged = [r.p_value for r in DriftSuite(reference, accumulating(accumulate=1)).evaluate(merged)]
     got = suite.evaluate(second)
     assert [r.p_value for r in got] == pytest.approx([simes(a, b) for a, b in zip(p_window, p_merged, strict=True)])
-    assert [r.adjusted_p_value for r in got] == pytest.approx(adjust_p_values([r.p_value for r in got], "holm").tolist())
+    # The two tests of a feature are one hypothesis (their Cauchy combination), then Holm over the features.
+    features = list(dict.fromkeys(r.feature for r in got))
+    groups = [features.index(r.feature) for r in got]
+    family = adjust_p_values(cauchy_combination([r.p_value for r in got], groups), "holm")
+    assert [r.adjusted_p_value for r in got] == pytest.approx([family[g] for g in groups])
+    flat = DriftSuite(reference, accumulating(combine="none")).evaluate(second)
+    assert [r.adjusted_p_value for r in flat] == pytest.approx(adjust_p_values([r.p_value for r in flat], "holm").tolist())
 
 
 def test_accumulation_finds_a_small_lasting_shift_with_much_smaller_p_values(reference, columns):

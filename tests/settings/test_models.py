@@ -78,7 +78,7 @@ def test_drift_block():
     ({"importances": {"x": -1}}, "models[0].drift.importances.x: -1 is invalid, expected a number >= 0"),
     ({"tests": []},
      "models[0].drift.tests: [] is invalid, expected a known key: numeric, categorical, correction, persistence, "
-     "importances, target, baselines, accumulate"),
+     "importances, target, baselines, accumulate, combine"),
     ({"baselines": {"previous": -1}},
      "models[0].drift.baselines.previous: -1 is invalid, expected an integer in [0, 2016]"),
     ({"baselines": {"days": 1}},

@@ -74,8 +74,8 @@ def test_a_profile_configured_after_the_warm_up_replaces_it_at_the_restore(caplo
     assert line.startswith("loan/v1: a reference was configured since the checkpoint; the configured profile "
                            f"(sha256 {reference_digest(shifted)[:12]}) replaces the checkpointed warm-up reference")
     out = feed(processor, state, events(600, start=800, mean=0.0, seed=3), T0 + 20_000)
-    drift = [d for r in out.reports for d in r.drift if d.feature == "amount"]
-    assert drift and all(d.drifted for d in drift)  # tested against the profile, not the old warm-up
+    drift = [[d.drifted for d in r.drift if d.feature == "amount"] for r in out.reports]
+    assert drift and all(any(d) for d in drift)  # tested against the profile, not the old warm-up
 
 
 def test_the_same_reference_is_kept_silently_and_a_changed_or_removed_one_is_said(caplog):
