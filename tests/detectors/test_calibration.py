@@ -115,9 +115,8 @@ def test_alpha_for_inverts_the_persistence_approximation():
 
 
 # The calibration alone (one test per p-value, Benjamini-Hochberg, no accumulation) at a target of 1 per 50
-# windows; then the default (wasserstein + ranks, chi2, Holm, two windows accumulated) at its own target, 1
-# per 200: its tests of one feature agree and its accumulated p-values overlap, which makes it land below a
-# larger target (0.68x at 1 per 100 with ranks) and nearer it at 1 per 200 (0.83x).
+# windows; then the default (wasserstein + ranks + moments combined per feature, chi2, Holm, two windows
+# accumulated) at its own target, 1 per 200: 1.05x of it on these streams (0.92x of 1 per 100).
 @pytest.mark.parametrize(("persistence", "size", "default", "windows"), [
     ((1, 1), 200, False, 2_500), ((1, 1), 1_500, False, 2_500), ((2, 3), 300, False, 2_500),
     ((1, 1), 200, True, 8_000)])
