@@ -65,11 +65,12 @@ def interp_rows(x: np.ndarray, xp: np.ndarray, fp: np.ndarray, left: float) -> n
         out[again] = (slope * (x - x1) + f1)[again]
         flat = again & np.isnan(out) & (f0 == f1)
         out[flat] = f0[flat]
+        falling = np.any(np.diff(xp, axis=1) < 0, axis=1)
     out = np.where(x0 == x, f0, out)
     out = np.where(j >= last, fp[last], out)
     out = np.where(j < 0, left, out)
     out = np.where(np.isnan(x), x, out)
-    for i in np.flatnonzero(np.any(np.diff(xp, axis=1) < 0, axis=1)).tolist():
+    for i in np.flatnonzero(falling).tolist():
         out[i] = np.interp(x[i], xp[i], fp, left=left)
     return out
 

@@ -31,6 +31,7 @@ import numpy as np
 from scipy import special
 
 from .batch_calibration import FitStack
+from .calibration import test_key
 from .drift_base import DriftTest
 from .grid import cell_widths
 from .profile import NumericProfile, ReferenceProfile
@@ -68,8 +69,6 @@ class ProfileStacks:
 
     def fit_stack(self, test: DriftTest) -> FitStack:
         """The calibration's fits of ``test`` for these features (shared by the profile's suites)."""
-        from .calibration import test_key
-
         key = test_key(test)
         stack = self._fits.get(key)
         if stack is None:
