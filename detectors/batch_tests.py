@@ -1,4 +1,4 @@
-"""The grid tests of every numeric feature of a window at once: ``wasserstein``, ``ranks``, ``ks``.
+"""The drift tests of every feature of a window at once: ``wasserstein``, ``ranks``, ``ks``, ``chi2``.
 
 A window's close runs each test on each numeric feature. One feature at a time
 (:meth:`DriftTest.compare`, then :meth:`Calibration.p_value`), that is a few dozen numpy and
@@ -17,8 +17,9 @@ CPU than the window's events took to decode. Here the features are stacked inste
 * the calibrated p-values of all the features come from their fits stacked per ladder size
   (:class:`~driftline.detectors.batch_calibration.FitStack`), equal to ``Calibration.p_value``'s.
 
-Covered: ``wasserstein`` (any ``normalise``), ``ranks`` (any ``scores``) and ``ks`` with the
-``fast`` p-value; other tests, and features without a reference value, stay one at a time.
+Covered: ``wasserstein`` (any ``normalise``), ``ranks`` (any ``scores``), ``ks`` with the ``fast``
+p-value, and ``chi2`` on the categorical features (:mod:`~driftline.detectors.batch_chi2`); other
+tests, and features without a reference value, stay one at a time.
 tests/detectors/test_batch_tests.py compares both paths on random references and windows.
 """
 
@@ -31,19 +32,20 @@ import numpy as np
 from scipy import special
 
 from .batch_calibration import FitStack
+from .batch_chi2 import chi2_rows
 from .calibration import test_key
-from .drift_base import DriftTest
+from .drift_base import DriftTest, binned
 from .grid import cell_widths
-from .profile import NumericProfile, ReferenceProfile
+from .profile import CategoricalProfile, NumericProfile, ReferenceProfile
 from .ranks import rank_z
-from .window import NumericWindow
+from .window import CategoricalWindow, NumericWindow
 
 __all__ = ["ProfileStacks", "batched", "compare_all", "stacks"]
 
 
 def batched(test: DriftTest) -> bool:
     """Whether :func:`compare_all` computes ``test`` (else it runs one feature at a time)."""
-    return test.name in ("wasserstein", "ranks") or (test.name == "ks" and test.method == "fast")
+    return test.name in ("wasserstein", "ranks", "chi2") or (test.name == "ks" and test.method == "fast")
 
 
 class ProfileStacks:
@@ -65,14 +67,20 @@ class ProfileStacks:
         self.row_of = np.empty(len(self.names), dtype=np.int64)
         for k, g in enumerate(self.groups):
             self.group_of[g], self.row_of[g] = k, np.arange(len(g))
+        # The categorical features with a reference value, and their reference counts (+ other).
+        self.categorical = [n for n, p in profile.features.items() if isinstance(p, CategoricalProfile) and p.n > 0]
+        self.categorical_ref = [binned(profile.features[n], CategoricalWindow(profile.features[n]))[0]
+                                for n in self.categorical]
         self._fits: dict[str, FitStack] = {}
 
     def fit_stack(self, test: DriftTest) -> FitStack:
-        """The calibration's fits of ``test`` for these features (shared by the profile's suites)."""
+        """The calibration's fits of ``test`` for its kind's features (shared by the profile's suites)."""
         key = test_key(test)
         stack = self._fits.get(key)
         if stack is None:
-            stack = self._fits[key] = FitStack(self.profile.calibration, self.names, self.profiles, test)
+            names = self.names if "numeric" in test.kinds else self.categorical
+            stack = self._fits[key] = FitStack(self.profile.calibration, names,
+                                               [self.profile.features[n] for n in names], test)
         return stack
 
 
@@ -114,8 +122,24 @@ class _Sides:
             self.parts.append((at, ref, win, s.widths[k][local]))
 
 
-def _statistics(test: DriftTest, scale: np.ndarray | None, sides: _Sides) -> tuple[np.ndarray, np.ndarray | None]:
+class _Binned:
+    """The two sides of the comparison of categorical features ``rows``: counts per kept category
+    and other (unseen), as :func:`~driftline.detectors.drift_base.binned` gives them."""
+
+    def __init__(self, s: ProfileStacks, rows: np.ndarray, cur: Sequence[CategoricalWindow],
+                 base: Sequence[CategoricalWindow] | None) -> None:
+        members = rows.tolist()
+        self.rows = rows
+        self.win_n = np.array([cur[j].n for j in members], dtype=np.int64)
+        self.base_n = None if base is None else np.array([base[j].n for j in members], dtype=np.int64)
+        self.ref = [s.categorical_ref[j] if base is None else np.append(base[j].counts, base[j].unseen) for j in members]
+        self.cur = [np.append(cur[j].counts, cur[j].unseen) for j in members]
+
+
+def _statistics(test: DriftTest, scale: np.ndarray | None, sides) -> tuple[np.ndarray, np.ndarray | None]:
     """``test.compare``'s ``(statistic, p_value)`` of every row of ``sides``."""
+    if test.name == "chi2":
+        return chi2_rows(sides.ref, sides.cur)
     stat = np.empty(len(sides.rows))
     p = np.empty(len(sides.rows)) if test.name == "ks" else None
     with np.errstate(all="ignore"):
@@ -146,29 +170,34 @@ def _statistics(test: DriftTest, scale: np.ndarray | None, sides: _Sides) -> tup
 
 def compare_all(s: ProfileStacks, tests: Sequence[tuple[int, DriftTest, bool]], scales: Mapping[int, np.ndarray],
                 window, baseline=None, recent=None) -> dict[tuple[str, int], tuple[float, float | None, float | None]]:
-    """Per (feature, test index) of ``tests`` (``(index, test, auto)``), what the suite's loop makes of
-    it one at a time: ``(statistic, p_value, p_merged)``; the p-value calibrated for an ``auto``
-    test, ``p_merged`` that of the merge ``recent`` (the last windows) where the suite asks for
-    it (``None`` elsewhere). Features without a window value (or baseline value) are left out."""
-    cur = [window.features[n] for n in s.names]
-    base = None if baseline is None else [baseline.features.get(n) for n in s.names]
+    """Per (feature, test index) of ``tests`` (``(index, test, auto)``, one kind's), what the suite's
+    loop makes of it one at a time: ``(statistic, p_value, p_merged)``; the p-value calibrated for
+    an ``auto`` test, ``p_merged`` that of the merge ``recent`` (the last windows) where the suite
+    asks for it (``None`` elsewhere). Features without a window value (or baseline value) are left out."""
+    out: dict[tuple[str, int], tuple[float, float | None, float | None]] = {}
+    if not tests:
+        return out
+    numeric = "numeric" in tests[0][1].kinds
+    names = s.names if numeric else s.categorical
+    cur = [window.features[n] for n in names]
+    base = None if baseline is None else [baseline.features.get(n) for n in names]
     n = np.array([w.n for w in cur], dtype=np.int64)
     ok = n > 0
     if base is not None:
         ok &= np.array([b is not None and b.n > 0 for b in base], dtype=bool)
     rows = np.flatnonzero(ok)
-    out: dict[tuple[str, int], tuple[float, float | None, float | None]] = {}
     if not len(rows):
         return out
-    sides = _Sides(s, rows, cur, base)
-    merged = merged_sides = None
+    sides = _Sides(s, rows, cur, base) if numeric else _Binned(s, rows, cur, base)
+    merged_sides = None
     if recent is not None:
-        merged = [recent.features[n] for n in s.names]
+        merged = [recent.features[n] for n in names]
         mn = np.array([w.n for w in merged], dtype=np.int64)
+        ref_n = s.ref_n[rows] if numeric else np.array([s.profile.features[names[j]].n for j in rows.tolist()])
         # The suite's rule: merging pays while the merge holds at most half the reference.
-        mrows = rows[(mn[rows] > 0) & (2 * mn[rows] <= s.ref_n[rows])]
-        merged_sides = _Sides(s, mrows, merged, None) if len(mrows) else None
-    names = [s.names[j] for j in rows.tolist()]
+        mrows = rows[(mn[rows] > 0) & (2 * mn[rows] <= ref_n)]
+        if len(mrows):
+            merged_sides = _Sides(s, mrows, merged, None) if numeric else _Binned(s, mrows, merged, None)
     for i, test, auto in tests:
         scale = scales.get(i)
         stat, p = _statistics(test, None if scale is None else scale[rows], sides)
@@ -181,6 +210,6 @@ def compare_all(s: ProfileStacks, tests: Sequence[tuple[int, DriftTest, bool]], 
                 mp = s.fit_stack(test).p_values(merged_sides.rows, mstat, merged_sides.win_n)
             p_merged = dict(zip(merged_sides.rows.tolist(), mp.tolist(), strict=True))
         plist = [None] * len(rows) if p is None else p.tolist()
-        for j, name, st, pv in zip(rows.tolist(), names, stat.tolist(), plist, strict=True):
-            out[(name, i)] = (st, pv, p_merged.get(j))
+        for j, st, pv in zip(rows.tolist(), stat.tolist(), plist, strict=True):
+            out[(names[j], i)] = (st, pv, p_merged.get(j))
     return out

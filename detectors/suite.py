@@ -83,8 +83,8 @@ class DriftSuite:
         self._recent: deque[WindowSketch] = deque(maxlen=max(self.settings.accumulate - 1, 0))
         # The numeric tests run for every feature at once (detectors/batch_tests.py); ``batch=False``
         # runs them one feature at a time, the reference the batched path is tested against.
-        self._batched = tuple((i, t, a) for i, (t, a) in enumerate(zip(self._tests["numeric"], self._auto["numeric"],
-                                                                      strict=True)) if batch and batched(t))
+        self._batched = {kind: tuple((i, t, a) for i, (t, a) in enumerate(zip(self._tests[kind], self._auto[kind], strict=True))
+                                     if batch and batched(t)) for kind in ("numeric", "categorical")}
         self._scales: dict[int, Any] | None = None
 
     def evaluate(self, window: WindowSketch, baseline: WindowSketch | None = None,
@@ -156,13 +156,15 @@ class DriftSuite:
     def _compare_batched(self, window: WindowSketch, baseline: WindowSketch | None,
                          recent: WindowSketch | None) -> dict[tuple[str, int], tuple]:
         """The batched tests' ``(statistic, p_value, p_merged)`` per (feature, test index)."""
-        if not self._batched:
+        if not any(self._batched.values()):
             return {}
         s = stacks(self.reference)
         if self._scales is None:  # what each wasserstein test divides by, per feature
             self._scales = {i: np.array([t.scale(p) for p in s.profiles], dtype=np.float64)
-                            for i, t, _ in self._batched if t.name == "wasserstein"}
-        return compare_all(s, self._batched, self._scales, window, baseline, recent)
+                            for i, t, _ in self._batched["numeric"] if t.name == "wasserstein"}
+        done = compare_all(s, self._batched["numeric"], self._scales, window, baseline, recent)
+        done.update(compare_all(s, self._batched["categorical"], {}, window, baseline, recent))
+        return done
 
     def _accumulated(self, window: WindowSketch) -> WindowSketch | None:
         """The merge of the last ``accumulate`` windows (this one included), or None while there

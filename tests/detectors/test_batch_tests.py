@@ -15,9 +15,16 @@ from driftline.detectors import (
     WindowSketch,
 )
 from driftline.detectors.batch_calibration import FitStack, interp_rows
+from driftline.detectors.batch_chi2 import chi2_rows
 from driftline.detectors.batch_tests import batched, stacks
 from driftline.detectors.calibration import _BULK_LEVELS
-from driftline.detectors.drift_registry import KolmogorovSmirnov, WassersteinDistance
+from driftline.detectors.distances import chi2_homogeneity
+from driftline.detectors.drift_registry import (
+    ChiSquare,
+    KolmogorovSmirnov,
+    PopulationStabilityIndex,
+    WassersteinDistance,
+)
 from driftline.detectors.moment_tests import RanksTest
 
 SHAPES = ("normal", "ties", "huge", "constant", "lognormal", "rounded", "no_reference")
@@ -41,12 +48,13 @@ def _values(shape: str, n: int, rng: np.random.Generator, shift: float = 0.0) ->
 
 
 def _reference(shapes: list[str], rng: np.random.Generator) -> ReferenceProfile:
-    kinds = {f"f{j}_{s}": "numeric" for j, s in enumerate(shapes)} | {"c": "categorical"}
+    kinds = {f"f{j}_{s}": "numeric" for j, s in enumerate(shapes)} | {"c": "categorical", "d": "categorical"}
     rows = int(rng.integers(300, 4000))
-    columns = {name: _values(name.split("_", 1)[1], rows, rng) for name in kinds if name != "c"}
+    columns = {name: _values(name.split("_", 1)[1], rows, rng) for name in kinds if name not in ("c", "d")}
     for x in columns.values():
         x[rng.random(rows) < 0.05] = np.nan
     columns["c"] = rng.choice(np.array(["a", "b", "c"], dtype=object), rows)
+    columns["d"] = rng.choice(np.array(list("abcdefghijkl"), dtype=object), rows, p=np.arange(12, 0, -1) / 78)
     ref = ReferenceProfile.from_columns(kinds, columns)
     # The fewest resampling draws: the fits are as valid a test of the two paths, and cheap.
     return ReferenceProfile(ref.features, ref.n, ref.bins, ref.max_categories, ref.reservoir_size, ref.seed,
@@ -59,6 +67,9 @@ def _window(ref: ReferenceProfile, rng: np.random.Generator) -> WindowSketch:
     for name in ref.features:
         if name == "c":
             columns[name] = rng.choice(np.array(["a", "b", "z"], dtype=object), n)
+        elif name == "d":  # a few of its many categories (empty cells), unseen ones, or none at all
+            pool = np.array([*"abcdefghijkl"[: int(rng.integers(1, 13))], "y", None], dtype=object)
+            columns[name] = rng.choice(pool, n) if rng.random() < 0.8 else np.full(n, None, dtype=object)
         elif rng.random() < 0.15:  # a feature with no value in this window (absent or all NaN)
             if rng.random() < 0.5:
                 columns[name] = np.full(n, np.nan)
@@ -98,7 +109,7 @@ def test_batched_suite_equals_one_feature_at_a_time(seed, tests):
     ref = _reference(shapes, rng)
     settings = DriftSettings(numeric=NUMERIC[tests], accumulate=int(rng.integers(1, 4)))
     fast, slow = DriftSuite(ref, settings), DriftSuite(ref, settings, batch=False)
-    assert fast._batched and not slow._batched
+    assert all(fast._batched.values()) and not any(slow._batched.values())
     previous = None
     for _ in range(4):  # successive windows: the merges of the last ones (accumulate) too
         w = _window(ref, rng)
@@ -114,22 +125,25 @@ def test_the_merge_p_values_are_batched_too():
     suite = DriftSuite(ref, DriftSettings(accumulate=2))
     a, b = WindowSketch(ref), WindowSketch(ref)
     for w in (a, b):
-        w.update({n: _values(n.split("_", 1)[1], 300, rng, 0.1) for n in ref.features if n != "c"})
+        w.update({n: _values(n.split("_", 1)[1], 300, rng, 0.1) for n in ref.features if n not in ("c", "d")}
+                 | {"c": rng.choice(np.array(["a", "b"], dtype=object), 300), "d": np.full(300, "a", dtype=object)})
     merged = WindowSketch(ref)
     merged.merge(a)
     merged.merge(b)
     done = suite._compare_batched(b, None, merged)
-    assert len(done) == 4 * 2
+    assert len(done) == 4 * 2 + 2
     for (name, i), (statistic, p_value, p_merged) in done.items():
-        test, profile = suite._tests["numeric"][i], ref.features[name]
+        profile = ref.features[name]
+        test = suite._tests[profile.kind][i]
         assert statistic == test.compare(profile, b.features[name])[0]
         assert p_value == ref.calibration.p_value(profile, name, test, statistic, b.features[name].n)
         assert p_merged == suite._p_recent(profile, name, test, merged.features[name], True)
 
 
 def test_only_the_covered_tests_are_batched():
-    covered = [t.name for t in (WassersteinDistance(), RanksTest(), KolmogorovSmirnov()) if batched(t)]
-    assert covered == ["wasserstein", "ranks", "ks"] and not batched(KolmogorovSmirnov(method="scipy"))
+    tests = (WassersteinDistance(), RanksTest(), KolmogorovSmirnov(), ChiSquare(), PopulationStabilityIndex())
+    assert [t.name for t in tests if batched(t)] == ["wasserstein", "ranks", "ks", "chi2"]
+    assert not batched(KolmogorovSmirnov(method="scipy"))
 
 
 def test_features_are_stacked_by_grid_length():
@@ -176,3 +190,15 @@ def test_fit_stack_p_values_equal_calibration_p_value(test):
     for j, (r, s, k, b) in enumerate(zip(rows.tolist(), stat.tolist(), n.tolist(), base.tolist(), strict=True)):
         assert got[j] == ref.calibration.p_value(profiles[r], names[r], test, s, k)
         assert got_base[j] == ref.calibration.p_value(profiles[r], names[r], test, s, k, b)
+
+
+def test_chi2_rows_equal_chi2_homogeneity():
+    rng = np.random.default_rng(4)
+    pairs = []
+    for _ in range(2000):  # 0 to 11 categories, empty ones on either side, an empty side now and then
+        k = int(rng.integers(0, 12))
+        ref = rng.integers(0, 3, k) * rng.integers(0, 1000, k)
+        cur = rng.integers(0, 2, k) * rng.integers(0, 300, k) * (rng.random() > 0.05)
+        pairs.append((ref, cur))
+    stat, p = chi2_rows([a for a, _ in pairs], [b for _, b in pairs])
+    assert list(zip(stat.tolist(), p.tolist(), strict=True)) == [chi2_homogeneity(a, b) for a, b in pairs]
