@@ -7,8 +7,9 @@ CPU than the window's events took to decode. Here the features are stacked inste
 
 * features whose fine grids have the same length are the rows of one matrix (a grid holds the
   reference's ``GRID_LEVELS + 1`` quantiles and its coarse edges, so a model's continuous
-  features fall into a handful of lengths); the reference's rows and the grids' cell widths are
-  stacked once per profile (:func:`stacks`), a window's rows at each close;
+  features fall into a handful of lengths); the reference's rows, the grids' cell widths and the
+  window's rows are stacked at each close (about 1 ms at 500 features; kept, they would add a
+  third to a profile's memory, per stream);
 * each statistic is computed for all the rows of a matrix in one call, with the one-feature
   path's numpy steps: cumulative sums along a row, ``matmul`` and ``einsum`` of a row with a row
   (:func:`~driftline.detectors.ranks.rank_z` itself), elementwise arithmetic. numpy computes these
@@ -35,7 +36,7 @@ from .batch_calibration import FitStack
 from .batch_chi2 import chi2_rows
 from .calibration import test_key
 from .drift_base import DriftTest, binned
-from .grid import cell_widths
+from .grid import MAX_DISTANCE
 from .profile import CategoricalProfile, NumericProfile, ReferenceProfile
 from .ranks import rank_z
 from .window import CategoricalWindow, NumericWindow
@@ -49,8 +50,8 @@ def batched(test: DriftTest) -> bool:
 
 
 class ProfileStacks:
-    """A profile's numeric features (those with a reference value) grouped by grid length, with
-    the reference's counts and the grids' cell widths stacked per group; the fit stacks per test."""
+    """A profile's numeric features (those with a reference value) grouped by grid length, its
+    categorical features; the fit stacks per test."""
 
     def __init__(self, profile: ReferenceProfile) -> None:
         self.profile = profile
@@ -60,8 +61,6 @@ class ProfileStacks:
         self.ref_n = np.array([p.n for p in self.profiles], dtype=np.int64)
         lengths = np.array([len(p.grid) for p in self.profiles], dtype=np.int64)
         self.groups = [np.flatnonzero(lengths == length) for length in np.unique(lengths).tolist()]
-        self.ref_counts = [np.stack([self.profiles[j].grid_counts.counts for j in g.tolist()]) for g in self.groups]
-        self.widths = [np.stack([cell_widths(self.profiles[j].grid) for j in g.tolist()]) for g in self.groups]
         # Each feature's group and row in it.
         self.group_of = np.empty(len(self.names), dtype=np.int64)
         self.row_of = np.empty(len(self.names), dtype=np.int64)
@@ -69,9 +68,14 @@ class ProfileStacks:
             self.group_of[g], self.row_of[g] = k, np.arange(len(g))
         # The categorical features with a reference value, and their reference counts (+ other).
         self.categorical = [n for n, p in profile.features.items() if isinstance(p, CategoricalProfile) and p.n > 0]
-        self.categorical_ref = [binned(profile.features[n], CategoricalWindow(profile.features[n]))[0]
-                                for n in self.categorical]
         self._fits: dict[str, FitStack] = {}
+
+    def reference_rows(self, group: int) -> tuple[np.ndarray, np.ndarray]:
+        """A group's reference counts and cell widths, a row per feature (``cell_widths`` of each)."""
+        members = self.groups[group].tolist()
+        grids = np.stack([self.profiles[j].grid for j in members])
+        widths = np.minimum(np.diff(grids / 2, axis=1), MAX_DISTANCE / 2) * 2
+        return np.stack([self.profiles[j].grid_counts.counts for j in members]), widths
 
     def fit_stack(self, test: DriftTest) -> FitStack:
         """The calibration's fits of ``test`` for its kind's features (shared by the profile's suites)."""
@@ -100,7 +104,7 @@ class _Sides:
     as the suite reads them, and per group the stacked counts, their totals and the tail sums."""
 
     def __init__(self, s: ProfileStacks, rows: np.ndarray, cur: Sequence[NumericWindow],
-                 base: Sequence[NumericWindow] | None) -> None:
+                 base: Sequence[NumericWindow] | None, reference: dict[int, tuple[np.ndarray, np.ndarray]]) -> None:
         members = rows.tolist()
         self.rows = rows
         self.win_n = np.array([cur[j].n for j in members], dtype=np.int64)
@@ -116,10 +120,13 @@ class _Sides:
         for k in np.unique(group).tolist():
             at = np.flatnonzero(group == k)
             local = s.row_of[rows[at]]
-            ref = s.ref_counts[k][local] if base is None else np.stack([ref_grid[a].counts for a in at.tolist()])
+            if k not in reference:  # once per close: the window's and the merge's sides share them
+                reference[k] = s.reference_rows(k)
+            ref_counts, widths = reference[k]
+            ref = ref_counts[local] if base is None else np.stack([ref_grid[a].counts for a in at.tolist()])
             win = np.stack([cur[members[a]].grid.counts for a in at.tolist()])
             self.n[at], self.m[at] = ref.sum(axis=1), win.sum(axis=1)
-            self.parts.append((at, ref, win, s.widths[k][local]))
+            self.parts.append((at, ref, win, widths[local]))
 
 
 class _Binned:
@@ -132,8 +139,8 @@ class _Binned:
         self.rows = rows
         self.win_n = np.array([cur[j].n for j in members], dtype=np.int64)
         self.base_n = None if base is None else np.array([base[j].n for j in members], dtype=np.int64)
-        self.ref = [s.categorical_ref[j] if base is None else np.append(base[j].counts, base[j].unseen) for j in members]
-        self.cur = [np.append(cur[j].counts, cur[j].unseen) for j in members]
+        pairs = [binned(s.profile.features[s.categorical[j]], cur[j], None if base is None else base[j]) for j in members]
+        self.ref, self.cur = [r for r, _ in pairs], [c for _, c in pairs]
 
 
 def _statistics(test: DriftTest, scale: np.ndarray | None, sides) -> tuple[np.ndarray, np.ndarray | None]:
@@ -188,7 +195,8 @@ def compare_all(s: ProfileStacks, tests: Sequence[tuple[int, DriftTest, bool]], 
     rows = np.flatnonzero(ok)
     if not len(rows):
         return out
-    sides = _Sides(s, rows, cur, base) if numeric else _Binned(s, rows, cur, base)
+    reference: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+    sides = _Sides(s, rows, cur, base, reference) if numeric else _Binned(s, rows, cur, base)
     merged_sides = None
     if recent is not None:
         merged = [recent.features[n] for n in names]
@@ -197,7 +205,7 @@ def compare_all(s: ProfileStacks, tests: Sequence[tuple[int, DriftTest, bool]], 
         # The suite's rule: merging pays while the merge holds at most half the reference.
         mrows = rows[(mn[rows] > 0) & (2 * mn[rows] <= ref_n)]
         if len(mrows):
-            merged_sides = _Sides(s, mrows, merged, None) if numeric else _Binned(s, mrows, merged, None)
+            merged_sides = _Sides(s, mrows, merged, None, reference) if numeric else _Binned(s, mrows, merged, None)
     for i, test, auto in tests:
         scale = scales.get(i)
         stat, p = _statistics(test, None if scale is None else scale[rows], sides)

@@ -25,6 +25,7 @@ from driftline.detectors.drift_registry import (
     PopulationStabilityIndex,
     WassersteinDistance,
 )
+from driftline.detectors.grid import cell_widths
 from driftline.detectors.moment_tests import RanksTest
 
 SHAPES = ("normal", "ties", "huge", "constant", "lognormal", "rounded", "no_reference")
@@ -154,8 +155,10 @@ def test_features_are_stacked_by_grid_length():
     assert sorted(j for g in s.groups for j in g.tolist()) == list(range(len(s.names)))
     for k, g in enumerate(s.groups):
         assert len({len(s.profiles[j].grid) for j in g.tolist()}) == 1
+        counts, widths = s.reference_rows(k)
         for row, j in enumerate(g.tolist()):
-            assert s.ref_counts[k][row].tolist() == s.profiles[j].grid_counts.counts.tolist()
+            assert counts[row].tolist() == s.profiles[j].grid_counts.counts.tolist()
+            assert widths[row].tolist() == cell_widths(s.profiles[j].grid).tolist()  # bit for bit
 
 
 def test_interp_rows_is_np_interp_row_by_row():
