@@ -6,6 +6,9 @@ from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+import numpy as np
+
+from .batch_tests import batched, compare_all, stacks
 from .calibration import alpha_for, ladder_around
 from .correction import Persistence, adjust_p_values, cauchy_combination
 from .drift_registry import DriftTest
@@ -69,7 +72,8 @@ class DriftSuite:
     [('x', 'wasserstein', True), ('x', 'ranks', True), ('x', 'moments', True), ('c', 'chi2', False)]
     """
 
-    def __init__(self, reference: ReferenceProfile, settings: DriftSettings | None = None) -> None:
+    def __init__(self, reference: ReferenceProfile, settings: DriftSettings | None = None, *,
+                 batch: bool = True) -> None:
         self.reference = reference
         self.settings = settings if settings is not None else DriftSettings()
         self._tests: dict[str, tuple[DriftTest, ...]] = {
@@ -80,6 +84,11 @@ class DriftSuite:
                       "categorical": tuple(spec.auto for spec in self.settings.categorical)}
         self._persistence = Persistence(*self.settings.persistence)
         self._recent: deque[WindowSketch] = deque(maxlen=max(self.settings.accumulate - 1, 0))
+        # The numeric tests run for every feature at once (detectors/batch_tests.py); ``batch=False``
+        # runs them one feature at a time, the reference the batched path is tested against.
+        self._batched = {kind: tuple((i, t, a) for i, (t, a) in enumerate(zip(self._tests[kind], self._auto[kind], strict=True))
+                                     if batch and batched(t)) for kind in ("numeric", "categorical")}
+        self._scales: dict[int, Any] | None = None
 
     def evaluate(self, window: WindowSketch, baseline: WindowSketch | None = None,
                  baseline_name: str = "reference") -> list[DriftResult]:
@@ -93,23 +102,30 @@ class DriftSuite:
         rows: list[tuple[str, int, DriftTest, float, float | None, bool]] = []
         calibration = self.reference.calibration
         recent = self._accumulated(window) if baseline is None else None
+        done = self._compare_batched(window, baseline, recent)
         for name, ref in self.reference.features.items():
             win = window.features.get(name)
             base = None if baseline is None else baseline.features.get(name)
             if win is None or win.n == 0 or ref.n == 0 or (baseline is not None and (base is None or base.n == 0)):
                 continue
             for i, test in enumerate(self._tests[ref.kind]):
-                statistic, p_value = test.compare(ref, win, base)
                 auto = self._auto[ref.kind][i]
-                if auto:
-                    p_value = calibration.p_value(ref, name, test, statistic, win.n,
-                                                  None if base is None else base.n)
+                p_merged = None
+                if (name, i) in done:  # computed with every feature's at once
+                    statistic, p_value, p_merged = done[(name, i)]
+                else:
+                    statistic, p_value = test.compare(ref, win, base)
+                    if auto:
+                        p_value = calibration.p_value(ref, name, test, statistic, win.n,
+                                                      None if base is None else base.n)
                 merged = None if recent is None else recent.features.get(name)
                 # Merging pays while the window's noise (1/n) dominates the reference's (1/N); past
                 # half the reference it mostly tests that reference's own draw (a small segment
                 # reference, a warm-up reference the size of a window).
                 if merged is not None and p_value is not None and 0 < 2 * merged.n <= ref.n:
-                    p_value = simes(p_value, self._p_recent(ref, name, test, merged, auto))
+                    if p_merged is None:
+                        p_merged = self._p_recent(ref, name, test, merged, auto)
+                    p_value = simes(p_value, p_merged)
                 rows.append((name, i, test, statistic, p_value, auto))
         method = self.settings.correction
         p_rows = [j for j, row in enumerate(rows) if row[2].uses_p_value or row[5]]
@@ -147,6 +163,19 @@ class DriftSuite:
                 )
             )
         return results
+
+    def _compare_batched(self, window: WindowSketch, baseline: WindowSketch | None,
+                         recent: WindowSketch | None) -> dict[tuple[str, int], tuple]:
+        """The batched tests' ``(statistic, p_value, p_merged)`` per (feature, test index)."""
+        if not any(self._batched.values()):
+            return {}
+        s = stacks(self.reference)
+        if self._scales is None:  # what each wasserstein test divides by, per feature
+            self._scales = {i: np.array([t.scale(p) for p in s.profiles], dtype=np.float64)
+                            for i, t, _ in self._batched["numeric"] if t.name == "wasserstein"}
+        done = compare_all(s, self._batched["numeric"], self._scales, window, baseline, recent)
+        done.update(compare_all(s, self._batched["categorical"], {}, window, baseline, recent))
+        return done
 
     def _accumulated(self, window: WindowSketch) -> WindowSketch | None:
         """The merge of the last ``accumulate`` windows (this one included), or None while there
