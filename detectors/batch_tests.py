@@ -1,4 +1,4 @@
-"""The drift tests of every feature of a window at once: ``wasserstein``, ``ranks``, ``ks``, ``chi2``.
+"""The drift tests of every feature of a window at once: ``wasserstein``, ``ranks``, ``moments``, ``ks``, ``chi2``.
 
 A window's close runs each test on each numeric feature. One feature at a time
 (:meth:`DriftTest.compare`, then :meth:`Calibration.p_value`), that is a few dozen numpy and
@@ -18,7 +18,7 @@ CPU than the window's events took to decode. Here the features are stacked inste
 * the calibrated p-values of all the features come from their fits stacked per ladder size
   (:class:`~driftline.detectors.batch_calibration.FitStack`), equal to ``Calibration.p_value``'s.
 
-Covered: ``wasserstein`` (any ``normalise``), ``ranks`` (any ``scores``), ``ks`` with the ``fast``
+Covered: ``wasserstein`` (any ``normalise``), ``ranks`` (any ``scores``), ``moments``, ``ks`` with the ``fast``
 p-value, and ``chi2`` on the categorical features (:mod:`~driftline.detectors.batch_chi2`); other
 tests, and features without a reference value, stay one at a time.
 tests/detectors/test_batch_tests.py compares both paths on random references and windows.
@@ -37,6 +37,7 @@ from .batch_chi2 import chi2_rows
 from .calibration import test_key
 from .drift_base import DriftTest, binned
 from .grid import MAX_DISTANCE
+from .moments import moments_z
 from .profile import CategoricalProfile, NumericProfile, ReferenceProfile
 from .ranks import rank_z
 from .window import CategoricalWindow, NumericWindow
@@ -46,7 +47,7 @@ __all__ = ["ProfileStacks", "batched", "compare_all", "stacks"]
 
 def batched(test: DriftTest) -> bool:
     """Whether :func:`compare_all` computes ``test`` (else it runs one feature at a time)."""
-    return test.name in ("wasserstein", "ranks", "chi2") or (test.name == "ks" and test.method == "fast")
+    return test.name in ("wasserstein", "ranks", "moments", "chi2") or (test.name == "ks" and test.method == "fast")
 
 
 class ProfileStacks:
@@ -70,12 +71,14 @@ class ProfileStacks:
         self.categorical = [n for n, p in profile.features.items() if isinstance(p, CategoricalProfile) and p.n > 0]
         self._fits: dict[str, FitStack] = {}
 
-    def reference_rows(self, group: int) -> tuple[np.ndarray, np.ndarray]:
-        """A group's reference counts and cell widths, a row per feature (``cell_widths`` of each)."""
+    def reference_rows(self, group: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """A group's reference counts, cell widths (``cell_widths`` of each) and cell values
+        (``cell_values`` of each), a row per feature."""
         members = self.groups[group].tolist()
         grids = np.stack([self.profiles[j].grid for j in members])
         widths = np.minimum(np.diff(grids / 2, axis=1), MAX_DISTANCE / 2) * 2
-        return np.stack([self.profiles[j].grid_counts.counts for j in members]), widths
+        values = np.concatenate([grids[:, :1], grids], axis=1)
+        return np.stack([self.profiles[j].grid_counts.counts for j in members]), widths, values
 
     def fit_stack(self, test: DriftTest) -> FitStack:
         """The calibration's fits of ``test`` for its kind's features (shared by the profile's suites)."""
@@ -104,7 +107,7 @@ class _Sides:
     as the suite reads them, and per group the stacked counts, their totals and the tail sums."""
 
     def __init__(self, s: ProfileStacks, rows: np.ndarray, cur: Sequence[NumericWindow],
-                 base: Sequence[NumericWindow] | None, reference: dict[int, tuple[np.ndarray, np.ndarray]]) -> None:
+                 base: Sequence[NumericWindow] | None, reference: dict[int, tuple[np.ndarray, ...]]) -> None:
         members = rows.tolist()
         self.rows = rows
         self.win_n = np.array([cur[j].n for j in members], dtype=np.int64)
@@ -115,18 +118,18 @@ class _Sides:
         # Each side's total as its GridCounts.n counts it (what compare divides by).
         self.n = np.empty(len(rows), dtype=np.int64)
         self.m = np.empty(len(rows), dtype=np.int64)
-        self.parts = []  # per group present: (positions among rows, ref counts, cur counts, widths)
+        self.parts = []  # per group present: (positions among rows, ref counts, cur counts, widths, cell values)
         group = s.group_of[rows]
         for k in np.unique(group).tolist():
             at = np.flatnonzero(group == k)
             local = s.row_of[rows[at]]
             if k not in reference:  # once per close: the window's and the merge's sides share them
                 reference[k] = s.reference_rows(k)
-            ref_counts, widths = reference[k]
+            ref_counts, widths, values = reference[k]
             ref = ref_counts[local] if base is None else np.stack([ref_grid[a].counts for a in at.tolist()])
             win = np.stack([cur[members[a]].grid.counts for a in at.tolist()])
             self.n[at], self.m[at] = ref.sum(axis=1), win.sum(axis=1)
-            self.parts.append((at, ref, win, widths[local]))
+            self.parts.append((at, ref, win, widths[local], values[local]))
 
 
 class _Binned:
@@ -150,10 +153,14 @@ def _statistics(test: DriftTest, scale: np.ndarray | None, sides) -> tuple[np.nd
     stat = np.empty(len(sides.rows))
     p = np.empty(len(sides.rows)) if test.name == "ks" else None
     with np.errstate(all="ignore"):
-        for at, ref, cur, widths in sides.parts:
+        for at, ref, cur, widths, values in sides.parts:
             n, m = sides.n[at], sides.m[at]
             if test.name == "ranks":
                 stat[at] = np.abs(rank_z(ref, cur, test.scores)).max(axis=1)
+                continue
+            if test.name == "moments":
+                t = sides.tails[at]
+                stat[at] = moments_z(values, ref, cur, (t[:, 0], t[:, 1]), (t[:, 2], t[:, 3]))
                 continue
             cf = np.cumsum(ref, axis=1) / n[:, None]
             cg = np.cumsum(cur, axis=1) / m[:, None]

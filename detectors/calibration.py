@@ -64,6 +64,7 @@ _BULK_LEVELS = np.array([0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, TAIL
 FITS = {"psi": ("tail", 1), "chi2": ("gamma", 1), "unseen_share": ("gamma", 1), "jensen_shannon": ("gamma", 2),
         "hellinger": ("gamma", 2), "ks": ("tail", 2), "wasserstein": ("tail", 2), "l_infinity": ("tail", 2), "moments": ("tail", 2),
         "ranks": ("tail", 2)}
+_BIG = float(np.finfo(np.float64).max)
 # Statistics normalised by their sampling error, and the power of (1 + m/N) that undoes it.
 SCALED = {"chi2": 1.0, "moments": 0.5, "ranks": 0.5}
 
@@ -215,8 +216,14 @@ class Calibration:
         # 1/m + 1/N here but by 1/n + 1/N = 1/m live: put the live scale back, or the null
         # comes out narrower than the live statistic's (by 1 + m/N: 1.1 at n = N/10).
         stat = stat * (1.0 + m / big) ** SCALED.get(test.name, 0.0)
-        y = stat**power
+        with np.errstate(over="ignore", invalid="ignore"):
+            y = stat**power
         y = y[np.isfinite(y)]
+        if not len(y):
+            # Every draw's statistic overflowed (a reference holding values near 1e308): the
+            # resampling tells nothing apart, so a finite live statistic gets p = 1 (a non-finite
+            # one still gets 0). Finite sentinels: the fit goes into JSON.
+            return (0.0, 0.0, _BIG) if method == "gamma" else (*([_BIG] * len(_BULK_LEVELS)), _BIG, 0.0)
         if method == "gamma":
             mean, var = float(y.mean()), float(y.var())
             if var <= 0 or mean <= 0:

@@ -30,7 +30,9 @@ def _moments(values: np.ndarray, counts: np.ndarray, low, high) -> tuple[np.ndar
     counts = counts.astype(np.float64)
     n = counts.sum(axis=1)
     safe = np.maximum(n, 1.0)
-    shift = values[len(values) // 2]  # centred: no cancellation on far-from-zero features
+    # Centred: no cancellation on far-from-zero features. ``values`` 2-D: a row of cell values per
+    # row of counts (the batched close: each feature its own grid), the same arithmetic row by row.
+    shift = values[len(values) // 2] if values.ndim == 1 else values[:, values.shape[1] // 2][:, None]
     low, high = np.broadcast_to(np.asarray(low, dtype=np.float64), n.shape), np.broadcast_to(
         np.asarray(high, dtype=np.float64), n.shape)
     low_n, high_n = counts[:, 0], counts[:, -1]
@@ -45,7 +47,7 @@ def _moments(values: np.ndarray, counts: np.ndarray, low, high) -> tuple[np.ndar
         d2 = (v - mean[:, None]) ** 2
         var = np.einsum("ij,ij->i", counts, d2) / safe
         fourth = np.einsum("ij,ij->i", counts, d2 * d2) / safe
-    return mean + shift, var, fourth
+    return mean + (shift if values.ndim == 1 else shift[:, 0]), var, fourth
 
 
 def moments_z(values: np.ndarray, ref: np.ndarray, cur: np.ndarray, ref_tails: tuple = (0.0, 0.0),

@@ -26,7 +26,7 @@ from driftline.detectors.drift_registry import (
     WassersteinDistance,
 )
 from driftline.detectors.grid import cell_widths
-from driftline.detectors.moment_tests import RanksTest
+from driftline.detectors.moment_tests import MomentsTest, RanksTest
 
 SHAPES = ("normal", "ties", "huge", "constant", "lognormal", "rounded", "no_reference")
 
@@ -98,7 +98,8 @@ NUMERIC = {
     "default": DriftSettings().numeric,
     "all": (TestSpec("wasserstein", "auto"), TestSpec("ranks", "auto", params={"scores": "normal"}),
             TestSpec("ks", "auto"), TestSpec("ks"), TestSpec("wasserstein", params={"normalise": "none"}),
-            TestSpec("wasserstein", params={"normalise": "iqr"}), TestSpec("ranks"), TestSpec("psi", "auto")),
+            TestSpec("wasserstein", params={"normalise": "iqr"}), TestSpec("ranks"), TestSpec("psi", "auto"),
+            TestSpec("moments")),
 }
 
 
@@ -132,7 +133,7 @@ def test_the_merge_p_values_are_batched_too():
     merged.merge(a)
     merged.merge(b)
     done = suite._compare_batched(b, None, merged)
-    assert len(done) == 4 * 2 + 2
+    assert len(done) == 4 * len(DriftSettings().numeric) + 2
     for (name, i), (statistic, p_value, p_merged) in done.items():
         profile = ref.features[name]
         test = suite._tests[profile.kind][i]
@@ -142,8 +143,8 @@ def test_the_merge_p_values_are_batched_too():
 
 
 def test_only_the_covered_tests_are_batched():
-    tests = (WassersteinDistance(), RanksTest(), KolmogorovSmirnov(), ChiSquare(), PopulationStabilityIndex())
-    assert [t.name for t in tests if batched(t)] == ["wasserstein", "ranks", "ks", "chi2"]
+    tests = (WassersteinDistance(), RanksTest(), KolmogorovSmirnov(), ChiSquare(), PopulationStabilityIndex(), MomentsTest())
+    assert [t.name for t in tests if batched(t)] == ["wasserstein", "ranks", "ks", "chi2", "moments"]
     assert not batched(KolmogorovSmirnov(method="scipy"))
 
 
@@ -155,7 +156,7 @@ def test_features_are_stacked_by_grid_length():
     assert sorted(j for g in s.groups for j in g.tolist()) == list(range(len(s.names)))
     for k, g in enumerate(s.groups):
         assert len({len(s.profiles[j].grid) for j in g.tolist()}) == 1
-        counts, widths = s.reference_rows(k)
+        counts, widths, _ = s.reference_rows(k)
         for row, j in enumerate(g.tolist()):
             assert counts[row].tolist() == s.profiles[j].grid_counts.counts.tolist()
             assert widths[row].tolist() == cell_widths(s.profiles[j].grid).tolist()  # bit for bit
@@ -177,7 +178,7 @@ def test_interp_rows_is_np_interp_row_by_row():
         np.testing.assert_array_equal(interp_rows(x, xp, f, left=1.0), expected)  # NaN where np.interp's is
 
 
-@pytest.mark.parametrize("test", [WassersteinDistance(), RanksTest(), KolmogorovSmirnov()])
+@pytest.mark.parametrize("test", [WassersteinDistance(), RanksTest(), KolmogorovSmirnov(), MomentsTest()])
 def test_fit_stack_p_values_equal_calibration_p_value(test):
     rng = np.random.default_rng(1)
     ref = _reference(["normal", "ties", "lognormal"], rng)

@@ -160,3 +160,16 @@ def test_calibrate_fits_the_window_sizes_and_the_accumulated_ones(profile):
     assert DriftSuite(ref, settings).calibrate([700]) == 3 * 5  # 3 features x 5 distinct sizes
     # 700, 1,400 and 2,100 events: the ladder sizes around each, per feature.
     assert sorted({s for _, _, s in ref.calibration.fits}) == [566, 800, 1131, 1600, 2263]
+
+
+@pytest.mark.parametrize(("name", "params"), [("wasserstein", {"normalise": "iqr"}), ("moments", {})])
+def test_a_null_whose_every_draw_overflows_tells_nothing_apart(name, params):
+    # A reference holding values near 1e308: every resampled statistic is inf (nothing to fit).
+    rng = np.random.default_rng(8)
+    values = np.concatenate([rng.normal(0, 1, 2000), [1.7e308, -1.7e308, 1.5e308]])
+    ref = ReferenceProfile.from_columns({"x": "numeric"}, {"x": values})
+    test = make_detector(name, **params)
+    profile = ref.features["x"]
+    assert ref.calibration.p_value(profile, "x", test, 0.5, 500) == 1.0
+    assert ref.calibration.p_value(profile, "x", test, float("inf"), 500) <= 1e-299
+    json.dumps(ref.calibration.to_dict(), allow_nan=False)  # the fit stays JSON
