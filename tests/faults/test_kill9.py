@@ -68,8 +68,12 @@ def _run(sc: Scenario, t, hook: WebhookReceiver, kill_when=None, *, rebalance=Fa
         elif kill_when is not None:
             sc.produce_traffic(t)
             wait_until(lambda: kill_when(sc, hook), 90, "the kill point", interval=0.05)
-            in_flight = {r.headers.get("Idempotency-Key") for r in hook.requests}
             worker.kill9()
+            # In flight at the kill: every request the dead worker had sent (alerts of one close go
+            # out concurrently, so more may have arrived between the kill point and the kill); a
+            # request already on the wire is read by the receiver a moment later.
+            time.sleep(0.3)
+            in_flight = {r.headers.get("Idempotency-Key") for r in hook.requests}
             workers.append(sc.start_worker())
         else:
             sc.produce_traffic(t)
