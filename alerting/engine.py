@@ -139,7 +139,7 @@ class AlertEngine:
             **finding.evidence,
         }
         alert = Alert(
-            alert_id=alert_id(key, "firing", report.window_start_ms, finding.severity),
+            alert_id=alert_id(key, "firing", report.window_start_ms, finding.severity, finding.decision),
             dedup_key=key, status="firing", kind=obs.kind, severity=finding.severity,
             action=finding.action or rule.action,
             model=report.model, version=report.version, features=finding.features,

@@ -6,8 +6,9 @@ experiments and the version lifecycle produce:
 * ``experiment``: an :class:`~driftline.detectors.ExperimentResult` whose verdict *changed* (to one
   of ``when.verdicts``: rollback, promote, inconclusive). Only the change is observed, so an
   experiment raises one alert per decision, never a repeat or a resolve; its ``alert_id`` is a
-  function of the window that decided, so a replay after a crash yields the same one and the
-  delivery log sends it once. The alert's ``action`` is the experiment's action for the verdict
+  function of the decision (the verdict and the experiment's first window), not of the window that
+  decided: a replay after a crash, whose late labels may land in other windows and decide one
+  window earlier or later, yields the same id and the delivery log sends it once. The alert's ``action`` is the experiment's action for the verdict
   (``rollback``, ``promote``...), its severity the rule's for a rollback, ``warning`` otherwise.
   Dedup key: ``model/<challenger>/experiment/<experiment>``.
 * ``rollback_not_effective``: a :class:`~driftline.detectors.VersionTraffic`: a rolled-back or
@@ -76,7 +77,7 @@ class ExperimentCondition:
                  "guardrails": [{"metric": g.metric, "estimate": _finite(g.interval.estimate),
                                  "lower": _finite(g.interval.lower), "upper": _finite(g.interval.upper),
                                  "limit": g.limit, "breached": g.breached} for g in e.guardrails]},
-                action=report.action)
+                action=report.action, decision=f"{e.verdict}@{e.started_ms}")
         yield Observation(dedup_key(report.model, report.challenger, "experiment", report.experiment),
                           "experiment", None, finding)
 

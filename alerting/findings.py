@@ -18,13 +18,17 @@ __all__ = ["Finding", "Observation", "dedup_key"]
 @dataclass(frozen=True, slots=True)
 class Finding:
     """A rule matched: what the alert for this dedup key should say. ``action``, when set, is the
-    alert's action instead of the rule's (an experiment's verdict names its own: rollback, promote)."""
+    alert's action instead of the rule's (an experiment's verdict names its own: rollback, promote).
+    ``decision``, when set, names what fired instead of the window that saw it: the alert id is a
+    function of it, so a replay that reaches the same decision in another window (an experiment
+    whose late labels landed elsewhere) yields the same id and the delivery log sends it once."""
 
     severity: str
     features: tuple[FeatureEvidence, ...]
     summary: str
     evidence: Mapping[str, Any]
     action: str | None = None
+    decision: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -41,13 +41,18 @@ def rfc3339(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, tz=UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def alert_id(dedup_key: str, status: str, window_start_ms: int, severity: str) -> str:
-    """Deterministic id: a recomputation after a crash yields the same one.
+def alert_id(dedup_key: str, status: str, window_start_ms: int, severity: str, decision: str | None = None) -> str:
+    """Deterministic id: a recomputation after a crash yields the same one. With ``decision`` (what
+    fired, e.g. an experiment's verdict and start), the id does not depend on the window.
 
     >>> len(alert_id("fraud/v3/data_drift", "firing", 0, "warning"))
     32
+    >>> alert_id("m/v2/experiment/x", "firing", 0, "critical", "rollback@0") == alert_id(
+    ...     "m/v2/experiment/x", "firing", 60_000, "critical", "rollback@0")
+    True
     """
-    raw = f"{dedup_key}|{status}|{window_start_ms}|{severity}".encode()
+    where = window_start_ms if decision is None else f"decision:{decision}"
+    raw = f"{dedup_key}|{status}|{where}|{severity}".encode()
     return hashlib.sha256(raw).hexdigest()[:32]
 
 

@@ -164,7 +164,7 @@ class ChampionChallenger:
         else:
             reason = f"decided at the window ending {self.decided_ms} ms"
         return Evaluation(start_ms, end_ms, verdict, previous, reason, primary, guardrails, checks, paired,
-                          d.alpha_each)
+                          d.alpha_each, self.started_ms)
 
     def _choose_pairing(self) -> bool | None:
         """Paired once both arms have ``min_sample`` labelled events, if most of the challenger's are

@@ -45,6 +45,7 @@ class Evaluation:
     checks: tuple[MetricComparison, ...]  # live prediction and latency comparisons, shown, not decisive
     paired: bool
     alpha: float
+    started_ms: int | None = None  # the experiment's first window: with the verdict, what names a decision
 
     @property
     def changed(self) -> bool:

@@ -11,7 +11,8 @@ predictions a grace period after the change is reported (:meth:`traffic`) to the
 ``rollback_not_effective`` rule.
 
 Verdict changes are stamped with the event time of the window that decided, so a replay after a
-crash writes the same row; changes made elsewhere carry the wall-clock time they were made.
+crash writes the same row (or, when its late labels made it decide a window later, a second row
+with the same state); changes made elsewhere carry the wall-clock time they were made.
 
 >>> life = Lifecycle()
 >>> life.saw("credit", "v2", 1_000, 5_000, "canary")

@@ -14,14 +14,18 @@ from driftline.detectors import (
 from driftline.settings import ExperimentWhen, LifecycleWhen, RuleSettings
 
 
-def results(accuracy_b: float, windows: int = 6) -> list[ExperimentResult]:
+def results(accuracy_b: float, windows: int = 6, late: int = 0) -> list[ExperimentResult]:
+    """Six windows' verdicts; ``late`` challenger labels of each window arrive in the next one."""
     cc = ChampionChallenger(ExperimentDesign(min_sample=100))
     out = []
     rng = np.random.default_rng(0)
+    carried = np.zeros(0)
     for i in range(windows):
         w = cc.new_window(i * 60_000, (i + 1) * 60_000)
         w.champion.add_labels({"accuracy": (rng.random(400) < 0.9).astype(float)})
-        w.challenger.add_labels({"accuracy": (rng.random(100) < accuracy_b).astype(float)})
+        labels = np.concatenate([carried, (rng.random(100) < accuracy_b).astype(float)])
+        carried = labels[len(labels) - late:] if late else np.zeros(0)
+        w.challenger.add_labels({"accuracy": labels[:len(labels) - late]})
         e = cc.close(w)
         out.append(ExperimentResult("canary", "credit", "v1", "v2", e, {"rollback": "rollback"}.get(e.verdict,
                                                                                                       "notify")))

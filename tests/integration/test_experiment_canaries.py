@@ -198,8 +198,9 @@ def test_canary_verdicts_actions_lifecycle_and_the_status_page(broker, clickhous
 
             # -- exactly one signed rollback per decision, across the kill --------------------------------
             bodies = deliveries(hook)
-            # On a failure, which alert ids went out, and what the store holds (a replay that decided in
-            # another window than the first worker would show a second id).
+            # On a failure, which alert ids went out, and what the store holds. (The replay may decide a
+            # window later than the first worker, its labels interleaved otherwise: the id names the
+            # decision, not the window, so the delivery log still sends it once.)
             detail = ([(b["model"], b.get("alert_id"), b.get("window_start")) for b in bodies],
                       rows("SELECT alert_id, model, window_start FROM {db}.alerts FINAL WHERE kind = 'experiment'"),
                       rows("SELECT alert_id, channel, status FROM {db}.alert_deliveries FINAL"))
