@@ -26,10 +26,13 @@ from tests.integration.traffic import START_MS, make_traffic
 FEATURES = {"income": "numeric", "age": "numeric", "country": "categorical"}
 
 
-def config(concept: str = "adwin", **credit) -> dict:
+def config(concept: str = "adwin", light: bool = False, **credit) -> dict:
     """Three models exercising every stateful part: in-stream reference and PCA, river detectors on
-    features and on the error stream, k-of-n persistence, a label-accuracy alert rule."""
-    return {
+    features and on the error stream, k-of-n persistence, a label-accuracy alert rule. ``light``:
+    for tests whose subject is another part (a concept detector, the performance estimates), one
+    calibrated numeric test per model and one river detector on features: a third of the default's
+    fits and no KSWIN, most of a run's time. The split tests run the full config."""
+    cfg = {
         "models": [
             {"name": "credit", "task": "binary_classification", "features": FEATURES,
              "reference": {"warmup_events": 1000}, "window": {"size": "10s", "idle_close": "3s"},
@@ -53,6 +56,11 @@ def config(concept: str = "adwin", **credit) -> dict:
              "when": {"metric": "accuracy", "op": "<", "value": 0.9}, "for_windows": 2},
         ]},
     }
+    if light:
+        for model in cfg["models"]:
+            model["drift"] = {**model.get("drift", {}), "numeric": [{"type": "wasserstein", "threshold": "auto"}]}
+        cfg["models"][0]["streaming"] = [{"feature": "income", "type": "adwin"}]
+    return cfg
 
 
 def batches(n_per_model: int = 4000) -> list[tuple[int, list, list]]:
@@ -129,12 +137,12 @@ def test_restored_partition_reports_exactly_what_an_uninterrupted_one_does(strai
 
 @pytest.mark.parametrize("concept", ["adwin", "ddm", "eddm", "hddm_a", "hddm_w", "page_hinkley"])
 def test_every_concept_detector_continues_identically(concept):
-    settings = parse_settings(config(concept))
+    settings = parse_settings(config(concept, light=True))
     same(run(Processor(settings)), run(Processor(settings), 23, through_bytes(Processor(settings))))
 
 
 def test_a_configured_reference_is_not_stored_but_checked():
-    settings = parse_settings(config())
+    settings = parse_settings(config(light=True))
     rows = make_traffic(2000, seed=11).predictions
     columns = {name: [json.loads(v)["features"][name] for _, v in rows if b'"credit"' in v] for name in FEATURES}
     reference = ReferenceProfile.from_columns(FEATURES, columns)
@@ -257,7 +265,7 @@ def _no_pickle(*args, **kwargs):
 def test_cbpe_estimates_continue_identically_after_a_restore():
     """A configured reference with scores and labels: every prediction window reports CBPE
     estimates, and a restored partition reports exactly the same ones."""
-    settings = parse_settings(config())
+    settings = parse_settings(config(light=True))
     t = make_traffic(2000, seed=11)
     rows = [json.loads(v) for _, v in t.predictions if b'"credit"' in v]
     rows = [r for r in rows if isinstance(r.get("features"), dict) and "score" in r and "income" in r["features"]]
@@ -283,14 +291,14 @@ def test_cbpe_estimates_continue_identically_after_a_restore():
     for now, predictions, feedback in BATCHES[:23]:
         processor.process(state, predictions, feedback, now, out)
     assert any(w.cbpe is not None for w in state.monitors[("credit", "v1")].windows.values())
-    off = Processor(parse_settings(config(estimate_performance=False)), references={"credit": reference})
+    off = Processor(parse_settings(config(estimate_performance=False, light=True)), references={"credit": reference})
     restored = off.restore_partition(state.snapshot())
     assert all(w.cbpe is None for w in restored.monitors[("credit", "v1")].windows.values())
 
 
 def test_dle_estimates_continue_identically_after_a_restore():
     """A regression model's configured reference with a DLE loss model: the same contract."""
-    settings = parse_settings(config())
+    settings = parse_settings(config(light=True))
     t = make_traffic(2000, seed=11)
     rows = [json.loads(v) for _, v in t.predictions if b'"price"' in v]
     rows = [r for r in rows if isinstance(r.get("features"), dict) and {"sqft", "rooms"} <= set(r["features"])]
