@@ -45,7 +45,7 @@ from __future__ import annotations
 
 import math
 import zlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -123,25 +123,13 @@ class Calibration:
     """Null fits per (feature, test, ladder size), made on demand from the reference.
 
     Mergeable is not a question here: this is state of the reference, not of a window.
-    Deterministic: the resampling of a (feature, size) is seeded from its name and size, and the
-    feature's tests fit their nulls on the same draws (:meth:`register`: one resampling per
-    feature and size, not per test).
+    Deterministic: the resampling of a (feature, test, size) is seeded from its names.
     """
 
     def __init__(self, draws: int = 4000, seed: int = 0) -> None:
         self.draws = check_int("draws", draws, low=200, high=1_000_000)
         self.seed = check_int("seed", seed, low=0)
         self.fits: dict[tuple[str, str, int], tuple] = {}
-        # Per feature, the auto tests fitted together (register): not state, a schedule.
-        self.siblings: dict[str, dict[str, Any]] = {}
-
-    def register(self, feature: str, tests: Iterable[Any]) -> None:
-        """``tests`` are calibrated for ``feature``: a fit of one of them at a size fits them all,
-        from the one resampling they share (the resampling, not the statistics, is most of a fit's
-        cost). Only when the fits are made changes; their values do not (see :meth:`_resample`)."""
-        group = self.siblings.setdefault(feature, {})
-        for test in tests:
-            group.setdefault(test_key(test), test)
 
     def __len__(self) -> int:
         return len(self.fits)
@@ -201,18 +189,10 @@ class Calibration:
         key = (feature, test_key(test), size)
         fit = self.fits.get(key)
         if fit is None:
-            tests = {key[1]: test}
-            tests.update((k, t) for k, t in self.siblings.get(feature, {}).items() if (feature, k, size) not in self.fits)
-            draws = self._draws(profile, feature, size)
-            for k, t in tests.items():
-                self.fits[(feature, k, size)] = self._null_fit(profile, t, draws)
-            fit = self.fits[key]
+            fit = self.fits[key] = self._resample(profile, test, size, key)
         return fit
 
-    def _draws(self, profile: Any, feature: str, size: int) -> np.ndarray:
-        """The resampled windows of ``feature`` at ``size``, seeded from the two (every test of the
-        feature fits its null on the same draws: a fit depends on the feature, the test and the
-        size, never on which other fits were made with it, or in which order)."""
+    def _resample(self, profile: Any, test: Any, size: int, key: tuple[str, str, int]) -> tuple:
         counts = _reference_counts(profile)
         share = counts / counts.sum()
         if profile.kind == "numeric" and len(counts) > 2:
@@ -222,20 +202,14 @@ class Calibration:
             share = counts.astype(np.float64)
             share[[0, -1]] += 1.0
             share /= share.sum()
-        rng = np.random.default_rng([self.seed, zlib.crc32(repr((feature, size)).encode())])
+        rng = np.random.default_rng([self.seed, zlib.crc32(repr(key).encode())])
         # One draw per pair, not two: the window's shares against the reference's own, at the size
         # whose sampling variance is both sides' (1/m = 1/n + 1/N). Half the time, the same null
         # to first order (checked by the achieved rates in tests/detectors/test_calibration.py).
         big = int(counts.sum())
         m = max(int(round(size * big / (size + big))), 1)
-        return rng.multinomial(m, share, size=self.draws)
-
-    def _null_fit(self, profile: Any, test: Any, cur: np.ndarray) -> tuple:
-        """``test``'s null fit from the resampled windows ``cur`` (of one size)."""
-        counts = _reference_counts(profile)
-        big = int(counts.sum())
-        m = int(cur[0].sum())
         ref = counts[None, :]
+        cur = rng.multinomial(m, share, size=self.draws)
         method, power = FITS[test.name]
         stat = NULL_STATISTICS[test.name](test, profile, ref, cur)
         # A statistic scaled by its sampling error (chi-square, the moments' z) divides by

@@ -89,9 +89,6 @@ class DriftSuite:
         self._batched = {kind: tuple((i, t, a) for i, (t, a) in enumerate(zip(self._tests[kind], self._auto[kind], strict=True))
                                      if batch and batched(t)) for kind in ("numeric", "categorical")}
         self._scales: dict[int, Any] | None = None
-        for name, ref in reference.features.items():  # a feature's auto tests share their resampling
-            reference.calibration.register(name, (t for t, a in zip(self._tests[ref.kind], self._auto[ref.kind],
-                                                                    strict=True) if a))
 
     def evaluate(self, window: WindowSketch, baseline: WindowSketch | None = None,
                  baseline_name: str = "reference") -> list[DriftResult]:

@@ -1,15 +1,14 @@
 """Null fits of ``threshold: auto`` made ahead of a window's close, on a background thread.
 
 A calibrated test needs the null fits of its (feature, test, window size) the first time a window
-of that size closes, about 0.1-0.3 s each (detectors/calibration.py): made inside the close, a
+of that size closes, about 0.2-0.3 s each (detectors/calibration.py): made inside the close, a
 13-feature model's first close paused the ingest thread some 15 s, a model with hundreds of
 features for minutes, past ``max.poll.interval.ms``. A monitor asks for the fits of its open
 window's expected size while the window fills (:meth:`~driftline.stream.monitor.ModelMonitor.add_predictions`),
 and this thread makes them.
 
 Results do not depend on it: a fit is a deterministic function of its reference, feature, test
-and size (its resampling is seeded from the feature's name and the size, and shared by the
-feature's calibrated tests, whichever of them asks first), so a close finds it made here or makes it
+and size (its resampling is seeded from their names), so a close finds it made here or makes it
 itself, with the same value; a fit made twice (here and by a close that did not wait) is the
 same tuple stored twice. Asking never blocks: when the queue is full the request is dropped and
 counted (a close then makes its fits itself, as without this). The fitting is numpy's multinomial
