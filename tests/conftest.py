@@ -34,3 +34,17 @@ def clickhouse_cluster(tmp_path_factory):
 def webhook_receiver():
     with WebhookReceiver() as receiver:
         yield receiver
+
+
+# The suite's longest tests (worker subprocesses on real servers, then in-process streams) are
+# handed out first: xdist gives the next test to whichever worker is free, so long tests taken
+# last leave the other workers idle at the end of the run.
+_FIRST = ("faults", "integration", "stream")
+
+
+def pytest_collection_modifyitems(config, items):
+    def rank(item) -> int:
+        parts = item.path.relative_to(config.rootpath).parts
+        return _FIRST.index(parts[1]) if len(parts) > 2 and parts[1] in _FIRST else len(_FIRST)
+
+    items.sort(key=rank)  # stable: the order within a group stays the collection's
