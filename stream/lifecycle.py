@@ -11,8 +11,9 @@ predictions a grace period after the change is reported (:meth:`traffic`) to the
 ``rollback_not_effective`` rule.
 
 Verdict changes are stamped with the event time of the window that decided, so a replay after a
-crash writes the same row (or, when its late labels made it decide a window later, a second row
-with the same state); changes made elsewhere carry the wall-clock time they were made.
+crash writes the same row; a replay whose late labels made it decide a window later keeps the
+first decision's row when it has read it back from the table (:meth:`adopt`), and otherwise writes
+a second row with the same state. Changes made elsewhere carry the wall-clock time they were made.
 
 >>> life = Lifecycle()
 >>> life.saw("credit", "v2", 1_000, 5_000, "canary")
@@ -82,8 +83,12 @@ class Lifecycle:
             entry.dirty = True
 
     def decided(self, model: str, version: str, state: str, reason: str, changed_by: str, at_ms: int) -> None:
-        """A verdict changed the state of ``version`` at event time ``at_ms``."""
+        """A verdict changed the state of ``version`` at event time ``at_ms``. The same decision
+        already known (a replay that decided a window later than the worker before it, whose row
+        it adopted from the table) keeps its first time: no second row."""
         entry = self.versions.get((model, version))
+        if entry is not None and (entry.record.state, entry.record.changed_by) == (state, changed_by):
+            return
         if entry is None:
             entry = self.versions[(model, version)] = _Entry(VersionRecord(model, version, state, reason,
                                                                            changed_by, at_ms))

@@ -154,6 +154,15 @@ def test_kill9_on_a_clickhouse_cluster_matches_a_clean_run(clean_run, broker, cl
     assert set(got["webhook_keys"]) == set(got["alert_ids"])
 
 
+def _sync_replicas(cluster, db: str, tables: tuple[str, ...], shard: int | None = None) -> None:
+    """``SYSTEM SYNC REPLICA`` of ``tables`` on every node (of ``shard``): each then holds what its twin took."""
+    for (s, _), node in cluster.nodes.items():
+        if shard in (None, s):
+            client = node.client(database=db)
+            for table in tables:
+                client.execute(f"SYSTEM SYNC REPLICA {table}_local")
+
+
 def test_stopping_a_replica_mid_stream_loses_nothing(clean_run, broker, clickhouse_cluster, tmp_path):
     """The replica every insert of shard 1 goes to stops mid-stream: the worker goes on with the other
     one, and once the stopped replica is back both replicas hold every row.
@@ -179,11 +188,8 @@ def test_stopping_a_replica_mid_stream_loses_nothing(clean_run, broker, clickhou
                 assert worker.alive()
             finally:
                 stopped.start()
-            for (shard, _), node in clickhouse_cluster.nodes.items():
-                if shard == 1:
-                    for table in ("predictions", "feedback", "dead_letters", "drift_results", "window_metrics",
-                                  "alerts", "alert_deliveries"):
-                        node.client(database=sc.db).execute(f"SYSTEM SYNC REPLICA {table}_local")
+            _sync_replicas(clickhouse_cluster, sc.db, ("predictions", "feedback", "dead_letters", "drift_results",
+                                                       "window_metrics", "alerts", "alert_deliveries"), shard=1)
             wait_until(lambda: _finished(sc, t, hook), 150, "all events, windows and deliveries",
                        process=worker.proc, log=worker.log_path)
             got = sc.snapshot()
@@ -192,11 +198,9 @@ def test_stopping_a_replica_mid_stream_loses_nothing(clean_run, broker, clickhou
             print(worker.log()[-3000:])
     for key in ("predictions", "predictions_distinct", "feedback", "dead_letters", "drift", "windows", "drift_alerts"):
         assert got[key] == clean_run[key], key
+    _sync_replicas(clickhouse_cluster, sc.db, ("predictions", "feedback", "drift_results", "checkpoints"))
     for table in ("predictions", "feedback", "drift_results", "checkpoints"):
-        counts = {}
-        for (shard, replica), node in clickhouse_cluster.nodes.items():
-            client = node.client(database=sc.db)
-            client.execute(f"SYSTEM SYNC REPLICA {table}_local")
-            counts[(shard, replica)] = client.execute(f"SELECT count() FROM {table}_local FINAL")[0][0]
+        counts = {key: node.client(database=sc.db).execute(f"SELECT count() FROM {table}_local FINAL")[0][0]
+                  for key, node in clickhouse_cluster.nodes.items()}
         assert counts[(1, 1)] == counts[(1, 2)] and counts[(2, 1)] == counts[(2, 2)], (table, counts)
     assert counts[(1, 1)] + counts[(2, 1)] > 0

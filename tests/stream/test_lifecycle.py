@@ -44,6 +44,20 @@ def test_changes_made_elsewhere_are_adopted_when_newer():
     assert life.state("credit", "v3").state == "rolled_back"
 
 
+def test_a_replay_deciding_later_keeps_the_adopted_decision():
+    """The worker before a crash decided at 20 s and wrote the row; the replay reads it back, then
+    decides the same a window later: no second row, the first time stays."""
+    life = Lifecycle()
+    life.saw("credit", "v2", 0, 1_000, "canary")
+    life.rows()
+    life.adopt({("credit", "v2"): VersionRecord("credit", "v2", "rolled_back", "worse", "verdict:c", 20_000)})
+    assert [r.changed_at_ms for r in life.rows()] == [20_000]
+    life.decided("credit", "v2", "rolled_back", "worse, later", "verdict:c", 30_000)
+    assert life.rows() == [] and life.state("credit", "v2").changed_at_ms == 20_000
+    life.decided("credit", "v2", "promoted", "better", "verdict:d", 40_000)  # another decision: its row
+    assert [(r.state, r.changed_at_ms) for r in life.rows()] == [("promoted", 40_000)]
+
+
 def test_traffic_after_the_grace_period_is_reported():
     life = Lifecycle()
     life.saw("credit", "v1", 0, 100_000, "active")
