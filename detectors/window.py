@@ -28,9 +28,10 @@ class NumericWindow:
 
     __slots__ = ("profile", "grid", "missing", "n", "below", "above")
 
-    def __init__(self, profile: NumericProfile) -> None:
+    def __init__(self, profile: NumericProfile, counts: np.ndarray | None = None) -> None:
         self.profile = profile
-        self.grid = GridCounts.empty(profile.grid)
+        # ``counts``: this feature's cells of its sketch's one array (a view), else its own array.
+        self.grid = GridCounts(counts) if counts is not None else GridCounts.empty(profile.grid)
         self.missing = self.n = self.below = self.above = 0
 
     @property
@@ -65,6 +66,10 @@ class NumericWindow:
     def merge(self, other: NumericWindow) -> None:
         """Add ``other``'s values (a window of the same feature and reference)."""
         np.add(self.grid.counts, other.grid.counts, out=self.grid.counts)
+        self._merge_sums(other)
+
+    def _merge_sums(self, other: NumericWindow) -> None:
+        """:meth:`merge` but for the grid counts (added by the caller)."""
         self._add_excess(other.grid.low_excess, other.grid.high_excess)
         self.missing += other.missing
         self.n += other.n
@@ -177,14 +182,18 @@ class WindowSketch:
         self.profile = profile
         self.n = 0
         self.features: dict[str, FeatureWindow] = {}
+        self._layout = layout = _layout(profile)
+        # Every numeric feature's grid counts are views of this one array, end to end as the
+        # layout has them: a batch's counts (and another sketch's, in a merge) add in one step.
+        self._counts = np.zeros(layout.cells, dtype=np.int64)
+        views = iter(layout.split(self._counts))
         for name, p in profile.features.items():
             if isinstance(p, NumericProfile):
-                self.features[name] = NumericWindow(p)
+                self.features[name] = NumericWindow(p, next(views))
             else:
                 self.features[name] = CategoricalWindow(p)
         self._numeric = [(n, fw) for n, fw in self.features.items() if isinstance(fw, NumericWindow)]
         self._categorical = [(n, fw) for n, fw in self.features.items() if isinstance(fw, CategoricalWindow)]
-        self._layout = _layout(profile)
 
     def update(self, columns: Mapping[str, np.ndarray]) -> None:
         """Add a batch of rows (``name -> column``; extra columns are ignored)."""
@@ -214,15 +223,13 @@ class WindowSketch:
                 column = np.asarray(column, dtype=np.float64)
             rows.append(column)
         batch = self._layout.bin(np.stack(rows))
-        starts = self._layout.starts.tolist()
+        self._counts += batch.counts  # every feature's cells at once (views of this array)
         tails = (batch.low_excess != 0) | (batch.high_excess != 0)
         for j, ((_, fw), finite, below, above, tail) in enumerate(zip(
                 self._numeric, batch.finite.tolist(), batch.below.tolist(), batch.above.tolist(), tails.tolist(),
                 strict=True)):
             fw.missing += length - finite
             if finite:
-                counts = fw.grid.counts
-                counts += batch.counts[starts[j]:starts[j + 1]]
                 fw.n += finite
                 fw.below += below
                 fw.above += above
@@ -231,8 +238,15 @@ class WindowSketch:
 
     def merge(self, other: WindowSketch) -> None:
         """Add ``other``'s rows (a sketch against the same reference)."""
-        for name, fw in self.features.items():
-            fw.merge(other.features[name])
+        if other._layout is self._layout:  # the numeric counts in one step, then each feature's sums
+            self._counts += other._counts
+            for name, fw in self._numeric:
+                fw._merge_sums(other.features[name])
+            for name, fw in self._categorical:
+                fw.merge(other.features[name])
+        else:
+            for name, fw in self.features.items():
+                fw.merge(other.features[name])
         self.n += other.n
 
     def snapshot(self) -> dict[str, Any]:

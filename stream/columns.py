@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from itertools import chain
 from operator import itemgetter
 
 import numpy as np
@@ -66,14 +67,16 @@ def build_columns(events: Sequence, ts_ms: Sequence[int], kinds: Mapping[str, st
         feature_maps = [e.features for e in events]
     numeric = [n for n, k in kinds.items() if k == "numeric"]
     matrix = _numeric_matrix(feature_maps, numeric) if len(numeric) >= MATRIX_MIN_FEATURES else None
-    if matrix is not None:
-        numeric_rows = dict(zip(numeric, matrix, strict=True))
-        raw_columns = _raw_columns(feature_maps, [n for n in kinds if kinds[n] != "numeric"])
-    else:
-        raw_columns = _raw_columns(feature_maps, list(kinds))
+    text = [n for n, k in kinds.items() if k == "categorical"]
+    text_matrix = _text_matrix(feature_maps, text) if len(text) >= MATRIX_MIN_FEATURES else None
+    done = {**(dict(zip(numeric, matrix, strict=True)) if matrix is not None else {}),
+            **(dict(zip(text, text_matrix, strict=True)) if text_matrix is not None else {})}
+    raw_columns = _raw_columns(feature_maps, [n for n in kinds if n not in done])
     for name, kind in kinds.items():
-        if kind == "numeric":
-            values, errors = (numeric_rows[name], 0) if matrix is not None else _numeric(raw_columns[name])
+        if name in done:
+            values, errors = done[name], 0
+        elif kind == "numeric":
+            values, errors = _numeric(raw_columns[name])
         elif kind == "boolean":
             values, errors = _boolean(raw_columns[name])
         else:
@@ -128,6 +131,20 @@ def _numeric_matrix(feature_maps: Sequence[Mapping], names: list[str]) -> np.nda
         matrix = np.array(_rows(feature_maps, names), dtype=np.float64)
     except (TypeError, ValueError):
         return None
+    return np.ascontiguousarray(matrix.T)
+
+
+def _text_matrix(feature_maps: Sequence[Mapping], names: list[str]) -> np.ndarray | None:
+    """The categorical features as one ``features x rows`` object array (each row a feature's
+    column), or None when a value is not a string or None (then each column is converted apart).
+    The values are those :func:`_categorical`'s fast path gives."""
+    if not feature_maps:
+        return None
+    rows = _rows(feature_maps, names)
+    if not _TEXT_OR_NONE.issuperset(map(type, chain.from_iterable(rows))):
+        return None
+    matrix = np.empty((len(rows), len(names)), dtype=object)
+    matrix[:] = rows
     return np.ascontiguousarray(matrix.T)
 
 

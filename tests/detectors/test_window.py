@@ -88,3 +88,26 @@ def test_memory_bounded(reference, columns):
     # Counts and sums only: 100x the rows adds digits to the counts, nothing else.
     assert len(json.dumps(w.snapshot())) < size_before * 1.6
     assert grown < 100_000
+
+
+def test_numeric_counts_live_in_one_array_and_merge_alike_across_equal_profiles(reference, columns, tmp_path):
+    from driftline.detectors import ReferenceProfile
+
+    a, b = WindowSketch(reference), WindowSketch(reference)
+    a.update(columns(1_500, seed=3))
+    b.update(columns(2_500, seed=4, shift=0.4))
+    # every numeric feature's cells are a view of the sketch's one array: a batch adds in one step
+    assert all(fw.grid.counts.base is a._counts for name, fw in a._numeric)
+    same = WindowSketch(reference)
+    same.merge(a)
+    same.merge(b)
+    # a sketch of an equal profile that is another object merges feature by feature: the same state
+    reference.save(tmp_path / "ref.json")
+    twin = ReferenceProfile.load(tmp_path / "ref.json")
+    assert twin is not reference
+    other = WindowSketch(twin)
+    assert other._layout is not same._layout
+    other.merge(a)
+    other.merge(b)
+    assert other.snapshot() == same.snapshot()
+    assert same.n == 4_000 and sum(fw.n + fw.missing for _, fw in same._numeric) == 4_000 * len(same._numeric)

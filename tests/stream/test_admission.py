@@ -134,3 +134,14 @@ def test_a_broker_timestamp_the_store_cannot_hold_is_unknown_in_the_dead_letter(
     messages = [(0, 0, values[0], 253_402_300_799_000), (0, 1, values[1], -1), (0, 2, values[2], NOW_MS)]
     batch = decode_predictions(messages, "preds", {"credit"}, max_bytes=100_000, max_features=50, now_ms=NOW_MS)
     assert [d.ts_ms for d in batch.dead] == [0, 0, NOW_MS]  # 0: the row takes the time it is written
+
+
+@pytest.mark.parametrize("raw", [False, True])
+def test_a_feature_name_within_its_characters_but_over_its_bytes_is_dead_lettered(raw):
+    # "é" * 7: 7 characters (within msgspec's count, 12) but 14 bytes, over the byte limit of 12
+    events = [{**GOOD, "event_id": "e2", "features": {"income": 1.5, "é" * 7: 1}},
+              {**GOOD, "event_id": "e3", "features": {"income": 1.5, "é" * 6: 1}}]  # 12 bytes: the limit
+    batch = decode(raw=[json.dumps(e, ensure_ascii=raw).encode() for e in events])
+    assert [e.event_id for e in batch.events] == ["e3"]
+    (dead,) = batch.dead
+    assert (dead.reason, dead.detail) == ("field_too_long", "feature name is 14 bytes, longer than 12 (worker.limits)")

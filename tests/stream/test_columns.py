@@ -74,3 +74,24 @@ def test_no_events_and_fewer_numeric_features_than_the_matrix_threshold(monkeypa
         assert all(len(c) == 0 for c in fast.columns.values())
     maps = [{"x0": 1.0, "x1": None, "y": 2, "c": "z", "b": False}]
     _same(*_both_ways(monkeypatch, maps, _kinds(2)))
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_many_categorical_features_as_one_matrix_give_the_per_column_columns(monkeypatch, seed):
+    rng = np.random.default_rng(seed)
+    kinds = {**{f"c{i}": "categorical" for i in range(MATRIX_MIN_FEATURES + 3)}, "b": "boolean", "x": "numeric"}
+    maps = []
+    for i in range(50):
+        m = {n: rng.choice(["a", "b", "é", ""]) if rng.random() < 0.9 else None for n in kinds if n.startswith("c")}
+        m |= {"b": "yes", "x": 1.5}
+        if i % 6 == 0:
+            del m[f"c{i % 4}"]  # absent: None, missing
+        maps.append(m)
+    fast, slow = _both_ways(monkeypatch, maps, kinds)
+    _same(fast, slow)
+    assert fast.columns["c0"].dtype == object and fast.columns["c0"].base is fast.columns["c1"].base
+    # one value that is not text (a number for a categorical feature): each column apart, as before
+    maps[3]["c5"] = 7
+    fast, slow = _both_ways(monkeypatch, maps, kinds)
+    _same(fast, slow)
+    assert fast.columns["c5"][3] == slow.columns["c5"][3] and fast.columns["c0"].base is None
