@@ -41,6 +41,7 @@ from driftline.detectors import Calibration, DriftSuite, ReferenceProfile, make_
 
 from .child import ChildWorker
 from .load import PRODUCER_CONFIG, consume_all, decoder
+from .scale import cpu_seconds
 from .settings import topics
 
 START_MS = 1_764_000_000_000
@@ -203,10 +204,14 @@ def point(broker, clickhouse, *, features: int, streams: int, per_stream: int, w
         url = f"clickhouse://default:@127.0.0.1:{clickhouse.tcp_port}/bench_growth_{run}_{r}"
         raw = raw_settings(broker.bootstrap_servers, url, run, features, streams, window_events, profile)
         settings = parse_settings(raw)
-        cpu = time.process_time()
+        servers = {"broker": broker._proc.pid, "clickhouse": clickhouse._proc.pid}
+        cpu, servers_before = time.process_time(), cpu_seconds(servers)
         ceiling_b = consume_all(settings, total, decoder(settings))
         ceiling_cpu = time.process_time() - cpu
+        servers_b = _delta(cpu_seconds(servers), servers_before)
+        servers_before = cpu_seconds(servers)
         samples = _worker_samples(raw, total)
+        servers_worker = _delta(cpu_seconds(servers), servers_before)
         done = next(s for s in samples if s["messages"] >= total)
         seconds = done["t"] - done["first_batch"]
         worker_cpu = done["cpu_s"] - done["first_batch_cpu"]
@@ -217,12 +222,22 @@ def point(broker, clickhouse, *, features: int, streams: int, per_stream: int, w
                      # the worker's idle tail): less noisy than the rates on a shared machine.
                      "cpu_ratio": worker_cpu / ceiling_cpu, "worker_cpu_us": 1e6 * worker_cpu / total,
                      "ceiling_cpu_us": 1e6 * ceiling_cpu / total,
+                     # The servers on this machine: the broker serves B and the worker alike; ClickHouse
+                     # stores the worker's rows (its CPU from B's start to the worker's end, merges included).
+                     # Cores each kept busy while its clock ran: ceiling B waiting on the broker shows here.
+                     "ceiling_cores": ceiling_cpu / ceiling_b.seconds, "worker_cores": worker_cpu / seconds,
+                     "servers_cpu_us_b": {k: 1e6 * v / total for k, v in servers_b.items()},
+                     "servers_cpu_us_worker": {k: 1e6 * v / total for k, v in servers_worker.items()},
                      "fits_made_in_run": samples[-1]["calibration_fits"] - len(raw["models"]) * loaded_fits})
     middle = sorted(runs, key=lambda x: x["share_b"])[len(runs) // 2]
     return {"features": features, "streams": streams, "predictions": produced["predictions"],
             "mean_bytes": produced["bytes"] / produced["predictions"], **middle,
             "shares_b": [x["share_b"] for x in runs], "fits_made_in_run": max(x["fits_made_in_run"] for x in runs),
             "cpu_ratios": [x["cpu_ratio"] for x in runs], "cpu_ratio": float(np.median([x["cpu_ratio"] for x in runs]))}
+
+
+def _delta(after: dict[str, float], before: dict[str, float]) -> dict[str, float]:
+    return {k: after[k] - before[k] for k in after}
 
 
 def _worker_samples(raw: dict, total: int) -> list[dict]:
@@ -280,6 +295,20 @@ def markdown(d: dict) -> list[str]:
     lines += ["", "Share of B per repeat (the median is above): " + "; ".join(
         f"{p['features']} features x {p['streams']:,} streams: " + ", ".join(f"{x:.0%}" for x in p.get("shares_b", ()))
         for p in points)]
+    cores = [p for p in points if "ceiling_cores" in p]
+    if cores:
+        lines += ["", "Cores busy while each clock ran, and the share of B's CPU per message in the worker's (B's CPU "
+                  "over the worker's): " + "; ".join(
+                      f"{p['features']} features x {p['streams']:,} streams: B {p['ceiling_cores']:.2f}, worker "
+                      f"{p['worker_cores']:.2f}, CPU share {1 / p['cpu_ratio']:.0%}" for p in cores),
+                  "", "A ceiling B below one busy core waits on the broker (its rate is then the broker's, not the "
+                  "decoder's): its share of B overstates the worker's relative speed at that point."]
+    servers = [p for p in points if "servers_cpu_us_worker" in p]
+    if servers:
+        lines += ["", "The servers' CPU on this machine per message (µs), during ceiling B / during the worker: " + "; ".join(
+            f"{p['features']} features x {p['streams']:,} streams: broker {p['servers_cpu_us_b']['broker']:.1f} / "
+            f"{p['servers_cpu_us_worker']['broker']:.1f}, ClickHouse {p['servers_cpu_us_b']['clickhouse']:.1f} / "
+            f"{p['servers_cpu_us_worker']['clickhouse']:.1f}, worker {p['worker_cpu_us']:.1f}" for p in servers)]
     lines += [""]
     if "drop_features_points" in d:
         lines.append(f"Share of B from 13 to 500 features: {-d['drop_features_points']:+.1f} points "
