@@ -28,3 +28,14 @@ def test_kafka_channels_share_the_workers_producer():
     assert [delivery.dispatcher.channels[n].producer for n in ("a", "b")] == [producer, producer]
     assert delivery.delivery_log.store.database == "d"
 
+
+
+def test_the_consumer_refetches_a_drained_queue_without_librdkafkas_one_second_backoff():
+    from confluent_kafka import Consumer
+    from driftline.stream.wiring import consumer_config
+
+    config = consumer_config(parse_settings({"models": MODELS}))
+    # librdkafka's default (1000 ms) stalled a consumer that drained its queue faster than that
+    # (docs/performance.md: the consume of a backlog of small events 4x slower)
+    assert config["fetch.queue.backoff.ms"] <= 100
+    Consumer(config).close()  # a property this librdkafka knows (>= 2.1), with a valid value
