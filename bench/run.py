@@ -34,7 +34,7 @@ from . import cbpe_compare, drift_compare, growth, latency, processes, quality, 
 from .e2e import run_worker
 from .load import consume_all, decoder, produce_plan
 from .scale import cpu_seconds
-from .settings import bench_settings, topics
+from .settings import bench_settings, topics, traffic_profile
 from .traffic import Plan
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -60,6 +60,7 @@ SERVER_SECTIONS = ("throughput", "latency", "rss", "scale", "processes", "growth
 def throughput(broker, clickhouse, events: int, repeat: int, gc_threshold: tuple[int, ...] | None) -> dict:
     """One data set in one broker; per repeat: ceiling A, ceiling B, worker on ClickHouse, worker on chdb."""
     plan = Plan.for_events(events)
+    profile = traffic_profile()  # the default tests' null fits made here, before any clock
     runs: list[dict] = []
     chdb_dir = tempfile.mkdtemp(prefix="driftline-bench-chdb-")
     services = {"broker": broker._proc.pid, "clickhouse": clickhouse._proc.pid, "worker": os.getpid()}
@@ -76,7 +77,7 @@ def throughput(broker, clickhouse, events: int, repeat: int, gc_threshold: tuple
         stores = {"clickhouse": f"clickhouse://default:@127.0.0.1:{clickhouse.tcp_port}/bench_{run_id}_{i}",
                   "chdb": f"chdb://{chdb_dir}?database=bench_{run_id}_{i}"}
         for store, url in stores.items():
-            settings = bench_settings(broker.bootstrap_servers, url, run_id)
+            settings = bench_settings(broker.bootstrap_servers, url, run_id, reference=profile)
             old = gc.get_threshold()
             if gc_threshold:
                 gc.set_threshold(*gc_threshold)
