@@ -37,7 +37,13 @@ from pathlib import Path
 
 import numpy as np
 from confluent_kafka import Producer
-from driftline.detectors import Calibration, DriftSuite, ReferenceProfile, make_detector
+from driftline.detectors import (
+    Calibration,
+    DriftSettings,
+    DriftSuite,
+    ReferenceProfile,
+    make_detector,
+)
 
 from .child import ChildWorker
 from .load import PRODUCER_CONFIG, consume_all, decoder
@@ -63,7 +69,11 @@ def streams_of(count: int) -> list[tuple[str, str]]:
 
 def reference_profile(features: int, window_events: int) -> Path:
     """The profile every model of a point is configured with (see the module docstring)."""
-    path = PROFILES / f"f{features}-w{window_events}-d{CALIBRATION_DRAWS}-{_fits_version()}.json"
+    # The sizes a run's closes ask for: the tick's one event (the ladder's smallest), a window, and
+    # the merge of the last ``accumulate`` windows (tested while it is at most half the reference).
+    accumulate = DriftSettings().accumulate
+    sizes = [1, *(k * window_events for k in range(1, accumulate + 1) if k == 1 or 2 * k * window_events <= REFERENCE_ROWS)]
+    path = PROFILES / f"f{features}-w{'-'.join(map(str, sizes))}-d{CALIBRATION_DRAWS}-{_fits_version()}.json"
     if path.exists():
         return path
     from driftline.stream.columns import monitored_kinds
@@ -80,8 +90,7 @@ def reference_profile(features: int, window_events: int) -> Path:
     profile = ReferenceProfile.from_columns(kinds, columns)
     profile = ReferenceProfile(profile.features, profile.n, profile.bins, profile.max_categories,
                                profile.reservoir_size, profile.seed, calibration=Calibration(draws=CALIBRATION_DRAWS))
-    # Every window of the run holds window_events events but the tick's (1 event: the ladder's 50).
-    DriftSuite(profile).calibrate([1, window_events])
+    DriftSuite(profile).calibrate(sizes)
     PROFILES.mkdir(exist_ok=True)
     profile.save(path)
     return path
