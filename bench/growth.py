@@ -39,7 +39,6 @@ import numpy as np
 from confluent_kafka import Producer
 from driftline.detectors import (
     Calibration,
-    DriftSettings,
     DriftSuite,
     ReferenceProfile,
     make_detector,
@@ -69,11 +68,9 @@ def streams_of(count: int) -> list[tuple[str, str]]:
 
 def reference_profile(features: int, window_events: int) -> Path:
     """The profile every model of a point is configured with (see the module docstring)."""
-    # The sizes a run's closes ask for: the tick's one event (the ladder's smallest), a window, and
-    # the merge of the last ``accumulate`` windows (tested while it is at most half the reference).
-    accumulate = DriftSettings().accumulate
-    sizes = [1, *(k * window_events for k in range(1, accumulate + 1) if k == 1 or 2 * k * window_events <= REFERENCE_ROWS)]
-    path = PROFILES / f"f{features}-w{'-'.join(map(str, sizes))}-d{CALIBRATION_DRAWS}-{_fits_version()}.json"
+    # The tick's one event (the ladder's smallest) and a window (its merges and neighbours: calibrate).
+    sizes = [1, window_events]
+    path = PROFILES / f"f{features}-w{window_events}-d{CALIBRATION_DRAWS}-{_fits_version()}.json"
     if path.exists():
         return path
     from driftline.stream.columns import monitored_kinds
@@ -107,7 +104,7 @@ def _fits_version() -> str:
 
     d = DriftSettings()
     text = repr((d.numeric, d.categorical)) + inspect.getsource(calibration) + inspect.getsource(null_statistics)
-    text += inspect.getsource(ranks)
+    text += inspect.getsource(ranks) + inspect.getsource(DriftSuite.calibrate)
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 

@@ -202,14 +202,19 @@ class DriftSuite:
         """Fit the ``auto`` tests' nulls now for windows of about these sizes, and for the merges of
         up to ``accumulate`` of them (e.g. in ``driftline baseline``, so the saved profile carries
         them and no window close waits for a fit); returns the number of fits held. ``after_fit`` is
-        called after each (feature, test, size) (a background caller paces itself there)."""
+        called after each (feature, test, size) (a background caller paces itself there).
+
+        A size on the ladder also gets its neighbours: a window one event longer or shorter (a
+        watermark tick, a late event) interpolates between the size and the next one up or down.
+        """
         cal = self.reference.calibration
         sizes = sorted({k * n for n in window_sizes for k in range(1, self.settings.accumulate + 1)})
         for n in sizes:  # the window's own size first: a merge's is needed from the next window on
+            around = tuple(sorted({s for m in (n - 1, n, n + 1) for s in ladder_around(max(m, 1))}))
             for name, ref in self.reference.features.items():
                 for test, auto in zip(self._tests[ref.kind], self._auto[ref.kind], strict=True):
                     if auto and ref.n:
-                        cal.ensure(ref, name, test, ladder_around(n))
+                        cal.ensure(ref, name, test, around)
                         if after_fit is not None:
                             after_fit()
         return len(cal)

@@ -47,7 +47,8 @@ def test_the_growth_profile_carries_every_null_fit_its_windows_need(tmp_path, mo
     assert set(profile.features) >= {"x0", "c0", "prediction", "score"}
     suite = DriftSuite(profile)
     needed = {(name, test_key(test), size) for name, feature in profile.features.items()
-              for test in suite._tests[feature.kind] for n in (1, 200) for size in ladder_around(n)}
+              for test in suite._tests[feature.kind] for n in (1, 200, 201, 400, 401)
+              for size in ladder_around(n)}  # a stream's last window holds the watermark tick too
     assert needed <= set(profile.calibration.fits)
 
 

@@ -162,6 +162,20 @@ def test_calibrate_fits_the_window_sizes_and_the_accumulated_ones(profile):
     assert sorted({s for _, _, s in ref.calibration.fits}) == [566, 800, 1131, 1600, 2263]
 
 
+def test_calibrate_on_a_ladder_size_fits_its_neighbours_for_windows_one_event_off(profile):
+    ref = ReferenceProfile.from_dict(profile.to_dict(calibration=False))
+    settings = DriftSettings(numeric=(TestSpec("ks", "auto"),), categorical=(TestSpec("chi2", "auto"),), accumulate=1)
+    DriftSuite(ref, settings).calibrate([400])  # on the ladder: 399 and 401 events interpolate with 283 and 566
+    assert sorted({s for _, _, s in ref.calibration.fits}) == [283, 400, 566]
+    held = len(ref.calibration)
+    suite = DriftSuite(ref, settings)
+    for n in (399, 400, 401):
+        w = WindowSketch(ref)
+        w.update(stable(n, np.random.default_rng(n)))
+        suite.evaluate(w)
+    assert len(ref.calibration) == held  # no window made a fit
+
+
 @pytest.mark.parametrize(("name", "params"), [("wasserstein", {"normalise": "iqr"}), ("moments", {})])
 def test_a_null_whose_every_draw_overflows_tells_nothing_apart(name, params):
     # A reference holding values near 1e308: every resampled statistic is inf (nothing to fit).
