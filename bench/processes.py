@@ -92,7 +92,7 @@ def _workers(pid: int) -> dict[str, int]:
 def run_processes(broker, clickhouse, run_id: str, processes: int, expected: dict[str, int], *,
                   timeout: float = 900, configure=None) -> dict:
     """``configure(raw)``: changes to the benchmark's config (say, two-stage aggregation of one model).
-    ``cpu_s``: each worker's CPU seconds since it started; ``cpu_s_clocked``: while the clock ran."""
+    ``cpu_s``: each worker's CPU seconds since it started; ``cpu_s_clocked``: while the clock ran (each worker, and the broker and ClickHouse)."""
     database = f"bench_proc{processes}_{uuid.uuid4().hex[:6]}"
     url = f"clickhouse://default:@127.0.0.1:{clickhouse.tcp_port}/{database}"
     raw = bench_raw(broker.bootstrap_servers, url, run_id, group=f"bench-proc-{uuid.uuid4().hex[:6]}")
@@ -104,6 +104,8 @@ def run_processes(broker, clickhouse, run_id: str, processes: int, expected: dic
     port = free_ports(1)[0]
     proc, log = _launch(raw, workdir, processes, port)
     client = clickhouse.client(database="default")
+    servers = {"broker": broker._proc.pid, "clickhouse": clickhouse._proc.pid}
+    servers_at_first: dict[str, float] = {}
     first = done = None
     cpu: dict[str, float] = {}
     counted: dict[str, float] = {}
@@ -122,6 +124,7 @@ def run_processes(broker, clickhouse, run_id: str, processes: int, expected: dic
                 if any(_events(port + i) for i in range(processes)):
                     first = time.time()
                     at_first = cpu_seconds(_workers(proc.pid))
+                    servers_at_first = cpu_seconds(servers)
                 continue
             try:
                 counts = {t: client.execute(f"SELECT count() FROM {database}.{t}")[0][0] for t in expected}
@@ -132,6 +135,8 @@ def run_processes(broker, clickhouse, run_id: str, processes: int, expected: dic
                 done = now
                 cpu = cpu_seconds(_workers(proc.pid))
                 clock_cpu = {name: round(s - at_first.get(name, 0.0), 2) for name, s in cpu.items()}
+                # The servers share the machine's cores: what they took while the clock ran.
+                clock_cpu.update({name: round(s - servers_at_first[name], 2) for name, s in cpu_seconds(servers).items()})
                 counted = {f"worker{i}": _events(port + i) for i in range(processes)}  # above the total: replayed
                 times = {f"worker{i}": _times(port + i) for i in range(processes)}
     finally:
