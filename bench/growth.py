@@ -68,8 +68,6 @@ def streams_of(count: int) -> list[tuple[str, str]]:
 
 def reference_profile(features: int, window_events: int) -> Path:
     """The profile every model of a point is configured with (see the module docstring)."""
-    # The tick's one event (the ladder's smallest) and a window (its merges and neighbours: calibrate).
-    sizes = [1, window_events]
     path = PROFILES / f"f{features}-w{window_events}-d{CALIBRATION_DRAWS}-{_fits_version()}.json"
     if path.exists():
         return path
@@ -81,14 +79,22 @@ def reference_profile(features: int, window_events: int) -> Path:
     rng = np.random.default_rng(17)
     columns = {n: np.round(rng.normal(50, 10, REFERENCE_ROWS), 2) for n in numeric}
     columns.update({c: rng.choice(np.array(CATEGORIES, dtype=object), REFERENCE_ROWS) for c in categorical})
-    score = rng.random(REFERENCE_ROWS)
-    columns["score"] = np.round(score, 3)
-    columns["prediction"] = np.where(score > 0.5, "1", "0").astype(object)
+    return save_fitted_profile(path, kinds, columns, rng, window_events)
+
+
+def save_fitted_profile(path: Path, kinds: dict, columns: dict, rng: np.random.Generator, window_events: int) -> Path:
+    """A binary classifier's profile of ``columns`` (``score`` and ``prediction`` drawn here) carrying
+    the null fits (``CALIBRATION_DRAWS`` draws) of the watermark tick's one event (the ladder's
+    smallest) and of a window of ``window_events`` (its merges and ladder neighbours: ``calibrate``),
+    saved at ``path``."""
+    rows = len(next(iter(columns.values())))
+    score = rng.random(rows)
+    columns = {**columns, "score": np.round(score, 3), "prediction": np.where(score > 0.5, "1", "0").astype(object)}
     profile = ReferenceProfile.from_columns(kinds, columns)
     profile = ReferenceProfile(profile.features, profile.n, profile.bins, profile.max_categories,
                                profile.reservoir_size, profile.seed, calibration=Calibration(draws=CALIBRATION_DRAWS))
-    DriftSuite(profile).calibrate(sizes)
-    PROFILES.mkdir(exist_ok=True)
+    DriftSuite(profile).calibrate([1, window_events])
+    path.parent.mkdir(parents=True, exist_ok=True)
     profile.save(path)
     return path
 
@@ -230,7 +236,7 @@ def point(broker, clickhouse, *, features: int, streams: int, per_stream: int, w
                      "ceiling_cpu_us": 1e6 * ceiling_cpu / total,
                      # The servers on this machine: the broker serves B and the worker alike; ClickHouse
                      # stores the worker's rows (its CPU from B's start to the worker's end, merges included).
-                     # Cores each kept busy while its clock ran: ceiling B waiting on the broker shows here.
+                     # Cores each kept busy while its clock ran: a ceiling B waiting on its fetches shows here.
                      "ceiling_cores": ceiling_cpu / ceiling_b.seconds, "worker_cores": worker_cpu / seconds,
                      "servers_cpu_us_b": {k: 1e6 * v / total for k, v in servers_b.items()},
                      "servers_cpu_us_worker": {k: 1e6 * v / total for k, v in servers_worker.items()},
@@ -307,8 +313,8 @@ def markdown(d: dict) -> list[str]:
                   "over the worker's): " + "; ".join(
                       f"{p['features']} features x {p['streams']:,} streams: B {p['ceiling_cores']:.2f}, worker "
                       f"{p['worker_cores']:.2f}, CPU share {1 / p['cpu_ratio']:.0%}" for p in cores),
-                  "", "A ceiling B below one busy core waits on the broker (its rate is then the broker's, not the "
-                  "decoder's): its share of B overstates the worker's relative speed at that point."]
+                  "", "A ceiling B below one busy core waits on its fetches (its rate is then not the decoder's): its "
+                  "share of B overstates the worker's relative speed at that point."]
     servers = [p for p in points if "servers_cpu_us_worker" in p]
     if servers:
         lines += ["", "The servers' CPU on this machine per message (µs), during ceiling B / during the worker: " + "; ".join(

@@ -25,10 +25,9 @@ def traffic_profile() -> Path:
     :func:`bench.growth.reference_profile`'s. With it a run times the per-event work of the default
     tests; a warm-up reference would make its fits in the run (a one-time cost per reference,
     reported apart: ``bench.growth.calibration_cost``)."""
-    from driftline.detectors import Calibration, DriftSuite, ReferenceProfile
     from driftline.stream.columns import monitored_kinds
 
-    from .growth import CALIBRATION_DRAWS, PROFILES, _fits_version
+    from .growth import CALIBRATION_DRAWS, PROFILES, _fits_version, save_fitted_profile
 
     path = PROFILES / f"traffic-r{REFERENCE_ROWS}-w{WINDOW_EVENTS}-d{CALIBRATION_DRAWS}-{_fits_version()}.json"
     if path.exists():
@@ -36,17 +35,8 @@ def traffic_profile() -> Path:
     rng = np.random.default_rng(23)
     numeric, categorical = feature_rows(rng, REFERENCE_ROWS, np.zeros(REFERENCE_ROWS, dtype=bool))
     columns = {name: numeric[:, i] for i, name in enumerate(n for n, k in FEATURES.items() if k == "numeric")}
-    columns.update(categorical)
-    score = rng.random(REFERENCE_ROWS)
-    columns["score"] = np.round(score, 3)
-    columns["prediction"] = np.where(score > 0.5, "1", "0").astype(object)
-    profile = ReferenceProfile.from_columns(monitored_kinds(FEATURES, "binary_classification"), columns)
-    profile = ReferenceProfile(profile.features, profile.n, profile.bins, profile.max_categories,
-                               profile.reservoir_size, profile.seed, calibration=Calibration(draws=CALIBRATION_DRAWS))
-    DriftSuite(profile).calibrate([1, WINDOW_EVENTS])
-    PROFILES.mkdir(exist_ok=True)
-    profile.save(path)
-    return path
+    return save_fitted_profile(path, monitored_kinds(FEATURES, "binary_classification"), {**columns, **categorical},
+                               rng, WINDOW_EVENTS)
 
 
 def bench_raw(bootstrap: str, store_url: str, run: str, *, group: str | None = None,
