@@ -105,7 +105,13 @@ def _features_of(row: str) -> list[str]:
 
 def run(reps: int = 12, post: int = 2, lead: int = 1, window: int = 1000, reference_rows: int = 10_000,
         sizes: tuple[int, ...] = (100, 1000, 10_000), stable_events: int = 2_000_000,
-        stable_window: int = 1000, evidently: bool = True) -> dict:
+        stable_window: int = 1000, evidently: bool = True, families: tuple[str, ...] | None = None) -> dict:
+    """``families``: only these change families (their streams are the same as in a full run: the seeds
+    are keyed by the family's place in :data:`FAMILIES`); "no change" and "seasonality" name the
+    no-change windows and the seasonal streams. ``stable_events=0`` skips the stable streams."""
+    def wanted(name: str) -> bool:
+        return families is None or any(name.startswith(f) for f in families)
+
     rng = np.random.default_rng(15)
     ref_cols = columns(rng, reference_rows)
     profile = ReferenceProfile.from_columns(KINDS, ref_cols)
@@ -149,27 +155,82 @@ def run(reps: int = 12, post: int = 2, lead: int = 1, window: int = 1000, refere
                     score.stream(first.get(row))
 
     for fi, (family, changes) in enumerate(FAMILIES.items()):
+        if not wanted(family):
+            continue
         for ci, change in enumerate(changes):
             for rep in range(reps):
                 r = np.random.default_rng([fi, ci, rep])
                 scored = [(columns(r, window, change), change) for _ in range(post)]
                 quiet = np.random.default_rng([fi, ci, rep, 1])  # apart: the scored windows stay the same
                 judge(family, scored, past=[columns(quiet, window) for _ in range(lead)])
-    for size in sizes:
+    for size in sizes if wanted("no change") else ():
         for rep in range(reps):
             r = np.random.default_rng([99, size, rep])
             judge(f"no change, {size:,}-row windows", [(columns(r, size), None) for _ in range(post)])
     r = np.random.default_rng(77)
-    season = [columns(r, window, phase=(t % PERIOD + 0.5) / PERIOD) for t in range((SEASON_PERIODS + 1) * PERIOD)]
+    season = [] if not wanted("seasonality") else [columns(r, window, phase=(t % PERIOD + 0.5) / PERIOD) for t in range((SEASON_PERIODS + 1) * PERIOD)]
     # Information, not a criterion: against the fixed reference the cycle *is* a difference.
-    judge("seasonality vs fixed reference (info)", [(w, None) for w in season[PERIOD:]])
-    judge("seasonality vs same window last period", [(w, None) for w in season[PERIOD:]], season[:-PERIOD])
+    if season:
+        judge("seasonality vs fixed reference (info)", [(w, None) for w in season[PERIOD:]])
+        judge("seasonality vs same window last period", [(w, None) for w in season[PERIOD:]], season[:-PERIOD])
     out = {"reps": reps, "post": post, "lead": lead, "window": window, "reference_rows": reference_rows,
            "timing": timing, "default": _describe(DriftSettings()),
            "families": {fam: {row: s.row() for row, s in rows.items()} for fam, rows in scores.items()}}
+    if wanted("mean shift"):
+        out["ceiling"] = ceiling(ref_cols, reps, post, lead, window)
     started = time.perf_counter()
-    out["stable"] = stable(profile, stable_events, stable_window)
+    out["stable"] = stable(profile, stable_events, stable_window) if stable_events else {}
     timing["stable_s"] = time.perf_counter() - started
+    return out
+
+
+def ceiling(ref_cols: dict, reps: int, post: int, lead: int, window: int) -> dict:
+    """What the default's false-alarm budget allows on the normal feature's mean shifts, whatever the test.
+
+    The most powerful test of a normal's mean (a two-sided z of the window's mean against the
+    reference's, with the reference's mean and standard deviation) at the budget the default gives
+    one of the model's features: Holm's first step, ``alpha / features`` with ``alpha`` the default
+    target, and the default's accumulation (Simes of the window and the merge of the last two,
+    as :class:`~driftline.detectors.DriftSuite` does). Same streams as :func:`run`. No
+    test of this feature can expect more at this budget; a test that also watches the spread and the
+    shape pays for it here. Returns ``grade -> [true positives, windows]`` per alpha (the default's,
+    and the budgets of 1 per 100 and 1 per 50 windows per model).
+
+    >>> from bench.quality_data import columns, KINDS
+    >>> c = ceiling(columns(np.random.default_rng(15), 10_000), reps=2, post=2, lead=1, window=1000)
+    >>> sorted(c), c["1 per 200 windows"]["0.5 sd"]
+    (['1 per 100 windows', '1 per 200 windows', '1 per 50 windows'], [4, 4])
+    """
+    from driftline.detectors.suite import simes
+    from scipy import stats
+
+    ref = ref_cols["normal"]
+    mu, sd, big = float(ref.mean()), float(ref.std(ddof=1)), len(ref)
+
+    def p(x: np.ndarray) -> float:
+        return float(2 * stats.norm.sf(abs(x.mean() - mu) / (sd * np.sqrt(1 / len(x) + 1 / big))))
+
+    fi = list(FAMILIES).index("mean shift")
+    default = DriftSettings()
+    out: dict[str, dict[str, list[int]]] = {}
+    for per in sorted({int(default.target[1] / default.target[0]), 100, 50}, reverse=True):
+        alpha = 1.0 / per / len(KINDS)
+        grades = out[f"1 per {per} windows"] = {}
+        for ci, change in enumerate(FAMILIES["mean shift"]):
+            if change.feature != "normal":
+                continue
+            g = grades.setdefault(change.grade, [0, 0])
+            for rep in range(reps):
+                r, quiet = np.random.default_rng([fi, ci, rep]), np.random.default_rng([fi, ci, rep, 1])
+                last = None
+                for _ in range(lead):
+                    last = columns(quiet, window)["normal"]
+                for _ in range(post):
+                    w = columns(r, window, change)["normal"]
+                    pv = p(w) if last is None or default.accumulate < 2 else simes(p(w), p(np.concatenate([last, w])))
+                    g[0] += pv < alpha
+                    g[1] += 1
+                    last = w
     return out
 
 

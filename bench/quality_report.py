@@ -99,6 +99,8 @@ def markdown(q: dict, detail: bool = True) -> list[str]:
                 cells.append(f"{g[0] / g[1]:.2f}" if g and g[1] else "")
             lines.append(f"| {family} | {grade} (n={n}) | " + " | ".join(cells) + " |")
     lines.append("")
+    if q.get("ceiling"):
+        lines += _ceiling(q)
     if detail:
         target = DriftSettings().target
         lines += [f"Every driftline test alone (no correction, no persistence, no accumulation; `auto` = "
@@ -132,6 +134,24 @@ def markdown(q: dict, detail: bool = True) -> list[str]:
               f"config above, calibration included) {t['driftline_s']:.1f} s; the stable streams "
               f"{t.get('stable_s', 0.0):.1f} s.", ""]
     return lines
+
+
+def _ceiling(q: dict) -> list[str]:
+    """The most powerful test of the normal's mean at a model's budget, beside the default and Evidently."""
+    budgets = list(q["ceiling"])
+    rows = q["families"].get("mean shift", {})
+    lines = ["The ceiling on the normal feature's mean shifts: the true-positive rate of a z on the window's "
+             "mean (the most powerful test of this change) at the budget a model's false-alarm target gives one "
+             "of its features (Holm's first step, the default's two-window accumulation), same windows:", "",
+             "| grade | " + " | ".join(f"z on the mean, {b}" for b in budgets) + " | default | Evidently default |",
+             "|---|" + "---:|" * (len(budgets) + 2)]
+    for grade in q["ceiling"][budgets[0]]:
+        cells = [f"{q['ceiling'][b][grade][0] / q['ceiling'][b][grade][1]:.2f}" for b in budgets]
+        for row in ("default", "Evidently default"):
+            g = rows.get(row, {}).get("grades", {}).get(grade)
+            cells.append(f"{g[0] / g[1]:.2f}" if g and g[1] else "")
+        lines.append(f"| {grade} (n={q['ceiling'][budgets[0]][grade][1]}) | " + " | ".join(cells) + " |")
+    return lines + [""]
 
 
 def pooled(q: dict) -> dict[str, tuple[int, int, int, int]]:

@@ -293,6 +293,12 @@ def main(argv: list[str] | None = None) -> None:
                         help="growth section: one axis only (features per event, or streams)")
     parser.add_argument("--growth-scale", type=float, default=None,
                         help="growth section: events per stream times this (default 1; 0.25 with --quick)")
+    parser.add_argument("--quality-reps", type=int, default=24, metavar="N",
+                        help="quality section: streams per graded change and no-change size (default 24; "
+                             "a grade's rate moves by 0.02 with one window at 24)")
+    parser.add_argument("--quality-families", nargs="+", default=None, metavar="NAME",
+                        help='quality section: only these families (e.g. "mean shift"; "no change", '
+                             '"seasonality"), with the same streams as a full run; skips the stable streams')
     parser.add_argument("--gc-threshold", default=None,
                         help="e.g. 100000,50,1000: override the worker's GC thresholds (a prototype knob)")
     parser.add_argument("--render", metavar="JSON", help="only rewrite the .md next to a results .json")
@@ -321,9 +327,11 @@ def main(argv: list[str] | None = None) -> None:
         report["drift"] = drift_compare.compare(seeds=seeds)
         logging.info("drift: %.0fx", report["drift"]["ratio"])
     if "quality" in args.only:  # CPU only, no servers
-        report["quality"] = quality.run(reps=2 if args.quick else 24,
-                                        stable_events=200_000 if args.quick else 2_000_000)
-        logging.info("quality: %s", report["quality"]["stable"]["default"])
+        report["quality"] = quality.run(
+            reps=2 if args.quick else args.quality_reps,
+            stable_events=(200_000 if args.quick else 2_000_000) if args.quality_families is None else 0,
+            families=None if args.quality_families is None else tuple(args.quality_families))
+        logging.info("quality: %s", report["quality"]["stable"].get("default"))
     if "cbpe" in args.only:  # CPU only, no servers
         report["cbpe"] = cbpe_compare.compare()
         logging.info("cbpe: max |driftline - NannyML| %s", report["cbpe"]["max_abs_difference"])
