@@ -140,9 +140,10 @@ def _ceiling(q: dict) -> list[str]:
     """The most powerful test of the normal's mean at a model's budget, beside the default and Evidently."""
     budgets = list(q["ceiling"])
     rows = q["families"].get("mean shift", {})
-    lines = ["The ceiling on the normal feature's mean shifts: the true-positive rate of a z on the window's "
-             "mean (the most powerful test of this change) at the budget a model's false-alarm target gives one "
-             "of its features (Holm's first step, the default's two-window accumulation), same windows:", "",
+    lines = ["The ceiling on the mean shifts: the true-positive rate of a test told which feature changed and how "
+             "(a z on the window's mean, on the log scale for the log-normal feature) at the budget a model's "
+             "false-alarm target gives one of its features (Holm's first step, the default's two-window "
+             "accumulation), same windows:", "",
              "| grade | " + " | ".join(f"z on the mean, {b}" for b in budgets) + " | default | Evidently default |",
              "|---|" + "---:|" * (len(budgets) + 2)]
     for grade in q["ceiling"][budgets[0]]:
@@ -151,6 +152,11 @@ def _ceiling(q: dict) -> list[str]:
             g = rows.get(row, {}).get("grades", {}).get(grade)
             cells.append(f"{g[0] / g[1]:.2f}" if g and g[1] else "")
         lines.append(f"| {grade} (n={q['ceiling'][budgets[0]][grade][1]}) | " + " | ".join(cells) + " |")
+    total = [f"{sum(g[0] for g in q['ceiling'][b].values())}" for b in budgets]
+    for row in ("default", "Evidently default"):
+        total.append(str(rows[row]["tp"]) if row in rows else "")
+    windows = sum(g[1] for g in q["ceiling"][budgets[0]].values())
+    lines.append(f"| the family (of {windows}) | " + " | ".join(total) + " |")
     return lines + [""]
 
 
