@@ -327,10 +327,11 @@ def test_a_hostile_producer_neither_stalls_nor_blinds_nor_crashes_the_worker(bro
 
 
 def months_back(now_ms: int, months: int) -> list[int]:
-    """The 15th of each of the last ``months`` months, noon UTC."""
+    """The 15th of each of the ``months`` months before this one, noon UTC: all in the past (this
+    month's 15th is in the future until the 15th, past ``event_time.max_future``)."""
     now = datetime.fromtimestamp(now_ms / 1000, UTC)
     out = []
-    for k in range(months):
+    for k in range(1, months + 1):
         year, month = divmod(now.year * 12 + now.month - 1 - k, 12)
         out.append(int(datetime(year, month + 1, 15, 12, tzinfo=UTC).timestamp() * 1000))
     return out
