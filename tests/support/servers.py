@@ -12,6 +12,7 @@ from __future__ import annotations
 import atexit
 import json
 import os
+import random
 import shutil
 import socket
 import subprocess
@@ -49,40 +50,81 @@ class ServerError(RuntimeError):
     """A test server is missing, exited, or did not become ready."""
 
 
+_PORTS_LOW = 10_000
+_random = random.SystemRandom()
+
+
+def _ephemeral_low() -> int:
+    """The kernel's first ephemeral port: outgoing connections and ``bind(0)`` take theirs from there up."""
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
+def _reservations() -> Path:
+    """A directory shared by this test run's processes (xdist workers): a file per port handed out."""
+    run = os.environ.get("PYTEST_XDIST_TESTRUNUID") or f"pid{os.getpid()}"
+    path = Path(tempfile.gettempdir()) / f"driftline-test-ports-{run}"
+    path.mkdir(exist_ok=True)
+    return path
+
+
+def _claim(port: int) -> bool:
+    """Free now, and never handed out before to a process of this test run."""
+    try:
+        with socket.socket() as sock:
+            sock.bind((HOST, port))
+    except OSError:
+        return False
+    try:
+        os.close(os.open(_reservations() / str(port), os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+    except FileExistsError:
+        return False
+    return True
+
+
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that nothing listens on right now."""
     return free_ports(1)[0]
 
 
 def free_ports(count: int) -> list[int]:
-    """``count`` distinct free ports (all held open while choosing, so no repeats)."""
-    sockets = [socket.socket() for _ in range(count)]
-    try:
-        for sock in sockets:
-            sock.bind((HOST, 0))
-        return [sock.getsockname()[1] for sock in sockets]
-    finally:
-        for sock in sockets:
-            sock.close()
+    """``count`` distinct free ports for servers the tests start.
+
+    Chosen below the kernel's ephemeral range: a port from ``bind(0)`` is released before the
+    server binds it, and in the meantime any process's outgoing connection could take it as its
+    source port (a cluster's ClickHouse server once failed with "Address already in use" that way).
+    Each is reserved for the test run, so no two test processes are handed the same port.
+    """
+    high = _ephemeral_low() - 1
+    if high - _PORTS_LOW < 1000:  # no room below the ephemeral range: what the kernel hands out
+        sockets = [socket.socket() for _ in range(count)]
+        try:
+            for sock in sockets:
+                sock.bind((HOST, 0))
+            return [sock.getsockname()[1] for sock in sockets]
+        finally:
+            for sock in sockets:
+                sock.close()
+    ports: list[int] = []
+    for _ in range(100 * count):
+        port = _random.randint(_PORTS_LOW, high)
+        if port not in ports and _claim(port):
+            ports.append(port)
+            if len(ports) == count:
+                return ports
+    raise ServerError(f"no {count} free ports found in [{_PORTS_LOW}, {high}]")
 
 
 def free_port_run(count: int, attempts: int = 200) -> int:
     """A port ``p`` such that ``p`` … ``p + count - 1`` are all free now (``driftline run --processes N``
-    gives its children the web ports ``metrics.port + i``)."""
+    gives its children the web ports ``metrics.port + i``), reserved like :func:`free_ports`'."""
+    high = _ephemeral_low() - count
     for _ in range(attempts):
-        first = free_port()
-        sockets = []
-        try:
-            for port in range(first, first + count):
-                sock = socket.socket()
-                sockets.append(sock)
-                sock.bind((HOST, port))
+        first = _random.randint(_PORTS_LOW, max(high, _PORTS_LOW + 1))
+        if all(_claim(port) for port in range(first, first + count)):
             return first
-        except OSError:
-            continue
-        finally:
-            for sock in sockets:
-                sock.close()
     raise ServerError(f"no run of {count} free ports found in {attempts} attempts")
 
 
