@@ -33,6 +33,9 @@ PERFORMANCE_METRICS = {
     "multiclass_classification": ("accuracy", "macro_f1"),
     "regression": ("mae", "rmse"),
 }
+# The first metric's estimate before labels (CBPE, DLE), drawn beside it while labels are missing.
+ESTIMATED_METRICS = {"binary_classification": "estimated_accuracy", "multiclass_classification": "estimated_accuracy",
+                     "regression": "estimated_mae"}
 LATENCY_METRICS = ("latency_p50_ms", "latency_p95_ms", "latency_p99_ms")
 MAX_WINDOWS = 500
 DEFAULT_RANGE_S = 24 * 3600
@@ -156,7 +159,9 @@ class StatusApi:
 
     def performance(self, model: str, windows: int, range_s: float = DEFAULT_RANGE_S) -> dict[str, Any]:
         spec = self.settings.model(model)
-        metrics = PERFORMANCE_METRICS.get(spec.task if spec else "", ()) + ("label_coverage",)
+        task = spec.task if spec else ""
+        estimated = (ESTIMATED_METRICS[task],) if task in ESTIMATED_METRICS else ()
+        metrics = PERFORMANCE_METRICS.get(task, ()) + ("label_coverage",) + estimated
         return {"model": model, "task": spec.task if spec else None, "metrics": list(metrics),
                 **self._series(model, metrics, windows, range_s)}
 

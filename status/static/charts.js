@@ -162,11 +162,13 @@
   function heatColour(score, drifted) {
     if (score === null || score === undefined) return "var(--cell-empty)";
     var s = Math.max(0, Math.min(score, 3));
-    if (drifted || s >= 1) {
-      var t = Math.min(1, (s - 1) / 2);            // 1 .. 3 -> amber .. red
+    if (drifted) {
+      var t = Math.max(0, Math.min(1, (s - 1) / 2));  // 1 .. 3 -> amber .. red
       return "hsl(" + (38 - 34 * t).toFixed(0) + ", 88%, " + (56 - 10 * t).toFixed(0) + "%)";
     }
-    return "hsl(152, 40%, " + (92 - s * 36).toFixed(0) + "%)";   // calm greens, darker as it nears 1
+    // Calm greens, darker as it nears 1. A test past its own threshold whose feature the correction
+    // (Holm over the features, the tests of a feature combined) did not find drifted stays green.
+    return "hsl(152, 40%, " + (92 - Math.min(s, 1) * 36).toFixed(0) + "%)";
   }
 
   /* data: {windows: [ms], features: [{name, cells: [{score, drifted, test, statistic, p_value, threshold}|null]}]} */

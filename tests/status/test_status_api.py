@@ -112,13 +112,31 @@ def test_drift_of_unknown_or_empty_models(api):
 
 def test_performance_series_per_version(api):
     perf = api.performance("credit", 60, WEEK)
-    assert perf["metrics"] == ["accuracy", "f1", "roc_auc", "label_coverage"]
+    assert perf["metrics"] == ["accuracy", "f1", "roc_auc", "label_coverage", "estimated_accuracy"]
     assert perf["windows"] == [(S + h * H) * 1000 for h in range(10, 70)]
     v1, v2 = perf["series"]["v1"], perf["series"]["v2"]
     assert v1["accuracy"] == [0.9] * 60 and v1["roc_auc"] == [None] * 60 and v1["label_coverage"] == [0.75] * 60
+    assert v1["estimated_accuracy"] == [None] * 60  # the samples carry no estimate
     assert v2["accuracy"] == pytest.approx([0.7 + 0.001 * h for h in range(10, 70)])
     assert api.performance("price", 60, WEEK) == {"model": "price", "task": "regression",
-                                            "metrics": ["mae", "rmse", "label_coverage"], "windows": [], "series": {}}
+                                            "metrics": ["mae", "rmse", "label_coverage", "estimated_mae"],
+                                            "windows": [], "series": {}}
+
+
+def test_the_estimate_before_labels_is_served_beside_the_realized_metric(api):
+    # A model whose windows have only the CBPE estimate (no label yet): the series has it, the
+    # realized metric is empty. (Its own model name: the module's store is shared, one chdb per process.)
+    settings = parse_settings({"models": [{"name": "loan", "task": "binary_classification", "window": {"size": "1h"},
+                                           "features": {"x": "numeric"}}]})
+    start = base_time(SAMPLE_NOW)
+    rows = [{"model": "loan", "version": "v1", "window_start": start + timedelta(hours=h),
+             "window_end": start + timedelta(hours=h + 1), "metric": metric, "value": value, "n": 1000}
+            for h in range(3) for metric, value in (("estimated_accuracy", 0.9 - 0.1 * h), ("predictions", 1000.0))]
+    api.store.insert("window_metrics", {k: [r[k] for r in rows] for k in rows[0]})
+    perf = StatusApi(api.store, settings, clock=SAMPLE_NOW.timestamp).performance("loan", 10, WEEK)
+    v1 = perf["series"]["v1"]
+    assert v1["estimated_accuracy"][-3:] == pytest.approx([0.9, 0.8, 0.7])
+    assert v1["accuracy"] == [None] * len(perf["windows"])
 
 
 def test_latency_series(api):
