@@ -215,31 +215,28 @@ def ceiling(ref_cols: dict, reps: int, post: int, lead: int, window: int) -> dic
 
     fi = list(FAMILIES).index("mean shift")
     default = DriftSettings()
-    out: dict[str, dict[str, list[int]]] = {}
-    for per in sorted({int(default.target[1] / default.target[0]), 100, 50}, reverse=True):
-        alpha = 1.0 / per / len(KINDS)
-        grades = out[f"1 per {per} windows"] = {}
-        for ci, change in enumerate(FAMILIES["mean shift"]):
-            name = change.feature
-            ref = scaled(name, ref_cols[name])
-            mu, sd, big = float(ref.mean()), float(ref.std(ddof=1)), len(ref)
+    p_values: dict[str, list[float]] = {}  # grade -> the p-value of each scored window, whatever the budget
+    for ci, change in enumerate(FAMILIES["mean shift"]):
+        name = change.feature
+        ref = scaled(name, ref_cols[name])
+        mu, sd, big = float(ref.mean()), float(ref.std(ddof=1)), len(ref)
 
-            def p(x: np.ndarray, mu=mu, sd=sd, big=big) -> float:
-                return float(2 * stats.norm.sf(abs(x.mean() - mu) / (sd * np.sqrt(1 / len(x) + 1 / big))))
+        def p(x: np.ndarray, mu=mu, sd=sd, big=big) -> float:
+            return float(2 * stats.norm.sf(abs(x.mean() - mu) / (sd * np.sqrt(1 / len(x) + 1 / big))))
 
-            g = grades.setdefault(change.grade, [0, 0])
-            for rep in range(reps):
-                r, quiet = np.random.default_rng([fi, ci, rep]), np.random.default_rng([fi, ci, rep, 1])
-                last = None
-                for _ in range(lead):
-                    last = scaled(name, columns(quiet, window)[name])
-                for _ in range(post):
-                    w = scaled(name, columns(r, window, change)[name])
-                    pv = p(w) if last is None or default.accumulate < 2 else simes(p(w), p(np.concatenate([last, w])))
-                    g[0] += pv < alpha
-                    g[1] += 1
-                    last = w
-    return out
+        ps = p_values.setdefault(change.grade, [])
+        for rep in range(reps):
+            r, quiet = np.random.default_rng([fi, ci, rep]), np.random.default_rng([fi, ci, rep, 1])
+            last = None
+            for _ in range(lead):
+                last = scaled(name, columns(quiet, window)[name])
+            for _ in range(post):
+                w = scaled(name, columns(r, window, change)[name])
+                ps.append(p(w) if last is None or default.accumulate < 2 else simes(p(w), p(np.concatenate([last, w]))))
+                last = w
+    budgets = sorted({int(default.target[1] / default.target[0]), 100, 50}, reverse=True)
+    return {f"1 per {per} windows": {grade: [sum(pv < 1.0 / per / len(KINDS) for pv in ps), len(ps)]
+                                     for grade, ps in p_values.items()} for per in budgets}
 
 
 def _describe(s: DriftSettings) -> dict:

@@ -136,12 +136,11 @@
       return { name: v, values: perf.series[v][main], color: colourOf(allVersions, v) };
     });
     // The estimate before labels (CBPE, DLE), dashed beside the realized metric, where the store has it.
-    var estimated = perf.metrics.filter(function (m) { return m === "estimated_" + main; })[0];
-    if (estimated) allVersions.forEach(function (v) {
+    var estimated = "estimated_" + main;
+    if (perf.metrics.indexOf(estimated) >= 0) allVersions.forEach(function (v) {
       var values = perf.series[v][estimated];
       if (values && values.some(function (x) { return x !== null; }))
-        perfSeries.push({ name: v + " estimated", values: values, color: colourOf(allVersions, v), dash: "5 4",
-                          cls: "estimated-series" });
+        perfSeries.push({ name: v + " estimated", values: values, color: colourOf(allVersions, v), dash: "5 4" });
     });
     var threshold = main === "accuracy" ? { value: 0.8, label: "alert < 0.8" } : null;
     C.lineChart(sec.querySelector(".perf"), { xs: perf.windows, series: perfSeries, height: 160, threshold: threshold,
